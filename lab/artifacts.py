@@ -1,0 +1,143 @@
+"""Artifact folders and their lineage.
+
+Every artifact (dataset, adapter, model, merge, votes) is a folder holding its outputs, the recipe
+that made it (recipe.yaml), a manifest (lab.json) and a card (README.md). The manifest names the
+parents; a later stage reads its parents' manifests (or Hub cards) to extend the lineage.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from lab.errors import LabError
+from lab.settings import get_settings
+
+KINDS = ("dataset", "adapter", "model", "merge", "votes")
+MANIFEST = "lab.json"
+NONCOMMERCIAL = ("nc", "non-commercial", "noncommercial", "cc-by-nc", "research-only", "other", "unknown")
+
+
+def _recipe_text(recipe) -> str:
+    if recipe is None:
+        return ""
+    if isinstance(recipe, str):
+        return recipe
+    if hasattr(recipe, "to_yaml"):
+        return recipe.to_yaml()
+    return yaml.safe_dump(recipe, sort_keys=False)
+
+
+def parent_entry(ref: str, kind: str = "model") -> dict:
+    """A parent as the manifest records it, with its own lineage when it is a local artifact."""
+    path = Path(ref).expanduser()
+    if path.is_dir() and (path / MANIFEST).is_file():
+        m = read_manifest(path)
+        return {"ref": m.get("hub_repo") or m.get("name") or str(path), "kind": m.get("kind", kind),
+                "path": str(path.resolve()), "license": m.get("license", ""), "lineage": m.get("lineage", [])}
+    return {"ref": ref, "kind": kind, "license": _card_license(path) if path.is_dir() else "", "lineage": []}
+
+
+def _card_license(folder: Path) -> str:
+    card = folder / "README.md"
+    if not card.is_file():
+        return ""
+    text = card.read_text(errors="replace")
+    if text.startswith("---"):
+        try:
+            meta = yaml.safe_load(text.split("---", 2)[1]) or {}
+            return str(meta.get("license", "") or "")
+        except yaml.YAMLError:
+            return ""
+    return ""
+
+
+def inherit_license(parents: list[dict]) -> tuple[str, list[str]]:
+    """The license a child inherits, plus warnings for non-commercial or unknown parent licenses."""
+    licenses = [p.get("license") or "unknown" for p in parents]
+    warnings = [f"Parent {p['ref']} has license '{lic}': check it permits your use."
+                for p, lic in zip(parents, licenses) if any(t in lic.lower() for t in NONCOMMERCIAL)]
+    known = [lic for lic in licenses if lic != "unknown"]
+    if not known:
+        return "unknown", warnings
+    if len(set(known)) == 1 and len(known) == len(licenses):
+        return known[0], warnings
+    # mixed licenses: the most restrictive wins, and we say so
+    restrictive = next((lic for lic in known if any(t in lic.lower() for t in NONCOMMERCIAL)), known[0])
+    warnings.append(f"Parents have different licenses ({', '.join(sorted(set(licenses)))}); using '{restrictive}'.")
+    return restrictive, warnings
+
+
+def finalize(folder: Path, kind: str, parents: list[dict], recipe=None, metrics: dict | None = None,
+             step: str = "", tags: list[str] | None = None, name: str = "", extra: dict | None = None) -> dict:
+    """Write recipe.yaml, lab.json and README.md into an artifact folder; returns the manifest."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = _recipe_text(recipe)
+    if text:
+        (folder / "recipe.yaml").write_text(text)
+    license_, warnings = inherit_license(parents)
+    lineage = []
+    for p in parents:
+        lineage.extend(p.get("lineage", []))
+    lineage.append({"step": step or kind, "parents": [p["ref"] for p in parents],
+                    "date": time.strftime("%Y-%m-%d %H:%M:%S")})
+    manifest = {
+        "kind": kind, "name": name or folder.name, "created": time.time(), "parents": parents,
+        "lineage": lineage, "license": license_, "license_warnings": warnings, "tags": sorted(set(tags or [])),
+        "metrics": metrics or {}, **(extra or {}),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    from lab.cards import write_card
+
+    write_card(folder)
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def list_artifacts(root: Path | None = None) -> list[dict]:
+    """Finished artifacts in LAB_HOME, newest first."""
+    root = root or get_settings().artifacts
+    out = []
+    for path in root.glob(f"*/{MANIFEST}") if root.is_dir() else []:
+        m = read_manifest(path.parent)
+        if m:
+            out.append({**m, "path": str(path.parent)})
+    return sorted(out, key=lambda m: m.get("created", 0), reverse=True)
+
+
+def new_folder(kind: str, name: str = "") -> Path:
+    """A fresh artifact folder; an existing one is never reused silently."""
+    stem = name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = get_settings().artifacts / stem
+    if path.exists():
+        raise LabError(f"An artifact named {stem!r} already exists.", "Choose another name, or delete the old one.",
+                       "name")
+    path.mkdir(parents=True)
+    return path
+
+
+def delete_artifact(folder: Path) -> None:
+    folder = Path(folder).resolve()
+    root = get_settings().artifacts.resolve()
+    if root not in folder.parents:
+        raise LabError(f"{folder} is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
+    shutil.rmtree(folder)

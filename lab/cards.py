@@ -1,0 +1,77 @@
+"""Model and dataset cards rendered from an artifact's manifest: metadata, recipe, metrics, lineage, usage."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+_KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"]}
+
+
+def card_metadata(manifest: dict) -> dict:
+    parents = manifest.get("parents", [])
+    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge")]
+    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes")]
+    tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *manifest.get("tags", [])]
+    meta = {"license": manifest.get("license") or "unknown", "tags": list(dict.fromkeys(tags))}
+    if models and manifest.get("kind") != "dataset":
+        meta["base_model"] = models
+    if datasets:
+        meta["datasets"] = datasets
+    if manifest.get("kind") in ("adapter",):
+        meta["library_name"] = "peft"
+    elif manifest.get("kind") in ("model", "merge"):
+        meta["library_name"] = "transformers"
+        meta["pipeline_tag"] = "text-generation"
+    return meta
+
+
+def _usage(manifest: dict, repo: str) -> str:
+    kind = manifest.get("kind")
+    if kind in ("dataset", "votes"):
+        return f'```python\nfrom datasets import load_dataset\nds = load_dataset("{repo}")\n```'
+    if kind == "adapter":
+        return (f'```python\nfrom peft import AutoPeftModelForCausalLM\n'
+                f'model = AutoPeftModelForCausalLM.from_pretrained("{repo}")\n```')
+    return (f'```python\nfrom transformers import pipeline\nchat = pipeline("text-generation", model="{repo}")\n'
+            f'print(chat([{{"role": "user", "content": "Hello!"}}])[0]["generated_text"])\n```')
+
+
+def _lineage(manifest: dict) -> str:
+    rows = [f"{i}. **{s.get('step', '?')}** from {', '.join(f'`{p}`' for p in s.get('parents', [])) or '—'}"
+            f" ({s.get('date', '')})" for i, s in enumerate(manifest.get("lineage", []), 1)]
+    return "\n".join(rows) or "No recorded parents."
+
+
+def render_card(folder: Path, repo: str = "") -> str:
+    folder = Path(folder)
+    manifest = json.loads((folder / "lab.json").read_text())
+    repo = repo or manifest.get("hub_repo") or manifest.get("name", folder.name)
+    meta = card_metadata(manifest)
+    recipe = (folder / "recipe.yaml").read_text() if (folder / "recipe.yaml").is_file() else ""
+    metrics = manifest.get("metrics") or {}
+    parts = [
+        "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---",
+        f"# {repo.split('/')[-1]}",
+        f"A {manifest.get('kind', 'artifact')} made with the lab.",
+    ]
+    if manifest.get("license_warnings"):
+        parts.append("> **License:** " + " ".join(manifest["license_warnings"]))
+    if manifest.get("summary"):
+        parts.append(manifest["summary"])
+    parts.append("## Lineage\n" + _lineage(manifest))
+    if recipe:
+        parts.append("## Recipe\n```yaml\n" + recipe.strip() + "\n```")
+    if metrics:
+        parts.append("## Metrics\n" + "\n".join(f"- **{k}**: {v}" for k, v in metrics.items()))
+    if (folder / "loss.png").is_file():
+        parts.append("## Loss curve\n![loss curve](loss.png)")
+    parts.append("## Usage\n" + _usage(manifest, repo))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_card(folder: Path, repo: str = "") -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render_card(folder, repo))
+    return path

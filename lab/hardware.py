@@ -1,0 +1,134 @@
+"""Hardware probe: run once at start; decides precision and whether 4-bit can run.
+
+Tests fake the hardware by passing a `Hardware` value, or by monkeypatching `probe`.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import psutil
+
+Precision = Literal["bf16", "fp16", "fp32"]
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    vram_gb: float
+    capability: tuple[int, int]
+
+    @property
+    def bf16(self) -> bool:
+        return self.capability >= (8, 0)  # Ampere and newer
+
+
+@dataclass(frozen=True)
+class Hardware:
+    gpus: tuple[Gpu, ...] = ()
+    bnb_ok: bool = False
+    bnb_error: str = ""
+    ram_gb: float = 0.0
+    disk_free_gb: float = 0.0
+    cpu_count: int = 1
+    torch_version: str = ""
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def cuda(self) -> bool:
+        return bool(self.gpus)
+
+    @property
+    def precision(self) -> Precision:
+        """bf16 where every GPU supports it, fp16 on older GPUs, fp32 on CPU."""
+        if not self.gpus:
+            return "fp32"
+        return "bf16" if all(g.bf16 for g in self.gpus) else "fp16"
+
+    @property
+    def memory_gb(self) -> float:
+        """The memory that bounds a model: VRAM of the first GPU, else RAM."""
+        return self.gpus[0].vram_gb if self.gpus else self.ram_gb
+
+    def summary(self) -> str:
+        if self.gpus:
+            g = self.gpus[0]
+            dev = f"{len(self.gpus)}× {g.name} ({g.vram_gb:.0f} GB, {self.precision})"
+        else:
+            dev = f"CPU only ({self.cpu_count} cores, fp32)"
+        bnb = "4-bit ready" if self.bnb_ok else "no 4-bit"
+        return f"{dev} · {bnb} · RAM {self.ram_gb:.0f} GB · disk free {self.disk_free_gb:.0f} GB"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.update(cuda=self.cuda, precision=self.precision, summary=self.summary())
+        return out
+
+
+def _gpus() -> tuple[Gpu, ...]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return ()
+    out = []
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        out.append(Gpu(p.name, p.total_memory / 2**30, (p.major, p.minor)))
+    return tuple(out)
+
+
+def _bnb_check(cuda: bool) -> tuple[bool, str]:
+    """Quantize a tiny tensor to nf4 and back on the device training would use."""
+    try:
+        import torch
+        import bitsandbytes.functional as F
+
+        dev = "cuda" if cuda else "cpu"
+        x = torch.randn(64, 64, device=dev, dtype=torch.float32)
+        q, state = F.quantize_4bit(x, quant_type="nf4")
+        y = F.dequantize_4bit(q, state)
+        return bool(torch.isfinite(y).all()), ""
+    except Exception as exc:  # any failure means "4-bit is not available here"
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def probe(home: str | None = None) -> Hardware:
+    import torch
+
+    gpus = _gpus()
+    ok, err = _bnb_check(bool(gpus))
+    disk = shutil.disk_usage(home or os.getcwd()).free / 2**30
+    return Hardware(
+        gpus=gpus,
+        bnb_ok=ok,
+        bnb_error=err,
+        ram_gb=psutil.virtual_memory().total / 2**30,
+        disk_free_gb=disk,
+        cpu_count=os.cpu_count() or 1,
+        torch_version=torch.__version__,
+    )
+
+
+_lock = threading.Lock()
+_cached: Hardware | None = None
+
+
+def get_hardware() -> Hardware:
+    """The probe's result, computed once per process."""
+    global _cached
+    with _lock:
+        if _cached is None:
+            from lab.settings import get_settings
+
+            _cached = probe(str(get_settings().home))
+        return _cached
+
+
+def set_hardware(hw: Hardware | None) -> None:
+    """Replace the cached probe (tests fake a GPU this way)."""
+    global _cached
+    with _lock:
+        _cached = hw

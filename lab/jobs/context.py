@@ -1,0 +1,85 @@
+"""What a runner gets: its recipe, its folder, and calls to log, record metrics and report progress."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from lab.jobs import store
+
+
+class JobCancelled(Exception):
+    """Raised inside a runner when the user cancelled the job."""
+
+
+class JobContext:
+    def __init__(self, job: store.Job, recipe: dict):
+        self.job = job
+        self.job_id = job.id
+        self.recipe = recipe
+        self.folder = job.folder
+        self.cancelled = False
+        self.cooperative = False  # a runner that polls `cancelled` itself (e.g. to save a checkpoint)
+        self._last_progress = 0.0
+        self._last_step = self._read_last_step()
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame):
+        self.cancelled = True
+        if not self.cooperative:
+            raise JobCancelled("cancelled by the user")
+
+    def check_cancelled(self) -> None:
+        if self.cancelled:
+            raise JobCancelled("cancelled by the user")
+
+    def log(self, msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    def _read_last_step(self) -> int | None:
+        path = self.job.metrics_path
+        if not path.is_file():
+            return None
+        last = None
+        for line in path.read_text().splitlines():
+            try:
+                last = json.loads(line).get("step", last)
+            except json.JSONDecodeError:
+                continue
+        return last
+
+    def metric(self, **values) -> None:
+        """Append one metrics row. Rows whose step was already recorded (a resumed run) are skipped."""
+        step = values.get("step")
+        if step is not None and self._last_step is not None and step <= self._last_step:
+            return
+        if step is not None:
+            self._last_step = step
+        values.setdefault("time", round(time.time(), 3))
+        with open(self.job.metrics_path, "a") as f:
+            f.write(json.dumps(values) + "\n")
+
+    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last_progress < 0.25 and fraction < 1:
+            return
+        self._last_progress = now
+        store.patch(self.job_id, progress=max(0.0, min(1.0, float(fraction))), message=message[:500])
+
+    @property
+    def resumed(self) -> bool:
+        return self.job.attempts > 0
+
+
+def read_metrics(path: Path, since: int = 0) -> list[dict]:
+    """Metrics rows from a job's JSONL (tolerates a half-written last line)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines()[since:]:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

@@ -1,0 +1,208 @@
+"""Submit, start, cancel, resume and recover jobs. One heavy job runs at a time; the rest queue.
+
+The queue needs no daemon: submit(), a worker's exit and the app's poll each call pump().
+Tokens are held in this process's memory only, keyed by job id, and reach a worker via its env.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+from lab.errors import LabError
+from lab.jobs import store
+from lab.jobs.kinds import get_kind
+from lab.settings import get_settings
+
+_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the `lab` package
+_TOKENS: dict[str, str] = {}
+_CHILDREN: dict[str, subprocess.Popen] = {}
+_SECRET_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+
+
+def _recipe_text(recipe) -> str:
+    if isinstance(recipe, str):
+        return recipe
+    if hasattr(recipe, "to_yaml"):
+        return recipe.to_yaml()
+    return yaml.safe_dump(recipe, sort_keys=False)
+
+
+def submit(kind: str, recipe, title: str = "", token: str | None = None, artifact_dir: Path | None = None,
+           needs_token: bool = False) -> store.Job:
+    """Record a job and start it now, or queue it behind the running heavy job."""
+    k = get_kind(kind)
+    if k.heavy and not get_settings().heavy_allowed:
+        raise LabError(f"{k.label} is off on this public demo Space.",
+                       "Duplicate the Space to a private GPU (button at the top) to run it.", "job")
+    if needs_token and not token:
+        raise LabError("This job pushes to the Hub and needs you signed in.", "Sign in with Hugging Face first.",
+                       "token")
+    job = store.create(kind, k.runner, k.heavy, _recipe_text(recipe), title or k.label,
+                       needs_token=needs_token, artifact_dir=artifact_dir)
+    if token:
+        _TOKENS[job.id] = token
+    pump()
+    return store.get_job(job.id)
+
+
+def alive(job: store.Job) -> bool:
+    if not job.pid:
+        return False
+    try:
+        p = psutil.Process(job.pid)
+        same = job.pid_started is None or abs(p.create_time() - job.pid_started) < 1.0
+        return same and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _reap() -> None:
+    for job_id, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            _CHILDREN.pop(job_id, None)
+
+
+def recover(grace_s: float = 60.0) -> list[str]:
+    """Running jobs whose worker is gone become `interrupted`. Returns their ids."""
+    _reap()
+    lost = []
+    now = time.time()
+    with store.connect(immediate=True) as con:
+        rows = con.execute("SELECT id FROM jobs WHERE state='running'").fetchall()
+        for (job_id,) in rows:
+            job = store.get_job_in(con, job_id)
+            starting = job.pid is None and now - (job.started or job.created) < grace_s
+            if job.id in _CHILDREN or starting or alive(job):
+                continue
+            store.set_state(con, job_id, "interrupted", finished=now,
+                            error="The worker stopped without finishing (app restart or crash). Resume to continue.")
+            lost.append(job_id)
+    return lost
+
+
+def pump() -> list[str]:
+    """Start what may start: every queued light job, and the oldest heavy one if none runs."""
+    recover()
+    started = []
+    with store.connect(immediate=True) as con:
+        running_heavy = con.execute("SELECT COUNT(*) FROM jobs WHERE state='running' AND heavy=1").fetchone()[0]
+        queued = con.execute("SELECT id, heavy, needs_token FROM jobs WHERE state='queued' ORDER BY created").fetchall()
+        for job_id, heavy, needs_token in queued:
+            if needs_token and job_id not in _TOKENS:
+                continue  # only the process that holds the token can start it
+            if heavy and running_heavy:
+                store.update(con, job_id, message="Queued: waiting for the running job to finish.")
+                continue
+            store.set_state(con, job_id, "running", started=time.time(), pid=None, pid_started=None,
+                            message="Starting…")
+            running_heavy += heavy
+            started.append(job_id)
+    for job_id in started:
+        _spawn(job_id)
+    return started
+
+
+def worker_env(token: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_VARS}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["LAB_HOME"] = str(get_settings().home)
+    if token:
+        env["HF_TOKEN"] = token
+    else:
+        env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # not even the stored login
+    return env
+
+
+def _spawn(job_id: str) -> None:
+    token = _TOKENS.pop(job_id, None)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab.jobs.worker", job_id],
+            env=worker_env(token), cwd=str(_ROOT), start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        with store.connect(immediate=True) as con:
+            store.set_state(con, job_id, "failed", finished=time.time(), error=f"Could not start the worker: {exc}")
+        return
+    _CHILDREN[job_id] = proc
+    store.patch(job_id, pid=proc.pid)
+
+
+def cancel(job_id: str) -> str:
+    """Cancel a job: queued ones at once; running ones by SIGTERM, a grace period, then SIGKILL."""
+    job = store.get_job(job_id)
+    if job.final:
+        return f"Job {job_id} already finished ({job.state}); nothing to cancel."
+    if job.state == "queued":
+        with store.connect(immediate=True) as con:
+            store.set_state(con, job_id, "cancelled", finished=time.time())
+        return f"Job {job_id} was queued and is now cancelled."
+    if job.pid and alive(job):
+        try:
+            os.killpg(job.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        threading.Thread(target=_kill_later, args=(job, get_settings().job_grace_s), daemon=True).start()
+    else:
+        _mark_cancelled(job_id)
+    return f"Cancelling job {job_id}…"
+
+
+def _mark_cancelled(job_id: str) -> None:
+    with store.connect(immediate=True) as con:
+        if store.get_job_in(con, job_id).state == "running":
+            store.set_state(con, job_id, "cancelled", finished=time.time())
+
+
+def _kill_later(job: store.Job, grace_s: float) -> None:
+    deadline = time.time() + grace_s
+    while time.time() < deadline and alive(job):
+        time.sleep(0.1)
+    if alive(job):
+        try:
+            os.killpg(job.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        time.sleep(0.2)
+    _reap()
+    _mark_cancelled(job.id)  # a worker killed before it could record the end
+    pump()
+
+
+def resume(job_id: str, token: str | None = None) -> store.Job:
+    """Queue an interrupted, failed or cancelled job again; its runner continues from its checkpoint."""
+    job = store.get_job(job_id)
+    if job.state not in ("interrupted", "failed", "cancelled"):
+        raise LabError(f"Job {job_id} is {job.state}; only interrupted, failed or cancelled jobs resume.", "", "job")
+    if job.needs_token and not token:
+        raise LabError("This job pushes to the Hub and needs you signed in.", "Sign in, then resume.", "token")
+    with store.connect(immediate=True) as con:
+        store.set_state(con, job_id, "queued", attempts=job.attempts + 1, finished=None, error="",
+                        message="Queued to resume.")
+    if token:
+        _TOKENS[job_id] = token
+    pump()
+    return store.get_job(job_id)
+
+
+def wait(job_id: str, timeout: float = 600, poll: float = 0.2) -> store.Job:
+    """Block until the job ends (CLI and tests)."""
+    deadline = time.time() + timeout
+    while True:
+        job = store.get_job(job_id)
+        if job.final:
+            return job
+        if time.time() > deadline:
+            raise TimeoutError(f"job {job_id} still {job.state} after {timeout}s")
+        time.sleep(poll)
+        _reap()

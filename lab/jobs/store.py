@@ -1,0 +1,178 @@
+"""Job records in SQLite (WAL) under LAB_HOME. No secrets are ever stored here."""
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.settings import get_settings
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+FINAL = {"succeeded", "failed", "cancelled", "interrupted"}
+# Allowed transitions of the state machine.
+TRANSITIONS = {
+    "queued": {"running", "cancelled", "failed"},
+    "running": {"succeeded", "failed", "cancelled", "interrupted"},
+    "interrupted": {"queued"},  # resume
+    "failed": {"queued"},  # resume from the last checkpoint
+    "cancelled": {"queued"},
+    "succeeded": set(),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, runner TEXT NOT NULL, heavy INTEGER NOT NULL,
+  state TEXT NOT NULL, recipe TEXT NOT NULL, title TEXT NOT NULL DEFAULT '',
+  created REAL NOT NULL, started REAL, finished REAL, pid INTEGER, pid_started REAL,
+  artifact_dir TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', progress REAL NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '', needs_token INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+"""
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    runner: str
+    heavy: int
+    state: str
+    recipe: str
+    title: str
+    created: float
+    started: float | None
+    finished: float | None
+    pid: int | None
+    pid_started: float | None
+    artifact_dir: str
+    error: str
+    progress: float
+    message: str
+    needs_token: int
+    attempts: int
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.artifact_dir)
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "job.log"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.folder / "metrics.jsonl"
+
+    def eta_s(self, now: float | None = None) -> float | None:
+        """Seconds left, extrapolated from the elapsed time and the progress fraction."""
+        if self.state != "running" or not self.started or self.progress <= 0.01:
+            return None
+        elapsed = (now or time.time()) - self.started
+        return max(0.0, elapsed * (1 - self.progress) / self.progress)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["eta_s"] = self.eta_s()
+        return out
+
+
+_COLUMNS = [f.name for f in fields(Job)]
+
+
+@contextmanager
+def connect(immediate: bool = False):
+    db = get_settings().jobs_db
+    con = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=30000")
+        con.executescript(_SCHEMA)
+        con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def _row(row) -> Job:
+    return Job(*row)
+
+
+def create(kind: str, runner: str, heavy: bool, recipe: str, title: str = "", needs_token: bool = False,
+           artifact_dir: Path | None = None) -> Job:
+    job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    folder = artifact_dir or get_settings().artifacts / f"{kind.replace('.', '-')}-{job_id}"
+    with connect(immediate=True) as con:
+        con.execute(
+            "INSERT INTO jobs (id, kind, runner, heavy, state, recipe, title, created, artifact_dir, needs_token)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (job_id, kind, runner, int(heavy), "queued", recipe, title, time.time(), str(folder), int(needs_token)),
+        )
+    return get_job(job_id)
+
+
+def get_job_in(con, job_id: str) -> Job:
+    row = con.execute(f"SELECT {','.join(_COLUMNS)} FROM jobs WHERE id=?", (job_id,)).fetchone()
+    if row is None:
+        raise LabError(f"No job {job_id!r}.", "Pick a job from the list (`python -m lab jobs list`).", "job")
+    return _row(row)
+
+
+def get_job(job_id: str) -> Job:
+    with connect() as con:
+        row = con.execute(f"SELECT {','.join(_COLUMNS)} FROM jobs WHERE id=?", (job_id,)).fetchone()
+    if row is None:
+        raise LabError(f"No job {job_id!r}.", "Pick a job from the list (`python -m lab jobs list`).", "job")
+    return _row(row)
+
+
+def list_jobs(limit: int = 200, states: tuple[str, ...] = ()) -> list[Job]:
+    q = f"SELECT {','.join(_COLUMNS)} FROM jobs"
+    args: tuple = ()
+    if states:
+        q += f" WHERE state IN ({','.join('?' * len(states))})"
+        args = tuple(states)
+    with connect() as con:
+        rows = con.execute(q + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
+    return [_row(r) for r in rows]
+
+
+def set_state(con, job_id: str, new: str, **extra) -> None:
+    """Move a job along the state machine inside an open transaction; illegal moves raise."""
+    row = con.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+    if row is None:
+        raise LabError(f"No job {job_id!r}.", "Pick an existing job.", "job")
+    if new not in TRANSITIONS[row[0]]:
+        raise LabError(f"Job {job_id} is {row[0]}; it cannot become {new}.", "", "job")
+    update(con, job_id, state=new, **extra)
+
+
+def update(con, job_id: str, **values) -> None:
+    bad = set(values) - set(_COLUMNS)
+    if bad:
+        raise ValueError(f"unknown job columns {bad}")
+    cols = ", ".join(f"{k}=?" for k in values)
+    con.execute(f"UPDATE jobs SET {cols} WHERE id=?", (*values.values(), job_id))
+
+
+def patch(job_id: str, **values) -> None:
+    with connect(immediate=True) as con:
+        update(con, job_id, **values)
+
+
+def delete(job_id: str) -> None:
+    with connect(immediate=True) as con:
+        con.execute("DELETE FROM jobs WHERE id=?", (job_id,))

@@ -1,0 +1,75 @@
+"""`python -m lab.jobs.worker JOB_ID`: run one job's runner in this process, record how it ended."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+
+import psutil
+import yaml
+
+from lab.errors import LabError
+from lab.jobs import manager, store
+from lab.jobs.context import JobCancelled, JobContext
+
+
+def load_runner(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _tail(path, n: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _redirect_output(job: store.Job) -> None:
+    """Send this process's stdout/stderr (C-level too) to the job log."""
+    fd = os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _finish(job_id: str, state: str, error: str = "") -> None:
+    with store.connect(immediate=True) as con:
+        extra = {"progress": 1.0} if state == "succeeded" else {}
+        store.set_state(con, job_id, state, finished=time.time(), error=error[-4000:], **extra)
+
+
+def main(job_id: str) -> int:
+    job = store.get_job(job_id)
+    job.folder.mkdir(parents=True, exist_ok=True)
+    _redirect_output(job)
+    me = psutil.Process()
+    store.patch(job_id, pid=me.pid, pid_started=me.create_time(), started=time.time(), error="")
+    print(f"=== job {job.id} ({job.kind}) attempt {job.attempts + 1} started, pid {me.pid}", flush=True)
+    state, error = "succeeded", ""
+    try:
+        recipe = yaml.safe_load(job.recipe) or {}
+        ctx = JobContext(job, recipe)
+        load_runner(job.runner)(ctx)
+    except JobCancelled:
+        state = "cancelled"
+    except LabError as exc:
+        state, error = "failed", str(exc)
+    except BaseException as exc:  # a crash: keep the last log lines in the error
+        traceback.print_exc()
+        sys.stdout.flush()
+        state, error = "failed", f"{type(exc).__name__}: {exc}\n--- last log lines ---\n{_tail(job.log_path)}"
+    print(f"=== job {job.id} {state}", flush=True)
+    try:
+        _finish(job_id, state, error)
+    finally:
+        manager.pump()
+    return 0 if state == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

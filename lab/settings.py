@@ -1,0 +1,127 @@
+"""Where things live and the limits, read from the environment once.
+
+Call `get_settings.cache_clear()` after changing the environment (tests do).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from lab.errors import LabError
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise LabError(f"{name}={raw!r} is not a whole number.", f"Set {name} to an integer or unset it.", name)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def default_home() -> Path:
+    """/data when a Space has persistent storage attached, else ~/.cache/lab."""
+    data = Path("/data")
+    if data.is_dir() and os.access(data, os.W_OK):
+        return data / "lab"
+    return Path.home() / ".cache" / "lab"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    demo: bool  # the original public Space: heavy actions are off
+    space_id: str  # set on any Space
+    max_upload_mb: int
+    max_new_tokens_cap: int
+    job_grace_s: int  # SIGTERM -> SIGKILL grace period
+    hub_timeout_s: float
+    port: int
+    models_root: Path  # converted/bundled models; LAB_MODELS_DIR can share one across homes
+
+    @property
+    def on_space(self) -> bool:
+        return bool(self.space_id)
+
+    @property
+    def heavy_allowed(self) -> bool:
+        """Training, merging and pushing under the Space's identity are off on the public demo."""
+        return not self.demo
+
+    @property
+    def jobs_db(self) -> Path:
+        return self.home / "jobs.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models_root
+
+
+def _ensure_writable(home: Path) -> Path:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise LabError(
+            f"LAB_HOME {str(home)!r} is not writable ({exc.strerror or exc}).",
+            "Point LAB_HOME at a folder you can write to, e.g. LAB_HOME=~/lab-data.",
+            "LAB_HOME",
+        ) from None
+    return home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    raw_home = os.environ.get("LAB_HOME", "")
+    home = _ensure_writable((Path(raw_home).expanduser() if raw_home else default_home()).resolve())
+    models = os.environ.get("LAB_MODELS_DIR", "")
+    return Settings(
+        home=home,
+        models_root=Path(models).expanduser().resolve() if models else home / "models",
+        demo=_flag("LAB_DEMO"),
+        space_id=os.environ.get("SPACE_ID", ""),
+        max_upload_mb=_int("LAB_MAX_UPLOAD_MB", 200),
+        max_new_tokens_cap=_int("LAB_MAX_NEW_TOKENS", 1024),
+        job_grace_s=_int("LAB_JOB_GRACE_S", 10),
+        hub_timeout_s=float(os.environ.get("LAB_HUB_TIMEOUT_S", "2")),
+        port=_int("PORT", 7860),
+    )
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def is_offline() -> bool:
+    """HF_HUB_OFFLINE, or the Hub not answering a TCP connect within a short timeout."""
+    if _flag("HF_HUB_OFFLINE"):
+        return True
+    url = urlparse(hub_endpoint())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=get_settings().hub_timeout_s):
+            return False
+    except OSError:
+        return True
+
+
+def reset_caches() -> None:
+    """Forget cached settings and offline state (after the environment changed)."""
+    get_settings.cache_clear()
+    is_offline.cache_clear()

@@ -1,0 +1,66 @@
+"""Build the Blocks app from the tabs and launch it."""
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+
+import gradio as gr
+
+from lab import jobs
+from lab.settings import get_settings
+from lab.ui import header, strings
+from lab.ui.common import CSS
+
+# (label, module with build()); stages add their tab here.
+TABS = [
+    ("Jobs", "lab.ui.jobs_tab"),
+    ("Models", "lab.ui.models_tab"),
+]
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="The lab") as demo:
+        header.build()
+        with gr.Tabs():
+            for label, module in TABS:
+                with gr.Tab(label, id=label.lower()):
+                    importlib.import_module(module).build()
+    return demo
+
+
+def _background() -> None:
+    """Probe the hardware once, then keep the job queue moving (starts queued jobs, reaps workers)."""
+    from lab.hardware import get_hardware
+
+    get_hardware()
+    while True:
+        try:
+            jobs.pump()
+        except Exception as exc:  # a busy database must not kill the loop
+            print(f"job pump: {exc}")
+        time.sleep(2.0)
+
+
+def startup() -> list[str]:
+    """On app start: jobs whose worker is gone become interrupted."""
+    lost = jobs.recover()
+    if lost:
+        print(f"{len(lost)} job(s) were interrupted by the restart; resume them from the Jobs tab.")
+    threading.Thread(target=_background, daemon=True, name="lab-background").start()
+    return lost
+
+
+def launch_kwargs() -> dict:
+    s = get_settings()
+    return dict(
+        server_name="0.0.0.0", server_port=s.port, share=False, max_file_size=f"{s.max_upload_mb}mb",
+        allowed_paths=[], enable_monitoring=False, show_error=False, theme=gr.themes.Soft(), css=CSS,
+        footer_links=["gradio", "settings"],
+    )
+
+
+def main() -> None:
+    get_settings()  # fail early with a clear message when LAB_HOME is not writable
+    startup()
+    build_app().queue(default_concurrency_limit=4, max_size=64).launch(**launch_kwargs())

@@ -1,0 +1,62 @@
+"""Helpers every tab uses: sign-in tokens, error conversion, small formatting."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from lab.auth import Token, local_token
+from lab.errors import LabError
+from lab.settings import get_settings
+
+
+def token_from(oauth_token: gr.OAuthToken | None) -> Token | None:
+    """On a Space: the visitor's OAuth token. Locally: HF_TOKEN or the stored login."""
+    if oauth_token is not None and getattr(oauth_token, "token", None):
+        return Token(oauth_token.token)
+    return None if get_settings().on_space else local_token()
+
+
+def on_load(fn, inputs, outputs, **kwargs):
+    """Run fn when the page loads (an internal event: not in the public API)."""
+    root = gr.context.Context.root_block
+    return root.load(fn, inputs, outputs, api_visibility="private", **kwargs)
+
+
+def lab_error(exc: LabError) -> gr.Error:
+    return gr.Error(str(exc), title="Something needs fixing")
+
+
+def shows_errors(fn):
+    """Turn LabError into a visible gr.Error; other exceptions become a short, stack-free message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LabError as exc:
+            raise lab_error(exc) from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # never show a stack trace in the browser
+            raise gr.Error(f"{type(exc).__name__}: {exc}", title="Unexpected error") from None
+
+    return wrapper
+
+
+def progress_bar_html(fraction: float, label: str = "") -> str:
+    pct = max(0.0, min(1.0, fraction or 0.0)) * 100
+    return (f'<div class="lab-progress"><div class="lab-progress-fill" style="width:{pct:.1f}%"></div>'
+            f'<span>{pct:.0f}% {_escape(label)}</span></div>')
+
+
+def _escape(text: str) -> str:
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+CSS = """
+.lab-progress{position:relative;height:22px;border-radius:6px;background:var(--block-background-fill);
+  border:1px solid var(--border-color-primary);overflow:hidden}
+.lab-progress-fill{position:absolute;top:0;left:0;bottom:0;background:var(--color-accent);opacity:.55}
+.lab-progress span{position:relative;padding-left:8px;font-size:.85em;line-height:22px}
+"""

@@ -1,0 +1,35 @@
+"""The header: title, hardware summary, sign-in state, and the duplicate invitation on the demo Space."""
+from __future__ import annotations
+
+import gradio as gr
+
+from lab.auth import status_text
+from lab.hardware import get_hardware
+from lab.settings import get_settings
+from lab.ui import strings
+from lab.ui.common import on_load, token_from
+
+
+def build() -> None:
+    s = get_settings()
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=4):
+            gr.Markdown(f"# {strings.TITLE}\n{strings.TAGLINE}")
+            hw = gr.Markdown("Probing hardware…", elem_id="lab-hardware")
+        with gr.Column(scale=2, min_width=260):
+            if s.on_space:
+                gr.LoginButton(value="Sign in with Hugging Face", elem_id="lab-login")
+            signin = gr.Markdown("Checking sign-in…", elem_id="lab-signin")
+    if s.demo:
+        with gr.Row():
+            gr.Markdown(f"**{strings.DEMO_NOTE}**")
+            gr.DuplicateButton(value="Duplicate this Space", variant="primary", elem_id="lab-duplicate")
+
+    def load(oauth_token: gr.OAuthToken | None = None):
+        token = token_from(oauth_token)
+        who = status_text(token)
+        if not s.on_space and not token:
+            who += f". {strings.LOCAL_SIGNIN}"
+        return f"Hardware: {get_hardware().summary()}", f"**{who}**"
+
+    on_load(load, None, [hw, signin])

