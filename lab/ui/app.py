@@ -52,8 +52,14 @@ def startup() -> list[str]:
 
 
 def launch_kwargs() -> dict:
+    from starlette.middleware import Middleware
+
+    from lab.ui.guard import UploadGuard
+
     s = get_settings()
     return dict(
+        app_kwargs={"middleware": [Middleware(UploadGuard)]},
+        blocked_paths=[str(s.home)],
         server_name="0.0.0.0", server_port=s.port, share=False, max_file_size=f"{s.max_upload_mb}mb",
         allowed_paths=[], enable_monitoring=False, show_error=False, theme=gr.themes.Soft(), css=CSS,
         footer_links=["gradio", "settings"],

@@ -1,0 +1,52 @@
+"""YAML in and out for recipes. Loading refuses anchors and aliases (YAML bombs) and oversized text."""
+from __future__ import annotations
+
+import yaml
+
+from lab.errors import LabError
+
+MAX_YAML_BYTES = 1_000_000
+MAX_DEPTH = 32
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load, but an alias (*name) is an error: billion-laughs needs aliases."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise LabError(f"YAML aliases are not allowed (line {event.start_mark.line + 1}).",
+                           "Write the values out instead of using &anchors and *aliases.", "recipe")
+        return super().compose_node(parent, index)
+
+
+def _depth(obj, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(obj, dict):
+        return max([_depth(v, level + 1) for v in obj.values()] or [level])
+    if isinstance(obj, list):
+        return max([_depth(v, level + 1) for v in obj] or [level])
+    return level
+
+
+def load(text: str, what: str = "recipe"):
+    """Parse untrusted YAML: size-capped, no aliases, bounded nesting, clear errors with the line."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
+        raise LabError(f"The {what} YAML is larger than {MAX_YAML_BYTES // 1000} kB.",
+                       "Trim it; recipes are short.", what)
+    try:
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise LabError(f"The {what} YAML is malformed at line {line}: {exc.problem}.",
+                       "Fix the YAML syntax there.", what) from None
+    except yaml.YAMLError as exc:
+        raise LabError(f"The {what} YAML could not be read: {exc}.", "Fix the YAML syntax.", what) from None
+    if _depth(data) > MAX_DEPTH:
+        raise LabError(f"The {what} YAML is nested more than {MAX_DEPTH} levels deep.", "Flatten it.", what)
+    return data
+
+
+def dump(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
