@@ -16,6 +16,7 @@ from lab.ui.common import CSS
 TABS = [
     ("Jobs", "lab.ui.jobs_tab"),
     ("Models", "lab.ui.models_tab"),
+    ("Hub", "lab.ui.hub_tab"),
 ]
 
 
@@ -34,7 +35,8 @@ def _background() -> None:
     from lab.hardware import get_hardware
 
     get_hardware()
-    while True:
+    home = get_settings().home
+    while get_settings().home == home:  # an in-process test app stops when its LAB_HOME goes away
         try:
             jobs.pump()
         except Exception as exc:  # a busy database must not kill the loop
@@ -42,13 +44,15 @@ def _background() -> None:
         time.sleep(2.0)
 
 
-def startup() -> list[str]:
-    """On app start: jobs whose worker is gone become interrupted."""
-    lost = jobs.recover()
-    if lost:
-        print(f"{len(lost)} job(s) were interrupted by the restart; resume them from the Jobs tab.")
+def startup():
+    """On app start: note an empty LAB_HOME, mark jobs whose worker is gone as interrupted, start the pump."""
+    from lab import startup as start
+
+    state = start.start()
+    if state.notice:
+        print(state.notice)
     threading.Thread(target=_background, daemon=True, name="lab-background").start()
-    return lost
+    return state
 
 
 def launch_kwargs() -> dict:

@@ -20,6 +20,9 @@ def build() -> None:
             if s.on_space:
                 gr.LoginButton(value="Sign in with Hugging Face", elem_id="lab-login")
             signin = gr.Markdown("Checking sign-in…", elem_id="lab-signin")
+    from lab.startup import state
+
+    notice = gr.Markdown(f"**{state().notice}**" if state().notice else "", elem_id="lab-startup-notice")
     if s.demo:
         with gr.Row():
             gr.Markdown(f"**{strings.DEMO_NOTE}**")

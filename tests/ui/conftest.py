@@ -39,7 +39,7 @@ def app_url(lab_home):
 
 
 @contextlib.contextmanager
-def serve_app_process(extra_env: dict, timeout: float = 60.0):
+def serve_app_process(extra_env: dict, timeout: float = 120.0):
     """`python app.py` in a subprocess with extra environment; yields its URL once it answers 200."""
     port = free_port()
     env = {**os.environ, **extra_env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
