@@ -31,10 +31,8 @@ def build_app() -> gr.Blocks:
 
 
 def _background() -> None:
-    """Probe the hardware once, then keep the job queue moving (starts queued jobs, reaps workers)."""
-    from lab.hardware import get_hardware
-
-    get_hardware()
+    """Keep the job queue moving (starts queued jobs, reaps workers). The hardware probe imports torch,
+    so it runs on the first page load instead of slowing the start."""
     home = get_settings().home
     while get_settings().home == home:  # an in-process test app stops when its LAB_HOME goes away
         try:
