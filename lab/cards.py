@@ -9,11 +9,25 @@ import yaml
 _KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"]}
 
 
+def derived_tags(manifest: dict) -> list[str]:
+    """`trl`/`sft`/`dpo`, and `merge`/`mergekit`/`moe`, as this artifact's own step, tags and kind say they apply
+    (a parent's steps do not: an adapter trained on a merged model is not a mergekit merge)."""
+    own = manifest.get("lineage", [])[-1:]
+    words = [str(s.get("step", "")).lower() for s in own] + [str(t).lower() for t in manifest.get("tags", [])]
+    out = []
+    for method in ("sft", "dpo"):
+        if any(method in w for w in words):
+            out += ["trl", method]
+    if manifest.get("kind") == "merge":
+        out += ["merge", "mergekit"] + (["moe"] if any("moe" in w for w in words) else [])
+    return out
+
+
 def card_metadata(manifest: dict) -> dict:
     parents = manifest.get("parents", [])
     models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge")]
     datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes")]
-    tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *manifest.get("tags", [])]
+    tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *derived_tags(manifest), *manifest.get("tags", [])]
     meta = {"license": manifest.get("license") or "unknown", "tags": list(dict.fromkeys(tags))}
     if models and manifest.get("kind") != "dataset":
         meta["base_model"] = models
@@ -44,9 +58,10 @@ def _lineage(manifest: dict) -> str:
     return "\n".join(rows) or "No recorded parents."
 
 
-def render_card(folder: Path, repo: str = "") -> str:
+def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> str:
+    """The card for an artifact folder; `manifest` overrides lab.json (a folder the lab did not make)."""
     folder = Path(folder)
-    manifest = json.loads((folder / "lab.json").read_text())
+    manifest = manifest if manifest is not None else json.loads((folder / "lab.json").read_text())
     repo = repo or manifest.get("hub_repo") or manifest.get("name", folder.name)
     meta = card_metadata(manifest)
     recipe = (folder / "recipe.yaml").read_text() if (folder / "recipe.yaml").is_file() else ""

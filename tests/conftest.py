@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fakehub"]  # the `fake_hub` fixture
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_CACHE = Path(os.environ.get("LAB_TEST_CACHE", Path.home() / ".cache" / "lab-test"))
 

@@ -1,0 +1,49 @@
+"""The Hub tab: search models and datasets (facts and previews without weights), and publish artifacts."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from lab.hub import dataset_preview, model_meta
+from lab.models.info import human_params
+from lab.ui import hub_picker, hub_strings, publish_panel
+from lab.ui.common import shows_errors, token_from
+
+def model_facts(repo_id: str, oauth_token: gr.OAuthToken | None = None) -> tuple[str, dict]:
+    facts = model_meta(repo_id, token=token_from(oauth_token))
+    line = (f"**{facts['repo']}** · {facts['architecture']} · {human_params(facts['params'])} parameters · "
+            f"license {facts['license'] or 'unknown'} · base model: {', '.join(facts['base_model']) or '—'}")
+    if facts["pickle_only"]:
+        line += hub_strings.PICKLE_WARNING
+    return line, facts
+
+
+def _cell(value):
+    return json.dumps(value, ensure_ascii=False)[:500] if isinstance(value, (list, dict)) else value
+
+
+def preview(repo_id: str, oauth_token: gr.OAuthToken | None = None):
+    p = dataset_preview(repo_id, 10, token=token_from(oauth_token))
+    rows = [[_cell(r.get(c, "")) for c in p["columns"]] for r in p["rows"] if isinstance(r, dict)]
+    return f"First {len(rows)} rows of `{p['file']}` in **{p['repo']}**", {"headers": p["columns"], "data": rows}
+
+
+def build() -> None:
+    gr.Markdown(hub_strings.HUB_HELP)
+    with gr.Tab("Models"):
+        model = gr.Textbox(label="Model", placeholder="org/name")
+        hub_picker.build_picker(model, api_name="hub_search")
+        facts_btn = gr.Button("Show facts (config and card only)")
+        line = gr.Markdown()
+        facts = gr.JSON(label="Facts")
+        facts_btn.click(shows_errors(model_facts), model, [line, facts], api_name="hub_model_facts")
+    with gr.Tab("Datasets"):
+        dataset = gr.Textbox(label="Dataset", placeholder="org/name")
+        hub_picker.build_picker(dataset, datasets=True, api_name="hub_search_datasets")
+        prev_btn = gr.Button("Preview the first rows")
+        caption = gr.Markdown()
+        rows = gr.Dataframe(value=[], interactive=False, wrap=True, max_height=360)
+        prev_btn.click(shows_errors(preview), dataset, [caption, rows], api_name="hub_dataset_preview")
+    with gr.Tab("Publish"):
+        publish_panel.build()

@@ -1,0 +1,39 @@
+"""In a real browser: the Hub picker searches the (fake) Hub from the server and "Use" fills the target box."""
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("LAB_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (apt-get install -y chromium)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser.new_page(viewport={"width": 1300, "height": 1200})
+        browser.close()
+
+
+def test_picker_search_select_and_use(fake_hub, app_url, page):
+    for name, downloads in (("acme/chat-small", 500), ("other/chat-large", 900)):
+        fake_hub.seed(name, files={"config.json": b'{"architectures": ["LlamaForCausalLM"]}'}, downloads=downloads)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Hub").click()
+    page.get_by_label("Search the Hub").first.fill("chat")
+    page.get_by_role("button", name="Search").first.click()
+    cell = page.get_by_text("other/chat-large", exact=True).locator("visible=true").first
+    cell.wait_for(timeout=20000)
+    cell.click()
+    page.get_by_role("button", name="Use").first.click()
+    model = page.get_by_label("Model", exact=True)
+    page.wait_for_function("el => el.value === 'other/chat-large'", arg=model.element_handle(), timeout=10000)
+    assert model.input_value() == "other/chat-large"

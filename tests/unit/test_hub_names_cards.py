@@ -1,0 +1,92 @@
+"""Repo-name validation, card metadata (tags, base_model, license) and what a push would upload: no network."""
+import json
+
+import pytest
+import yaml
+
+from lab.artifacts import finalize, parent_entry
+from lab.cards import card_metadata, render_card
+from lab.errors import LabError
+from lab.hub.client import validate_repo_name
+from lab.hub.publisher import files_to_push, infer_manifest
+
+
+@pytest.mark.parametrize("name", ["my-model", "Org_1/model.v2", "a", "x" * 96, "me/" + "y" * 96])
+def test_valid_repo_names(name):
+    assert validate_repo_name(f"  {name} ") == name
+
+
+@pytest.mark.parametrize("name, words", [
+    ("", "No repo name"),
+    ("my model", "' '"),
+    ("model!", "'!'"),
+    ("a/b/c", "more than one '/'"),
+    ("x" * 97, "at most 96"),
+    ("-model", "starts or ends"),
+    ("model.", "starts or ends"),
+    ("my--model", "'--'"),
+    ("bad owner/model", "owner"),
+])
+def test_invalid_repo_names_say_why(name, words):
+    with pytest.raises(LabError) as e:
+        validate_repo_name(name)
+    assert e.value.field == "repo" and words in str(e.value) and e.value.fix
+
+
+def _card_meta(text: str) -> dict:
+    return yaml.safe_load(text.split("---", 2)[1])
+
+
+def test_adapter_card_has_base_model_tags_license_and_warning(tmp_path):
+    base = {"ref": "acme/base", "kind": "model", "license": "cc-by-nc-4.0", "lineage": []}
+    data = {"ref": "acme/data", "kind": "dataset", "license": "apache-2.0", "lineage": []}
+    finalize(tmp_path, "adapter", [base, data], recipe={"method": "sft", "lr": 2e-4}, metrics={"loss": 1.2},
+             step="sft")
+    card = render_card(tmp_path, "me/my-adapter")
+    meta = _card_meta(card)
+    assert meta["base_model"] == ["acme/base"] and meta["datasets"] == ["acme/data"]
+    assert {"lab", "peft", "trl", "sft"} <= set(meta["tags"]) and "dpo" not in meta["tags"]
+    assert meta["license"] == "cc-by-nc-4.0"  # the most restrictive parent wins
+    assert "check it permits your use" in card and "me/my-adapter" in card and "lr: 0.0002" in card
+
+
+def test_moe_merge_card_tags():
+    meta = card_metadata({"kind": "merge", "lineage": [{"step": "moe"}], "tags": [],
+                          "parents": [{"ref": "a/x", "kind": "model"}, {"ref": "b/y", "kind": "model"}]})
+    assert {"lab", "merge", "mergekit", "moe"} <= set(meta["tags"]) and meta["base_model"] == ["a/x", "b/y"]
+    dpo = card_metadata({"kind": "adapter", "lineage": [{"step": "merge (SLERP)"}, {"step": "dpo"}], "tags": [],
+                         "parents": []})
+    assert {"trl", "dpo"} <= set(dpo["tags"]) and not {"sft", "mergekit", "moe"} & set(dpo["tags"])
+
+
+def test_a_plain_model_folder_gets_a_manifest_from_its_card(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    (tmp_path / "README.md").write_text("---\nlicense: apache-2.0\nbase_model: acme/base\ntags: [lab, chat]\n---\n")
+    m = infer_manifest(tmp_path)
+    assert m["kind"] == "model" and m["license"] == "apache-2.0" and m["tags"] == ["chat"]
+    assert [p["ref"] for p in m["parents"]] == ["acme/base"]
+    meta = _card_meta(render_card(tmp_path, "me/copy", manifest=m))
+    assert meta["base_model"] == ["acme/base"] and "lab" in meta["tags"] and "chat" in meta["tags"]
+
+
+def test_a_folder_with_nothing_publishable_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(LabError, match="no model"):
+        infer_manifest(tmp_path)
+
+
+def test_push_skips_logs_checkpoints_hidden_files_and_pickles(tmp_path):
+    for name in ["adapter_model.safetensors", "adapter_config.json", "metrics.jsonl", "job.log", ".complete",
+                 "training_args.bin", "checkpoint-10/optimizer.pt", "checkpoint-10/adapter_model.safetensors",
+                 "sub/tokenizer.json", "README.md", "lab.json"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    pushed = [rel for rel, _ in files_to_push(tmp_path)]
+    assert pushed == ["adapter_config.json", "adapter_model.safetensors", "metrics.jsonl", "sub/tokenizer.json"]
+
+
+def test_parent_entry_prefers_the_published_repo(tmp_path):
+    folder = tmp_path / "a"
+    finalize(folder, "adapter", [parent_entry("acme/base")], step="sft", extra={"hub_repo": "me/a"})
+    assert parent_entry(str(folder))["ref"] == "me/a"
