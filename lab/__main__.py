@@ -7,20 +7,33 @@ import sys
 
 from lab.errors import LabError
 
-# Each module adds its subcommands with add_parsers(subparsers).
-CLI_MODULES = ["lab.cli_models"]
+# command -> the module whose add_parsers(subparsers) defines it. Only the module a command needs is
+# imported, so `python -m lab push` does not pay for importing the training stack.
+COMMANDS = {
+    "models": "lab.cli_models",
+    "jobs": "lab.cli_models",
+    "data": "lab.cli_data",
+    "train": "lab.train.cli",
+    "merge": "lab.merge.cli",
+    "chat": "lab.chat.cli",
+    "hub": "lab.cli_hub",
+    "push": "lab.cli_hub",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab", description="The lab: curate, train, merge, chat, publish.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in CLI_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(modules):
         importlib.import_module(name).add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args) or 0
     except LabError as exc:

@@ -6,6 +6,7 @@ because conversion takes ~20 s and every stage's tests use it.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# huggingface_hub reads its cache and token paths once at import: give the whole session one private HF_HOME,
+# so no test reads the machine's own login or cache.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="lab-test-hf-")
 os.environ["LAB_MODELS_DIR"] = str(TEST_CACHE / "models")
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SPACE_ID", "LAB_DEMO", "SYSTEM"):
     os.environ.pop(_var, None)
@@ -51,7 +55,6 @@ def lab_home(tmp_path, monkeypatch):
     home = tmp_path / "labhome"
     monkeypatch.setenv("LAB_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "1"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     settings.reset_caches()
     hardware.set_hardware(None)
     yield home

@@ -8,7 +8,7 @@ import gradio as gr
 from lab import jobs
 from lab.jobs.store import Job
 from lab.ui import strings
-from lab.ui.common import on_load, progress_bar_html, shows_errors
+from lab.ui.common import on_load, progress_bar_html, shows_errors, token_from
 from lab.ui_text import duration, log_tail
 
 COLUMNS = ["id", "title", "kind", "state", "progress", "ETA", "started"]
@@ -77,8 +77,15 @@ def build() -> None:
 
     cancel_btn.click(shows_errors(lambda job_id: jobs.cancel(job_id) if job_id else "Pick a job first."),
                      pick, notice, api_name="job_cancel")
-    resume_btn.click(shows_errors(lambda job_id: f"Job {jobs.resume(job_id).id} queued to resume."
-                                  if job_id else "Pick a job first."), pick, notice, api_name="job_resume")
+    @shows_errors
+    def resume(job_id, oauth_token: gr.OAuthToken | None = None):
+        if not job_id:
+            return "Pick a job first."
+        job = jobs.get_job(job_id)
+        token = token_from(oauth_token) if job.needs_token else None
+        return f"Job {jobs.resume(job_id, token=token).id} queued to resume."
+
+    resume_btn.click(resume, pick, notice, api_name="job_resume")
     # Read-only endpoints for clients (and tests): the list and one job.
     hidden = gr.JSON(visible=False)
     gr.Button(visible=False).click(lambda: [j.to_dict() for j in jobs.list_jobs()], None, hidden,
