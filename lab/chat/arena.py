@@ -1,0 +1,141 @@
+"""Blind arena: two models answer one prompt under hidden names in random order; the vote is stored, then revealed.
+
+Votes live in SQLite (LAB_HOME/votes.db). A battle is one prompt (system + user turn), so both replies answer
+the very same prompt: that is what makes a vote a clean preference pair. Decisive votes (A or B) export as a
+conversational preference dataset (prompt, chosen, rejected) that the Data and Train tabs load directly.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.chat import ratings
+from lab.chat.entry import parse_ref
+from lab.errors import LabError
+from lab.settings import get_settings
+
+OUTCOMES = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
+SCHEMA = """CREATE TABLE IF NOT EXISTS votes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, model_a TEXT NOT NULL, model_b TEXT NOT NULL,
+  prompt TEXT NOT NULL, reply_a TEXT NOT NULL, reply_b TEXT NOT NULL, outcome TEXT NOT NULL, settings TEXT)"""
+
+
+@dataclass(frozen=True)
+class Battle:
+    """Which model sits behind "A" and "B" for one round; shown to the voter only after the vote."""
+    model_a: str
+    model_b: str
+
+    def to_dict(self) -> dict:
+        return {"model_a": self.model_a, "model_b": self.model_b}
+
+
+def new_battle(models: list[str], rng: random.Random | None = None) -> Battle:
+    """Two distinct models from those picked, in random order."""
+    distinct = list(dict.fromkeys(m.strip() for m in models if m and m.strip()))
+    if len(distinct) < 2:
+        raise LabError("The arena needs two different models.", "Pick at least two different models above.", "models")
+    a, b = (rng or random.SystemRandom()).sample(distinct, 2)
+    return Battle(a, b)
+
+
+def db_path() -> Path:
+    return get_settings().home / "votes.db"
+
+
+def _connect() -> sqlite3.Connection:
+    path = db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=30)
+    con.row_factory = sqlite3.Row
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute(SCHEMA)
+    return con
+
+
+def record_vote(battle: Battle, prompt: list[dict], reply_a: str, reply_b: str, outcome: str,
+                settings: dict | None = None) -> int:
+    """Store one vote; returns its id. The prompt is the messages both models answered."""
+    if outcome not in OUTCOMES:
+        raise LabError(f"Unknown vote {outcome!r}.", f"Vote one of {', '.join(OUTCOMES)}.", "vote")
+    if not prompt or not (reply_a.strip() and reply_b.strip()):
+        raise LabError("There is nothing to vote on yet.", "Run a battle and wait for both replies.", "vote")
+    with closing(_connect()) as con, con:
+        cur = con.execute(
+            "INSERT INTO votes (created, model_a, model_b, prompt, reply_a, reply_b, outcome, settings) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), battle.model_a, battle.model_b, json.dumps(prompt), reply_a, reply_b, outcome,
+             json.dumps(settings or {})))
+        return int(cur.lastrowid)
+
+
+def list_votes() -> list[dict]:
+    if not db_path().is_file():
+        return []
+    with closing(_connect()) as con:
+        rows = con.execute("SELECT * FROM votes ORDER BY id").fetchall()
+    return [{**dict(r), "prompt": json.loads(r["prompt"]), "settings": json.loads(r["settings"] or "{}")}
+            for r in rows]
+
+
+def leaderboard(rounds: int = 200, seed: int = 0) -> list[dict]:
+    return ratings.leaderboard(ratings.battles_from_votes(list_votes()), rounds=rounds, seed=seed)
+
+
+def preference_rows(votes: list[dict]) -> tuple[list[dict], int]:
+    """(rows, skipped): decisive votes as conversational preference rows; ties and "both bad" carry no preference."""
+    rows, skipped = [], 0
+    for v in votes:
+        if v["outcome"] not in ("a", "b"):
+            skipped += 1
+            continue
+        win, lose = (v["reply_a"], v["reply_b"]) if v["outcome"] == "a" else (v["reply_b"], v["reply_a"])
+        rows.append({"prompt": v["prompt"], "chosen": [{"role": "assistant", "content": win}],
+                     "rejected": [{"role": "assistant", "content": lose}]})
+    return rows, skipped
+
+
+def _parents(votes: list[dict]) -> list[dict]:
+    from lab.artifacts import parent_entry
+
+    parents, seen = [], set()
+    for v in votes:
+        for ref in (v["model_a"], v["model_b"]):
+            try:
+                mref = parse_ref(ref)
+            except LabError:
+                mref = None
+            entries = [(ref, "model")]
+            if mref and mref.adapter:  # an adapter's lineage names its base and the adapter folder
+                entries = [(mref.base, "model"), (str(mref.adapter), "adapter")]
+            for r, kind in entries:
+                if r not in seen:
+                    seen.add(r)
+                    parents.append(parent_entry(r, kind))
+    return parents
+
+
+def export_preferences(name: str = "") -> Path:
+    """Write the decisive votes as an artifact (data.jsonl + recipe + manifest + card); returns its folder."""
+    from lab.artifacts import finalize, new_folder
+
+    votes = list_votes()
+    rows, skipped = preference_rows(votes)
+    if not rows:
+        raise LabError(f"No decisive votes to export ({skipped} ties or 'both bad').",
+                       "Vote A or B in a few battles first.", "votes")
+    folder = new_folder("votes", name)
+    with open(folder / "data.jsonl", "w") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    recipe = {"source": "chat arena votes", "votes_db": str(db_path()), "votes": len(votes),
+              "format": "conversational preference: prompt, chosen, rejected", "skipped_ties": skipped}
+    finalize(folder, kind="votes", parents=_parents(votes), recipe=recipe, step="arena votes",
+             metrics={"rows": len(rows), "skipped_ties": skipped, "votes": len(votes)},
+             tags=["preference", "dpo", "arena", "human-feedback"])
+    return folder

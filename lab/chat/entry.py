@@ -1,0 +1,261 @@
+"""One base model in memory, its adapters, and the fair lock that generation on it takes turns under."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from lab.errors import LabError
+from lab.hardware import get_hardware
+from lab.models.info import safetensors_header
+
+_UNKNOWN = object()  # adapter state must be re-applied in full (after an adapter was loaded)
+
+
+class FairLock:
+    """A ticket lock: turns are served in arrival order, so a pane that yields cannot take the turn straight back."""
+
+    def __init__(self):
+        self._cv = threading.Condition(threading.Lock())
+        self._next = 0
+        self._serving = 0
+
+    def acquire(self) -> None:
+        with self._cv:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cv.wait()
+
+    def release(self) -> None:
+        with self._cv:
+            self._serving += 1
+            self._cv.notify_all()
+
+    def yield_turn(self) -> bool:
+        """Let every waiter take one turn, then take ours back. Cheap when nobody waits."""
+        if self._next - self._serving <= 1:  # a racy read: a waiter missed now is served at the next token
+            return False
+        self.release()
+        self.acquire()
+        return True
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    text: str
+    base: str
+    adapter: Path | None = None
+
+    @property
+    def label(self) -> str:
+        base = Path(self.base).name if Path(self.base).expanduser().exists() else self.base
+        return f"{base} + {self.adapter.name}" if self.adapter else base
+
+
+def _adapter_folder(text: str) -> Path | None:
+    path = Path(text).expanduser()
+    if path.is_dir() and (path / "adapter_config.json").is_file():
+        return path.resolve()
+    return None
+
+
+def parse_ref(ref: str) -> ModelRef:
+    """A Hub id, the bundled default, a local model folder, an adapter folder, or BASE+ADAPTER_FOLDER."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise LabError("No model given.", "Pick a model, or type a Hub id or a local folder.", "model")
+    adapter = _adapter_folder(ref)
+    if adapter is None and "+" in ref and not Path(ref).expanduser().exists():
+        base, _, rest = ref.rpartition("+")
+        adapter = _adapter_folder(rest.strip())
+        if adapter is None:
+            raise LabError(f"{rest.strip()!r} is not an adapter folder (no adapter_config.json).",
+                           "Write BASE+ADAPTER_FOLDER, where the folder holds a PEFT adapter.", "model")
+        return ModelRef(ref, base.strip() or _adapter_base(adapter), adapter)
+    if adapter is not None:
+        return ModelRef(ref, _adapter_base(adapter), adapter)
+    return ModelRef(ref, ref, None)
+
+
+def _adapter_base(adapter: Path) -> str:
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    base = cfg.get("base_model_name_or_path") or ""
+    if not base:
+        raise LabError(f"The adapter {adapter.name} does not name its base model.",
+                       "Write BASE+ADAPTER_FOLDER to say which base it goes on.", "model")
+    return base
+
+
+def check_adapter_fits(model, adapter: Path) -> None:
+    """Compare the adapter's LoRA matrix shapes with the base's layers, before PEFT touches the model."""
+    weights = adapter / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise LabError(f"{adapter.name} has no adapter_model.safetensors (pickle .bin adapters are never loaded).",
+                       "Save the adapter with safetensors (PEFT's default).", "model")
+    for key, meta in safetensors_header(weights).items():
+        for part, axis, attr in ((".lora_A.weight", 1, "in_features"), (".lora_B.weight", 0, "out_features")):
+            if not key.endswith(part):
+                continue
+            path = key[: -len(part)].removeprefix("base_model.model.")
+            try:
+                module = model.get_submodule(path)
+            except AttributeError:
+                raise LabError(f"The adapter targets {path}, which this base model does not have.",
+                               "Pick the base model the adapter was trained on.", "model") from None
+            size = getattr(module, attr, None)
+            if size is not None and size != meta["shape"][axis]:
+                raise LabError(f"The adapter's {path} expects {meta['shape'][axis]} features; the base has {size}.",
+                               "Pick the base model the adapter was trained on.", "model")
+
+
+def _torch_dtype():
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(get_hardware().precision, torch.float32)
+
+
+class BaseEntry:
+    """A base model shared read-only by every session; `active` is the adapter its modules apply now."""
+
+    def __init__(self, key: str, folder: Path, model, tokenizer, four_bit: bool):
+        self.key, self.folder, self.four_bit = key, folder, four_bit
+        self.base = model  # the transformers module; PEFT injects adapter layers into it in place
+        self.model = model  # the module to call generate() on: `base`, or the PeftModel wrapping it
+        self.tokenizer = tokenizer
+        self.lock = FairLock()
+        self.adapters: dict[Path, tuple[str, object]] = {}
+        self.active = None
+        self.users, self.last_used, self.bytes = 0, 0.0, 0
+        cfg = model.config.get_text_config()
+        self.context = int(getattr(cfg, "max_position_embeddings", 0) or 2048)
+        self.label = folder.name
+
+    @classmethod
+    def load(cls, folder: Path, key: str, four_bit: bool) -> "BaseEntry":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        hw = get_hardware()
+        kwargs: dict = {"dtype": _torch_dtype(), "use_safetensors": True, "trust_remote_code": False}
+        if four_bit:  # Registry.acquire has checked for a GPU with working bitsandbytes
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=kwargs["dtype"])
+        if hw.cuda:
+            kwargs["device_map"] = {"": 0}
+        try:
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+            tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        except Exception as exc:
+            raise LabError(f"Loading {folder.name} failed ({type(exc).__name__}: {str(exc)[:300]}).",
+                           "Check that it is a causal language model saved with save_pretrained.", "model") from None
+        model.eval()
+        model.requires_grad_(False)
+        return cls(key, folder, model, tok, four_bit)
+
+    @property
+    def is_peft(self) -> bool:
+        return self.model is not self.base
+
+    def measure_bytes(self) -> int:
+        seen = {}
+        for t in list(self.base.parameters()) + list(self.base.buffers()):
+            seen[t.data_ptr()] = t.numel() * t.element_size()
+        return sum(seen.values())
+
+    def describe(self) -> dict:
+        return {"model": self.label, "folder": str(self.folder), "gb": round(self.bytes / 2**30, 3),
+                "adapters": [p.name for p in self.adapters], "in_use": self.users, "4bit": self.four_bit}
+
+    def ensure_adapter(self, adapter: Path, log: Callable) -> tuple[str, object]:
+        """Load an adapter onto this base (once); returns (adapter name, tokenizer with its chat template)."""
+        if adapter in self.adapters:
+            return self.adapters[adapter]
+        check_adapter_fits(self.base, adapter)
+        name = "a" + hashlib.sha1(str(adapter).encode()).hexdigest()[:12]
+        tok = _adapter_tokenizer(adapter) or self.tokenizer
+        log(f"Loading adapter {adapter.name} onto {self.label}…")
+        self.lock.acquire()  # modules change: wait for the current token of any generation on this base
+        try:
+            if self.is_peft:
+                self.model.load_adapter(str(adapter), adapter_name=name, is_trainable=False)
+            else:
+                from peft import PeftModel
+
+                self.model = PeftModel.from_pretrained(self.base, str(adapter), adapter_name=name, is_trainable=False)
+            self.model.eval()
+            self.active = _UNKNOWN
+        finally:
+            self.lock.release()
+        self.adapters[adapter] = (name, tok)
+        return self.adapters[adapter]
+
+    def activate(self, name: str | None) -> None:
+        """Make the modules apply adapter `name` (None: the plain base). Call with the turn held."""
+        if not self.is_peft or self.active == name:
+            return
+        if name is None:
+            self.model.base_model.disable_adapter_layers()
+        else:
+            self.model.base_model.enable_adapter_layers()
+            self.model.set_adapter(name, inference_mode=True)
+        self.active = name
+
+
+def _adapter_tokenizer(adapter: Path):
+    """An adapter trained with its own chat template ships its tokenizer; use it for its pane."""
+    if not (adapter / "tokenizer_config.json").is_file():
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(adapter, trust_remote_code=False)
+
+
+@dataclass
+class Handle:
+    """One pane's use of a model: its entry, adapter and tokenizer. Release it when the reply is done."""
+
+    ref: str
+    label: str
+    entry: BaseEntry
+    adapter: str | None
+    tokenizer: object
+    release_fn: Callable = field(repr=False)
+    _released: bool = field(default=False, repr=False)
+
+    @contextmanager
+    def turn(self):
+        """Hold the base's turn with this pane's adapter state applied; yields the module to generate with."""
+        self.entry.lock.acquire()
+        try:
+            self.entry.activate(self.adapter)
+            yield self.entry.model
+        finally:
+            self.entry.lock.release()
+
+    def yield_turn(self) -> None:
+        """Between tokens: let other panes on this base take a step, then restore our adapter state."""
+        if self.entry.lock.yield_turn():
+            self.entry.activate(self.adapter)
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.release_fn(self.entry)
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, ref) for the pickers: models available offline, then the lab's adapters, models and merges."""
+    from lab.artifacts import list_artifacts
+    from lab.models import available_offline
+
+    out = [(ref if "/" in ref and not Path(ref).exists() else Path(ref).name, ref) for ref in available_offline()]
+    for art in list_artifacts():
+        if art.get("kind") in ("adapter", "model", "merge") and art["path"] not in {r for _, r in out}:
+            out.append((f"{art.get('name') or Path(art['path']).name} ({art['kind']})", art["path"]))
+    return out

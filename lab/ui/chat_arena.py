@@ -1,0 +1,141 @@
+"""The Chat tab's blind arena (votes, leaderboard, export as DPO data) and batch compare (table + CSV)."""
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from lab.chat import arena
+from lab.chat.batch import parse_prompts, run_batch, write_csv
+from lab.chat.session import Turn, label_of
+from lab.chat.spec import spec_from_values
+from lab.chat.stream import forget_stop, new_stop, stream_many
+from lab.errors import LabError
+from lab.ui import chat_strings as S
+from lab.ui.common import lab_error, shows_errors, token_from
+
+BOARD = ["model", "battles", "wins", "losses", "ties", "win rate", "Bradley–Terry (95% CI)", "Elo (95% CI)"]
+
+
+def board_frame() -> pd.DataFrame:
+    rows = [[label_of(r["model"]), r["battles"], r["wins"], r["losses"], r["ties"], f"{r['win_rate'] * 100:.0f}%",
+             f"{r['bt']:.0f} ({r['bt_lo']:.0f}–{r['bt_hi']:.0f})",
+             f"{r['elo']:.0f} ({r['elo_lo']:.0f}–{r['elo_hi']:.0f})"]
+            for r in arena.leaderboard()]
+    return pd.DataFrame(rows, columns=BOARD)
+
+
+def battle(prompt, models, settings, request, token):
+    """Stream a blind battle; yields (state, chat A, chat B, stats A, stats B, reveal)."""
+    try:
+        spec = spec_from_values(models, *settings)
+        b = arena.new_battle(models)
+        turn = Turn([], [b.model_a, b.model_b], prompt, spec.system_prompt, labels=["Model A", "Model B"])
+    except LabError as exc:
+        raise lab_error(exc) from None
+    frame = lambda st: (st, turn.display(0), turn.display(1), turn.stats_line(0), turn.stats_line(1), "")  # noqa
+    yield frame({})
+    session = f"{getattr(request, 'session_hash', None) or 'cli'}-arena"
+    stop = new_stop(session)
+    try:
+        for batch in stream_many([b.model_a, b.model_b], [turn.messages(0), turn.messages(1)], spec, stop=stop,
+                                 token=token):
+            turn.apply(batch)
+            yield frame({})
+    finally:  # also when the browser goes away mid-reply
+        if not turn.done():
+            stop.set()
+        forget_stop(session, stop)
+    state = {"battle": b.to_dict(), "prompt": turn.messages(0), "replies": [turn.text[0], turn.text[1]],
+             "failed": bool(turn.errors), "voted": False, "settings": spec.model_dump(exclude={"models"})}
+    yield frame(state)
+
+
+def vote(outcome: str, state: dict) -> tuple:
+    """Store the vote, then reveal who was who; returns (state, reveal, leaderboard)."""
+    if not state or "battle" not in state:
+        raise gr.Error(S.ARENA_NEED_BATTLE)
+    if state.get("voted"):
+        raise gr.Error(S.ARENA_VOTED)
+    try:
+        b = arena.Battle(**state["battle"])
+        arena.record_vote(b, state["prompt"], *state["replies"], outcome, state.get("settings"))
+    except LabError as exc:
+        raise lab_error(exc) from None
+    reveal = (f"Model A was **{label_of(b.model_a)}**, Model B was **{label_of(b.model_b)}**. "
+              f"Your vote: {arena.OUTCOMES[outcome]}.")
+    return {**state, "voted": True}, reveal, board_frame()
+
+
+def export(name: str) -> str:
+    folder = arena.export_preferences((name or "").strip())
+    rows = sum(1 for _ in open(folder / "data.jsonl"))
+    return f"Exported {rows} preference rows to `{folder}`. Use it as the dataset of a DPO run in the Train tab."
+
+
+def build_arena(models: list, settings: list) -> None:
+    gr.Markdown(S.ARENA_HELP)
+    state = gr.State({})
+    with gr.Row(equal_height=True):
+        with gr.Column():
+            chat_a, stats_a = gr.Chatbot(label="Model A", height=360), gr.Markdown()
+        with gr.Column():
+            chat_b, stats_b = gr.Chatbot(label="Model B", height=360), gr.Markdown()
+    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="One prompt; two hidden models answer it.")
+    start = gr.Button("New battle", variant="primary")
+    with gr.Row():
+        buttons = {key: gr.Button(text) for key, text in arena.OUTCOMES.items()}
+    reveal = gr.Markdown()
+    board = gr.Dataframe(value=board_frame, headers=BOARD, interactive=False, label="Leaderboard", wrap=True)
+    with gr.Row():
+        name = gr.Textbox(label="Artifact name (optional)", scale=3)
+        export_btn = gr.Button("Export votes as a preference dataset", scale=2)
+    exported = gr.Markdown()
+
+    def run(prompt_text, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit,
+            request: gr.Request, oauth_token: gr.OAuthToken | None = None):
+        sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
+        yield from battle(prompt_text, [m1, m2, m3, m4], sets, request, token_from(oauth_token))
+
+    start.click(run, [prompt, *models, *settings], [state, chat_a, chat_b, stats_a, stats_b, reveal],
+                api_name="arena_battle", concurrency_limit=16, show_progress="hidden")
+    for key, button in buttons.items():
+        button.click(functools.partial(vote, key), state, [state, reveal, board], api_name=f"arena_vote_{key}")
+    export_btn.click(shows_errors(export), name, exported, api_name="arena_export")
+    gr.Button("Refresh leaderboard", size="sm").click(board_frame, None, board, api_name="arena_leaderboard")
+
+
+def batch(prompts_text, upload, models, settings, token, progress=None) -> tuple:
+    spec = spec_from_values(models, *settings)
+    prompts = parse_prompts(prompts_text, upload)
+    headers, rows = run_batch(spec, prompts, token=token,
+                              progress=(lambda i, n: progress(i / n, desc=f"{i}/{n} prompts")) if progress else None)
+    path = write_csv(headers, rows, Path(tempfile.mkdtemp(prefix="lab-batch-")) / "batch-compare.csv")
+    errors = sum(cell.startswith("[error]") for row in rows for cell in row[1:])
+    note = f"{len(rows)} prompts × {len(headers) - 1} models." + (f" {errors} replies failed." if errors else "")
+    return pd.DataFrame(rows, columns=headers), str(path), note
+
+
+def build_batch(models: list, settings: list) -> None:
+    gr.Markdown(S.BATCH_HELP)
+    with gr.Row():
+        prompts = gr.Textbox(label="Prompts (one per line)", lines=6, scale=3)
+        upload = gr.File(label="…or upload a file", file_types=[".txt", ".csv", ".json", ".jsonl"], type="filepath",
+                         scale=2)
+    run_btn = gr.Button("Run every prompt through every model", variant="primary")
+    status = gr.Markdown()
+    table = gr.Dataframe(interactive=False, wrap=True, label="Replies side by side")
+    csv_file = gr.File(label="Download as CSV", interactive=False)
+
+    @shows_errors
+    def run(prompts_text, file, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit,
+            progress=gr.Progress(), oauth_token: gr.OAuthToken | None = None):
+        sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
+        df, path, note = batch(prompts_text, file, [m1, m2, m3, m4], sets, token_from(oauth_token), progress)
+        return df, path, note
+
+    run_btn.click(run, [prompts, upload, *models, *settings], [table, csv_file, status], api_name="batch_compare",
+                  concurrency_limit=4)

@@ -1,0 +1,16 @@
+"""Chat tab strings (kept apart from lab/ui/strings.py while the tabs are built in parallel)."""
+
+CHAT_HELP = ("Ask several models the same thing and watch them answer together: the base, your fine-tuned "
+             "adapter and your merge side by side. Each pane keeps its own conversation in its model's chat template.")
+MODEL_INFO = ("Pick 2–4 models: a Hub id, the bundled default, a local model or merge folder, an adapter folder, "
+              "or `BASE+ADAPTER_FOLDER` (adapters share their base's weights in memory). An empty picker hides "
+              "its pane.")
+PROMPT_PLACEHOLDER = "Type a message and press Enter (Shift+Enter for a new line)."
+STOPPED = "Stopped."
+ARENA_HELP = ("Blind arena: two of the picked models answer under hidden names, in random order. Vote, then "
+              "see who was who. Votes are stored and export as a preference dataset (prompt, chosen, rejected) "
+              "for DPO in the Train tab.")
+ARENA_NEED_BATTLE = "Start a battle first."
+ARENA_VOTED = "You already voted on this battle; start a new one."
+BATCH_HELP = ("Run a list of prompts through every picked model. Type one prompt per line, or upload a .txt, "
+              ".csv (a 'prompt' column), .json or .jsonl file.")
