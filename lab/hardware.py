@@ -80,19 +80,30 @@ def _gpus() -> tuple[Gpu, ...]:
     return tuple(out)
 
 
-def _bnb_check(cuda: bool) -> tuple[bool, str]:
-    """Quantize a tiny tensor to nf4 and back on the device training would use."""
-    try:
-        import torch
-        import bitsandbytes.functional as F
+_BNB_SNIPPET = """
+import sys, torch
+import bitsandbytes.functional as F
+dev = "cuda" if sys.argv[1] == "1" else "cpu"
+x = torch.randn(64, 64, device=dev)
+q, state = F.quantize_4bit(x, quant_type="nf4")
+assert torch.isfinite(F.dequantize_4bit(q, state)).all()
+"""
 
-        dev = "cuda" if cuda else "cpu"
-        x = torch.randn(64, 64, device=dev, dtype=torch.float32)
-        q, state = F.quantize_4bit(x, quant_type="nf4")
-        y = F.dequantize_4bit(q, state)
-        return bool(torch.isfinite(y).all()), ""
-    except Exception as exc:  # any failure means "4-bit is not available here"
+
+def _bnb_check(cuda: bool) -> tuple[bool, str]:
+    """Quantize a tiny tensor to nf4 and back on the device training would use. It runs in a child
+    process: importing bitsandbytes changes OpenMP's thread waiting, which slowed decode in the app 4x."""
+    import subprocess
+    import sys
+
+    try:
+        out = subprocess.run([sys.executable, "-c", _BNB_SNIPPET, "1" if cuda else "0"], capture_output=True,
+                             text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"{type(exc).__name__}: {exc}"[:300]
+    if out.returncode != 0:
+        return False, (out.stderr.strip().splitlines() or ["bitsandbytes failed"])[-1][:300]
+    return True, ""
 
 
 def probe(home: str | None = None) -> Hardware:
