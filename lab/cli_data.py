@@ -1,0 +1,96 @@
+"""`python -m lab data run RECIPE.yaml --out PATH` and `python -m lab data filter INPUT... --out PATH [...]`."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def add_parsers(sub) -> None:
+    d = sub.add_parser("data", help="Load, dedup, filter and export datasets.")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    r = dsub.add_parser("run", help="Rerun a recipe the Data tab exported; keeps exactly the same rows.")
+    r.add_argument("recipe", help="recipe.yaml")
+    _common(r)
+    r.set_defaults(func=_run)
+    f = dsub.add_parser("filter", help="The quick path: combine INPUTs, dedup and filter; prints a JSON report.")
+    f.add_argument("inputs", nargs="+", metavar="INPUT", help="Data files (.jsonl/.json/.csv/.parquet) or Hub ids.")
+    f.add_argument("--exact", action="store_true", help="Exact dedup (case and whitespace folded).")
+    f.add_argument("--fuzzy", type=float, metavar="THRESHOLD", help="MinHash dedup at this Jaccard threshold.")
+    f.add_argument("--semantic", type=float, metavar="THRESHOLD", help="Embedding dedup at this cosine threshold.")
+    f.add_argument("--refusals", action="store_true", help="Remove refusals and boilerplate (default phrases).")
+    f.add_argument("--min-tokens", type=int, metavar="N")
+    f.add_argument("--max-tokens", type=int, metavar="N")
+    f.add_argument("--key", choices=["prompt", "answer", "sample"], help="What the dedup steps compare "
+                   "(default: each step's own default).")
+    f.add_argument("--recipe-out", metavar="PATH", help="Also save the recipe, for `data run` later.")
+    _common(f)
+    f.set_defaults(func=_filter)
+
+
+def _common(p) -> None:
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="A .jsonl or .parquet file, or a folder (data.parquet + recipe + card).")
+    p.add_argument("--force", action="store_true", help="Replace an existing --out.")
+    p.add_argument("--removed-out", metavar="PATH", help="Also write the removed rows (row, step, reason, "
+                   "dup_of) as JSON Lines.")
+
+
+def _progress(fraction: float, message: str = "") -> None:
+    print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+
+
+def _execute(recipe, args) -> int:
+    from lab.data.export import write_jsonl, write_output
+    from lab.data.pipeline import run
+
+    token = os.environ.get("HF_TOKEN") or None
+    result = run(recipe, token=token, progress=_progress, log=lambda m: print(m, file=sys.stderr))
+    path = write_output(result, recipe, args.out, force=args.force)
+    if args.removed_out:
+        write_jsonl(result.removed, Path(args.removed_out).expanduser())
+    report = {**result.report(), "out": str(path)}
+    json.dump(report, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _run(args) -> int:
+    from lab.data.recipe import FilterRecipe
+
+    return _execute(FilterRecipe.load(args.recipe), args)
+
+
+def _source(ref: str) -> dict:
+    from lab.data.load import SUFFIXES
+
+    path = Path(ref).expanduser()
+    if path.exists() or ref.startswith((".", "/", "~")) or ref.count("/") != 1 or path.suffix.lower() in SUFFIXES:
+        return {"path": str(path.resolve())}
+    return {"hub": ref}
+
+
+def build_recipe(args):
+    from lab.data.recipe import FilterRecipe, make_step
+
+    key = {"key": args.key} if args.key else {}
+    steps = []
+    if args.exact:
+        steps.append(make_step("exact_dedup", **key))
+    if args.fuzzy is not None:
+        steps.append(make_step("fuzzy_dedup", threshold=args.fuzzy, **key))
+    if args.semantic is not None:
+        steps.append(make_step("semantic_dedup", threshold=args.semantic, **key))
+    if args.refusals:
+        steps.append(make_step("refusals"))
+    if args.min_tokens is not None or args.max_tokens is not None:
+        steps.append(make_step("length", min_tokens=args.min_tokens, max_tokens=args.max_tokens))
+    return FilterRecipe.parse({"sources": [_source(i) for i in args.inputs], "steps": steps})
+
+
+def _filter(args) -> int:
+    recipe = build_recipe(args)
+    if args.recipe_out:
+        Path(args.recipe_out).expanduser().write_text(recipe.to_yaml())
+    return _execute(recipe, args)

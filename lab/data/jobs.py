@@ -1,0 +1,19 @@
+"""The `data.run` job: a FilterRecipe run in its own process (large sets, embeddings, scoring), with progress,
+saved as a dataset artifact in the job's folder."""
+from __future__ import annotations
+
+import os
+
+
+def run(ctx) -> None:
+    from lab.data.export import save
+    from lab.data.pipeline import run as run_pipeline
+    from lab.data.recipe import FilterRecipe
+
+    recipe = FilterRecipe.parse(ctx.recipe)
+    result = run_pipeline(recipe, token=os.environ.get("HF_TOKEN") or None,
+                          progress=lambda f, m="": ctx.progress(0.95 * f, m), log=ctx.log)
+    save(result, recipe, ctx.folder)  # the funnel goes to lab.json and the card (no metrics.jsonl: it would
+    # be published next to data.parquet as a second "data" file)
+    ctx.progress(1.0, f"{len(result.kept)} rows saved", force=True)
+    ctx.log(f"Saved {len(result.kept)} of {len(result.table)} rows to {ctx.folder}")

@@ -1,0 +1,202 @@
+"""Read sources (files and Hub datasets) into rows, detect their format and normalize them.
+
+Files: .jsonl, .json, .csv, .parquet, capped at LAB_MAX_UPLOAD_MB; corrupt JSON is reported with its line.
+Hub datasets go through the `datasets` library (which honours HF_ENDPOINT): a streaming preview, and a full
+load with num_proc for runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.data import formats
+from lab.data.recipe import Source
+from lab.errors import LabError
+from lab.settings import get_settings, is_offline
+
+SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+PREVIEW_ROWS = 5
+WRAPPERS = ("data", "rows", "train", "examples", "records", "items")  # {"data": [rows]} JSON files
+
+
+@dataclass
+class Loaded:
+    """One source, normalized: rows in the format's form, plus what the UI shows about it."""
+    source: Source
+    format: str
+    form: str
+    columns: list[str]
+    rows: list[dict] = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.source.label
+
+
+def _check_file(path: Path) -> Path:
+    if not path.is_file():
+        raise LabError(f"No file at {path}.", "Upload the file again, or check the path.", "file")
+    if path.suffix.lower() not in SUFFIXES:
+        raise LabError(f"{path.name} is a {path.suffix or 'suffix-less'} file; the lab reads "
+                       f"{', '.join(SUFFIXES)}.", "Convert it to JSON Lines, JSON, CSV or Parquet.", "file")
+    cap = get_settings().max_upload_mb
+    size_mb = path.stat().st_size / 1024 / 1024
+    if size_mb > cap:
+        raise LabError(f"{path.name} is {size_mb:.0f} MB, above the {cap} MB limit.",
+                       "Load a smaller file, use a Hub dataset, or raise LAB_MAX_UPLOAD_MB.", "file")
+    return path
+
+
+def _jsonl(text: str, name: str) -> list[dict]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LabError(f"{name}: line {n} is not valid JSON ({exc.msg} at column {exc.colno}).",
+                           f"Fix line {n} (one JSON object per line), then load the file again.", "file") from None
+        if not isinstance(row, dict):
+            raise LabError(f"{name}: line {n} is a JSON {type(row).__name__}, not an object.",
+                           "Write one JSON object per line.", "file")
+        rows.append(row)
+    return rows
+
+
+def _json(text: str, name: str) -> list[dict]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one object per line, in a .json file
+            return _jsonl(text, name)
+        raise LabError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}).",
+                       f"Fix line {exc.lineno}, then load the file again.", "file") from None
+    if isinstance(data, dict):  # {"data": [...]}, {"train": [...]}, or a single row
+        wrapped = [data[k] for k in WRAPPERS if isinstance(data.get(k), list)]
+        data = wrapped[0] if len(data) == 1 and wrapped else [data]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise LabError(f"{name}: the JSON is not a list of objects (one per row).",
+                       "Save the rows as a JSON array of objects, or as JSON Lines.", "file")
+    return data
+
+
+def _csv(path: Path) -> list[dict]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise LabError(f"{path.name}: not a readable CSV ({str(exc).strip()[:300]}).",
+                       "Fix the line it names (quotes, column count), or save as UTF-8 CSV.", "file") from None
+    return frame.to_dict("records")
+
+
+def _parquet(path: Path) -> list[dict]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except (pa.ArrowException, OSError) as exc:
+        raise LabError(f"{path.name}: not a readable Parquet file ({exc}).", "Re-export it as Parquet.",
+                       "file") from None
+
+
+def read_file(path, limit: int | None = None) -> list[dict]:
+    """The rows of a local data file, as dicts."""
+    path = _check_file(Path(path).expanduser())
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise LabError(f"{path.name} is not UTF-8 text (byte {exc.start}).", "Save it as UTF-8.", "file") from None
+        rows = _jsonl(text, path.name) if suffix == ".jsonl" else _json(text, path.name)
+    else:
+        rows = _csv(path) if suffix == ".csv" else _parquet(path)
+    if not rows:
+        raise LabError(f"{path.name} holds no rows.", "Load a file with at least one row.", "file")
+    return rows[:limit] if limit else rows
+
+
+def store_upload(path) -> Path:
+    """Copy an uploaded file into LAB_HOME/uploads (by content hash), so recipes can point at it later."""
+    path = _check_file(Path(path))
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    dest = get_settings().home / "uploads" / digest.hexdigest()[:16] / path.name
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+    return dest
+
+
+def _hub_call(action: str, repo: str):
+    try:
+        from lab.hub.client import hub_errors
+    except ImportError:  # the Hub layer is optional for this module
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return hub_errors(action, repo, "hub")
+
+
+def _hub_dataset(source: Source, token: str | None, streaming: bool):
+    if is_offline():
+        raise LabError(f"The Hub is unreachable (offline), so {source.hub} cannot be read.",
+                       "Connect to the Hub, or upload the data as a file.", "hub")
+    import datasets
+
+    split = source.split or "train"
+    if source.limit and not streaming:
+        split = f"{split}[:{source.limit}]"
+    kwargs = dict(name=source.config or None, split=split, revision=source.revision or None, token=token or None)
+    with _hub_call(f"Reading {source.hub}", source.hub):
+        if streaming:
+            return datasets.load_dataset(source.hub, streaming=True, **kwargs)
+        return datasets.load_dataset(source.hub, num_proc=min(4, os.cpu_count() or 1), **kwargs)
+
+
+def hub_preview(source: Source, n: int = PREVIEW_ROWS, token: str | None = None) -> list[dict]:
+    """The first n raw rows of a Hub dataset split, streamed (nothing else is downloaded)."""
+    ds = _hub_dataset(source, token, streaming=True)
+    with _hub_call(f"Streaming {source.hub}", source.hub):
+        return [dict(r) for r in itertools.islice(ds, n)]
+
+
+def raw_rows(source: Source, token: str | None = None) -> list[dict]:
+    if source.path:
+        return read_file(source.path, source.limit)
+    with _hub_call(f"Loading {source.hub}", source.hub):
+        return _hub_dataset(source, token, streaming=False).to_list()
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(k for r in rows[:100] for k in r))
+
+
+def normalize_source(source: Source, rows: list[dict]) -> Loaded:
+    """Detect (or apply the chosen) format and convert every row; NeedsMapping when it is ambiguous."""
+    columns = _columns(rows)
+    if source.format == "auto" and not source.columns:
+        name = formats.detect(columns, rows[:5])
+    elif source.format == "auto":
+        raise LabError("A column mapping needs a format.", "Pick the format the mapped columns follow.", "format")
+    else:
+        name = source.format
+    fmt = formats.get_format(name)
+    formats.check_mapping(columns, fmt, source.columns)
+    converted = formats.convert_rows(rows, fmt, source.columns, source.label)
+    return Loaded(source, name, fmt.form, columns, converted)
+
+
+def load_source(source: Source, token: str | None = None) -> Loaded:
+    return normalize_source(source, raw_rows(source, token))

@@ -1,0 +1,158 @@
+"""The Data tab's events. Each handler converts widget values, calls the Session, and formats what it returns.
+
+Public endpoints (also for gradio_client): data_load, data_hub_preview, data_run (takes the recipe YAML),
+data_explore, data_export. Everything else is internal (api_visibility="private").
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from lab import jobs
+from lab.data import session as core
+from lab.data.formats import FORMATS
+from lab.data.recipe import FilterRecipe, Source
+from lab.ui import data_strings as S
+from lab.ui.common import progress_bar_html, shows_errors, token_from
+
+PRIVATE = {"api_visibility": "private"}
+
+
+def recipe_yaml(sess: core.Session, form: str, values: list) -> str:
+    if not sess.sources:
+        return ""
+    return FilterRecipe(sources=sess.sources, steps=core.steps_from_widgets(values), form=form).to_yaml()
+
+
+def _from_widgets(c, event):
+    """event (a button's .click or an event's .success) → the recipe YAML rebuilt from the step widgets."""
+    return event(shows_errors(lambda s, f, *v: recipe_yaml(s, f, list(v))), [c.state, c.form, *c.controls],
+                 c.recipe, **PRIVATE)
+
+
+def _mapping(fields: list[str], ask: dict | None) -> list:
+    if ask is None:
+        return [gr.Group(visible=False), "", gr.skip()] + [gr.Dropdown(visible=False)] * len(fields)
+    first = ask["candidates"][0] if ask["candidates"] else None
+    return ([gr.Group(visible=True), S.MAPPING.format(why=ask["why"]), gr.Dropdown(value=first)] +
+            [gr.Dropdown(choices=[""] + ask["columns"], value=f if f in ask["columns"] else "",
+                         visible=bool(first) and f in FORMATS[first].fields) for f in fields])
+
+
+def _loaded(sess: core.Session, out: dict, form: str, fields: list[str]) -> list:
+    if "mapping" in out:
+        return ["", None, ""] + _mapping(fields, out["mapping"])
+    info = out["loaded"]
+    sources = ", ".join(f"{s['source']} ({s['format']}, {s['rows']} rows)" for s in info["sources"])
+    defaults = [core.widget(k, n)[1] for k in core.step_order() for n in core.step_fields(k)]
+    return [S.LOADED.format(rows=info["rows"], form=info["form"], sources=sources), info["preview"],
+            recipe_yaml(sess, form, defaults)] + _mapping(fields, None)
+
+
+def review_outputs(review: dict) -> tuple:
+    reasons = list(review["report"]["removed"])
+    first = reasons[0] if reasons else None
+    return (core.funnel_rows(review), core.funnel_figure(review), gr.Dropdown(choices=reasons, value=first),
+            core.sample_rows(review, first) if first else [], core.group_rows(review), review)
+
+
+def _wire_load(c) -> None:
+    def load(sess, files=None, hub=None, config=None, split=None, limit=None, form=None,
+             oauth_token: gr.OAuthToken | None = None):
+        sources = sess.upload_sources(files or [])
+        if (hub or "").strip():
+            sources.append(Source(hub=hub.strip(), config=config or "", split=split or "train",
+                                  limit=int(limit) if limit else None))
+        form = form or "auto"
+        return _loaded(sess, sess.load_or_ask(sources, form, token_from(oauth_token)), form, c.map_fields)
+
+    outputs = [c.status, c.preview, c.recipe, c.map_box, c.map_note, c.fmt, *c.map_dd]
+    _from_widgets(c, c.load.click(shows_errors(load), [c.state, c.files, c.hub, c.config, c.split, c.limit, c.form],
+                                  outputs, api_name="data_load").success)
+
+    def preview(hub_id, cfg, split, oauth_token: gr.OAuthToken | None = None):
+        from lab.data.load import hub_preview
+
+        return hub_preview(Source(hub=(hub_id or "").strip(), config=cfg or "", split=split or "train"),
+                           token=token_from(oauth_token))
+
+    c.hub_preview.click(shows_errors(preview), [c.hub, c.config, c.split], c.preview, api_name="data_hub_preview")
+    c.fmt.change(lambda f: [gr.Dropdown(visible=bool(f) and x in FORMATS[f].fields) for x in c.map_fields],
+                 c.fmt, c.map_dd, **PRIVATE)
+
+    def apply(sess, form, fmt, *cols, oauth_token: gr.OAuthToken | None = None):
+        out = sess.apply_mapping(fmt, dict(zip(c.map_fields, cols)), token_from(oauth_token))
+        return _loaded(sess, out, form, c.map_fields)
+
+    _from_widgets(c, c.map_apply.click(shows_errors(apply), [c.state, c.form, c.fmt, *c.map_dd], outputs,
+                                       **PRIVATE).success)
+
+
+def _wire_run(c) -> None:
+    outputs = [c.run_status, c.job_id, c.timer, c.bar, c.funnel, c.funnel_plot, c.reason, c.samples, c.groups,
+               c.review]
+    keep = [gr.skip()] * 6
+
+    def run(sess, recipe, oauth_token: gr.OAuthToken | None = None):
+        out = sess.run_yaml(recipe, token_from(oauth_token))
+        if "job" in out:
+            return (S.JOB_STARTED.format(job=out["job"]), out["job"], gr.Timer(active=True),
+                    gr.HTML(progress_bar_html(0), visible=True), *keep)
+        return (S.RAN.format(**out["report"]), "", gr.Timer(active=False), gr.HTML(visible=False),
+                *review_outputs(out))
+
+    _from_widgets(c, c.run.click).success(shows_errors(run), [c.state, c.recipe], outputs, api_name="data_run")
+
+    def poll(sess, job_id):
+        job = jobs.get_job(job_id)
+        if not job.final:
+            return (job.message, job_id, gr.Timer(active=True),
+                    gr.HTML(progress_bar_html(job.progress, job.message), visible=True), *keep)
+        if job.state != "succeeded":
+            line = job.error.splitlines()[0][:400] if job.error else ""
+            return (f"❌ {job.state}: {line}", job_id, gr.Timer(active=False), gr.HTML(visible=False), *keep)
+        out = sess.job_review()
+        return (S.RAN.format(**out["report"]), job_id, gr.Timer(active=False), gr.HTML(visible=False),
+                *review_outputs(out))
+
+    c.timer.tick(poll, [c.state, c.job_id], outputs, show_progress="hidden", **PRIVATE)
+    c.reason.change(lambda rv, r: core.sample_rows(rv, r) if rv and r else [], [c.review, c.reason], c.samples,
+                    **PRIVATE)
+
+
+def _wire_explore(c) -> None:
+    def explore(sess, recipe, oauth_token: gr.OAuthToken | None = None):
+        from lab.data.explore import map_figure
+
+        steps = {s.type: s for s in FilterRecipe.from_yaml(recipe or "{}").steps}
+        ex = sess.explore(steps.get("clusters"), steps.get("judge"), token_from(oauth_token))
+        lengths, scores = sess.histograms()
+        return map_figure(ex), ex.sizes(), lengths, scores
+
+    _from_widgets(c, c.explore.click).success(shows_errors(explore), [c.state, c.recipe],
+                                               [c.map_plot, c.sizes, c.len_plot, c.score_plot], api_name="data_explore")
+    c.show.click(shows_errors(lambda s, n: s.cluster_rows(int(n or 0))), [c.state, c.cluster_no], c.cluster_rows,
+                 **PRIVATE)
+    drops, enabled = c.widgets[("clusters", "drop")], c.widgets[("clusters", "enabled")]
+
+    def edit(text, n, add: bool):
+        rest = [x for x in core.field_value("clusters", "drop", text) if x != int(n or 0)]
+        new = sorted(rest + [int(n or 0)]) if add else rest
+        return ", ".join(map(str, new)), bool(new)
+
+    c.drop.click(shows_errors(lambda t, n: edit(t, n, True)), [drops, c.cluster_no], [drops, enabled], **PRIVATE)
+    c.keep.click(shows_errors(lambda t, n: edit(t, n, False)), [drops, c.cluster_no], [drops, enabled], **PRIVATE)
+
+
+def _wire_export(c) -> None:
+    def export(sess, name=None):
+        folder = sess.export((name or "").strip())
+        return S.EXPORTED.format(folder=folder), str(sess.download())
+
+    c.export.click(shows_errors(export), [c.state, c.name], [c.export_status, c.download], api_name="data_export")
+
+
+def wire(c) -> None:
+    _wire_load(c)
+    _wire_run(c)
+    _wire_explore(c)
+    _wire_export(c)

@@ -1,0 +1,23 @@
+"""UI strings of the Data tab."""
+
+HELP = ("Curate a training set: load datasets and combine them, remove duplicates (exact, near and semantic), "
+        "filter by rules, reward models or an LLM judge, explore the topics, then export. Every run is a recipe "
+        "that `python -m lab data run recipe.yaml --out PATH` reruns headless with exactly the same rows.")
+LOAD = "1 · Load"
+FILTER = "2 · Filter pipeline"
+REVIEW = "3 · Review"
+EXPLORE = "4 · Explore"
+EXPORT = "5 · Export and publish"
+FILES = "Upload data files (.jsonl, .json, .csv, .parquet)"
+HUB_ID = "…or a Hub dataset id"
+MAPPING = ("**Map the columns.** {why} Pick the format your data follows and which column holds each of its "
+           "fields, then apply.")
+LOADED = "Loaded **{rows}** rows ({form} form): {sources}."
+RECIPE = "Recipe (what `python -m lab data run` reruns)"
+RAN = "**{rows_out}** of {rows_in} rows kept. Review the funnel below, then export."
+JOB_STARTED = "This run is large or loads models, so it runs as job `{job}` (also in the Jobs tab). The review " \
+              "appears here when it finishes."
+EXPORTED = "Saved the dataset artifact `{folder}`. Download it below, or publish it to the Hub."
+EXPLORE_HELP = ("Clusters use the **Drop clusters** step's settings (key, k, seed), so dropping a cluster here and "
+                "running again removes exactly the rows shown.")
+NO_SCORES = "No scores yet: switch on the reward model or the LLM judge step."
