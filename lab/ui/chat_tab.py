@@ -107,6 +107,21 @@ def build() -> None:
         with gr.Tab("Batch compare"):
             chat_arena.build_batch(models, settings)
     _wire(models, settings, histories, panes, stats, columns, prompt, send, stop, regen, clear, notice)
+    _listen_to_bus(models)
+
+
+def _listen_to_bus(models) -> None:
+    """"Chat with it" from another tab: the model goes into the first free pane (else pane 2)."""
+    from lab.ui import bus
+
+    def receive(request, *current):
+        ref = bus.unstamp(request)
+        if not ref:
+            return [gr.skip()] * len(current)
+        free = next((i for i in range(1, len(current)) if not current[i]), 1)
+        return [gr.Dropdown(value=ref) if i == free else gr.skip() for i in range(len(current))]
+
+    bus.BUS.chat.change(receive, [bus.BUS.chat, *models], models, api_visibility="private")
 
 
 def _wire(models, settings, histories, panes, stats, columns, prompt, send, stop, regen, clear, notice) -> None:

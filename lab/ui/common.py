@@ -17,6 +17,12 @@ def token_from(oauth_token: gr.OAuthToken | None) -> Token | None:
     return None if get_settings().on_space else local_token()
 
 
+def require_user(oauth_token: gr.OAuthToken | None, action: str) -> None:
+    """Privileged actions (push, delete, job submit) on a Space need a signed-in visitor, also via the API."""
+    if get_settings().on_space and not token_from(oauth_token):
+        raise LabError(f"{action} needs you signed in.", "Sign in with Hugging Face (button at the top).", "sign-in")
+
+
 def on_load(fn, inputs, outputs, **kwargs):
     """Run fn when the page loads (an internal event: not in the public API)."""
     root = gr.context.Context.root_block

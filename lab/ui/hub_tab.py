@@ -7,7 +7,7 @@ import gradio as gr
 
 from lab.hub import dataset_preview, model_meta
 from lab.models.info import human_params
-from lab.ui import hub_picker, hub_strings, publish_panel
+from lab.ui import bus, hub_picker, hub_strings, publish_panel
 from lab.ui.common import shows_errors, token_from
 
 def model_facts(repo_id: str, oauth_token: gr.OAuthToken | None = None) -> tuple[str, dict]:
@@ -31,19 +31,33 @@ def preview(repo_id: str, oauth_token: gr.OAuthToken | None = None):
 
 def build() -> None:
     gr.Markdown(hub_strings.HUB_HELP)
-    with gr.Tab("Models"):
+    with gr.Tabs() as inner:
+        _tabs(inner)
+
+
+def _tabs(inner) -> None:
+    with gr.Tab("Models", id="hub-models"):
         model = gr.Textbox(label="Model", placeholder="org/name")
         hub_picker.build_picker(model, api_name="hub_search")
         facts_btn = gr.Button("Show facts (config and card only)")
         line = gr.Markdown()
         facts = gr.JSON(label="Facts")
         facts_btn.click(shows_errors(model_facts), model, [line, facts], api_name="hub_model_facts")
-    with gr.Tab("Datasets"):
+    with gr.Tab("Datasets", id="hub-datasets"):
         dataset = gr.Textbox(label="Dataset", placeholder="org/name")
         hub_picker.build_picker(dataset, datasets=True, api_name="hub_search_datasets")
         prev_btn = gr.Button("Preview the first rows")
         caption = gr.Markdown()
         rows = gr.Dataframe(value=[], interactive=False, wrap=True, max_height=360)
         prev_btn.click(shows_errors(preview), dataset, [caption, rows], api_name="hub_dataset_preview")
-    with gr.Tab("Publish"):
-        publish_panel.build()
+    with gr.Tab("Publish", id="hub-publish"):
+        panel = publish_panel.build()
+
+    def receive(request):
+        path = bus.unstamp(request)
+        if not path:
+            return gr.skip(), gr.skip()
+        return gr.Dropdown(choices=publish_panel.artifact_choices(), value=path), gr.Tabs(selected="hub-publish")
+
+    # "Publish it" from the Artifacts tab selects the artifact here.
+    bus.BUS.publish.change(receive, bus.BUS.publish, [panel["artifact"], inner], api_visibility="private")

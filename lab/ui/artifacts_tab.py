@@ -1,0 +1,112 @@
+"""The Artifacts tab: every dataset, adapter, model, merge and vote set, with its card, lineage and actions."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from lab.artifacts import delete_artifact, folder_size, list_artifacts, read_manifest
+from lab.lineage import family_edges, family_tree_svg
+from lab.ui import bus
+from lab.ui.common import require_user, shows_errors
+
+COLUMNS = ["name", "kind", "size", "parents", "created", "path"]
+KIND_FILTER = ["all", "dataset", "adapter", "model", "merge", "votes"]
+CHATTABLE = {"adapter", "model", "merge"}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n < 2**30 else f"{n / 2**30:.2f} GB"
+
+
+def rows(kind: str = "all") -> list[list]:
+    out = []
+    for m in list_artifacts():
+        if kind != "all" and m.get("kind") != kind:
+            continue
+        parents = ", ".join(Path(p["ref"]).name if p["ref"].startswith("/") else p["ref"] for p in m.get("parents", []))
+        out.append([m.get("name", ""), m.get("kind", ""), _mb(folder_size(Path(m["path"]))), parents,
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(m.get("created", 0))), m["path"]])
+    return out
+
+
+def _manifest(path: str) -> dict:
+    if not path:
+        raise gr.Error("Pick an artifact first (click a row).")
+    m = read_manifest(Path(path))
+    if not m:
+        raise gr.Error(f"{path} is not an artifact of this lab (it has no lab.json).")
+    return m
+
+
+def card(path: str) -> str:
+    _manifest(path)
+    readme = Path(path) / "README.md"
+    return readme.read_text(errors="replace") if readme.is_file() else "This artifact has no card."
+
+
+def lineage(path: str) -> str:
+    m = _manifest(path)
+    edges = family_edges(m, m.get("name", Path(path).name))
+    return family_tree_svg(edges) if edges else "<p>No recorded parents.</p>"
+
+
+def build() -> None:
+    gr.Markdown("Everything the lab made lives here. Pick a row, then open its card, see its family tree, "
+                "send it to another tab, or delete it.")
+    with gr.Row():
+        kind = gr.Dropdown(KIND_FILTER, value="all", label="Kind", scale=1)
+        refresh = gr.Button("Refresh", scale=0)
+    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label="Artifacts")
+    picked = gr.Textbox(label="Selected artifact", interactive=False)
+    with gr.Row():
+        card_btn = gr.Button("Open card")
+        tree_btn = gr.Button("Lineage")
+        chat_btn = gr.Button("Chat with it")
+        merge_btn = gr.Button("Merge from it")
+        train_btn = gr.Button("Train on it")
+        publish_btn = gr.Button("Publish it")
+    with gr.Row():
+        confirm = gr.Checkbox(label="Yes, delete this artifact's folder for good", value=False)
+        delete_btn = gr.Button("Delete", variant="stop")
+    status = gr.Markdown()
+    card_md = gr.Markdown()
+    tree = gr.HTML()
+
+    refresh.click(rows, kind, table, api_name="artifacts_list")
+    kind.change(rows, kind, table, api_visibility="private")
+    gr.context.Context.root_block.load(rows, kind, table, api_visibility="private")
+
+    def select(evt: gr.SelectData):
+        return evt.row_value[-1] if evt.row_value else ""
+
+    table.select(select, None, picked, api_visibility="private")
+    card_btn.click(card, picked, card_md, api_name="artifact_card")
+    tree_btn.click(lineage, picked, tree, api_name="artifact_lineage")
+
+    def send(target: str, tab: str, allowed: set[str] | None):
+        def handler(path):
+            m = _manifest(path)
+            if allowed and m.get("kind") not in allowed:
+                raise gr.Error(f"A {m.get('kind')} cannot go to {tab.title()}: pick a "
+                               f"{' / '.join(sorted(allowed))}.")
+            return bus.stamp(path), bus.goto(tab)
+        return handler
+
+    for btn, target, tab, allowed in ((chat_btn, "chat", "chat", CHATTABLE), (merge_btn, "merge", "merge", CHATTABLE),
+                                      (train_btn, "train", "train", {"dataset", "votes"}),
+                                      (publish_btn, "publish", "hub", None)):
+        btn.click(send(target, tab, allowed), picked, [getattr(bus.BUS, target), bus.BUS.tabs],
+                  api_visibility="private")
+
+    @shows_errors
+    def delete(path, sure, oauth_token: gr.OAuthToken | None = None):
+        require_user(oauth_token, "Deleting an artifact")
+        _manifest(path)
+        if not sure:
+            return "Tick the confirmation box first: deleting cannot be undone.", gr.skip(), gr.skip()
+        delete_artifact(Path(path))
+        return f"Deleted `{Path(path).name}`.", rows("all"), ""
+
+    delete_btn.click(delete, [picked, confirm], [status, table, picked], api_name="artifact_delete")
