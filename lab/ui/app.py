@@ -9,21 +9,26 @@ import gradio as gr
 
 from lab import jobs
 from lab.settings import get_settings
-from lab.ui import header, strings
+from lab.ui import bus, header, strings
 from lab.ui.common import CSS
 
 # (label, module with build()); stages add their tab here.
 TABS = [
+    ("Data", "lab.ui.data_tab"),
+    ("Chat", "lab.ui.chat_tab"),
+    ("Hub", "lab.ui.hub_tab"),
+    ("Artifacts", "lab.ui.artifacts_tab"),
     ("Jobs", "lab.ui.jobs_tab"),
     ("Models", "lab.ui.models_tab"),
-    ("Hub", "lab.ui.hub_tab"),
 ]
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="The lab") as demo:
         header.build()
-        with gr.Tabs():
+        bus.create()
+        with gr.Tabs() as tabs:
+            bus.BUS.tabs = tabs
             for label, module in TABS:
                 with gr.Tab(label, id=label.lower()):
                     importlib.import_module(module).build()

@@ -94,9 +94,15 @@ def build() -> None:
             return bus.stamp(path), bus.goto(tab)
         return handler
 
+    from lab.ui.app import TABS
+
+    present = {label.lower() for label, _ in TABS}
     for btn, target, tab, allowed in ((chat_btn, "chat", "chat", CHATTABLE), (merge_btn, "merge", "merge", CHATTABLE),
                                       (train_btn, "train", "train", {"dataset", "votes"}),
                                       (publish_btn, "publish", "hub", None)):
+        if tab not in present:
+            btn.visible = False  # that stage's tab is not in this app
+            continue
         btn.click(send(target, tab, allowed), picked, [getattr(bus.BUS, target), bus.BUS.tabs],
                   api_visibility="private")
 

