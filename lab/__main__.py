@@ -13,6 +13,8 @@ COMMANDS = {
     "models": "lab.cli_models",
     "jobs": "lab.cli_models",
     "data": "lab.cli_data",
+    "train": "lab.train.cli",
+    "merge": "lab.merge.cli",
     "chat": "lab.chat.cli",
     "hub": "lab.cli_hub",
     "push": "lab.cli_hub",

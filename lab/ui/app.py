@@ -15,6 +15,8 @@ from lab.ui.common import CSS
 # (label, module with build()); stages add their tab here.
 TABS = [
     ("Data", "lab.ui.data_tab"),
+    ("Train", "lab.ui.train_tab"),
+    ("Merge", "lab.ui.merge_tab"),
     ("Chat", "lab.ui.chat_tab"),
     ("Hub", "lab.ui.hub_tab"),
     ("Artifacts", "lab.ui.artifacts_tab"),

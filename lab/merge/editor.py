@@ -1,0 +1,172 @@
+"""What the Merge tab does, as plain functions: YAML <-> form, method help, pickers, preflight, pictures, jobs.
+
+lab/ui/merge_tab.py only wires widgets to these, so everything it decides is testable without a browser.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.merge.form import from_form, to_form
+from lab.merge.methods import FORM_METHODS, GATE_MODES, METHODS, param_help
+from lab.merge.recipe import AnyRecipe, MergeRecipe, load_recipe
+from lab.settings import DEFAULT_MODEL
+
+METHOD_CHOICES = [(f"{METHODS[m].label}", m) for m in FORM_METHODS] + [("Franken-MoE (mergekit-moe)", "moe")] + \
+    [(f"{m.label} (more)", m.name) for m in METHODS.values() if m.name not in FORM_METHODS]
+_DEFAULTS = {"t": "0.5", "weight": "1.0", "density": "0.5"}
+
+
+def yaml_to_form(text: str) -> dict:
+    """Pasted YAML -> form values (raises LabError naming the field)."""
+    return to_form(load_recipe(text))
+
+
+def form_to_yaml(values: dict) -> str:
+    return from_form(values).to_yaml()
+
+
+def method_help(method: str) -> str:
+    if method == "moe":
+        modes = "\n".join(f"- **{k}**: {v}" for k, v in GATE_MODES.items())
+        return ("**Franken-MoE**: each expert's MLP layers sit behind a router; attention and embeddings come from "
+                "the base model. Gate modes:\n" + modes)
+    m = METHODS.get(method)
+    if m is None:
+        return ""
+    base = {"required": "needs a base model", "optional": "a base model is optional",
+            "ignored": "no base model", "forbidden": "no base model"}[m.base]
+    rows = [f"- `{p.name}` ({'per model' if p.scope != 'shared' else 'whole merge'}"
+            f"{', required' if p.required else f', default {p.default}'}): {param_help(p.name)}" for p in m.params]
+    return f"**{m.label}** — {m.summary} ({base}; {m.min_inputs}+ inputs)\n" + "\n".join(rows)
+
+
+def switch_method(values: dict, method: str) -> dict:
+    """The form after picking another method: required parameters get a starting value, MoE gets its fields."""
+    values = {**values, "method": method}
+    if method == "moe":
+        values.setdefault("gate_mode", "hidden")
+        values.setdefault("experts_per_token", 2)
+        values.setdefault("experts", [])
+        return values
+    m = METHODS[method]
+    rows = [list(r) for r in values.get("parameters") or []]
+    names = {r[0] for r in rows if r}
+    for p in m.shared:
+        if p.required and p.name not in names:
+            rows.append([p.name, "", _DEFAULTS.get(p.name, "1.0")])
+    values["parameters"] = rows
+    if method == "passthrough":
+        values["layout"] = "slices"
+    models = [list(r) for r in values.get("models") or []]
+    if m.param("weight") and m.param("weight").required:
+        for row in models:
+            if row and row[0] != values.get("base_model") and not str(row[1]).strip():
+                row[1] = _DEFAULTS["weight"]
+    values["models"] = models
+    return values
+
+
+def add_model(values: dict, ref: str, layers: int | None = None) -> dict:
+    """Append a picked model: a models row, a new passthrough slice, a source in every slice, or an expert."""
+    ref = merge_ref(ref)
+    if not ref:
+        raise LabError("No model picked.", "Search the Hub or pick a local model first.", "model")
+    values = dict(values)
+    if values.get("method") == "moe":
+        values["experts"] = [*(values.get("experts") or []), [ref, "", "", ""]]
+    elif values.get("layout") == "slices":
+        rows = [list(r) for r in values.get("slices") or []]
+        end = str(layers or "")
+        if values.get("method") == "passthrough" or not rows:
+            rows.append([str(len({r[0] for r in rows})), ref, "0", end, "", ""])
+        else:
+            for key in dict.fromkeys(r[0] for r in rows):
+                first = next(r for r in rows if r[0] == key)
+                rows.append([key, ref, first[2], first[3], "", ""])
+        values["slices"] = rows
+    else:
+        values["models"] = [*(values.get("models") or []), [ref, "", "", ""]]
+    return values
+
+
+def merge_ref(ref: str) -> str:
+    """A model reference mergekit can merge: an adapter folder becomes `base+adapter` (mergekit's LoRA syntax)."""
+    from lab.artifacts import read_manifest
+
+    folder = Path((ref or "").strip()).expanduser()
+    if folder.is_dir() and (folder / "adapter_config.json").is_file() and not (folder / "config.json").is_file():
+        cfg = json.loads((folder / "adapter_config.json").read_text())
+        base = read_manifest(folder).get("base_model_path") or cfg.get("base_model_name_or_path") or DEFAULT_MODEL
+        return f"{base}+{folder}"
+    return (ref or "").strip()
+
+
+def local_choices() -> list[tuple[str, str]]:
+    """Local models for the pickers: the bundled model, Train-tab fine-tunes (adapters as base+adapter), merges."""
+    from lab.artifacts import list_artifacts
+
+    out = [(f"{DEFAULT_MODEL} (bundled)", DEFAULT_MODEL)]
+    for art in list_artifacts():
+        folder = Path(art["path"])
+        if art.get("kind") == "adapter" and (folder / "adapter_config.json").is_file():
+            ref = merge_ref(str(folder))
+            out.append((f"{art.get('name')} (adapter on {Path(ref.split('+')[0]).name})", ref))
+        elif art.get("kind") in ("model", "merge") and (folder / "config.json").is_file():
+            out.append((f"{art.get('name')} ({art['kind']})", str(folder)))
+    return out
+
+
+def check(text: str, token=None):
+    """mergekit's own schema, then preflight, for the YAML in the editor: (report markdown, model rows, report).
+    The first check imports mergekit into the app (a few seconds, once)."""
+    from lab.merge.preflight import preflight
+    from lab.merge.recipe import check_with_mergekit
+
+    recipe = load_recipe(text)
+    check_with_mergekit(recipe)
+    report = preflight(recipe, token=token)
+    rows = [list(r.values()) for r in report.models]
+    return report.markdown(), rows, report
+
+
+def pictures(recipe: AnyRecipe, report=None):
+    """(layer map figure or None, parameter curves figure or None) for the recipe; layers from preflight."""
+    from lab.merge.pictures import curves_figure, layer_map_figure
+
+    if not isinstance(recipe, MergeRecipe):
+        return None, None
+    layers = (report.out_layers if report and report.out_layers else 32) if not recipe.slices else None
+    layer_map = layer_map_figure(recipe, report.layer_params if report else None) if recipe.slices else None
+    return layer_map, curves_figure(recipe, layers or 0)
+
+
+def start(text: str, name: str = "", shard_size: int | None = None, seed: int | None = None, token=None):
+    """Check the YAML, refuse on preflight errors, then submit the merge job into a new artifact folder."""
+    import lab.merge  # noqa: F401  registers the kind
+    from lab.artifacts import new_folder
+    from lab.jobs import submit
+    from lab.merge.preflight import preflight
+
+    recipe = load_recipe(text)
+    preflight(recipe, token=token).raise_for_errors()
+    folder = new_folder("merge", (name or "").strip())
+    options = {k: v for k, v in (("out_shard_size", shard_size), ("random_seed", seed)) if v}
+    try:
+        return submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
+                      title=f"Merge ({recipe.merge_method}) → {folder.name}", token=token, artifact_dir=folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def status(job_id: str) -> dict:
+    """The job as the tab shows it: state, progress, message, error, and the output folder once it succeeded."""
+    from lab.jobs import get_job
+
+    job = get_job(job_id)
+    done = job.state == "succeeded" and (job.folder / "lab.json").is_file()
+    return {"state": job.state, "progress": job.progress, "message": job.message, "error": job.error,
+            "final": job.final, "out": str(job.folder) if done else ""}

@@ -1,0 +1,170 @@
+"""Recipe -> TRL / PEFT / bitsandbytes objects. Precision comes from the hardware probe, never by accident.
+
+TRL 1.16's configs default to gradient_checkpointing=True and bf16=True even on CPU, so both are always set
+here explicitly. On CPU, bitsandbytes repacks 4-bit weights for good on the first no-grad forward when the CPU
+has AVX512-BF16, after which LoRA gradients through them are wrong: fix_cpu_4bit() turns that path off.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.hardware import Hardware, get_hardware
+from lab.train.recipe import TrainRecipe
+
+_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a recipe runs on this hardware: decided once, shown in the UI and the log."""
+    device: str  # "cuda" | "cpu"
+    precision: str  # "bf16" | "fp16" | "fp32" (mixed precision of the run)
+    load_dtype: str  # dtype of the frozen weights as loaded
+    four_bit: bool
+    gradient_checkpointing: bool
+
+    def summary(self) -> str:
+        base = "4-bit nf4" if self.four_bit else self.load_dtype
+        gc = ", gradient checkpointing" if self.gradient_checkpointing else ""
+        return f"{self.device.upper()} · {self.precision} compute · base weights {base}{gc}"
+
+
+def plan(recipe: TrainRecipe, hw: Hardware | None = None) -> Plan:
+    hw = hw or get_hardware()
+    cuda = hw.cuda and not recipe.use_cpu
+    prec = hw.precision if cuda else "fp32"
+    if recipe.adapter == "full" and prec == "fp16":
+        load = "fp32"  # fp16 AMP needs fp32 master weights ("Attempting to unscale FP16 gradients")
+    else:
+        load = prec
+    gc = {"on": True, "off": False}.get(recipe.gradient_checkpointing, cuda)
+    return Plan("cuda" if cuda else "cpu", prec, load, recipe.adapter == "qlora", gc)
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return getattr(torch, _DTYPES[name])
+
+
+def bnb_config(p: Plan):
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch_dtype(p.precision))
+
+
+def lora_config(recipe: TrainRecipe):
+    from peft import LoraConfig
+
+    return LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
+                      target_modules=recipe.targets, task_type="CAUSAL_LM", bias="none")
+
+
+def fix_cpu_4bit(model) -> int:
+    """Turn off bitsandbytes' AVX512-BF16 repack on every Linear4bit (DESIGN.md §5). Returns how many."""
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return 0
+    n = 0
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+            n += 1
+    return n
+
+
+def load_tokenizer(folder: Path, recipe: TrainRecipe):
+    """The tokenizer with the run's chat template and a pad token; returns (tokenizer, warnings)."""
+    from transformers import AutoTokenizer
+
+    from lab.train.masking import apply_template
+
+    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    warnings = [w for w in [apply_template(tok, recipe.chat_template)] if w]
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok, warnings
+
+
+def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
+    """The base model at the planned dtype (4-bit for QLoRA), with the CPU 4-bit fix applied before any use."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs = dict(dtype=torch_dtype(p.load_dtype), trust_remote_code=False, use_safetensors=True)
+    if p.four_bit:
+        kwargs["quantization_config"] = bnb_config(p)
+        kwargs["device_map"] = {"": _local_device(p)}
+    model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+    if p.four_bit and p.device == "cpu":
+        fix_cpu_4bit(model)
+    model.config.use_cache = False  # the cache is useless in training and warns with checkpointing
+    return model
+
+
+def _local_device(p: Plan):
+    if p.device == "cpu":
+        return "cpu"
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_steps: int) -> dict:
+    eval_steps = recipe.eval_steps or max(1, total_steps // 10)
+    return dict(
+        output_dir=str(out), learning_rate=recipe.learning_rate, num_train_epochs=recipe.epochs,
+        max_steps=recipe.max_steps, per_device_train_batch_size=recipe.batch_size,
+        per_device_eval_batch_size=recipe.batch_size, gradient_accumulation_steps=recipe.grad_accum,
+        warmup_steps=recipe.warmup_ratio, lr_scheduler_type=recipe.scheduler, weight_decay=recipe.weight_decay,
+        seed=recipe.seed, max_length=recipe.max_seq_length,
+        bf16=p.precision == "bf16", fp16=p.precision == "fp16", use_cpu=p.device == "cpu",
+        activation_checkpointing=p.gradient_checkpointing,  # transformers 5's name for gradient checkpointing
+        activation_checkpointing_kwargs={"use_reentrant": False} if p.gradient_checkpointing else None,
+        ddp_find_unused_parameters=False, logging_steps=1, logging_first_step=True,
+        save_strategy="steps", save_steps=recipe.save_steps, save_total_limit=recipe.save_total_limit,
+        eval_strategy="steps" if has_eval else "no", eval_steps=eval_steps if has_eval else None,
+        report_to=[] if recipe.report_to == "none" else [recipe.report_to], disable_tqdm=True,
+        dataloader_num_workers=0, remove_unused_columns=True, push_to_hub=False,
+    )
+
+
+def training_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool = False, total_steps: int = 100):
+    kw = _common_args(recipe, out, p, has_eval, total_steps)
+    if recipe.method == "dpo":
+        from trl import DPOConfig
+
+        return DPOConfig(**kw, beta=recipe.dpo_beta, loss_type=[recipe.dpo_loss])
+    from trl import SFTConfig
+
+    return SFTConfig(**kw, packing=recipe.packing, completion_only_loss=None, dataset_num_proc=None)
+
+
+def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
+    """The equivalent `trl sft` / `trl dpo` command line, for users who leave the lab."""
+    p = plan(recipe)
+    args = ["trl", recipe.method, "--model_name_or_path", recipe.model, "--dataset_name", recipe.dataset,
+            "--dataset_train_split", recipe.dataset_split, "--output_dir", output_dir,
+            "--learning_rate", f"{recipe.learning_rate:g}", "--per_device_train_batch_size", str(recipe.batch_size),
+            "--gradient_accumulation_steps", str(recipe.grad_accum), "--max_length", str(recipe.max_seq_length),
+            "--lr_scheduler_type", recipe.scheduler, "--warmup_steps", f"{recipe.warmup_ratio:g}",
+            "--weight_decay", f"{recipe.weight_decay:g}", "--seed", str(recipe.seed),
+            "--gradient_checkpointing", str(p.gradient_checkpointing), "--bf16", str(p.precision == "bf16"),
+            "--fp16", str(p.precision == "fp16"), "--logging_steps", "1", "--save_steps", str(recipe.save_steps)]
+    args += ["--max_steps", str(recipe.max_steps)] if recipe.max_steps > 0 else ["--num_train_epochs",
+                                                                                 f"{recipe.epochs:g}"]
+    if recipe.adapter != "full":
+        targets = recipe.targets if isinstance(recipe.targets, list) else [recipe.targets]
+        args += ["--use_peft", "--lora_r", str(recipe.lora_r), "--lora_alpha", str(recipe.lora_alpha),
+                 "--lora_dropout", f"{recipe.lora_dropout:g}", "--lora_target_modules", *targets]
+    if recipe.adapter == "qlora":
+        args += ["--load_in_4bit", "--bnb_4bit_quant_type", "nf4", "--use_bnb_nested_quant"]
+    if recipe.method == "dpo":
+        args += ["--beta", f"{recipe.dpo_beta:g}", "--loss_type", recipe.dpo_loss]
+    elif recipe.packing:
+        args += ["--packing"]
+    if p.device == "cpu":
+        args += ["--use_cpu"]
+    return shlex.join(args)

@@ -1,0 +1,131 @@
+"""After training: save the adapter (or model), optionally merge from a 16-bit base, draw the loss curve, write
+the card with the dataset's lineage, and optionally push the result to the Hub."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from lab.artifacts import finalize, parent_entry
+from lab.errors import LabError
+from lab.jobs.context import read_metrics
+from lab.train.recipe import TrainRecipe
+
+
+def loss_png(metrics: list[dict], out: Path) -> Path | None:
+    """Train (and eval) loss against step, as a PNG (matplotlib, Agg: no display needed)."""
+    train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
+    evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
+    if not train:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    ax.plot(*zip(*train), label="train loss", lw=1.4)
+    if evals:
+        ax.plot(*zip(*evals), "o-", label="eval loss", lw=1.4)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def final_metrics(metrics: list[dict], steps: int) -> dict:
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    out = {"steps": steps, "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+    for key in ("eval_loss", "reward_margin", "reward_accuracy"):
+        vals = [m[key] for m in metrics if key in m]
+        if vals:
+            out[key] = vals[-1]
+    tps = [m["tokens_per_s"] for m in metrics if m.get("tokens_per_s")]
+    if tps:
+        out["tokens_per_s"] = round(sum(tps) / len(tps), 1)
+    return out
+
+
+def parents(recipe: TrainRecipe) -> list[dict]:
+    return [parent_entry(recipe.model, "model"), parent_entry(recipe.dataset, "dataset")]
+
+
+def _tags(recipe: TrainRecipe) -> list[str]:
+    return ["trl", recipe.method, recipe.adapter] + (["lora"] if recipe.adapter == "qlora" else [])
+
+
+def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log=print) -> dict:
+    """Adapter (or full model) + tokenizer + loss curve + card into the job's folder. Returns the metrics."""
+    folder = Path(folder)
+    trainer.save_model(str(folder))
+    (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; recipe.yaml is the record of the run
+    tok.save_pretrained(str(folder))
+    metrics = read_metrics(folder / "metrics.jsonl")
+    loss_png(metrics, folder / "loss.png")
+    summary = final_metrics(metrics, steps)
+    kind = "model" if recipe.adapter == "full" else "adapter"
+    finalize(folder, kind, parents(recipe), recipe=recipe, metrics=summary, step=recipe.method,
+             tags=_tags(recipe), name=recipe.output_name or folder.name,
+             extra={"base_model_path": recipe.model, "method": recipe.method, "adapter": recipe.adapter})
+    log(f"Saved the {kind} to {folder}.")
+    return summary
+
+
+def load_base_16bit(ref: str, token: str | None = None):
+    """The base model at 16 bits (bf16 unless the checkpoint says fp16): what QLoRA adapters merge into."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from lab.models import resolve
+    from lab.train.preflight import model_folders
+
+    base_cfg, prior = model_folders(ref, token)
+    folder = resolve(str(base_cfg) if prior else ref, token=token, log=lambda m: None)
+    cfg = json.loads((Path(folder) / "config.json").read_text())
+    dtype = torch.float16 if str(cfg.get("dtype") or cfg.get("torch_dtype")) == "float16" else torch.bfloat16
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=False, use_safetensors=True)
+    if prior:  # training continued an earlier adapter: fold it in first
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(prior)).merge_and_unload()
+    return model
+
+
+def merge(adapter_folder: Path, recipe: TrainRecipe, token: str | None = None, log=print) -> Path:
+    """A full model: the adapter merged into a fresh 16-bit base (never into 4-bit weights)."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    out = Path(adapter_folder).parent / f"{Path(adapter_folder).name}-merged"  # next to the adapter
+    if out.exists():
+        raise LabError(f"{out} already exists.", "Move or delete it, then merge again.", "merge")
+    out.mkdir(parents=True)
+    log("Merging the adapter into a 16-bit copy of the base model…")
+    model = PeftModel.from_pretrained(load_base_16bit(recipe.model, token), str(adapter_folder))
+    model = model.merge_and_unload()
+    model.save_pretrained(str(out), safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(adapter_folder)).save_pretrained(str(out))
+    manifest = json.loads((Path(adapter_folder) / "lab.json").read_text())
+    if (Path(adapter_folder) / "loss.png").is_file():
+        shutil.copy(Path(adapter_folder) / "loss.png", out / "loss.png")
+    finalize(out, "model", parents(recipe), recipe=recipe, metrics=manifest.get("metrics"),
+             step=f"{recipe.method}+merge", tags=_tags(recipe) + ["merged"],
+             extra={"adapter": str(adapter_folder)})
+    log(f"Merged model saved to {out}.")
+    return out
+
+
+def push_result(folder: Path, repo: str, token: str | None, log=print) -> dict:
+    """Publish a finished artifact through the Hub panel's code. A failed push does not fail the run: the
+    artifact stays here and can be published again from the Hub panel."""
+    from lab.hub import publish
+
+    try:
+        return {"url": publish(folder, repo, token, private=True, log=log)}
+    except LabError as exc:
+        log(f"Push to {repo} failed: {exc}")
+        return {"error": str(exc)}

@@ -1,0 +1,140 @@
+"""Chat template, tokenization and the loss mask ("train on the answer only").
+
+SFT rows are tokenized here, not by TRL, so the labels are exactly each trained answer plus its end-of-turn
+token: TRL's prompt/completion path also trains the newline a ChatML template puts after <|im_end|>.
+The labels exist before padding, so with pad == eos the final EOS keeps its label (the model learns to stop).
+The mask preview runs one row through the same collator class the trainer uses.
+"""
+from __future__ import annotations
+
+from lab.errors import LabError
+
+END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "</s>")
+IGNORE = -100
+
+
+def chatml_template(end: str) -> str:
+    return ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '"
+            + end + "' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+            "{% endif %}")
+
+
+def apply_template(tok, choice: str) -> str:
+    """Set the chat template the run uses; returns a warning when ChatML replaced a missing template."""
+    if choice == "model" and tok.chat_template:
+        return ""
+    end = "<|im_end|>" if "<|im_end|>" in tok.get_vocab() else (tok.eos_token or "<|im_end|>")
+    tok.chat_template = chatml_template(end)
+    if choice == "chatml":
+        return ""
+    return (f"The model has no chat template, so the run uses ChatML (turns end with {end}). Chat with the result "
+            "using the same template (it is saved with the adapter).")
+
+
+def end_markers(tok) -> list[str]:
+    vocab = tok.get_vocab()
+    found = [m for m in END_MARKERS if m in vocab]
+    if tok.eos_token and tok.eos_token not in found:
+        found.insert(0, tok.eos_token)
+    return found
+
+
+def _render(tok, messages: list[dict], gen: bool = False) -> str:
+    try:
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+    except Exception as exc:  # a template that rejects the roles (e.g. no system role)
+        raise LabError(f"The chat template cannot render this conversation: {exc}",
+                       "Fix the dataset's roles, or set chat_template to chatml.", "chat_template") from None
+
+
+def answer_spans(tok, messages: list[dict], n_context: int, text: str, markers: list[str]) -> list[tuple[int, int]]:
+    """Character spans of the trained answers in the rendered text, each with its end-of-turn marker."""
+    spans, cursor = [], 0
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        # the answer starts after the rendered prompt that precedes it (when the template is prefix-stable)
+        prefix = _render(tok, messages[:i], gen=True) if i else ""
+        start = len(prefix) if text.startswith(prefix) and prefix else cursor
+        content = m["content"].strip()
+        at = text.find(content, max(start, cursor)) if content else start
+        if at < 0:
+            continue
+        end = at + len(content)
+        for marker in markers:
+            if text.startswith(marker, end):
+                end += len(marker)
+                break
+        cursor = end
+        if i >= n_context:
+            spans.append((at, end))
+    return spans
+
+
+def tokenize_sft(row: dict, tok, completion_only: bool, markers: list[str]) -> dict:
+    if "text" in row and row.get("text") is not None and not row.get("messages"):
+        ids = tok(row["text"], add_special_tokens=True)["input_ids"]
+        if tok.eos_token_id is not None and (not ids or ids[-1] != tok.eos_token_id):
+            ids = ids + [tok.eos_token_id]
+        return {"input_ids": ids, "labels": list(ids)}
+    text = _render(tok, row["messages"])
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = enc["input_ids"]
+    if not completion_only:
+        return {"input_ids": ids, "labels": list(ids)}
+    spans = answer_spans(tok, row["messages"], row.get("n_context") or 0, text, markers)
+    labels = [t if any(s <= a < e for s, e in spans) else IGNORE for t, (a, _) in zip(ids, enc["offset_mapping"])]
+    return {"input_ids": ids, "labels": labels}
+
+
+def prepare_sft(ds, tok, completion_only: bool):
+    """Tokenized SFT dataset with input_ids + labels (TRL then truncates, drops empty rows and packs)."""
+    if not getattr(tok, "is_fast", False):
+        raise LabError("The model's tokenizer has no fast (Rust) version, which answer masking needs.",
+                       "Pick a model that ships tokenizer.json.", "model")
+    markers = end_markers(tok)
+    return ds.map(tokenize_sft, fn_kwargs={"tok": tok, "completion_only": completion_only, "markers": markers},
+                  remove_columns=ds.column_names, desc="Tokenizing")
+
+
+def sft_collator(tok, padding_free: bool = False):
+    """The collator class TRL's SFTTrainer uses (labels padded with -100, so pad == eos is safe)."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    return DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id, padding_free=padding_free)
+
+
+def dpo_example(row: dict, tok) -> dict:
+    """prompt_ids / chosen_ids / rejected_ids the way TRL's DPOTrainer tokenizes a conversational row."""
+    from trl.data_utils import common_prefix_length
+
+    def ids(msgs, gen=False):
+        return tok.apply_chat_template(msgs, tokenize=True, return_dict=True, add_generation_prompt=gen)["input_ids"]
+
+    p = ids(row["prompt"], gen=True)
+    pc, pr = ids(row["prompt"] + row["chosen"]), ids(row["prompt"] + row["rejected"])
+    k = min(common_prefix_length(p, pc), common_prefix_length(p, pr))
+    return {"prompt_ids": p[:k], "chosen_ids": pc[k:], "rejected_ids": pr[k:]}
+
+
+def _pieces(tok, ids, trained) -> list[tuple[str, str | None]]:
+    return [(tok.decode([t]), "trained" if on else None) for t, on in zip(ids, trained)]
+
+
+def mask_preview(row: dict, tok, kind: str, completion_only: bool = True, padding_free: bool = False) -> dict:
+    """One row as (token text, 'trained'|None) pieces, read from the real collator's output."""
+    if kind == "preference":
+        from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+        batch = DataCollatorForPreference(pad_token_id=tok.pad_token_id)([dpo_example(row, tok)])
+        chosen, rejected = batch["input_ids"], batch["completion_mask"]
+        n = int(batch["attention_mask"][0].sum())
+        m = int(batch["attention_mask"][1].sum())
+        return {"chosen": _pieces(tok, chosen[0][:n].tolist(), rejected[0][:n].tolist()),
+                "rejected": _pieces(tok, chosen[1][:m].tolist(), rejected[1][:m].tolist()),
+                "trained_tokens": int(rejected[0].sum()), "total_tokens": n}
+    ex = tokenize_sft(row, tok, completion_only, end_markers(tok))
+    batch = sft_collator(tok, padding_free)([ex])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    trained = [lab != IGNORE for lab in labels]
+    return {"pieces": _pieces(tok, ids, trained), "trained_tokens": sum(trained), "total_tokens": len(ids)}

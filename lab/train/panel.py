@@ -1,0 +1,156 @@
+"""What the Train tab shows, computed without gradio: form <-> recipe, the pre-launch report, live status.
+
+The tab only lays out components and calls these; everything here is testable without a browser.
+"""
+from __future__ import annotations
+
+import json
+import typing
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.train.recipe import PRESETS, TrainRecipe
+
+FIELDS = list(TrainRecipe.model_fields)
+# Fields whose empty form value means "not set".
+OPTIONAL = {"max_rows"}
+
+
+def field_kind(name: str) -> tuple[str, list]:
+    """(widget kind, choices) for a recipe field: radio | check | int | float | text."""
+    ann = TrainRecipe.model_fields[name].annotation
+    if typing.get_origin(ann) is typing.Literal:
+        return "radio", list(typing.get_args(ann))
+    args = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
+    base = args[0]
+    return {bool: "check", int: "int", float: "float"}.get(base, "text"), []
+
+
+def recipe_from_form(values: dict) -> TrainRecipe:
+    data = {}
+    for name, value in values.items():
+        if name not in TrainRecipe.model_fields:
+            continue
+        kind, _ = field_kind(name)
+        if name in OPTIONAL and value in (None, "", 0):
+            value = None
+        elif kind == "int" and value is not None:
+            value = int(value)
+        elif kind == "float" and value is not None:
+            value = float(value)
+        elif kind == "text":
+            value = (value or "").strip()
+        data[name] = value
+    return TrainRecipe.parse(data)
+
+
+def form_from_recipe(recipe: TrainRecipe) -> dict:
+    return recipe.model_dump(mode="json")
+
+
+def apply_preset(name: str, current: dict) -> TrainRecipe:
+    """A preset over the current form: model, dataset and naming stay, the technique's knobs change."""
+    if name not in PRESETS:
+        raise LabError(f"Unknown preset {name!r}.", f"Pick one of: {', '.join(PRESETS)}.", "preset")
+    keep = {k: current.get(k) for k in ("model", "dataset", "dataset_split", "max_rows", "output_name")}
+    base = TrainRecipe().model_dump()
+    return recipe_from_form({**base, **{k: v for k, v in keep.items() if v not in (None, "")}, **PRESETS[name]})
+
+
+def preview_highlights(preview: dict) -> list[tuple[str, str | None]]:
+    """Pieces for a highlighted-text view: the trained tokens marked, SFT or DPO (chosen then rejected)."""
+    if "pieces" in preview:
+        return preview["pieces"]
+    return ([("CHOSEN ▸ ", "label")] + preview["chosen"] + [("\n\nREJECTED ▸ ", "label")] + preview["rejected"])
+
+
+def check(recipe: TrainRecipe, token: str | None = None) -> dict:
+    """The pre-launch report: warnings, plan, memory, one row's loss mask, the trl command and the YAML."""
+    from lab.train import build, masking, preflight
+    from lab.train.data import load_dataset
+
+    ds, kind = load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
+    pre = preflight.check(recipe, token=token, ds=(ds, kind))
+    folder, prior = preflight.model_folders(pre.recipe.model, token)
+    tok, _ = build.load_tokenizer(prior or folder, pre.recipe)
+    row = ds[0] if kind != "preference" or recipe.method == "dpo" else \
+        {"messages": ds[0]["prompt"] + ds[0]["chosen"], "n_context": len(ds[0]["prompt"])}
+    preview = masking.mask_preview(row, tok, "preference" if recipe.method == "dpo" else kind,
+                                   pre.recipe.completion_only_loss, pre.recipe.packing)
+    lines = [f"**Plan:** {pre.plan.summary()}",
+             f"**Data:** {pre.rows} rows ({pre.kind}) → {pre.train_rows} train, {pre.eval_rows} eval.",
+             f"**Memory:** {preflight.memory_text(pre.memory)}",
+             f"**Loss mask:** {preview['trained_tokens']} of {preview['total_tokens']} tokens of this row are "
+             "trained (highlighted)."]
+    lines += [f"⚠️ {w}" for w in pre.warnings]
+    return {"markdown": "\n\n".join(lines), "preview": preview_highlights(preview), "memory": pre.memory,
+            "warnings": pre.warnings, "recipe": pre.recipe, "yaml": pre.recipe.to_yaml(),
+            "trl_command": build.trl_command(pre.recipe)}
+
+
+def start(recipe: TrainRecipe, token: str | None = None) -> dict:
+    from lab.train import submit
+
+    job = submit(recipe, token=token)  # private models and datasets need it too; it reaches only the worker
+    note = "started" if job.state == "running" else "queued behind the running job"
+    return {"job_id": job.id, "state": job.state, "message": f"Job `{job.id}` {note} (also in the Jobs tab)."}
+
+
+def curve_frame(rows: list[dict]):
+    """Rows for a line plot, with typed columns even when empty (numbers plot as numbers, not categories)."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=["step", "value", "series"])
+    return df.astype({"step": "int64", "value": "float64", "series": "str"})
+
+
+def _series(metrics: list[dict], keys: list[str]) -> list[dict]:
+    return [{"step": m["step"], "value": m[k], "series": k} for m in metrics for k in keys
+            if k in m and m.get("step") is not None]
+
+
+def status(job_id: str) -> dict:
+    """One poll of a training job: state, progress, ETA, curves (rows for line plots), log tail, artifact."""
+    from lab import jobs
+    from lab.jobs.context import read_metrics
+    from lab.ui_text import duration, log_tail
+
+    job = jobs.get_job(job_id)
+    metrics = read_metrics(job.metrics_path)
+    last = next((m for m in reversed(metrics) if "loss" in m), {})
+    result = json.loads((job.folder / "result.json").read_text()) if (job.folder / "result.json").is_file() else {}
+    summary = f"**{job.state}** · {job.message}"
+    if last and job.state == "running":
+        summary += (f" · step {last['step']} · loss {last['loss']:.4f} · {last.get('tokens_per_s', 0):.0f} tokens/s"
+                    f" · ETA {duration(job.eta_s())}")
+    return {"job_id": job.id, "state": job.state, "final": job.final, "progress": job.progress,
+            "eta_s": job.eta_s(), "message": job.message, "error": job.error, "summary": summary,
+            "loss": _series(metrics, ["loss", "eval_loss"]), "lr": _series(metrics, ["lr"]),
+            "grad_norm": _series(metrics, ["grad_norm"]), "tokens_per_s": _series(metrics, ["tokens_per_s"]),
+            "steps": last.get("step", 0), "log": log_tail(job.log_path, 30),
+            "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result}
+
+
+def lr_status(job_id: str) -> dict:
+    from lab import jobs
+
+    job = jobs.get_job(job_id)
+    path = job.folder / "lr_find.json"
+    found = json.loads(path.read_text()) if path.is_file() else {}
+    png = job.folder / "lr_find.png"
+    return {"state": job.state, "final": job.final, "message": job.message, "error": job.error,
+            "suggestion": found.get("suggestion"), "lr_at_min": found.get("lr_at_min"),
+            "note": found.get("note", ""), "plot": str(png) if png.is_file() else None}
+
+
+def dataset_choices() -> list[str]:
+    """Dataset artifacts of this lab (newest first), as folder paths."""
+    from lab.artifacts import list_artifacts
+
+    return [a["path"] for a in list_artifacts() if a.get("kind") == "dataset"]
+
+
+def stored_upload(path: str) -> str:
+    from lab.data.load import store_upload
+
+    return str(store_upload(Path(path)))

@@ -1,0 +1,184 @@
+"""TrainRecipe: everything a training run needs, validated, round-tripped through YAML.
+
+The help text of every field lives here once (Field description); the Train tab shows it as info=.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lab.errors import LabError
+from lab.settings import DEFAULT_MODEL
+
+REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
+
+
+class TrainRecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    method: Literal["sft", "dpo"] = Field(
+        "sft", description="SFT teaches the model to answer (loss on the answer only). DPO teaches it which of two "
+        "answers is better; it needs preference rows (prompt, chosen, rejected) and usually follows SFT.")
+    model: str = Field(DEFAULT_MODEL, description="The base model: a Hub id or a local folder (safetensors). "
+                       "Smaller models train faster and fit in less memory; larger ones learn more.")
+    dataset: str = Field("", description="A Data-tab artifact folder, a data file (.json/.jsonl/.parquet/.csv) "
+                         "or a Hub dataset id. Rows are normalized to messages, prompt/completion or "
+                         "prompt/chosen/rejected.")
+    dataset_split: str = Field("train", description="Which split of a Hub dataset to use.")
+    max_rows: int | None = Field(None, ge=1, description="Use only the first N rows: a quick trial run before the "
+                                 "full one. Empty uses every row.")
+    adapter: Literal["full", "lora", "qlora"] = Field(
+        "lora", description="full: every weight trains; best results, needs the most memory (weights, gradients "
+        "and optimizer state). lora: frozen weights plus small trainable adapters; a fraction of the memory. "
+        "qlora: LoRA on a 4-bit (nf4, double-quant) frozen base; the least memory, gives up a little quality.")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank: the adapter's capacity. Higher learns more "
+                        "and costs more memory; 8–64 is typical. The least important of the main knobs.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling (alpha / r multiplies the update). Twice the "
+                            "rank is a common choice; raising it acts like a higher learning rate.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path. A little (0.05) "
+                                "regularizes small datasets; 0 is fastest.")
+    target_modules: str = Field("all-linear", description="Which layers get adapters: 'all-linear' (best "
+                                "quality) or a comma list such as 'q_proj,v_proj' (fewer parameters).")
+    learning_rate: float = Field(2e-4, gt=0, le=1, description="The most important knob: go as high as you can "
+                                 "before the loss explodes. LoRA/QLoRA: 1e-4–5e-4; full fine-tune: 1e-5–5e-5; "
+                                 "DPO: 5e-7–5e-6. The LR finder suggests one.")
+    epochs: float = Field(1.0, gt=0, le=100, description="Passes over the data. 1–3 is typical; more overfits "
+                          "small datasets (the eval loss rises while the train loss falls).")
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (overrides epochs). "
+                           "-1 trains for the full epochs.")
+    max_seq_length: int = Field(1024, ge=16, le=262144, description="Longest sequence in tokens; longer rows "
+                                "are cut. It trades against batch size: activation memory grows with "
+                                "batch × length. Clamped to the model's maximum.")
+    batch_size: int = Field(4, ge=1, le=4096, description="Rows per device per step: as large as memory allows. "
+                            "Larger batches give smoother gradients and better throughput.")
+    grad_accum: int = Field(1, ge=1, le=1024, description="Gradient accumulation: the effective batch is batch "
+                            "× accumulation × devices, without the memory of a bigger batch (but slower).")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Fraction of steps spent ramping the learning "
+                                "rate up from 0; protects the first steps from a too-high rate.")
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "cosine", description="How the rate decays after warmup. Cosine is a safe default; constant suits "
+                              "short runs and the LR finder's suggestion.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2-style regularization of the trained weights. "
+                                "0–0.1; mostly matters for full fine-tuning.")
+    seed: int = Field(42, ge=0, description="Random seed: the same recipe and seed reproduce a run.")
+    packing: bool = Field(False, description="SFT only: pack several short rows into one sequence. Faster on "
+                          "datasets of short rows; rows can attend across boundaries without flash-attention.")
+    completion_only_loss: bool = Field(True, description="Train on the answers only (the prompt is context). "
+                                       "Off trains on every token, which also teaches the model the prompts.")
+    chat_template: Literal["model", "chatml"] = Field(
+        "model", description="The model's own chat template, or ChatML. A base model without a template gets "
+                             "ChatML automatically, with a warning; chat with the result using the same template.")
+    dpo_beta: float = Field(0.1, gt=0, le=10, description="DPO only: how far the model may drift from the "
+                            "reference. Lower (0.05) lets it move more; higher (0.5) keeps it close.")
+    dpo_loss: Literal["sigmoid", "ipo", "hinge", "robust"] = Field(
+        "sigmoid", description="DPO only: the preference loss. sigmoid is standard DPO; ipo resists overfitting "
+                               "to noisy preferences; hinge is SLiC; robust tolerates label noise.")
+    eval_split: float = Field(0.0, ge=0, lt=0.5, description="Fraction of rows held out for an eval loss curve. "
+                              "0.05–0.1 shows overfitting; 0 trains on everything.")
+    eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0: ten times per run).")
+    save_steps: int = Field(50, ge=1, description="Save a checkpoint every N steps. Resume continues from the "
+                            "last one; more frequent saves lose less on a crash and cost disk and time.")
+    save_total_limit: int = Field(2, ge=1, description="Keep only the newest N checkpoints on disk.")
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto", description="Recompute activations in the backward pass: about 30% less activation memory for "
+                            "about 20% more time. auto: on for a GPU, off on CPU.")
+    merge: bool = Field(False, description="After training, also save a full model with the adapter merged in, "
+                        "always from a 16-bit base (QLoRA too). Easier to serve; as big as the base.")
+    push_checkpoints_to: str = Field("", description="Hub repo (user/name) that receives every checkpoint, so a "
+                                     "run resumes even after the lab's disk is wiped. Needs sign-in.")
+    push_to: str = Field("", description="Hub repo (user/name) that receives the finished adapter (and the "
+                         "merged model as <repo>-merged). Needs sign-in; required on Hugging Face Jobs.")
+    report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field(
+        "none", description="Also log to an experiment tracker, when installed and configured. The lab's own "
+                            "curves never depend on it.")
+    use_cpu: bool = Field(False, description="Train on the CPU even when a GPU is present (slow; for tests and "
+                          "multi-process CPU runs).")
+    output_name: str = Field("", description="Name of the artifact folder (empty: a dated name).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        for name in ("push_checkpoints_to", "push_to"):
+            value = getattr(self, name)
+            if value and not REPO_RE.match(value):
+                raise ValueError(f"{name}: {value!r} is not a Hub repo id; use 'user/name' or leave it empty")
+        if self.push_checkpoints_to and self.save_total_limit < 2:
+            raise ValueError("save_total_limit: keep at least 2 checkpoints when pushing them (one may be uploading "
+                             "while the next is saved)")
+        if self.packing and self.method == "dpo":
+            raise ValueError("packing: only SFT packs rows; turn packing off for DPO")
+        if not self.target_modules.strip():
+            raise ValueError("target_modules: empty; use 'all-linear' or a comma list such as 'q_proj,v_proj'")
+        return self
+
+    @property
+    def targets(self) -> str | list[str]:
+        t = self.target_modules.strip()
+        return t if t == "all-linear" else [m.strip() for m in t.split(",") if m.strip()]
+
+    @property
+    def effective_batch(self) -> int:
+        return self.batch_size * self.grad_accum
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "TrainRecipe":
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise LabError(f"The recipe is not valid YAML ({exc}).", "Fix the YAML syntax.", "recipe") from None
+        return cls.parse(data)
+
+    @classmethod
+    def parse(cls, data: dict) -> "TrainRecipe":
+        """Validate a dict; errors become a LabError naming the first bad field."""
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise LabError("The recipe must be a mapping of fields.", "Start from a preset's YAML.", "recipe")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> LabError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ())) or "recipe"
+    msg = err.get("msg", "invalid").removeprefix("Value error, ")
+    named = re.match(r"(\w+): (.*)", msg)  # cross-field checks name their field first
+    if field == "recipe" and named and named.group(1) in TrainRecipe.model_fields:
+        field, msg = named.groups()
+    return LabError(f"{msg}.", f"Fix `{field}` in the recipe (see its help text).", field)
+
+
+def describe(field: str) -> str:
+    """The help text of one field (the UI's info=)."""
+    return TrainRecipe.model_fields[field].description or ""
+
+
+# Presets: starting points for the form; each only sets the fields that define it.
+PRESETS: dict[str, dict] = {
+    "QLoRA on a T4/A10G": dict(method="sft", adapter="qlora", lora_r=16, lora_alpha=32, learning_rate=2e-4,
+                               batch_size=4, grad_accum=4, max_seq_length=1024, gradient_checkpointing="on",
+                               scheduler="cosine", epochs=1.0),
+    "LoRA 16-bit": dict(method="sft", adapter="lora", lora_r=16, lora_alpha=32, learning_rate=2e-4,
+                        batch_size=8, grad_accum=2, max_seq_length=1024, gradient_checkpointing="auto",
+                        scheduler="cosine", epochs=1.0),
+    "Full fine-tune": dict(method="sft", adapter="full", learning_rate=2e-5, batch_size=8, grad_accum=2,
+                           max_seq_length=1024, gradient_checkpointing="on", weight_decay=0.01,
+                           scheduler="cosine", epochs=2.0),
+    "DPO with LoRA": dict(method="dpo", adapter="lora", lora_r=16, lora_alpha=32, learning_rate=5e-6,
+                          batch_size=4, grad_accum=4, max_seq_length=1024, dpo_beta=0.1, dpo_loss="sigmoid",
+                          gradient_checkpointing="auto", scheduler="cosine", epochs=1.0, packing=False),
+}
+
+
+def preset(name: str, **overrides) -> TrainRecipe:
+    if name not in PRESETS:
+        raise LabError(f"Unknown preset {name!r}.", f"Pick one of: {', '.join(PRESETS)}.", "preset")
+    return TrainRecipe.parse({**PRESETS[name], **overrides})

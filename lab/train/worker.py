@@ -1,0 +1,277 @@
+"""The training job: load -> preflight -> build -> train (resumable) -> save -> card -> push, as a straight line.
+
+`run(ctx)` is the job runner (kinds train.sft / train.dpo). `train(recipe, folder, ctx)` is the same run for the
+CLI, which also works under `accelerate launch` (each rank trains; rank 0 writes metrics and the artifact).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.jobs.context import JobCancelled
+from lab.train import build, preflight
+from lab.train.recipe import TrainRecipe
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def passive_threads() -> None:
+    """On shared CPUs, OpenMP threads that spin-wait for a descheduled sibling stall every op: measured on a
+    busy 2-vCPU box, a SmolLM2 LoRA step took 35–45 s with spinning threads and 6.5 s with passive ones.
+    Only effective before torch is first imported, so the entry points call it first."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def run(ctx) -> None:
+    """Job runner: cancel is cooperative, so a cancelled run saves a checkpoint first."""
+    passive_threads()
+    ctx.cooperative = True
+    recipe = TrainRecipe.parse(ctx.recipe)
+    result = train(recipe, Path(ctx.folder), ctx, token=os.environ.get("HF_TOKEN") or None)
+    (Path(ctx.folder) / "result.json").write_text(json.dumps(result, indent=2))
+    ctx.progress(1.0, f"Done: {result['steps']} steps, loss {result.get('last_loss')}", force=True)
+
+
+@contextmanager
+def oom_guard(recipe: TrainRecipe):
+    """Out of memory becomes a LabError with the fix (the job fails; the app is another process)."""
+    import torch
+
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        raise oom_error(recipe, "GPU") from None
+    except RuntimeError as exc:
+        text = str(exc).lower()
+        if "out of memory" in text or "can't allocate memory" in text:
+            raise oom_error(recipe, "GPU" if "cuda" in text else "CPU") from None
+        raise
+
+
+def oom_error(recipe: TrainRecipe, device: str) -> LabError:
+    return LabError(f"{device} out of memory (batch {recipe.batch_size} × {recipe.max_seq_length} tokens).",
+                    "Lower batch_size (raise grad_accum to keep the effective batch) or max_seq_length, turn on "
+                    "gradient checkpointing, or use QLoRA.", "batch_size")
+
+
+def _quiet() -> None:
+    """Progress bars redraw into the job log; the lab logs its own progress lines."""
+    import datasets
+    import huggingface_hub
+    import transformers
+
+    datasets.disable_progress_bars()
+    huggingface_hub.utils.disable_progress_bars()
+    transformers.logging.set_verbosity_warning()
+    transformers.logging.disable_progress_bar()
+
+
+def split(ds, recipe: TrainRecipe, n_eval: int):
+    if not n_eval:
+        return ds, None
+    parts = ds.train_test_split(test_size=n_eval, seed=recipe.seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
+def sft_rows(ds, kind: str):
+    """Preference rows train SFT on prompt + chosen."""
+    if kind != "preference":
+        return ds
+    return ds.map(lambda r: {"messages": r["prompt"] + r["chosen"], "n_context": len(r["prompt"])},
+                  remove_columns=ds.column_names)
+
+
+def total_steps(recipe: TrainRecipe, n_train: int) -> int:
+    if recipe.max_steps > 0:
+        return recipe.max_steps
+    per_epoch = math.ceil(n_train / (recipe.batch_size * world_size()) / recipe.grad_accum)
+    return max(1, math.ceil(per_epoch * recipe.epochs))
+
+
+def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: Path, callbacks: list):
+    from lab.train.masking import prepare_sft, sft_collator
+
+    args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
+    args.include_num_input_tokens_seen = "non_padding"
+    args.logging_nan_inf_filter = False  # a NaN loss must be seen, not papered over
+    peft = build.lora_config(recipe) if recipe.adapter != "full" else None
+    if recipe.method == "dpo":
+        from trl import DPOTrainer
+
+        trainer = DPOTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                             processing_class=tok, peft_config=peft, callbacks=callbacks)
+    else:
+        from trl import SFTTrainer
+
+        train_ds = prepare_sft(train_ds, tok, recipe.completion_only_loss)
+        eval_ds = prepare_sft(eval_ds, tok, recipe.completion_only_loss) if eval_ds is not None else None
+        padding_free = recipe.packing  # TRL's bfd packing is padding-free and builds its own collator
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                             processing_class=tok, peft_config=peft, callbacks=callbacks,
+                             data_collator=None if padding_free else sft_collator(tok))
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
+    return trainer
+
+
+def load_weights(recipe: TrainRecipe, pre, token: str | None, log):
+    """(model, tokenizer) at the planned precision; an adapter artifact as the base is merged in first."""
+    from lab.models import resolve
+
+    base_cfg, prior = preflight.model_folders(recipe.model, token)
+    folder = resolve(str(base_cfg) if prior else recipe.model, token=token, log=log)
+    tok, _ = build.load_tokenizer(prior or folder, recipe)
+    model = build.load_model(folder, recipe, pre.plan)
+    if prior:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(prior)).merge_and_unload()
+    return model, tok
+
+
+def resume_point(recipe: TrainRecipe, ckpt_dir: Path, token: str | None, log) -> str | None:
+    last = get_last(ckpt_dir, prune=rank() == 0)
+    if last is None and recipe.push_checkpoints_to and rank() == 0:
+        from lab.train.hub_sync import pull_checkpoint
+
+        pulled = pull_checkpoint(recipe.push_checkpoints_to, ckpt_dir, token)
+        last = str(pulled) if pulled else None
+        if last:
+            log(f"Pulled the last checkpoint from {recipe.push_checkpoints_to}.")
+    return last
+
+
+def lora_checksum(model) -> str:
+    """A digest of the trainable weights (identical on every DDP rank after a synchronized run)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters()):
+        if p.requires_grad:
+            h.update(name.encode())
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, callbacks: tuple = ()) -> dict:
+    """The whole run. `callbacks`: extra TrainerCallbacks (tests and benchmarks watch the model with them)."""
+    from lab.train.callbacks import LabCallback
+    from lab.train.data import load_dataset
+
+    _quiet()
+    folder.mkdir(parents=True, exist_ok=True)
+    main = rank() == 0
+    log = ctx.log if main else (lambda m: None)
+    ds, kind = load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
+    pre = _preflight(recipe, ds, kind, folder, token, log)
+    recipe = pre.recipe
+    ctx.check_cancelled()
+    train_ds, eval_ds = split(ds if recipe.method == "dpo" else sft_rows(ds, kind), recipe, pre.eval_rows)
+    model, tok = load_weights(recipe, pre, token, log)
+    ctx.check_cancelled()
+    cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16")
+    ckpt_dir = folder / "checkpoints"
+    trainer = make_trainer(recipe, pre, model, tok, train_ds, eval_ds, ckpt_dir, [cb, *callbacks])
+    pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
+    last = resume_point(recipe, ckpt_dir, token, log)
+    ctx.progress(0.01, "Training…", force=True)
+    try:
+        with oom_guard(recipe):
+            trainer.train(resume_from_checkpoint=last)
+    finally:
+        if pusher:  # even after a crash, finish the upload in flight: it is what a later resume pulls
+            pusher.wait()
+    steps = trainer.state.global_step
+    _write_rank(folder, trainer, steps)
+    _stopped_early(cb, ckpt_dir, steps, log)
+    if not main:
+        return {"steps": steps, "rank": rank()}
+    return _finish(trainer, tok, recipe, folder, steps, token, log)
+
+
+def _preflight(recipe: TrainRecipe, ds, kind: str, folder: Path, token, log):
+    pre = preflight.check(recipe, token=token, ds=(ds, kind))
+    for w in pre.warnings:
+        log(f"warning: {w}")
+    log(f"Plan: {pre.plan.summary()}; {pre.train_rows} train rows, {pre.eval_rows} eval rows.")
+    if rank() == 0:
+        (folder / "preflight.json").write_text(json.dumps(pre.to_dict(), indent=2))
+    return pre
+
+
+def _stopped_early(cb, ckpt_dir: Path, steps: int, log) -> None:
+    """A non-finite loss fails the run (the last good checkpoint stays); a cancel ends it as cancelled."""
+    if cb.stopped_nonfinite is not None:
+        good = get_last(ckpt_dir)
+        raise LabError(f"The loss became non-finite at step {cb.stopped_nonfinite}; training stopped. "
+                       f"Last good checkpoint: {good or 'none'}.",
+                       "Lower the learning rate (the LR finder suggests one), then resume or start again.",
+                       "learning_rate")
+    if cb.cancelled:
+        log(f"Cancelled at step {steps}; checkpoint saved. Resume continues from here.")
+        raise JobCancelled("cancelled by the user")
+
+
+def get_last(ckpt_dir: Path, prune: bool = False) -> str | None:
+    """The newest complete checkpoint. transformers writes trainer_state.json last, so a checkpoint without it
+    was cut short (a crash or SIGKILL mid-save); with prune=True such folders are removed."""
+    import re
+    import shutil
+
+    found = sorted((int(m.group(1)), p) for p in (ckpt_dir.iterdir() if ckpt_dir.is_dir() else [])
+                   if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir())
+    for _, path in reversed(found):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+        if prune:
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+def _pusher(recipe: TrainRecipe, token, ctx, ckpt_dir: Path):
+    if not recipe.push_checkpoints_to:
+        return None
+    from lab.train.hub_sync import CheckpointPusher
+
+    pusher = CheckpointPusher(recipe.push_checkpoints_to, token, log=ctx.log)
+    ctx.on_checkpoint = lambda step: pusher.push(ckpt_dir / f"checkpoint-{step}", step)
+    return pusher
+
+
+def _write_rank(folder: Path, trainer, steps: int) -> None:
+    if world_size() > 1:
+        (folder / ".ranks").mkdir(exist_ok=True)  # hidden: bookkeeping, never published
+        info = {"rank": rank(), "world_size": world_size(), "steps": steps,
+                "lora_checksum": lora_checksum(trainer.model)}
+        (folder / ".ranks" / f"rank-{rank()}.json").write_text(json.dumps(info))
+
+
+def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, log) -> dict:
+    import shutil
+
+    from lab.train import finish
+
+    summary = finish.save_result(trainer, tok, recipe, folder, steps, log)
+    result = {**summary, "artifact": str(folder)}
+    del trainer
+    if recipe.merge and recipe.adapter != "full":
+        result["merged"] = str(finish.merge(folder, recipe, token, log))
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)  # the run is done; free the disk
+    if recipe.push_to:
+        result["pushed"] = finish.push_result(folder, recipe.push_to, token, log)
+        if result.get("merged"):
+            result["pushed_merged"] = finish.push_result(Path(result["merged"]), recipe.push_to + "-merged", token,
+                                                         log)
+    return result

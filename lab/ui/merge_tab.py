@@ -1,0 +1,295 @@
+"""The Merge tab: a method form beside a YAML editor (each fills the other), model pickers, preflight, pictures,
+templates, and the merge as a background job with "Try it in Chat". The logic lives in lab.merge.editor."""
+from __future__ import annotations
+
+import gradio as gr
+
+from lab.errors import LabError
+from lab.merge import editor
+from lab.merge.form import DTYPES, EXPERT_COLUMNS, MODEL_COLUMNS, PARAM_COLUMNS, SLICE_COLUMNS
+from lab.merge.methods import GATE_MODES
+from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
+from lab.merge.templates import TEMPLATES, template_yaml
+from lab.merge.worker import MergeOptions
+from lab.ui import bus
+from lab.ui.common import on_load, progress_bar_html, shows_errors, token_from
+
+FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
+             "slices", "parameters", "gate_mode", "experts_per_token", "experts", "advanced"]
+HELP = ("Build a mergekit merge with the form **or** paste mergekit YAML on the right: each fills the other. "
+        "Check it (config files only, nothing is downloaded), look at the pictures, then run it as a job.")
+PRIVATE = {"api_visibility": "private"}
+
+
+def _info(model, name: str) -> str:
+    return model.model_fields[name].description or ""
+
+
+def _form_layout() -> dict:
+    c = {}
+    with gr.Row(equal_height=True):
+        c["template"] = gr.Dropdown([(t.label, t.key) for t in TEMPLATES.values()], label="Template", scale=3)
+        c["use_template"] = gr.Button("Fill from template", scale=1)
+    c["method"] = gr.Dropdown(editor.METHOD_CHOICES, value="slerp", label="Method",
+                              info=_info(MergeRecipe, "merge_method"))
+    c["method_help"] = gr.Markdown(editor.method_help("slerp"))
+    c["base_model"] = gr.Textbox(label="Base model", info=_info(MergeRecipe, "base_model"))
+    with gr.Accordion("Pick a model (Hub search or local)", open=False):
+        c["picked"] = gr.Textbox(label="Picked model", info=_info(Expert, "source_model"))
+        c["local"] = gr.Dropdown([], label="Local models and fine-tunes", allow_custom_value=True)
+        _hub_picker(c["picked"])
+        with gr.Row():
+            c["add"] = gr.Button("Add to the merge")
+            c["as_base"] = gr.Button("Use as base model")
+    with gr.Group(visible=True) as c["merge_group"]:
+        _merge_fields(c)
+    with gr.Group(visible=False) as c["moe_group"]:
+        with gr.Row():
+            c["gate_mode"] = gr.Radio(list(GATE_MODES), value="hidden", label="Gate mode",
+                                      info=_info(MoERecipe, "gate_mode"))
+            c["experts_per_token"] = gr.Number(2, precision=0, minimum=1, label="Experts per token",
+                                               info=_info(MoERecipe, "experts_per_token"))
+        c["experts"] = _table(EXPERT_COLUMNS, "Experts", wrap=True)
+    c["advanced"] = gr.Code(language="yaml", label="Advanced keys the form does not show (modules, tokenizer, …)",
+                            lines=2)
+    return c
+
+
+def _table(columns: list[str], label: str, **kwargs) -> gr.Dataframe:
+    return gr.Dataframe(headers=columns, value=[], type="array", interactive=True, label=label,
+                        column_count=len(columns), **kwargs)
+
+
+def _merge_fields(c: dict) -> None:
+    c["layout"] = gr.Radio(["models", "slices"], value="slices", label="Inputs as",
+                           info="models: whole models with their parameters; slices: layer ranges (passthrough).")
+    c["models"] = _table(MODEL_COLUMNS, "Models", visible=False)
+    c["slices"] = _table(SLICE_COLUMNS, "Slices (rows with the same slice number are merged together)")
+    c["parameters"] = _table(PARAM_COLUMNS, "Parameters (one row per filter: self_attn, mlp, … or empty for all)")
+    with gr.Row():
+        c["dtype"] = gr.Dropdown(DTYPES, value="", label="dtype", info=_info(MergeRecipe, "dtype"))
+        c["out_dtype"] = gr.Dropdown(DTYPES, value="", label="out_dtype", info=_info(MergeRecipe, "out_dtype"))
+    with gr.Row():
+        c["tokenizer_source"] = gr.Dropdown(["", "base", "union"], value="", allow_custom_value=True,
+                                            label="tokenizer_source", info=_info(MergeRecipe, "tokenizer_source"))
+        c["chat_template"] = gr.Textbox(label="chat_template", info=_info(MergeRecipe, "chat_template"))
+
+
+def _publish_panel() -> dict | None:
+    try:
+        from lab.ui import publish_panel
+    except ImportError:  # no Hub panel in this build
+        return None
+    return publish_panel.build(api_name=None)
+
+
+def _hub_picker(target) -> None:
+    try:
+        from lab.ui.hub_picker import build_picker
+    except ImportError:  # no Hub picker in this build: the textbox and the local list still work
+        return
+    build_picker(target)
+
+
+def build() -> None:
+    gr.Markdown(HELP)
+    with gr.Row():
+        with gr.Column(scale=3):
+            c = _form_layout()
+        with gr.Column(scale=2):
+            c["yaml"] = gr.Code(language="yaml", label="mergekit YAML", lines=24, interactive=True,
+                                elem_id="merge-yaml")
+            c["status"] = gr.Markdown()
+    with gr.Row():
+        c["check"] = gr.Button("Check (preflight)")
+    c["report"] = gr.Markdown()
+    c["model_rows"] = gr.Dataframe(headers=["model", "architecture", "layers", "hidden", "heads", "kv heads", "vocab",
+                                            "params", "dtype", "license", "chat template", "safetensors", "weights"],
+                                   value=[], interactive=False, label="Models (from their config files)", wrap=True)
+    with gr.Row():
+        c["layer_map"] = gr.Plot(label="Layer map")
+        c["curves"] = gr.Plot(label="Parameters across layers")
+    with gr.Accordion("Run", open=True):
+        with gr.Row():
+            c["name"] = gr.Textbox(label="Output name", info="A new folder under the lab's artifacts.")
+            c["shard"] = gr.Number(None, precision=0, label="Shard size (out_shard_size)",
+                                   info=_info(MergeOptions, "out_shard_size"))
+            c["seed"] = gr.Number(None, precision=0, label="Seed", info=_info(MergeOptions, "random_seed"))
+        with gr.Row():
+            c["run"] = gr.Button("Merge", variant="primary")
+            c["cancel"] = gr.Button("Cancel", variant="stop")
+            c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
+        c["progress"] = gr.HTML()
+        c["job_status"] = gr.Markdown(elem_id="merge-job-status")
+        c["family"] = gr.HTML(label="Family tree")
+    with gr.Accordion("Publish the merge to the Hub", open=False):
+        c["publish"] = _publish_panel()
+    c["job_id"] = gr.State("")
+    c["out"] = gr.State("")
+    c["timer"] = gr.Timer(2.0, active=False)
+    _wire(c)
+
+
+def _values(*args) -> dict:
+    return dict(zip(FORM_KEYS, args))
+
+
+_EMPTY = {"models": [], "slices": [], "parameters": [], "experts": [], "experts_per_token": 2, "gate_mode": "hidden",
+          "layout": "models"}
+
+
+def _form_updates(values: dict) -> list:
+    """Updates for every form field, the two groups' visibility and the method help."""
+    moe = values.get("method") == "moe"
+    shown = {"models": not moe and values.get("layout") == "models",
+             "slices": not moe and values.get("layout") == "slices"}
+    out = [gr.update(value=values.get(k) or _EMPTY.get(k, ""), **({"visible": shown[k]} if k in shown else {}))
+           for k in FORM_KEYS]
+    return [*out, gr.update(visible=not moe), gr.update(visible=moe), editor.method_help(values.get("method", ""))]
+
+
+def _yaml_of(values: dict) -> tuple:
+    """(YAML, problem) for form values; an incomplete form leaves the YAML as it is and says why."""
+    try:
+        return editor.form_to_yaml(values), ""
+    except LabError as exc:
+        return gr.update(), f"⚠️ {exc}"
+
+
+def _fill(values: dict, note: str = "") -> list:
+    text, problem = _yaml_of(values)
+    return [*_form_updates(values), text, problem or note]
+
+
+@shows_errors
+def _use_template(key):
+    text = template_yaml(key or "slerp")
+    return [*_form_updates(editor.yaml_to_form(text)), text, "Template loaded: replace the model ids."]
+
+
+def _wire(c: dict) -> None:
+    form = [c[k] for k in FORM_KEYS]
+    form_out = form + [c["merge_group"], c["moe_group"], c["method_help"]]
+    filled = [*form_out, c["yaml"], c["status"]]
+    for key in FORM_KEYS:  # user edits only (.input), so filling the form from YAML cannot loop back
+        if key not in ("method", "layout"):
+            c[key].input(lambda *a: _yaml_of(_values(*a)), form, [c["yaml"], c["status"]], **PRIVATE)
+
+    def yaml_changed(text):
+        try:
+            values = editor.yaml_to_form(text)
+        except LabError as exc:
+            return [gr.update()] * len(form_out) + [f"⚠️ {exc}"]
+        return [*_form_updates(values), "✅ The form shows this YAML."]
+
+    c["yaml"].input(yaml_changed, c["yaml"], [*form_out, c["status"]], **PRIVATE)
+
+    def method_changed(*args):
+        values = _values(*args)
+        return _fill(editor.switch_method(values, values["method"]))
+
+    c["method"].input(method_changed, form, filled, **PRIVATE)
+    c["layout"].input(lambda *a: _fill(_values(*a)), form, filled, **PRIVATE)
+    c["use_template"].click(_use_template, c["template"], filled, **PRIVATE)
+    c["local"].input(lambda ref: ref, c["local"], c["picked"], **PRIVATE)
+    add = shows_errors(lambda picked, *a: _fill(editor.add_model(_values(*a), picked)))
+    c["add"].click(add, [c["picked"], *form], filled, **PRIVATE)
+    c["as_base"].click(lambda picked, *a: _fill({**_values(*a), "base_model": picked}), [c["picked"], *form],
+                       filled, **PRIVATE)
+    _wire_checks(c)
+    _wire_run(c)
+    _wire_chat(c)
+    _wire_bus(c, form, filled)
+    on_load(lambda: [gr.update(choices=editor.local_choices()), *_use_template("slerp")], None, [c["local"], *filled])
+
+
+def _wire_checks(c: dict) -> None:
+    @shows_errors
+    def check(text, oauth_token: gr.OAuthToken | None = None):
+        from lab.merge.recipe import load_recipe
+
+        md, rows, report = editor.check(text, token=token_from(oauth_token))
+        layer_map, curves = editor.pictures(load_recipe(text), report)
+        return md, rows, layer_map, curves
+
+    c["check"].click(check, c["yaml"], [c["report"], c["model_rows"], c["layer_map"], c["curves"]], **PRIVATE)
+
+
+def _wire_run(c: dict) -> None:
+    from lab import jobs
+
+    @shows_errors
+    def run(text, name, shard, seed, oauth_token: gr.OAuthToken | None = None):
+        job = editor.start(text, name, int(shard) if shard else None, int(seed) if seed is not None else None,
+                           token=token_from(oauth_token))
+        return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True), \
+            gr.update(interactive=False)
+
+    c["run"].click(run, [c["yaml"], c["name"], c["shard"], c["seed"]],
+                   [c["job_id"], c["job_status"], c["timer"], c["try_chat"]], **PRIVATE)
+
+    publish = [c["publish"]["artifact"]] if c.get("publish") else []
+
+    def tick(job_id):
+        if not job_id:
+            return [gr.update(), gr.update(), gr.Timer(active=False), "", gr.update(), gr.update()] + \
+                [gr.update()] * len(publish)
+        s = editor.status(job_id)
+        text = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
+        family = _family(s["out"]) if s["out"] else gr.update()
+        done = [_publish_choice(s["out"])] * len(publish)
+        return [progress_bar_html(s["progress"], s["message"]), text, gr.Timer(active=not s["final"]), s["out"],
+                family, gr.update(interactive=bool(s["out"])), *done]
+
+    c["timer"].tick(tick, c["job_id"], [c["progress"], c["job_status"], c["timer"], c["out"], c["family"],
+                                        c["try_chat"], *publish], **PRIVATE)
+    c["cancel"].click(shows_errors(lambda job_id: jobs.cancel(job_id) if job_id else "No merge is running."),
+                      c["job_id"], c["job_status"], **PRIVATE)
+
+
+def _wire_chat(c: dict) -> None:
+    """Try it in Chat: the merge goes to the Chat tab through the app's request bus, and the Chat tab opens."""
+    targets = [t for t in (bus.BUS.chat, bus.BUS.tabs) if t is not None]
+
+    def try_chat(out):
+        updates = [bus.stamp(out)] if bus.BUS.chat is not None else []
+        if bus.BUS.tabs is not None:
+            updates.append(bus.goto("chat"))
+        return [*updates, "" if bus.BUS.chat is not None else f"Open the Chat tab and pick `{out}`."]
+
+    c["try_chat"].click(try_chat, c["out"], [*targets, c["job_status"]], **PRIVATE)
+
+
+def _wire_bus(c: dict, form: list, filled: list) -> None:
+    """"Merge this" from another tab (e.g. Artifacts): the model joins the form."""
+    if bus.BUS.merge is None:
+        return
+
+    def receive(request, *args):
+        ref = bus.unstamp(request)
+        if not ref:
+            return [gr.skip()] * len(filled)
+        try:
+            return _fill(editor.add_model(_values(*args), ref), f"Added `{ref}` to the merge.")
+        except LabError as exc:
+            return [gr.skip()] * (len(filled) - 1) + [f"⚠️ {exc}"]
+
+    bus.BUS.merge.change(receive, [bus.BUS.merge, *form], filled, **PRIVATE)
+
+
+def _family(folder: str) -> str:
+    from lab.artifacts import read_manifest
+    from lab.merge.output import family_edges
+    from lab.merge.pictures import family_tree_svg
+
+    manifest = read_manifest(folder)
+    return family_tree_svg(family_edges(manifest, manifest.get("name", ""))) if manifest else ""
+
+
+def _publish_choice(out: str):
+    """The publish panel's artifact picker, pointed at the new merge (publishing goes through the Hub panel)."""
+    if not out:
+        return gr.update()
+    from lab.ui.publish_panel import artifact_choices
+
+    return gr.update(choices=artifact_choices(), value=out)

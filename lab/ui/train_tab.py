@@ -1,0 +1,130 @@
+"""The Train tab: presets, the recipe form (help from the recipe's field descriptions), the pre-launch check with
+the loss mask and memory estimate, the LR finder, the run as a job with live curves, cancel/resume, Try it in
+Chat, the trl command line, Hugging Face Jobs and publishing. The logic lives in lab.train.panel."""
+from __future__ import annotations
+
+import gradio as gr
+
+from lab.train import lr_finder, panel
+from lab.train.hf_jobs import FLAVORS, HfJobSpec
+from lab.train.recipe import PRESETS, TrainRecipe, describe
+from lab.ui.common import progress_bar_html
+
+HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only) or **DPO** (learn which answer is "
+        "better), as full fine-tuning, **LoRA** or **QLoRA**. Start from a preset, press **Check** to see the loss "
+        "mask and the memory estimate, then **Start training**. The run is a background job: closing the tab does "
+        "not stop it, and a cancelled or interrupted run resumes from its last checkpoint.")
+GROUPS = [
+    ("", ["method", "model", "dataset", "adapter", "learning_rate", "epochs", "max_steps", "max_seq_length",
+          "batch_size", "grad_accum"]),
+    ("LoRA", ["lora_r", "lora_alpha", "lora_dropout", "target_modules"]),
+    ("Data and loss", ["dataset_split", "max_rows", "eval_split", "eval_steps", "completion_only_loss",
+                       "chat_template", "packing", "dpo_beta", "dpo_loss"]),
+    ("Schedule and memory", ["warmup_ratio", "scheduler", "weight_decay", "seed", "gradient_checkpointing",
+                             "use_cpu"]),
+    ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
+                                  "push_to", "report_to"]),
+]
+LABELS = {"lr": "learning rate", "max_seq_length": "max sequence length", "grad_accum": "gradient accumulation"}
+
+
+def _widget(name: str, default):
+    kind, choices = panel.field_kind(name)
+    kw = dict(label=LABELS.get(name, name.replace("_", " ")), info=describe(name), elem_id=f"train-{name}")
+    if kind == "radio":
+        return gr.Radio(choices, value=default, **kw)
+    if kind == "check":
+        return gr.Checkbox(value=default, **kw)
+    if kind in ("int", "float"):
+        return gr.Number(value=default, precision=0 if kind == "int" else None, **kw)
+    return gr.Textbox(value=default or "", **kw)
+
+
+def _form() -> dict:
+    defaults, c = TrainRecipe().model_dump(), {}
+    for title, names in GROUPS:
+        with (gr.Accordion(title, open=False) if title else gr.Group()):
+            for name in names:
+                c[name] = _widget(name, defaults[name])
+                if name == "dataset":
+                    with gr.Row():
+                        c["artifacts"] = gr.Dropdown([], label="Dataset artifacts", allow_custom_value=True, scale=3)
+                        c["upload"] = gr.UploadButton("Upload a file", file_types=[".json", ".jsonl", ".parquet",
+                                                                                   ".csv"], scale=1)
+    return c
+
+
+def _plot(label: str, y: str) -> gr.LinePlot:
+    # starts empty (None): Gradio 6 never draws the lines of a color-split plot that started from an empty frame
+    return gr.LinePlot(None, x="step", y="value", color="series", label=label, y_title=y, height=220)
+
+
+def _layout() -> dict:
+    gr.Markdown(HELP)
+    with gr.Row(equal_height=True):
+        preset = gr.Dropdown(list(PRESETS), label="Preset", value=None, scale=3)
+        apply = gr.Button("Apply preset", scale=1)
+    with gr.Row():
+        with gr.Column(scale=3):
+            c = _form()
+        with gr.Column(scale=2):
+            c["yaml"] = gr.Code(TrainRecipe().to_yaml(), language="yaml", interactive=False,
+                                label="Recipe: run it headless with `python -m lab train recipe.yaml`")
+            c["trl"] = gr.Code(language="shell", interactive=False, label="The same run with the trl CLI")
+            c["form_note"] = gr.Markdown()
+    c.update(preset=preset, apply=apply)
+    c["check"] = gr.Button("Check (before launch)")
+    c["report"] = gr.Markdown()
+    c["mask"] = gr.HighlightedText(label="One sample through the chat template: the highlighted tokens are trained",
+                                   color_map={"trained": "green", "label": "gray"}, combine_adjacent=True)
+    with gr.Accordion("Learning-rate finder", open=False):
+        with gr.Row(equal_height=True):
+            c["lr_steps"] = gr.Number(40, precision=0, minimum=10, maximum=100, label="Sweep steps",
+                                      info=lr_finder.LrSweep.model_fields["steps"].description)
+            c["lr_go"] = gr.Button("Find the learning rate")
+            c["lr_use"] = gr.Button("Use this rate", interactive=False)
+        c["lr_job"] = gr.Textbox(visible=False)
+        c["lr_note"] = gr.Markdown()
+        c["lr_plot"] = gr.Image(label="Loss against learning rate", type="filepath", height=300)
+        c["lr_value"] = gr.Number(visible=False)
+        c["lr_timer"] = gr.Timer(2.0, active=False)
+    return {**c, **_run_layout()}
+
+
+def _run_layout() -> dict:
+    c = {}
+    with gr.Row():
+        c["start"] = gr.Button("Start training", variant="primary")
+        c["cancel"] = gr.Button("Cancel", variant="stop")
+        c["resume"] = gr.Button("Resume")
+        c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
+    c["job_id"] = gr.Textbox(label="Training job", interactive=True)
+    c["bar"] = gr.HTML(progress_bar_html(0))
+    c["status"] = gr.Markdown()
+    with gr.Row():
+        c["loss"] = _plot("Loss (train and eval)", "loss")
+        c["lr"] = _plot("Learning rate", "lr")
+    with gr.Row():
+        c["grad"] = _plot("Gradient norm", "grad norm")
+        c["tps"] = _plot("Tokens per second", "tokens/s")
+    c["log"] = gr.Code(label="Log (live)", language=None, lines=10, interactive=False)
+    c["artifact"] = gr.Textbox(label="Result", interactive=False)
+    c["timer"] = gr.Timer(2.0, active=False)
+    with gr.Accordion("Run on Hugging Face Jobs", open=False):
+        with gr.Row(equal_height=True):
+            c["flavor"] = gr.Dropdown(FLAVORS, value="a10g-small", label="Flavor",
+                                      info=HfJobSpec.model_fields["flavor"].description)
+            c["space"] = gr.Textbox(label="Code Space", info=HfJobSpec.model_fields["code_space"].description)
+        c["hf_go"] = gr.Button("Submit to Hugging Face Jobs")
+        c["hf_note"] = gr.Markdown()
+    with gr.Accordion("Publish the result", open=False):
+        from lab.ui import publish_panel
+
+        c["publish"] = publish_panel.build(api_name=None)
+    return c
+
+
+def build() -> None:
+    from lab.ui import train_events
+
+    train_events.wire(_layout())

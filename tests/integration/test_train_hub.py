@@ -1,0 +1,50 @@
+"""Checkpoints pushed to the (fake) Hub let a run resume after LAB_HOME was wiped; the result is published."""
+import json
+import os
+import shutil
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
+
+import pytest  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+
+from lab.train.cli import LocalContext  # noqa: E402
+from lab.train.recipe import TrainRecipe  # noqa: E402
+from lab.train.worker import train  # noqa: E402
+from tests.integration.test_train import short_alpaca  # noqa: E402
+
+
+class Crash(TrainerCallback):
+    """The machine goes away after step 3 (after checkpoint 2 was saved and pushed)."""
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == 3:
+            raise RuntimeError("the Space restarted")
+
+
+def test_resume_from_hub_checkpoint_after_wipe(fake_hub, bundled_model, alpaca_path, lab_home, tmp_path):
+    data = tmp_path / "mini.json"
+    data.write_text(json.dumps(short_alpaca(alpaca_path, 8)))
+    recipe = TrainRecipe(model=str(bundled_model), dataset=str(data), max_steps=4, batch_size=2, max_seq_length=64,
+                         lora_r=8, save_steps=2, push_checkpoints_to="tester/smol-ckpts", push_to="tester/smol-sft")
+    out = lab_home / "artifacts" / "run"
+    with pytest.raises(RuntimeError, match="restarted"):
+        train(recipe, out, LocalContext(out), token=fake_hub.token, callbacks=(Crash(),))
+    remote = fake_hub.files("tester/smol-ckpts") / "last-checkpoint"
+    assert json.loads((remote / "trainer_state.json").read_text())["global_step"] == 2
+    assert fake_hub.meta("tester/smol-ckpts")["private"]
+    shutil.rmtree(lab_home)  # LAB_HOME wiped: a restarted Space without storage
+    out.mkdir(parents=True)
+    logs = []
+    ctx = LocalContext(out)
+    ctx.log = logs.append
+    result = train(recipe, out, ctx, token=fake_hub.token)
+    assert "Pulled the last checkpoint from tester/smol-ckpts." in logs
+    assert "Resumed at step 2 of 4." in logs
+    assert result["steps"] == 4
+    assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [3, 4]
+    assert "error" not in result["pushed"]
+    assert (fake_hub.files("tester/smol-sft") / "adapter_model.safetensors").is_file()
+    card = (fake_hub.files("tester/smol-sft") / "README.md").read_text()
+    assert "base_model:" in card and "checkpoints" not in os.listdir(fake_hub.files("tester/smol-sft"))
+    assert fake_hub.token not in (out / "recipe.yaml").read_text() + json.dumps(result)
