@@ -41,6 +41,15 @@ def test_merge_runs_as_a_job_with_progress_and_an_artifact(finetuned_model, lab_
 
 
 @pytest.fixture
+def every_bar_update(monkeypatch):
+    """Progress on every bar update, not once a second: where the merge stopped must not depend on speed."""
+    import functools
+
+    import lab.merge.worker as worker
+    monkeypatch.setattr(worker, "report_progress", functools.partial(worker.report_progress, every_s=0.0))
+
+
+@pytest.fixture
 def broken_model(finetuned_model, tmp_path):
     """The fine-tune with one late tensor of the wrong shape: configs look fine, the merge fails midway."""
     import torch
@@ -57,7 +66,7 @@ def broken_model(finetuned_model, tmp_path):
     return out
 
 
-def test_a_failed_merge_leaves_nothing_behind(broken_model, tmp_path):
+def test_a_failed_merge_leaves_nothing_behind(broken_model, tmp_path, every_bar_update):
     outputs = tmp_path / "outputs"
     outputs.mkdir()
     seen = []
@@ -69,7 +78,7 @@ def test_a_failed_merge_leaves_nothing_behind(broken_model, tmp_path):
     assert list(outputs.iterdir()) == []
 
 
-def test_a_cancelled_merge_leaves_nothing_behind(finetuned_model, tmp_path):
+def test_a_cancelled_merge_leaves_nothing_behind(finetuned_model, tmp_path, every_bar_update):
     seen = []
 
     def progress(fraction, message=""):
