@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from transformers import TrainerCallback
 
 from lab.train.recipe import TrainRecipe
 
@@ -59,21 +58,27 @@ def suggest(lrs: list[float], losses: list[float], diverge: float = 2.0) -> dict
             "diverged_at": lrs[i_div] if i_div is not None else None, "smoothed": sm, "note": note}
 
 
-class _StopOnDivergence(TrainerCallback):
-    def __init__(self):
-        self.losses: list[float] = []
-        self.lrs: list[float] = []
+def _stop_on_divergence():
+    """The callback, built on first use: importing transformers' trainer costs seconds at app start."""
+    from transformers import TrainerCallback
 
-    def on_log(self, args, state, control, logs=None, **kw):
-        if not logs or "loss" not in logs:
+    class StopOnDivergence(TrainerCallback):
+        def __init__(self):
+            self.losses: list[float] = []
+            self.lrs: list[float] = []
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs:
+                return control
+            loss = float(logs["loss"])
+            self.losses.append(loss)
+            self.lrs.append(float(logs.get("learning_rate", 0.0)))
+            finite = [x for x in self.losses if math.isfinite(x)]
+            if not math.isfinite(loss) or (len(finite) > 5 and loss > 4 * min(finite)):
+                control.should_training_stop = True
             return control
-        loss = float(logs["loss"])
-        self.losses.append(loss)
-        self.lrs.append(float(logs.get("learning_rate", 0.0)))
-        finite = [x for x in self.losses if math.isfinite(x)]
-        if not math.isfinite(loss) or (len(finite) > 5 and loss > 4 * min(finite)):
-            control.should_training_stop = True
-        return control
+
+    return StopOnDivergence()
 
 
 def plot(result: dict, out: Path) -> Path:
@@ -118,7 +123,7 @@ def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None
     pre = preflight.check(run, token=token, ds=(ds, kind))
     run = pre.recipe
     model, tok = worker.load_weights(run, pre, token, ctx.log)
-    stop = _StopOnDivergence()
+    stop = _stop_on_divergence()
     trainer = worker.make_trainer(run, pre, model, tok, ds if run.method == "dpo" else worker.sft_rows(ds, kind),
                                   None, folder / "checkpoints", [LabCallback(ctx), stop])
     trainer.args.save_strategy = "no"
