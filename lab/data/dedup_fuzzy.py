@@ -25,29 +25,45 @@ CHUNK_SHINGLES = 1 << 14  # (num_perm × chunk) uint32 = 8 MB at 128 permutation
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=seed).permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's affine32 permutation parameters for MinHash(num_perm, seed): odd a, any b, from RandomState.
+    Computed here because importing datasketch (it pulls scipy) costs about a second per run."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows per band) exactly as datasketch's MinHashLSH picks them (about 0.5 s of integrals: cached)."""
-    from datasketch import MinHashLSH
+    """(bands, rows per band) as datasketch's MinHashLSH picks them: the (b, r) with b·r ≤ num_perm minimising
+    the false-positive plus false-negative area. The integrands are polynomials of degree b·r, which
+    Gauss-Legendre with num_perm/2 + 1 nodes integrates exactly, so no adaptive quadrature is needed."""
+    pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)], dtype=float)
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
 
-    try:
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    except ValueError as exc:
-        raise LabError(f"MinHash LSH cannot work at threshold {threshold} with {num_perm} permutations ({exc}).",
-                       "Lower the threshold or raise the number of permutations.", "fuzzy_dedup.threshold") from None
-    return lsh.b, lsh.r
+    def area(lo: float, hi: float, false_positive: bool) -> np.ndarray:
+        s = (hi - lo) / 2 * nodes + (hi + lo) / 2
+        hit = 1 - (1 - s[None, :] ** pairs[:, 1:2]) ** pairs[:, 0:1]  # P(share a bucket) at similarity s
+        return ((hit if false_positive else 1 - hit) * weights).sum(axis=1) * (hi - lo) / 2
+
+    error = 0.5 * area(0.0, threshold, True) + 0.5 * area(threshold, 1.0, False)
+    bands, rows = (int(x) for x in pairs[int(np.argmin(error))])
+    if bands < 2:
+        raise LabError(f"MinHash LSH cannot work at threshold {threshold} with {num_perm} permutations (fewer than "
+                       "2 bands).", "Lower the threshold or raise the number of permutations.",
+                       "fuzzy_dedup.threshold")
+    return bands, rows
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
-    from datasketch.minhash import _fmix
-
-    return _fmix(h, 32)
+    """MurmurHash3's 32-bit finalizer (datasketch's pre-mix of each hash before the affine permutations)."""
+    h = h.astype(np.uint32, copy=True)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
 
 
 def _shingle_keys(ids: np.ndarray, counts: np.ndarray, n: int):

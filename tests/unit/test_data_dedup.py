@@ -10,6 +10,7 @@ from datasketch import MinHash, MinHashLSH
 from lab.data import normalize, rules
 from lab.data.dedup_exact import exact_duplicates
 from lab.data.dedup_fuzzy import fuzzy_duplicates, near_duplicates, signatures
+from lab.errors import LabError
 from tests.unit.data_fixtures import alpaca_rows, perturbed_mix, sentences
 
 WORDS = re.compile(r"(?:[^\w\s]|_)+")
@@ -128,3 +129,20 @@ def test_fuzzy_refuses_settings_lsh_cannot_use():
 
     with pytest.raises(LabError, match="threshold"):
         fuzzy_duplicates(["a b c", "a b d"], threshold=0.99, num_perm=16)
+
+
+def test_lsh_params_and_permutations_are_datasketchs_without_importing_it():
+    from lab.data.dedup_fuzzy import lsh_params, permutations
+
+    for num_perm in (16, 64, 128, 256):
+        a, b = MinHash(num_perm=num_perm, seed=3, scheme="affine32").permutations
+        ours = permutations(num_perm, 3)
+        assert np.array_equal(a.astype(np.uint32), ours[0]) and np.array_equal(b.astype(np.uint32), ours[1])
+        for threshold in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+            try:
+                lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+            except ValueError:  # fewer than 2 bands: the lab refuses it too, naming the field
+                with pytest.raises(LabError, match="threshold"):
+                    lsh_params.__wrapped__(threshold, num_perm)
+                continue
+            assert lsh_params.__wrapped__(threshold, num_perm) == (lsh.b, lsh.r), (threshold, num_perm)
