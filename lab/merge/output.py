@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from lab.artifacts import finalize, parent_entry, read_manifest
+from lab.artifacts import finalize, parent_entry
 from lab.merge.recipe import AnyRecipe, MoERecipe
 from lab.merge.refs import split_ref
 from lab.models.info import count_params
@@ -63,22 +63,6 @@ def parents_of(recipe: AnyRecipe, licenses: dict[str, str], token=None) -> list[
     return out
 
 
-def family_edges(manifest: dict, child: str = "", depth: int = 6) -> list[tuple[str, str]]:
-    """(parent, child) edges of a manifest's family tree, following local artifacts' manifests and cards."""
-    child = child or manifest.get("name", "this model")
-    edges = []
-    for p in manifest.get("parents", []):
-        edges.append((p["ref"], child))
-        if depth <= 1:
-            continue
-        sub = read_manifest(Path(p["path"])) if p.get("path") else {}
-        if sub:
-            edges += family_edges(sub, p["ref"], depth - 1)
-        for step in p.get("lineage", []) if not sub else []:
-            edges += [(q, step["child"]) for q in step.get("parents", []) if step.get("child")]
-    return list(dict.fromkeys(edges))
-
-
 def _verify(folder: Path, recipe: AnyRecipe) -> dict:
     cfg = json.loads((folder / "config.json").read_text())
     params, dtype = count_params(folder)
@@ -92,7 +76,7 @@ def _verify(folder: Path, recipe: AnyRecipe) -> dict:
 def write_outputs(folder: Path, recipe: AnyRecipe, source: str, report, name: str, token=None) -> dict:
     """Verify the merged folder, then write recipe.yaml, lab.json, README.md and family_tree.svg into it."""
     from lab.merge.methods import METHODS
-    from lab.merge.pictures import family_tree_svg
+    from lab.lineage import family_edges, family_tree_svg
 
     result = _verify(folder, recipe)
     licenses = {row["model"]: row.get("license", "") for row in report.models}

@@ -12,7 +12,7 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.ui import bus
-from lab.ui.common import on_load, progress_bar_html, shows_errors, token_from
+from lab.ui.common import on_load, progress_bar_html, require_user, shows_errors, token_from, user_token
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
              "slices", "parameters", "gate_mode", "experts_per_token", "experts", "advanced"]
@@ -220,8 +220,9 @@ def _wire_run(c: dict) -> None:
 
     @shows_errors
     def run(text, name, shard, seed, oauth_token: gr.OAuthToken | None = None):
+        token = user_token(oauth_token, "Starting a merge")
         job = editor.start(text, name, int(shard) if shard else None, int(seed) if seed is not None else None,
-                           token=token_from(oauth_token))
+                           token=token)
         return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True), \
             gr.update(interactive=False)
 
@@ -243,8 +244,13 @@ def _wire_run(c: dict) -> None:
 
     c["timer"].tick(tick, c["job_id"], [c["progress"], c["job_status"], c["timer"], c["out"], c["family"],
                                         c["try_chat"], *publish], **PRIVATE)
-    c["cancel"].click(shows_errors(lambda job_id: jobs.cancel(job_id) if job_id else "No merge is running."),
-                      c["job_id"], c["job_status"], **PRIVATE)
+
+    @shows_errors
+    def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
+        require_user(oauth_token, "Cancelling a merge")
+        return jobs.cancel(job_id) if job_id else "No merge is running."
+
+    c["cancel"].click(cancel, c["job_id"], c["job_status"], **PRIVATE)
 
 
 def _wire_chat(c: dict) -> None:
@@ -279,8 +285,7 @@ def _wire_bus(c: dict, form: list, filled: list) -> None:
 
 def _family(folder: str) -> str:
     from lab.artifacts import read_manifest
-    from lab.merge.output import family_edges
-    from lab.merge.pictures import family_tree_svg
+    from lab.lineage import family_edges, family_tree_svg
 
     manifest = read_manifest(folder)
     return family_tree_svg(family_edges(manifest, manifest.get("name", ""))) if manifest else ""

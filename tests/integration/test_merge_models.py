@@ -202,7 +202,7 @@ parameters:
 
 
 def test_merging_a_merge_extends_the_lineage(outdir, finetuned_model, lora_adapter, tmp_path):
-    from lab.merge.output import family_edges
+    from lab.lineage import family_edges
 
     first = _merged("slerp", outdir, finetuned_model, lora_adapter)
     text = f"""
