@@ -18,6 +18,7 @@ COMMANDS = {
     "chat": "lab.chat.cli",
     "hub": "lab.cli_hub",
     "push": "lab.cli_hub",
+    "tour": "lab.tour.cli",
 }
 
 

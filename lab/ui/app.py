@@ -29,11 +29,13 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="The lab") as demo:
         header.build()
         bus.create()
+        connect_tour = importlib.import_module("lab.ui.tour_panel").build()  # the first-run tour, above the tabs
         with gr.Tabs() as tabs:
             bus.BUS.tabs = tabs
             for label, module in TABS:
                 with gr.Tab(label, id=label.lower()):
                     importlib.import_module(module).build()
+        connect_tour()  # its "Chat with …" buttons need the tabs
     return demo
 
 

@@ -1,0 +1,76 @@
+"""The first-run tour at the top of the app: one button runs the whole loop (lab.tour) and shows each stage live,
+then the three models' replies side by side, with buttons that open the fine-tune and the merge in the Chat tab.
+
+Open by default while LAB_HOME holds no artifact (a newcomer). On the public demo Space the button explains that
+the tour needs a duplicated Space instead of running; on any Space it needs a signed-in visitor, like a job."""
+from __future__ import annotations
+
+import gradio as gr
+
+from lab.errors import LabError
+from lab.tour import Tour, check_allowed, is_first_run
+from lab.tour.board import COLUMNS, Board
+from lab.ui import bus
+from lab.ui.common import progress_bar_html, require_user
+
+PRIVATE = {"api_visibility": "private"}
+TITLE = "New here? Start with the tour"
+INTRO = ("One click runs the whole loop offline on the bundled SmolLM2-135M, in a few minutes on a CPU: a small "
+         "demo dataset with planted duplicates and refusals is **filtered**, the model is **fine-tuned** (LoRA, 20 "
+         "steps), the fine-tune is **merged** back into the base (SLERP), and all three **answer side by side**. "
+         "Everything it makes lands in the Artifacts tab, with its lineage.")
+START = "Take the tour"
+
+
+def build():
+    """Lay out and wire the panel; returns connect(), which app.py calls once the tabs exist."""
+    with gr.Accordion(TITLE, open=is_first_run(), elem_id="lab-tour"):
+        gr.Markdown(INTRO)
+        start = gr.Button(START, variant="primary", elem_id="lab-tour-start")
+        stages = gr.Markdown(elem_id="lab-tour-stages")
+        bar = gr.HTML(elem_id="lab-tour-progress")
+        replies = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, visible=False,
+                               column_widths=["16%", "28%", "28%", "28%"],
+                               label="The three models, side by side", elem_id="lab-tour-replies")
+        with gr.Row():
+            chat_ft = gr.Button("Chat with the fine-tune", interactive=False, elem_id="lab-tour-chat-ft")
+            chat_merge = gr.Button("Chat with the merge", interactive=False, elem_id="lab-tour-chat-merge")
+        paths = gr.State({})
+    start.click(run_tour, None, [stages, bar, replies, paths, chat_ft, chat_merge], api_name="tour",
+                concurrency_limit=1, concurrency_id="lab-tour", show_progress="minimal")
+    return lambda: _connect(chat_ft, chat_merge, paths)
+
+
+def _frame(board: Board, paths: dict):
+    """The outputs for one moment of the tour."""
+    ready = board.finished and board.ok
+    return (board.markdown(), progress_bar_html(board.progress, board.message),
+            gr.Dataframe(value=board.table(), visible=bool(board.replies)), paths,
+            gr.Button(interactive=ready), gr.Button(interactive=ready))
+
+
+def run_tour(oauth_token: gr.OAuthToken | None = None):
+    """Stream the tour's stages; a refusal (demo Space, not signed in) is shown in place of the stage list."""
+    try:
+        check_allowed()
+        require_user(oauth_token, "The tour")
+        tour = Tour()
+    except LabError as exc:
+        yield f"⚠️ **{exc.what}** {exc.fix}", "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return
+    board = Board()
+    for ev in tour.run():
+        board.update(ev)
+        yield _frame(board, {"train": board.artifacts.get("train", ""), "merge": board.artifacts.get("merge", "")})
+
+
+def _connect(chat_ft, chat_merge, paths) -> None:
+    """"Chat with …" sends the artifact to the Chat tab through the request bus, and opens that tab."""
+    from lab.ui.app import TABS
+
+    if bus.BUS.chat is None or bus.BUS.tabs is None or "chat" not in {label.lower() for label, _ in TABS}:
+        chat_ft.visible = chat_merge.visible = False  # no Chat tab in this app
+        return
+    for button, key in ((chat_ft, "train"), (chat_merge, "merge")):
+        button.click(lambda p, key=key: (bus.stamp(p.get(key, "")), bus.goto("chat")) if p.get(key)
+                     else (gr.skip(), gr.skip()), paths, [bus.BUS.chat, bus.BUS.tabs], **PRIVATE)
