@@ -97,6 +97,19 @@ def prepare_sft(ds, tok, completion_only: bool):
                   remove_columns=ds.column_names, desc="Tokenizing")
 
 
+def check_answers_fit(ds, max_len: int) -> None:
+    """Refuse a run whose rows all lose every trained token to truncation (TRL would drop them all and fail
+    with "num_samples=0"); the usual cause is a long chat template or system prompt with a short max_seq_length."""
+    if not len(ds):
+        return
+    kept = sum(1 for labels in ds["labels"] if any(t != IGNORE for t in labels[:max_len]))
+    if kept == 0:
+        prompt = sorted(next((i for i, t in enumerate(lab) if t != IGNORE), len(lab)) for lab in ds["labels"])
+        raise LabError(f"No row keeps a trained token within max_seq_length={max_len}: the prompt part alone "
+                       f"(chat template, system prompt, question) takes {prompt[len(prompt) // 2]} tokens on the "
+                       "median row.", "Raise max_seq_length (256 or more suits most chat data).", "max_seq_length")
+
+
 def sft_collator(tok, padding_free: bool = False):
     """The collator class TRL's SFTTrainer uses (labels padded with -100, so pad == eos is safe)."""
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling

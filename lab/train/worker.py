@@ -102,7 +102,7 @@ def total_steps(recipe: TrainRecipe, n_train: int) -> int:
 
 
 def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: Path, callbacks: list):
-    from lab.train.masking import prepare_sft, sft_collator
+    from lab.train.masking import check_answers_fit, prepare_sft, sft_collator
 
     args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
     args.include_num_input_tokens_seen = "non_padding"
@@ -117,6 +117,7 @@ def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: P
         from trl import SFTTrainer
 
         train_ds = prepare_sft(train_ds, tok, recipe.completion_only_loss)
+        check_answers_fit(train_ds, recipe.max_seq_length)
         eval_ds = prepare_sft(eval_ds, tok, recipe.completion_only_loss) if eval_ds is not None else None
         padding_free = recipe.packing  # TRL's bfd packing is padding-free and builds its own collator
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,

@@ -232,3 +232,20 @@ def test_lr_finder_suggests_a_rate(bundled_model, alpaca_path, tmp_path):
     assert out["suggestion"] and 1e-5 <= out["suggestion"] < 10.0
     assert (tmp_path / "lr" / "lr_find.png").stat().st_size > 1000
     assert json.loads((tmp_path / "lr" / "lr_find.json").read_text())["suggestion"] == out["suggestion"]
+
+
+def test_a_sequence_too_short_for_any_answer_names_the_field(bundled_model):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from lab.errors import LabError
+    from lab.train.masking import check_answers_fit, prepare_sft
+
+    tok = AutoTokenizer.from_pretrained(bundled_model)
+    rows = [{"messages": [{"role": "user", "content": f"Name a colour number {i}."},
+                          {"role": "assistant", "content": "Blue."}]} for i in range(4)]
+    ds = prepare_sft(Dataset.from_list(rows), tok, completion_only=True)
+    check_answers_fit(ds, 256)  # the answers fit: nothing to say
+    with pytest.raises(LabError) as err:
+        check_answers_fit(ds, 16)  # SmolLM2's template and system prompt alone are longer than this
+    assert err.value.field == "max_seq_length" and "Raise max_seq_length" in err.value.fix
