@@ -5,6 +5,10 @@ clients (each its own session) submit /chat at the same moment with two panes: t
 2N replies share one base and take turns on it token by token.
 BENCH_RESULT: sessions, completed, failed, p50_s / p95_s / max_s (submit to final frame per session),
 first_text_p50_s (submit to the first frame with text), warmup_s (first chat, model load included).
+
+With --train-data FILE (and --train-model FOLDER), a LoRA training job is submitted into the app's LAB_HOME
+the way the Train tab does, and the chats start once it has taken a step (issue 10: chat while training).
+The job is cancelled after the chats; train_steps_during counts its optimizer steps while they ran.
 """
 from __future__ import annotations
 
@@ -66,11 +70,57 @@ def start_app(scratch: Path, log) -> tuple[subprocess.Popen, str | None]:
     return proc, url
 
 
+def start_training(home: Path, model: str, data: str):
+    """A LoRA SFT job (lab.train.submit: preflight, record, worker) in the app's LAB_HOME; returns once it trains."""
+    os.environ["LAB_HOME"] = str(home)
+    from lab.jobs.context import read_metrics
+    from lab.train import submit
+    from lab.train.recipe import TrainRecipe
+
+    recipe = TrainRecipe(model=model, dataset=data, max_steps=10_000, batch_size=2, max_seq_length=128, lora_r=8,
+                         save_steps=100_000)
+    job = submit(recipe, title="bench: training under chat load")
+    deadline = time.time() + 600
+    while not read_metrics(job.metrics_path):
+        if time.time() > deadline:
+            raise RuntimeError(f"training job {job.id} took no step in 600 s")
+        time.sleep(0.5)
+    return job
+
+
+def trained_steps(job) -> int:
+    from lab.jobs.context import read_metrics
+
+    return max((r.get("step", 0) for r in read_metrics(job.metrics_path)), default=0)
+
+
+def stop_training(job) -> None:
+    from lab import jobs
+    from lab.jobs.manager import wait
+
+    jobs.cancel(job.id)
+    wait(job.id, timeout=300, poll=0.5)
+
+
+def chat_at_once(url: str, sessions: int, max_new: int) -> list[dict]:
+    results = [{} for _ in range(sessions)]
+    threads = [threading.Thread(target=chat, args=(url, f"Tell me one fact about the number {i}.", max_new,
+                                                   results[i])) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--train-data", default="", help="Chat while a LoRA training job on this data file runs.")
+    ap.add_argument("--train-model", default=MODEL, help="The training job's base model (a folder or Hub id).")
     args = ap.parse_args()
+    training, extra = None, {}
     scratch = Path(tempfile.mkdtemp(prefix="chat-load-", dir=os.environ.get("BENCH_TMP")))
     with open(scratch / "app.log", "wb") as log:
         proc, url = start_app(scratch, log)
@@ -80,17 +130,17 @@ def main() -> int:
                 return 1
             warm: dict = {}
             chat(url, "Hello!", 4, warm)
-            results = [{} for _ in range(args.sessions)]
-            threads = [threading.Thread(target=chat, args=(url, f"Tell me one fact about the number {i}.",
-                                                           args.max_new_tokens, results[i]))
-                       for i in range(args.sessions)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            if args.train_data:
+                training = start_training(scratch / "home", args.train_model, args.train_data)
+                before = trained_steps(training)
+            results = chat_at_once(url, args.sessions, args.max_new_tokens)
+            if training is not None:
+                extra["train_steps_during"] = trained_steps(training) - before
         finally:
+            if training is not None:
+                stop_training(training)
             stop(proc)
-    out = summary(results, warm)
+    out = {**summary(results, warm), **extra}
     print("BENCH_RESULT " + json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}))
     return 0 if out["failed"] == 0 else 1
 

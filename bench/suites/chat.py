@@ -13,6 +13,7 @@ FOLDER = MODELS_DIR / "HuggingFaceTB--SmolLM2-135M-Instruct"  # the converted bu
 # fresh baseline process (measured: 2 vs 8.7 tok/s). Passive waiting on both sides compares the code, not that.
 ENV = {"HF_HUB_OFFLINE": "1", "LAB_HOME": "{tmp}/home", "HF_HOME": "{tmp}/hf", "LAB_MODELS_DIR": str(MODELS_DIR),
        "TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "alpaca_en_demo.json"
 CONVERT = [PYTHON, "-m", "lab", "models", "resolve", "HuggingFaceTB/SmolLM2-135M-Instruct"]
 
 
@@ -35,4 +36,12 @@ def pairs(quick: bool) -> list[Pair]:
              targets={"completed": 8, "failed": 0},
              note="`python app.py`, then 8 gradio_client sessions submit /chat at once (two panes of the bundled "
                   "model each: 16 replies taking turns on one base). Latency: submit to final frame per session."),
+        Pair("chat_load_8_training", side("sides/chat_load.py", "--sessions", 8, "--max-new-tokens",
+                                          8 if quick else 32, "--train-data", DATA, "--train-model", FOLDER),
+             None, reps=3, quick_reps=1, env=ENV, setup=CONVERT, timeout_s=900,
+             compare={"completed": "higher", "failed": "lower", "p50_s": "lower", "p95_s": "lower",
+                      "first_text_p50_s": "lower", "train_steps_during": "higher"},
+             targets={"completed": 8, "failed": 0},
+             note="As chat_load_8, while a LoRA training job (SmolLM2, batch 2, 128 tokens) runs in the same "
+                  "LAB_HOME: p50/p95 of the 8 sessions under training load, and the steps training made meanwhile."),
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from lab import yamlio
 from lab.errors import LabError
 from lab.settings import get_settings
 
@@ -75,7 +76,10 @@ class ChatSpec(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str) -> "ChatSpec":
-        return build_spec(yaml.safe_load(text) or {})
+        data = yamlio.load(text or "", "chat settings") or {}
+        if not isinstance(data, dict):
+            raise LabError("The chat settings must be a mapping of fields.", "Write `field: value` lines.", "settings")
+        return build_spec(data)
 
 
 def build_spec(values: dict) -> ChatSpec:

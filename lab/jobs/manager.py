@@ -160,7 +160,11 @@ def cancel(job_id: str) -> str:
 
 def _mark_cancelled(job_id: str) -> None:
     with store.connect(immediate=True) as con:
-        if store.get_job_in(con, job_id).state == "running":
+        try:
+            job = store.get_job_in(con, job_id)
+        except LabError:  # the record is gone (LAB_HOME wiped): nothing left to mark
+            return
+        if job.state == "running":
             store.set_state(con, job_id, "cancelled", finished=time.time())
 
 

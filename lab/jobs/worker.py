@@ -1,6 +1,7 @@
 """`python -m lab.jobs.worker JOB_ID`: run one job's runner in this process, record how it ended."""
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -37,6 +38,29 @@ def _redirect_output(job: store.Job) -> None:
     os.close(fd)
 
 
+def disk_full(exc: BaseException | None) -> bool:
+    """ENOSPC/EDQUOT anywhere in the chain, also inside another library's error (safetensors' Rust I/O error
+    reads "No space left on device (os error 28)")."""
+    for _ in range(20):
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "os error 28" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(exc: BaseException) -> LabError:
+    from lab.settings import get_settings
+
+    return LabError(f"The disk is full: the job could not write its output ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}).",
+                    f"Free space where LAB_HOME lives ({get_settings().home}): delete artifacts you no longer need "
+                    "(Artifacts tab) or attach more storage, then run the job again.", "disk")
+
+
 def _finish(job_id: str, state: str, error: str = "") -> None:
     with store.connect(immediate=True) as con:
         extra = {"progress": 1.0} if state == "succeeded" else {}
@@ -63,6 +87,8 @@ def main(job_id: str) -> int:
         traceback.print_exc()
         sys.stdout.flush()
         state, error = "failed", f"{type(exc).__name__}: {exc}\n--- last log lines ---\n{_tail(job.log_path)}"
+        if disk_full(exc):
+            state, error = "failed", str(disk_full_error(exc))
     print(f"=== job {job.id} {state}", flush=True)
     try:
         _finish(job_id, state, error)

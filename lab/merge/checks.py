@@ -5,6 +5,9 @@ from lab.errors import LabError
 from lab.merge.methods import METHODS, has_fallback
 
 
+MAX_OUT_LAYERS = 1024  # the deepest released models have ~130 layers; Franken-merges a few hundred
+
+
 def _fail(field: str, what: str, fix: str):
     raise LabError(what, fix, field)
 
@@ -44,7 +47,16 @@ def _check_counts(method, field: str, n: int) -> None:
               else "Give one source per slice; stack more slices to add layers.")
 
 
+def _check_depth(prefix: str, slices) -> None:
+    """Output layers are the sum of the slices' lengths; an absurd stack is refused before any download."""
+    total = sum(max(0, s.sources[0].layer_range[1] - s.sources[0].layer_range[0]) for s in slices or [])
+    if total > MAX_OUT_LAYERS:
+        _fail(f"{prefix}slices", f"The slices stack {total:,} output layers; the lab merges at most "
+              f"{MAX_OUT_LAYERS}.", "Use fewer or shorter slices (released models have at most ~130 layers).")
+
+
 def _check_block(r, method, prefix: str, models, slices) -> None:
+    _check_depth(prefix, slices)
     if models:
         extra = 1 if r.base_model and r.base_model not in [m.model for m in models] else 0  # mergekit adds the base
         _check_counts(method, f"{prefix}models", len(models) + extra)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from lab import yamlio
 from lab.errors import LabError
 from lab.merge.recipe import AnyRecipe, MergeRecipe, MoERecipe, dump_yaml, from_dict
 
@@ -39,9 +40,10 @@ def parse_cell(text: Any, field: str) -> Any:
     if not text.strip():
         return None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise LabError(f"{text!r} is not a value.", "Write a number, true/false, a list such as [0, 0.5, 1], or "
+        return yamlio.load(text, "value", field)  # safe: no aliases, nesting and size capped
+    except LabError as exc:
+        raise LabError(f"{text[:80]!r} is not a value ({exc.what.rstrip('.')}).",
+                       "Write a number, true/false, a list such as [0, 0.5, 1], or "
                        "[{filter: mlp, value: 0.5}, {value: 0.3}].", field) from None
 
 
@@ -141,10 +143,7 @@ def to_form(recipe: AnyRecipe) -> dict:
 def _advanced_dict(text: str) -> dict:
     if not (text or "").strip():
         return {}
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LabError(f"The advanced YAML does not parse ({exc}).", "Fix it, or clear the box.", "advanced") from None
+    value = yamlio.load(text, "advanced", "advanced")
     if not isinstance(value, dict):
         raise LabError("The advanced box must hold YAML keys.", "Write e.g. `tokenizer: {source: union}`.", "advanced")
     return value

@@ -3,7 +3,7 @@
 They mirror mergekit 0.1.5's MergeConfiguration and MoEMergeConfig key for key (so any mergekit YAML
 loads), but forbid unknown keys (mergekit silently drops a typo such as `base_modle`) and check each
 method's inputs and parameters. `check_with_mergekit` then validates with mergekit's own schema.
-YAML is read with yaml.safe_load + model_validate only.
+YAML is read with lab.yamlio (a safe loader without aliases) + model_validate only.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lab import yamlio
 from lab.errors import LabError
 from lab.merge.checks import check_merge, check_moe
 from lab.merge.methods import GATE_MODES, METHODS, Setting
@@ -214,13 +215,7 @@ def _lab_error(exc: ValidationError) -> LabError:
 
 
 def parse_yaml(text: str) -> dict:
-    try:
-        data = yaml.safe_load(text or "")
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise LabError(f"The YAML does not parse{where}: {getattr(exc, 'problem', exc)}.",
-                       "Fix the indentation or quoting there.", "yaml") from None
+    data = yamlio.load(text or "", "merge config", "yaml")  # safe: no aliases (YAML bombs), size and depth capped
     if not isinstance(data, dict):
         raise LabError("The YAML must be a mapping (keys such as merge_method and models).",
                        "Paste a mergekit config, or pick a template.", "yaml")

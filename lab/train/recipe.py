@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lab import yamlio
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
 
@@ -47,8 +48,8 @@ class TrainRecipe(BaseModel):
                                  "DPO: 5e-7–5e-6. The LR finder suggests one.")
     epochs: float = Field(1.0, gt=0, le=100, description="Passes over the data. 1–3 is typical; more overfits "
                           "small datasets (the eval loss rises while the train loss falls).")
-    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (overrides epochs). "
-                           "-1 trains for the full epochs.")
+    max_steps: int = Field(-1, ge=-1, le=10_000_000, description="Stop after this many optimizer steps (overrides "
+                           "epochs). -1 trains for the full epochs.")
     max_seq_length: int = Field(1024, ge=16, le=262144, description="Longest sequence in tokens; longer rows "
                                 "are cut. It trades against batch size: activation memory grows with "
                                 "batch × length. Clamped to the model's maximum.")
@@ -127,11 +128,7 @@ class TrainRecipe(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str) -> "TrainRecipe":
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise LabError(f"The recipe is not valid YAML ({exc}).", "Fix the YAML syntax.", "recipe") from None
-        return cls.parse(data)
+        return cls.parse(yamlio.load(text or "") or {})  # safe: no aliases (YAML bombs), size and depth capped
 
     @classmethod
     def parse(cls, data: dict) -> "TrainRecipe":

@@ -1,6 +1,8 @@
 """The Artifacts tab: every dataset, adapter, model, merge and vote set, with its card, lineage and actions."""
 from __future__ import annotations
 
+import base64
+import re
 import time
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from lab.ui.common import require_user, shows_errors
 COLUMNS = ["name", "kind", "size", "parents", "created", "path"]
 KIND_FILTER = ["all", "dataset", "adapter", "model", "merge", "votes"]
 CHATTABLE = {"adapter", "model", "merge"}
+IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
 
 def _mb(n: int) -> str:
@@ -40,10 +44,32 @@ def _manifest(path: str) -> dict:
     return m
 
 
+def _inline_images(text: str, folder: Path) -> str:
+    """The card's own pictures (e.g. loss.png beside it) as data URIs: the browser cannot fetch files from
+    LAB_HOME (blocked on purpose), so a relative link would show a broken image."""
+    def swap(m: re.Match) -> str:
+        alt, target = m.group(1), m.group(2)
+        if ":" in target:  # http(s): or data: links are the card author's choice
+            return m.group(0)
+        path = (folder / target).resolve()
+        mime = IMAGE_TYPES.get(path.suffix.lower())
+        if mime and path.is_file() and path.is_relative_to(folder.resolve()) and path.stat().st_size < 2**21:
+            return f"![{alt}](data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()})"
+        return f"*({alt or target}: `{target}` in the artifact folder)*"
+
+    return IMAGE_LINK.sub(swap, text)
+
+
 def card(path: str) -> str:
     _manifest(path)
     readme = Path(path) / "README.md"
-    return readme.read_text(errors="replace") if readme.is_file() else "This artifact has no card."
+    if not readme.is_file():
+        return "This artifact has no card."
+    text = readme.read_text(errors="replace")
+    if text.startswith("---\n") and "\n---\n" in text[4:]:  # the Hub metadata header, shown as YAML, not prose
+        head, body = text[4:].split("\n---\n", 1)
+        text = f"```yaml\n{head}\n```\n{body}"
+    return _inline_images(text, Path(path))
 
 
 def lineage(path: str) -> str:

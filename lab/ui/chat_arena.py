@@ -37,14 +37,15 @@ def battle(prompt, models, settings, request, token):
     except LabError as exc:
         raise lab_error(exc) from None
     frame = lambda st: (st, turn.display(0), turn.display(1), turn.stats_line(0), turn.stats_line(1), "")  # noqa
-    yield frame({})
+    running = {"running": True}  # a vote now gets "wait for the replies", not "start a battle first"
+    yield frame(running)
     session = f"{getattr(request, 'session_hash', None) or 'cli'}-arena"
     stop = new_stop(session)
     try:
         for batch in stream_many([b.model_a, b.model_b], [turn.messages(0), turn.messages(1)], spec, stop=stop,
                                  token=token):
             turn.apply(batch)
-            yield frame({})
+            yield frame(running)
     finally:  # also when the browser goes away mid-reply
         if not turn.done():
             stop.set()
@@ -56,6 +57,8 @@ def battle(prompt, models, settings, request, token):
 
 def vote(outcome: str, state: dict) -> tuple:
     """Store the vote, then reveal who was who; returns (state, reveal, leaderboard)."""
+    if state and state.get("running"):
+        raise gr.Error(S.ARENA_WAIT)
     if not state or "battle" not in state:
         raise gr.Error(S.ARENA_NEED_BATTLE)
     if state.get("voted"):
@@ -81,19 +84,22 @@ def build_arena(models: list, settings: list) -> None:
     state = gr.State({})
     with gr.Row(equal_height=True):
         with gr.Column():
-            chat_a, stats_a = gr.Chatbot(label="Model A", height=360), gr.Markdown()
+            chat_a = gr.Chatbot(label="Model A", height=360, elem_id="arena-a")
+            stats_a = gr.Markdown(elem_id="arena-stats-a")
         with gr.Column():
-            chat_b, stats_b = gr.Chatbot(label="Model B", height=360), gr.Markdown()
-    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="One prompt; two hidden models answer it.")
+            chat_b = gr.Chatbot(label="Model B", height=360, elem_id="arena-b")
+            stats_b = gr.Markdown(elem_id="arena-stats-b")
+    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="One prompt; two hidden models answer it.",
+                        elem_id="arena-prompt")
     start = gr.Button("New battle", variant="primary")
     with gr.Row():
         buttons = {key: gr.Button(text) for key, text in arena.OUTCOMES.items()}
-    reveal = gr.Markdown()
+    reveal = gr.Markdown(elem_id="arena-reveal")
     board = gr.Dataframe(value=board_frame, headers=BOARD, interactive=False, label="Leaderboard", wrap=True)
     with gr.Row():
         name = gr.Textbox(label="Artifact name (optional)", scale=3)
         export_btn = gr.Button("Export votes as a preference dataset", scale=2)
-    exported = gr.Markdown()
+    exported = gr.Markdown(elem_id="arena-exported")
 
     def run(prompt_text, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit,
             request: gr.Request, oauth_token: gr.OAuthToken | None = None):

@@ -7,10 +7,12 @@ MODEL_INFO = ("Pick 2–4 models: a Hub id, the bundled default, a local model o
               "its pane.")
 PROMPT_PLACEHOLDER = "Type a message and press Enter (Shift+Enter for a new line)."
 STOPPED = "Stopped."
+NOTHING_TO_STOP = "Nothing is being generated right now."
 ARENA_HELP = ("Blind arena: two of the picked models answer under hidden names, in random order. Vote, then "
               "see who was who. Votes are stored and export as a preference dataset (prompt, chosen, rejected) "
               "for DPO in the Train tab.")
 ARENA_NEED_BATTLE = "Start a battle first."
+ARENA_WAIT = "The two replies are still coming: vote when both have finished."
 ARENA_VOTED = "You already voted on this battle; start a new one."
 BATCH_HELP = ("Run a list of prompts through every picked model. Type one prompt per line, or upload a .txt, "
               ".csv (a 'prompt' column), .json or .jsonl file.")

@@ -92,10 +92,11 @@ def build() -> None:
                 panes, stats, columns = [], [], []
                 for i in range(PANES):
                     with gr.Column(min_width=240, visible=bool(defaults[i])) as column:
-                        panes.append(gr.Chatbot(label=_pane_label(i, defaults[i]), height=420, buttons=["copy"]))
-                        stats.append(gr.Markdown())
+                        panes.append(gr.Chatbot(label=_pane_label(i, defaults[i]), height=420, buttons=["copy"],
+                                                elem_id=f"chat-pane-{i + 1}"))
+                        stats.append(gr.Markdown(elem_id=f"chat-stats-{i + 1}"))
                     columns.append(column)
-            prompt = gr.Textbox(label="Message", placeholder=S.PROMPT_PLACEHOLDER, lines=2)
+            prompt = gr.Textbox(label="Message", placeholder=S.PROMPT_PLACEHOLDER, lines=2, elem_id="chat-prompt")
             with gr.Row():
                 send = gr.Button("Send", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
@@ -143,7 +144,7 @@ def _wire(models, settings, histories, panes, stats, columns, prompt, send, stop
         yield from run_turn(hist, last, [m1, m2, m3, m4], sets, request, token_from(oauth_token))
 
     def stop_replies(request: gr.Request):
-        return S.STOPPED if request_stop(_session(request)) else ""
+        return S.STOPPED if request_stop(_session(request)) else S.NOTHING_TO_STOP
 
     def clear_all():
         return (chat_session.empty_histories(), *([[]] * PANES), *([""] * PANES), "")

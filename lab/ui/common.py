@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import traceback
 
 import gradio as gr
 
@@ -23,6 +24,12 @@ def require_user(oauth_token: gr.OAuthToken | None, action: str) -> None:
         raise LabError(f"{action} needs you signed in.", "Sign in with Hugging Face (button at the top).", "sign-in")
 
 
+def user_token(oauth_token: gr.OAuthToken | None, action: str) -> Token | None:
+    """For a privileged action: refuse an anonymous visitor on a Space, then the token to act with."""
+    require_user(oauth_token, action)
+    return token_from(oauth_token)
+
+
 def on_load(fn, inputs, outputs, **kwargs):
     """Run fn when the page loads (an internal event: not in the public API)."""
     root = gr.context.Context.root_block
@@ -30,7 +37,8 @@ def on_load(fn, inputs, outputs, **kwargs):
 
 
 def lab_error(exc: LabError) -> gr.Error:
-    return gr.Error(str(exc), title="Something needs fixing")
+    # a user's mistake, shown in the browser: no traceback in the server log (that is kept for real faults)
+    return gr.Error(str(exc), title="Something needs fixing", print_exception=False)
 
 
 def shows_errors(fn):
@@ -44,8 +52,9 @@ def shows_errors(fn):
             raise lab_error(exc) from None
         except gr.Error:
             raise
-        except Exception as exc:  # never show a stack trace in the browser
-            raise gr.Error(f"{type(exc).__name__}: {exc}", title="Unexpected error") from None
+        except Exception as exc:  # never show a stack trace in the browser; the server log keeps the real one
+            traceback.print_exc()
+            raise gr.Error(f"{type(exc).__name__}: {exc}", title="Unexpected error", print_exception=False) from None
 
     return wrapper
 

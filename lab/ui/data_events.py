@@ -11,8 +11,9 @@ from lab import jobs
 from lab.data import session as core
 from lab.data.formats import FORMATS
 from lab.data.recipe import FilterRecipe, Source
+from lab.errors import LabError
 from lab.ui import data_strings as S
-from lab.ui.common import progress_bar_html, shows_errors, token_from
+from lab.ui.common import progress_bar_html, require_user, shows_errors, token_from
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -72,6 +73,8 @@ def _wire_load(c) -> None:
     def preview(hub_id, cfg, split, oauth_token: gr.OAuthToken | None = None):
         from lab.data.load import hub_preview
 
+        if not (hub_id or "").strip():  # else the Source model refuses it with a raw validation message
+            raise LabError("No Hub dataset id given.", S.NEED_HUB_ID, "hub")
         return hub_preview(Source(hub=(hub_id or "").strip(), config=cfg or "", split=split or "train"),
                            token=token_from(oauth_token))
 
@@ -93,6 +96,8 @@ def _wire_run(c) -> None:
     keep = [gr.skip()] * 6
 
     def run(sess, recipe, oauth_token: gr.OAuthToken | None = None):
+        if (recipe or "").strip() and sess.needs_job(FilterRecipe.from_yaml(recipe)):
+            require_user(oauth_token, "Running a filter as a background job")  # small runs stay open to all
         out = sess.run_yaml(recipe, token_from(oauth_token))
         if "job" in out:
             return (S.JOB_STARTED.format(job=out["job"]), out["job"], gr.Timer(active=True),
@@ -137,10 +142,12 @@ def _wire_explore(c) -> None:
     def edit(text, n, add: bool):
         rest = [x for x in core.field_value("clusters", "drop", text) if x != int(n or 0)]
         new = sorted(rest + [int(n or 0)]) if add else rest
-        return ", ".join(map(str, new)), bool(new)
+        note = S.CLUSTER_DROPPED if add else S.CLUSTER_KEPT
+        return ", ".join(map(str, new)), bool(new), note.format(n=int(n or 0), drops=", ".join(map(str, new)) or "none")
 
-    c.drop.click(shows_errors(lambda t, n: edit(t, n, True)), [drops, c.cluster_no], [drops, enabled], **PRIVATE)
-    c.keep.click(shows_errors(lambda t, n: edit(t, n, False)), [drops, c.cluster_no], [drops, enabled], **PRIVATE)
+    outs = [drops, enabled, c.cluster_note]
+    c.drop.click(shows_errors(lambda t, n: edit(t, n, True)), [drops, c.cluster_no], outs, **PRIVATE)
+    c.keep.click(shows_errors(lambda t, n: edit(t, n, False)), [drops, c.cluster_no], outs, **PRIVATE)
 
 
 def _wire_export(c) -> None:

@@ -10,6 +10,7 @@ EXPLORE = "4 · Explore"
 EXPORT = "5 · Export and publish"
 FILES = "Upload data files (.jsonl, .json, .csv, .parquet)"
 HUB_ID = "…or a Hub dataset id"
+NEED_HUB_ID = "Type one such as user/name into '…or a Hub dataset id', then stream a preview."
 MAPPING = ("**Map the columns.** {why} Pick the format your data follows and which column holds each of its "
            "fields, then apply.")
 LOADED = "Loaded **{rows}** rows ({form} form): {sources}."
@@ -21,3 +22,6 @@ EXPORTED = "Saved the dataset artifact `{folder}`. Download it below, or publish
 EXPLORE_HELP = ("Clusters use the **Drop clusters** step's settings (key, k, seed), so dropping a cluster here and "
                 "running again removes exactly the rows shown.")
 NO_SCORES = "No scores yet: switch on the reward model or the LLM judge step."
+CLUSTER_DROPPED = ("Cluster {n} will be dropped: the **Drop clusters** step now drops {drops}. Press **Run filters** "
+                   "to apply it.")
+CLUSTER_KEPT = "Cluster {n} is kept: the **Drop clusters** step now drops {drops}. Press **Run filters** to apply it."

@@ -92,6 +92,7 @@ def _explore_section(c: SimpleNamespace) -> None:
         c.show = gr.Button("Show its rows")
         c.drop = gr.Button("Drop it")
         c.keep = gr.Button("Keep it")
+    c.cluster_note = gr.Markdown(elem_id="data-cluster-note")  # the Drop clusters step may be folded away
     c.cluster_rows = gr.Dataframe(headers=["row", "text"], interactive=False, wrap=True, max_height=360)
     with gr.Row():
         c.len_plot = gr.Plot(label="Lengths")
@@ -103,7 +104,7 @@ def _export_section(c: SimpleNamespace) -> None:
                         info=FilterRecipe.model_fields["name"].description)
     c.export = gr.Button("Export", variant="primary")
     c.export_status = gr.Markdown()
-    c.download = gr.File(label="Download (JSON Lines)", interactive=False)
+    c.download = gr.File(label="Download (JSON Lines)", interactive=False, elem_id="data-download")
     publish_panel.build()
 
 

@@ -8,7 +8,7 @@ import gradio as gr
 from lab import jobs
 from lab.jobs.store import Job
 from lab.ui import strings
-from lab.ui.common import on_load, progress_bar_html, shows_errors, token_from
+from lab.ui.common import on_load, progress_bar_html, require_user, shows_errors, token_from
 from lab.ui_text import duration, log_tail
 
 COLUMNS = ["id", "title", "kind", "state", "progress", "ETA", "started"]
@@ -43,6 +43,22 @@ def _summary(d: dict) -> str:
     return "\n\n".join(lines)
 
 
+@shows_errors
+def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
+    require_user(oauth_token, "Cancelling a job")  # also through the API, on a Space
+    return jobs.cancel(job_id) if job_id else "Pick a job first."
+
+
+@shows_errors
+def resume(job_id, oauth_token: gr.OAuthToken | None = None):
+    require_user(oauth_token, "Resuming a job")
+    if not job_id:
+        return "Pick a job first."
+    job = jobs.get_job(job_id)
+    token = token_from(oauth_token) if job.needs_token else None
+    return f"Job {jobs.resume(job_id, token=token).id} queued to resume."
+
+
 def build() -> None:
     gr.Markdown(strings.JOBS_HELP)
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, label="Jobs", wrap=True)
@@ -75,16 +91,7 @@ def build() -> None:
 
     table.select(select, None, pick, api_visibility="private")
 
-    cancel_btn.click(shows_errors(lambda job_id: jobs.cancel(job_id) if job_id else "Pick a job first."),
-                     pick, notice, api_name="job_cancel")
-    @shows_errors
-    def resume(job_id, oauth_token: gr.OAuthToken | None = None):
-        if not job_id:
-            return "Pick a job first."
-        job = jobs.get_job(job_id)
-        token = token_from(oauth_token) if job.needs_token else None
-        return f"Job {jobs.resume(job_id, token=token).id} queued to resume."
-
+    cancel_btn.click(cancel, pick, notice, api_name="job_cancel")
     resume_btn.click(resume, pick, notice, api_name="job_resume")
     # Read-only endpoints for clients (and tests): the list and one job.
     hidden = gr.JSON(visible=False)

@@ -210,7 +210,8 @@ def _wire_checks(c: dict) -> None:
 
         md, rows, report = editor.check(text, token=token_from(oauth_token))
         layer_map, curves = editor.pictures(load_recipe(text), report)
-        return md, rows, layer_map, curves
+        # whole-model merges have no layer map: hide the empty frame rather than leave it blank
+        return md, rows, gr.Plot(value=layer_map, visible=layer_map is not None), curves
 
     c["check"].click(check, c["yaml"], [c["report"], c["model_rows"], c["layer_map"], c["curves"]], **PRIVATE)
 

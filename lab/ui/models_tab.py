@@ -8,7 +8,7 @@ from lab.models import available_offline, info
 from lab.models.info import human_params
 from lab.settings import DEFAULT_MODEL
 from lab.ui import strings
-from lab.ui.common import shows_errors
+from lab.ui.common import require_user, shows_errors
 
 
 def model_facts(ref: str) -> tuple[dict, str]:
@@ -19,7 +19,8 @@ def model_facts(ref: str) -> tuple[dict, str]:
     return facts, line
 
 
-def prepare(ref: str) -> str:
+def prepare(ref: str, oauth_token: gr.OAuthToken | None = None) -> str:
+    require_user(oauth_token, "Preparing a model (a download job)")
     job = jobs.submit("models.prepare", {"model": ref}, title=f"Prepare {ref}")
     return f"Job `{job.id}` is {job.state}: follow it in the Jobs tab."
 

@@ -8,7 +8,7 @@ from lab.errors import LabError
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.ui import bus
-from lab.ui.common import on_load, progress_bar_html, shows_errors, token_from
+from lab.ui.common import on_load, progress_bar_html, require_user, shows_errors, token_from, user_token
 
 PRIVATE = {"api_visibility": "private"}
 FIELDS = panel.FIELDS
@@ -38,6 +38,8 @@ def wire(c: dict) -> None:
 
     @shows_errors
     def apply(name, *args):
+        if not name:
+            raise LabError("No preset picked.", "Pick one in the Preset list, then apply it.", "preset")
         r = panel.apply_preset(name, _values(*args))
         values = panel.form_from_recipe(r)
         return [*(values[n] if values[n] is not None else None for n in FIELDS), r.to_yaml(), f"Preset: {name}."]
@@ -71,7 +73,8 @@ def _wire_lr(c: dict, form: list) -> None:
     @shows_errors
     def go(oauth_token: gr.OAuthToken | None, steps, *args):
         sweep = lr_finder.LrSweep(steps=int(steps or 40))
-        job = lr_finder.submit(_recipe(*args), sweep, token=token_from(oauth_token))
+        token = user_token(oauth_token, "Running the LR finder")
+        job = lr_finder.submit(_recipe(*args), sweep, token=token)
         return job.id, f"LR sweep `{job.id}` {job.state}…", gr.Timer(active=True)
 
     c["lr_go"].click(go, [c["lr_steps"], *form], [c["lr_job"], c["lr_note"], c["lr_timer"]], **PRIVATE)
@@ -119,7 +122,8 @@ def _poll(job_id):
 def _wire_run(c: dict, form: list) -> None:
     @shows_errors
     def start(oauth_token: gr.OAuthToken | None, *args):
-        out = panel.start(_recipe(*args), token=token_from(oauth_token))
+        token = user_token(oauth_token, "Starting a training job")
+        out = panel.start(_recipe(*args), token=token)
         return out["job_id"], out["message"], gr.Timer(active=True)
 
     c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE)
@@ -128,11 +132,17 @@ def _wire_run(c: dict, form: list) -> None:
             c["timer"], hidden]
     c["timer"].tick(_poll, c["job_id"], live, **PRIVATE, show_progress="hidden")
     c["job_id"].submit(lambda j: gr.Timer(active=bool(j)), c["job_id"], c["timer"], **PRIVATE)
-    c["cancel"].click(shows_errors(lambda j: jobs.cancel(j) if j else "No training job selected."), c["job_id"],
-                      c["status"], **PRIVATE)
+
+    @shows_errors
+    def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
+        require_user(oauth_token, "Cancelling a job")
+        return jobs.cancel(job_id) if job_id else "No training job selected."
+
+    c["cancel"].click(cancel, c["job_id"], c["status"], **PRIVATE)
 
     @shows_errors
     def resume(job_id, oauth_token: gr.OAuthToken | None = None):
+        require_user(oauth_token, "Resuming a job")
         if not job_id:
             return "No training job selected.", gr.update()
         job = jobs.get_job(job_id)
@@ -142,11 +152,20 @@ def _wire_run(c: dict, form: list) -> None:
     c["resume"].click(resume, c["job_id"], [c["status"], c["timer"]], **PRIVATE)
     _wire_chat(c)
     _wire_publish(c)
-    # Public API for clients (and tests): start from a recipe YAML, poll a job.
+    _wire_api()
+
+
+def _wire_api() -> None:
+    """Public API for clients (and tests): start from a recipe YAML, poll a job."""
     api_in = gr.Textbox(visible=False)
     api_out = gr.JSON(visible=False)
-    gr.Button(visible=False).click(shows_errors(lambda text: panel.start(panel.TrainRecipe.from_yaml(text))),
-                                   api_in, api_out, api_name="train_start")
+
+    @shows_errors
+    def api_start(text, oauth_token: gr.OAuthToken | None = None):
+        token = user_token(oauth_token, "Starting a training job")  # before the recipe is even read
+        return panel.start(panel.TrainRecipe.from_yaml(text), token=token)
+
+    gr.Button(visible=False).click(api_start, api_in, api_out, api_name="train_start")
     gr.Button(visible=False).click(shows_errors(panel.status), api_in, api_out, api_name="train_status")
 
 

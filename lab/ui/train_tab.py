@@ -54,9 +54,10 @@ def _form() -> dict:
     return c
 
 
-def _plot(label: str, y: str) -> gr.LinePlot:
+def _plot(label: str, y: str, elem_id: str) -> gr.LinePlot:
     # starts empty (None): Gradio 6 never draws the lines of a color-split plot that started from an empty frame
-    return gr.LinePlot(None, x="step", y="value", color="series", label=label, y_title=y, height=220)
+    return gr.LinePlot(None, x="step", y="value", color="series", label=label, y_title=y, height=220,
+                       elem_id=elem_id)
 
 
 def _layout() -> dict:
@@ -99,16 +100,16 @@ def _run_layout() -> dict:
         c["resume"] = gr.Button("Resume")
         c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
     c["job_id"] = gr.Textbox(label="Training job", interactive=True)
-    c["bar"] = gr.HTML(progress_bar_html(0))
-    c["status"] = gr.Markdown()
+    c["bar"] = gr.HTML(progress_bar_html(0), elem_id="train-progress")
+    c["status"] = gr.Markdown(elem_id="train-status")
     with gr.Row():
-        c["loss"] = _plot("Loss (train and eval)", "loss")
-        c["lr"] = _plot("Learning rate", "lr")
+        c["loss"] = _plot("Loss (train and eval)", "loss", "train-loss")
+        c["lr"] = _plot("Learning rate", "lr", "train-lr")
     with gr.Row():
-        c["grad"] = _plot("Gradient norm", "grad norm")
-        c["tps"] = _plot("Tokens per second", "tokens/s")
+        c["grad"] = _plot("Gradient norm", "grad norm", "train-grad")
+        c["tps"] = _plot("Tokens per second", "tokens/s", "train-tps")
     c["log"] = gr.Code(label="Log (live)", language=None, lines=10, interactive=False)
-    c["artifact"] = gr.Textbox(label="Result", interactive=False)
+    c["artifact"] = gr.Textbox(label="Result", interactive=False, elem_id="train-result")
     c["timer"] = gr.Timer(2.0, active=False)
     with gr.Accordion("Run on Hugging Face Jobs", open=False):
         with gr.Row(equal_height=True):

@@ -1,26 +1,14 @@
 """In a real browser: the Hub picker searches the (fake) Hub from the server and "Use" fills the target box."""
-import os
-import shutil
-
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+from tests.browser.launch import shared_browser
 
 
 @pytest.fixture
 def page():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("LAB_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser.new_page(viewport={"width": 1300, "height": 1200})
-        browser.close()
+    context = shared_browser().new_context(viewport={"width": 1300, "height": 1200})
+    yield context.new_page()
+    context.close()
 
 
 def test_picker_search_select_and_use(fake_hub, app_url, page):

@@ -1,0 +1,43 @@
+"""Train tab in a real browser: a short LoRA SFT on the Data walk's dataset, the live loss curve, the result."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.browser.conftest import open_tab
+
+SHORT_RUN = {"max_steps": 2, "max_seq_length": 64, "batch_size": 2}  # a handful of steps, tiny sequences
+
+
+def _set(page, name: str, value) -> None:
+    page.locator(f"#train-{name}").get_by_role("textbox").or_(
+        page.locator(f"#train-{name}").get_by_role("spinbutton")).first.fill(str(value))
+
+
+def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
+    open_tab(page, "Train")
+    page.get_by_role("combobox", name="Dataset artifacts").click()  # what the Data walk exported
+    page.get_by_role("option", name=str(dataset_artifact)).click()
+    page.wait_for_function("p => document.querySelector('#train-dataset textarea, #train-dataset input').value === p",
+                           arg=str(dataset_artifact))
+    assert page.get_by_role("radio", name="lora", exact=True).is_checked()
+    assert page.get_by_role("radio", name="sft", exact=True).is_checked()
+    for name, value in SHORT_RUN.items():
+        _set(page, name, value)
+    page.get_by_text("max_seq_length: 64").wait_for()  # the recipe YAML follows the form
+
+    page.get_by_role("button", name="Start training").click()
+    status = page.locator("#train-status")
+    status.get_by_text("running").wait_for(timeout=60_000)  # progress shows while it runs
+    assert page.locator("#train-progress .lab-progress").is_visible()
+    status.get_by_text("succeeded").wait_for(timeout=300_000)
+
+    loss = page.locator("#train-loss")
+    loss.locator("g.mark-line path").first.wait_for()
+    points = loss.locator("g.mark-symbol.role-mark path")
+    assert points.count() == SHORT_RUN["max_steps"]  # one point per step
+    lab.shoot(page, "train", focus=page.get_by_role("button", name="Start training"))
+
+    result = Path(page.locator("#train-result").get_by_role("textbox").input_value())
+    assert (result / "adapter_model.safetensors").is_file()
+    assert result.name in {Path(a["path"]).name for a in lab.artifacts("adapter")}
+    assert page.get_by_role("button", name="Try it in Chat").is_enabled()
