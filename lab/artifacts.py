@@ -38,7 +38,23 @@ def parent_entry(ref: str, kind: str = "model") -> dict:
         m = read_manifest(path)
         return {"ref": m.get("hub_repo") or m.get("name") or str(path), "kind": m.get("kind", kind),
                 "path": str(path.resolve()), "license": m.get("license", ""), "lineage": m.get("lineage", [])}
-    return {"ref": ref, "kind": kind, "license": _card_license(path) if path.is_dir() else "", "lineage": []}
+    return {"ref": ref, "kind": kind, "license": _card_license(path) if path.is_dir() else _known_license(ref),
+            "lineage": []}
+
+
+def _known_license(ref: str) -> str:
+    """A Hub model's license from a card already on disk (the bundled model, the HF cache); never the network."""
+    from lab.models.bundled import bundled_folder, is_bundled
+
+    if is_bundled(ref):
+        return _card_license(bundled_folder()) or "apache-2.0"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(ref, "README.md")
+    except Exception:  # not a repo id
+        return ""
+    return _card_license(Path(cached).parent) if isinstance(cached, str) else ""
 
 
 def _card_license(folder: Path) -> str:

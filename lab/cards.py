@@ -69,7 +69,7 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
     parts = [
         "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---",
         f"# {repo.split('/')[-1]}",
-        f"A {manifest.get('kind', 'artifact')} made with the lab.",
+        f"{_noun(manifest.get('kind', 'artifact'))} made with the lab.",
     ]
     if manifest.get("license_warnings"):
         parts.append("> **License:** " + " ".join(manifest["license_warnings"]))
@@ -90,3 +90,8 @@ def write_card(folder: Path, repo: str = "") -> Path:
     path = Path(folder) / "README.md"
     path.write_text(render_card(folder, repo))
     return path
+
+
+def _noun(kind: str) -> str:
+    word = {"votes": "vote set", "merge": "merged model"}.get(kind, kind)
+    return ("An " if word[:1].lower() in "aeiou" else "A ") + word

@@ -53,8 +53,19 @@ class ModelRef:
 
     @property
     def label(self) -> str:
-        base = Path(self.base).name if Path(self.base).expanduser().exists() else self.base
-        return f"{base} + {self.adapter.name}" if self.adapter else base
+        return f"{_folder_label(self.base)} + {self.adapter.name}" if self.adapter else _folder_label(self.base)
+
+
+def _folder_label(ref: str) -> str:
+    """A local folder by its name; a model the lab downloaded or converted (models_dir/owner--name) by its Hub id."""
+    from lab.settings import get_settings
+
+    path = Path(ref).expanduser()
+    if not path.exists():
+        return ref
+    if path.resolve().parent == get_settings().models_dir.resolve() and "--" in path.name:
+        return path.name.replace("--", "/", 1)
+    return path.name
 
 
 def _adapter_folder(text: str) -> Path | None:

@@ -8,7 +8,6 @@ import gradio as gr
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.recipe import PRESETS, TrainRecipe, describe
-from lab.ui.common import progress_bar_html
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only) or **DPO** (learn which answer is "
         "better), as full fine-tuning, **LoRA** or **QLoRA**. Start from a preset, press **Check** to see the loss "
@@ -100,7 +99,7 @@ def _run_layout() -> dict:
         c["resume"] = gr.Button("Resume")
         c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
     c["job_id"] = gr.Textbox(label="Training job", interactive=True)
-    c["bar"] = gr.HTML(progress_bar_html(0), elem_id="train-progress")
+    c["bar"] = gr.HTML("", elem_id="train-progress")  # drawn once a job is picked
     c["status"] = gr.Markdown(elem_id="train-status")
     with gr.Row():
         c["loss"] = _plot("Loss (train and eval)", "loss", "train-loss")
