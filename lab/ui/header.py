@@ -22,7 +22,7 @@ def build() -> None:
             signin = gr.Markdown("Checking sign-in…", elem_id="lab-signin")
     from lab.startup import state
 
-    notice = gr.Markdown(f"**{state().notice}**" if state().notice else "", elem_id="lab-startup-notice")
+    gr.Markdown(f"**{state().notice}**" if state().notice else "", elem_id="lab-startup-notice")
     if s.demo:
         with gr.Row():
             gr.Markdown(f"**{strings.DEMO_NOTE}**")
