@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -148,6 +149,12 @@ def use_fake_hub(monkeypatch, url: str, hf_home: Path) -> None:
     monkeypatch.setattr(_cache_manager, "HF_HUB_CACHE", str(hf_home / "hub"))
     monkeypatch.setattr(c, "HF_TOKEN_PATH", str(hf_home / "token"))
     monkeypatch.setattr(c, "HF_STORED_TOKENS_PATH", str(hf_home / "stored_tokens"))
+    if "datasets.config" in sys.modules:  # datasets copies the endpoint and offline flag at its import
+        dc = sys.modules["datasets.config"]
+        monkeypatch.setattr(dc, "HF_ENDPOINT", url)
+        monkeypatch.setattr(dc, "HUB_DATASETS_URL", url + "/datasets/{repo_id}/resolve/{revision}/{path}")
+        monkeypatch.setattr(dc, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(dc, "HF_DATASETS_OFFLINE", False)
     settings.reset_caches()
 
 
