@@ -9,8 +9,8 @@ import gradio as gr
 
 from lab import jobs
 from lab.settings import get_settings
-from lab.ui import bus, header, strings
-from lab.ui.common import CSS
+from lab.ui import bus, header
+from lab.ui.common import CSS, take_on_show
 
 # (label, module with build()); stages add their tab here.
 TABS = [
@@ -33,8 +33,10 @@ def build_app() -> gr.Blocks:
         with gr.Tabs() as tabs:
             bus.BUS.tabs = tabs
             for label, module in TABS:
-                with gr.Tab(label, id=label.lower()):
+                with gr.Tab(label, id=label.lower()) as tab:
                     importlib.import_module(module).build()
+                for fn, outputs in take_on_show():
+                    tab.select(fn, None, outputs, api_visibility="private", queue=False)
         connect_tour()  # its "Chat with …" buttons need the tabs
     return demo
 

@@ -14,7 +14,7 @@ from lab.chat.stream import forget_stop, new_stop, request_stop, stream_many
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL, get_settings
 from lab.ui import chat_arena, chat_strings as S
-from lab.ui.common import lab_error, on_load, token_from
+from lab.ui.common import lab_error, on_load, on_show, token_from
 
 PANES = chat_session.PANES
 CHAT_CONCURRENCY = 16  # sessions streaming at once; panes on one base take turns token by token
@@ -162,6 +162,7 @@ def _wire(models, settings, histories, panes, stats, columns, prompt, send, stop
         dropdown.change(_reset_pane(i), [dropdown, histories], [histories, panes[i], stats[i], columns[i]],
                         api_visibility="private", queue=False)
     on_load(lambda: [gr.Dropdown(choices=model_choices())] * PANES, None, models, queue=False)
+    on_show(lambda: [gr.Dropdown(choices=model_choices())] * PANES, models)  # adapters and merges made since
 
 
 def _pane_label(i: int, ref: str | None) -> str:

@@ -36,6 +36,21 @@ def on_load(fn, inputs, outputs, **kwargs):
     return root.load(fn, inputs, outputs, api_visibility="private", **kwargs)
 
 
+_ON_SHOW: list = []
+
+
+def on_show(fn, outputs) -> None:
+    """Run fn each time the user opens the tab being built: pickers then list what other tabs made since the
+    page loaded. app.py wires these to the tab's select event."""
+    _ON_SHOW.append((fn, outputs))
+
+
+def take_on_show() -> list:
+    taken = list(_ON_SHOW)
+    _ON_SHOW.clear()
+    return taken
+
+
 def lab_error(exc: LabError) -> gr.Error:
     # a user's mistake, shown in the browser: no traceback in the server log (that is kept for real faults)
     return gr.Error(str(exc), title="Something needs fixing", print_exception=False)

@@ -12,7 +12,7 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.ui import bus
-from lab.ui.common import on_load, progress_bar_html, require_user, shows_errors, token_from, user_token
+from lab.ui.common import on_load, on_show, progress_bar_html, require_user, shows_errors, token_from, user_token
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
              "slices", "parameters", "gate_mode", "experts_per_token", "experts", "advanced"]
@@ -201,6 +201,7 @@ def _wire(c: dict) -> None:
     _wire_chat(c)
     _wire_bus(c, form, filled)
     on_load(lambda: [gr.update(choices=editor.local_choices()), *_use_template("slerp")], None, [c["local"], *filled])
+    on_show(lambda: gr.update(choices=editor.local_choices()), c["local"])  # models trained since the page loaded
 
 
 def _wire_checks(c: dict) -> None:

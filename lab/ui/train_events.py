@@ -8,7 +8,7 @@ from lab.errors import LabError
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.ui import bus
-from lab.ui.common import on_load, progress_bar_html, require_user, shows_errors, token_from, user_token
+from lab.ui.common import on_load, on_show, progress_bar_html, require_user, shows_errors, token_from, user_token
 
 PRIVATE = {"api_visibility": "private"}
 FIELDS = panel.FIELDS
@@ -54,6 +54,7 @@ def wire(c: dict) -> None:
 
 def _wire_data(c: dict) -> None:
     on_load(lambda: gr.Dropdown(choices=panel.dataset_choices()), None, c["artifacts"])
+    on_show(lambda: gr.Dropdown(choices=panel.dataset_choices()), c["artifacts"])  # exported since the page loaded
     c["artifacts"].input(lambda v: v or gr.update(), c["artifacts"], c["dataset"], **PRIVATE)
     c["upload"].upload(shows_errors(lambda f: panel.stored_upload(f)), c["upload"], c["dataset"], **PRIVATE)
     if bus.BUS.train is not None:  # "Train on this" from the Artifacts tab

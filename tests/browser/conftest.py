@@ -178,6 +178,20 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True, selected=True).wait_for()
 
 
+def pick(page, combobox: str, option) -> None:
+    """Open a dropdown and choose an option. Opening a tab refreshes its pickers' choices, and a refresh that
+    lands while the list is open closes it, so a user (and this helper) opens it again."""
+    for attempt in range(3):
+        page.get_by_role("combobox", name=combobox).click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=5_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+
 @pytest.fixture
 def app_home(lab, monkeypatch):
     """Core calls in this test act on the app's LAB_HOME: to set up what an earlier step of the walk leaves."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.conftest import open_tab
+from tests.browser.conftest import open_tab, pick
 
 SHORT_RUN = {"max_steps": 2, "max_seq_length": 64, "batch_size": 2}  # a handful of steps, tiny sequences
 
@@ -15,8 +15,7 @@ def _set(page, name: str, value) -> None:
 
 def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     open_tab(page, "Train")
-    page.get_by_role("combobox", name="Dataset artifacts").click()  # what the Data walk exported
-    page.get_by_role("option", name=str(dataset_artifact)).click()
+    pick(page, "Dataset artifacts", str(dataset_artifact))  # what the Data walk exported
     page.wait_for_function("p => document.querySelector('#train-dataset textarea, #train-dataset input').value === p",
                            arg=str(dataset_artifact))
     assert page.get_by_role("radio", name="lora", exact=True).is_checked()

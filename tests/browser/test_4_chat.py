@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.browser.conftest import open_tab
+from tests.browser.conftest import open_tab, pick
 
 PROMPT = "Name a primary color."
 # Records every text each pane's last reply shows, so the test sees the replies grow token by token.
@@ -18,8 +18,7 @@ WATCH_PANES = """() => { window.seen = {1: new Set(), 2: new Set()};
 
 def _pick_models(page, adapter: Path) -> None:
     assert page.get_by_role("combobox", name="Model 1").input_value() == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    page.get_by_role("combobox", name="Model 2").click()
-    page.get_by_role("option", name=re.compile(re.escape(adapter.name) + r" \(adapter\)")).click()
+    pick(page, "Model 2", re.compile(re.escape(adapter.name) + r" \(adapter\)"))
     page.get_by_text("System prompt and generation settings").click()
     page.get_by_role("spinbutton", name=re.compile("max_new_tokens")).fill("12")  # short replies
 
