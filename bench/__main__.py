@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from bench.report import write
 
-    write(args.out, results, set(suites))
+    write(args.out, results, set(discover(args.suites_dir)))  # suites added while a long run went on count too
     log(f"wrote {args.out / 'RESULTS.md'} and results.json in {results['duration_s']:.0f} s")
     ran = results["suites"].items()
     bad = [f"{s}/{p['name']}" for s, e in ran for p in e.get("pairs", [])
