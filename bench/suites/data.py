@@ -22,8 +22,9 @@ def pairs(quick: bool) -> list[Pair]:
         Pair("semantic_embed", side("sides/data_filter.py", "semantic", "{tmp}/prompts.jsonl"),
              side("baselines/st_encode.py", "{tmp}/prompts.jsonl"),
              reps=3, quick_reps=2, setup=prompt_rows, timeout_s=600, env={"HF_HUB_OFFLINE": "1"},
-             compare={"texts_per_s": "higher"}, targets={"texts_per_s_ratio": 0.9, "wall_s": 40},
+             compare={"texts_per_s": "higher", "step_s": "lower"}, targets={"texts_per_s_ratio": 0.9, "step_s": 40},
              note=f"`python -m lab data filter PROMPTS --semantic 0.95` on {texts} distinct prompt-length texts "
                   "(fresh LAB_HOME: nothing cached) against `model.encode(texts)` of all-MiniLM-L6-v2; "
-                  "texts_per_s = texts / the semantic step's time (embedding + cache + search)."),
+                  "texts_per_s = texts / the semantic step's time (embedding + cache + search); step_s is how long "
+                  "the texts take (the issue's 40 s), wall_s adds the process start, imports and file loading."),
     ]
