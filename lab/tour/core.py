@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL, get_settings
+from lab.validation import value_error
 
 # (key, label, share of the whole tour's progress bar: roughly its share of the wall time on a 2-core CPU)
 STAGES = [("model", "Bundled model", 0.02), ("dataset", "Demo dataset", 0.01), ("filter", "Filter", 0.03),
@@ -44,11 +45,7 @@ class TourRecipe(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            name = str(err["loc"][0]) if err.get("loc") else "tour"
-            help_ = cls.model_fields[name].description if name in cls.model_fields else ""
-            raise LabError(f"{err.get('msg', 'invalid value')} (got {err.get('input')!r}).",
-                           f"Change {name}. {help_}".strip(), name) from None
+            raise value_error(exc, cls, "tour") from None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lab import yamlio
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
+from lab.validation import recipe_error
 
 REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 
@@ -140,17 +141,7 @@ class TrainRecipe(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise validation_error(exc) from None
-
-
-def validation_error(exc: ValidationError) -> LabError:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err.get("loc", ())) or "recipe"
-    msg = err.get("msg", "invalid").removeprefix("Value error, ")
-    named = re.match(r"(\w+): (.*)", msg)  # cross-field checks name their field first
-    if field == "recipe" and named and named.group(1) in TrainRecipe.model_fields:
-        field, msg = named.groups()
-    return LabError(f"{msg}.", f"Fix `{field}` in the recipe (see its help text).", field)
+            raise recipe_error(exc, cls.model_fields) from None
 
 
 def describe(field: str) -> str:
