@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
+    args.argv = list(argv)  # a command may re-run itself in a child process (train, under the memory watchdog)
     try:
         return args.func(args) or 0
     except LabError as exc:

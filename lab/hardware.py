@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -106,6 +107,59 @@ def _bnb_check(cuda: bool) -> tuple[bool, str]:
     return True, ""
 
 
+_CGROUP_V2, _CGROUP_V1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/memory")
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _cgroup() -> tuple[int, int] | None:
+    """(limit, usage without reclaimable file cache) in bytes of this container's memory cgroup, if it has a
+    limit. On a Space the container's limit, not the host's RAM, is what the kernel enforces."""
+    for limit_file, usage_file, stat_file in ((_CGROUP_V2 / "memory.max", _CGROUP_V2 / "memory.current",
+                                               _CGROUP_V2 / "memory.stat"),
+                                              (_CGROUP_V1 / "memory.limit_in_bytes", _CGROUP_V1 / "memory.usage_in_bytes",
+                                               _CGROUP_V1 / "memory.stat")):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is None or usage is None or limit >= psutil.virtual_memory().total:
+            continue
+        inactive = 0
+        try:
+            for line in stat_file.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key in ("inactive_file", "total_inactive_file"):
+                    inactive = int(value)
+        except (OSError, ValueError):
+            pass
+        return limit, max(0, usage - inactive)
+    return None
+
+
+def ram_total_bytes() -> int:
+    cg = _cgroup()
+    return cg[0] if cg else psutil.virtual_memory().total
+
+
+def ram_free_bytes() -> int:
+    """RAM a new process can still take: the host's available memory, or the container's headroom if less."""
+    free = psutil.virtual_memory().available
+    cg = _cgroup()
+    return min(free, cg[0] - cg[1]) if cg else free
+
+
+def vram_free_bytes(index: int = 0) -> tuple[int, int]:
+    """(free, total) bytes of one GPU as the driver sees them: memory held by other processes (the app's chat
+    models, another job) is not free."""
+    import torch
+
+    return torch.cuda.mem_get_info(index)
+
+
 def probe(home: str | None = None) -> Hardware:
     import torch
 
@@ -116,7 +170,7 @@ def probe(home: str | None = None) -> Hardware:
         gpus=gpus,
         bnb_ok=ok,
         bnb_error=err,
-        ram_gb=psutil.virtual_memory().total / 2**30,
+        ram_gb=ram_total_bytes() / 2**30,
         disk_free_gb=disk,
         cpu_count=os.cpu_count() or 1,
         torch_version=torch.__version__,

@@ -25,6 +25,20 @@ def _int(name: str, default: int) -> int:
         raise LabError(f"{name}={raw!r} is not a whole number.", f"Set {name} to an integer or unset it.", name)
 
 
+def _gb(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise LabError(f"{name}={raw!r} is not a positive number of gigabytes.",
+                       f"Set {name} to a size in GB such as 20 or 12.5, or unset it.", name)
+    return value
+
+
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -44,7 +58,8 @@ class Settings:
     space_id: str  # set on any Space
     max_upload_mb: int
     max_new_tokens_cap: int
-    job_grace_s: int  # SIGTERM -> SIGKILL grace period
+    job_grace_s: int  # SIGTERM -> SIGKILL grace period (the floor when a run's step time is known)
+    memory_limit_gb: float | None  # a job's process tree is stopped above this RSS (default: 90 % of RAM)
     hub_timeout_s: float
     port: int
     models_root: Path  # converted/bundled models; LAB_MODELS_DIR can share one across homes
@@ -98,6 +113,7 @@ def get_settings() -> Settings:
         max_upload_mb=_int("LAB_MAX_UPLOAD_MB", 200),
         max_new_tokens_cap=_int("LAB_MAX_NEW_TOKENS", 1024),
         job_grace_s=_int("LAB_JOB_GRACE_S", 10),
+        memory_limit_gb=_gb("LAB_MEMORY_LIMIT_GB"),
         hub_timeout_s=float(os.environ.get("LAB_HUB_TIMEOUT_S", "2")),
         port=_int("PORT", 7860),
     )

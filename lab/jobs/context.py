@@ -6,11 +6,19 @@ import signal
 import time
 from pathlib import Path
 
+from lab.errors import LabError
 from lab.jobs import store
 
 
 class JobCancelled(Exception):
     """Raised inside a runner when the user cancelled the job."""
+
+
+class MemoryStopped(LabError):
+    """Raised inside a runner that the memory watchdog stopped."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "", "memory")  # the message already says what to lower
 
 
 class JobContext:
@@ -26,6 +34,11 @@ class JobContext:
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame):
+        from lab.jobs.watchdog import read_stop_note
+
+        stopped = read_stop_note(self.folder, remove=True)
+        if stopped:  # the memory watchdog: fail now, no checkpoint (saving would take more memory)
+            raise MemoryStopped(stopped)
         self.cancelled = True
         if not self.cooperative:
             raise JobCancelled("cancelled by the user")

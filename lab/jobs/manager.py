@@ -24,6 +24,7 @@ from lab.settings import get_settings
 _ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the `lab` package
 _TOKENS: dict[str, str] = {}
 _CHILDREN: dict[str, subprocess.Popen] = {}
+_WATCHDOGS: dict[str, "Watchdog"] = {}
 _SECRET_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
 
 
@@ -80,7 +81,10 @@ def recover(grace_s: float = 60.0) -> list[str]:
         for (job_id,) in rows:
             job = store.get_job_in(con, job_id)
             starting = job.pid is None and now - (job.started or job.created) < grace_s
-            if job.id in _CHILDREN or starting or alive(job):
+            if job.id in _CHILDREN or starting:
+                continue
+            if alive(job):
+                watch(job.id, job.pid)  # a worker that outlived an app restart is watched again
                 continue
             store.set_state(con, job_id, "interrupted", finished=now,
                             error="The worker stopped without finishing (app restart or crash). Resume to continue.")
@@ -115,6 +119,9 @@ def worker_env(token: str | None) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["LAB_HOME"] = str(get_settings().home)
+    from lab.jobs.watchdog import allocator_env
+
+    env = allocator_env(env)
     if token:
         env["HF_TOKEN"] = token
     else:
@@ -136,6 +143,35 @@ def _spawn(job_id: str) -> None:
         return
     _CHILDREN[job_id] = proc
     store.patch(job_id, pid=proc.pid)
+    watch(job_id, proc.pid)
+
+
+def watch(job_id: str, pid: int) -> None:
+    """Start the memory watchdog on a worker (also on one found running after an app restart)."""
+    from lab.jobs.watchdog import Watchdog
+
+    old = _WATCHDOGS.get(job_id)
+    if old is not None and old.is_alive() and old.pid == pid:
+        return
+    job = store.get_job(job_id)
+    dog = Watchdog(pid, job.folder, grace_s=min(10.0, get_settings().job_grace_s),
+                   on_stop=lambda message: _mark_stopped(job_id, pid, message))
+    _WATCHDOGS[job_id] = dog
+    dog.start()
+
+
+def _mark_stopped(job_id: str, pid: int, message: str) -> None:
+    """The watchdog stopped this worker: the job failed with its numbers, whatever the worker managed to record."""
+    with store.connect(immediate=True) as con:
+        try:
+            job = store.get_job_in(con, job_id)
+        except LabError:
+            return
+        if job.pid == pid and job.state in ("running", "cancelled", "failed"):
+            store.update(con, job_id, state="failed", finished=job.finished or time.time(),
+                         error=f"memory: {message}")
+    _reap()
+    pump()
 
 
 def cancel(job_id: str) -> str:

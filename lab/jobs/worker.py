@@ -14,6 +14,7 @@ import yaml
 from lab.errors import LabError
 from lab.jobs import manager, store
 from lab.jobs.context import JobCancelled, JobContext
+from lab.jobs.watchdog import protect_app
 
 
 def load_runner(path: str):
@@ -71,6 +72,7 @@ def main(job_id: str) -> int:
     job = store.get_job(job_id)
     job.folder.mkdir(parents=True, exist_ok=True)
     _redirect_output(job)
+    protect_app()
     me = psutil.Process()
     store.patch(job_id, pid=me.pid, pid_started=me.create_time(), started=time.time(), error="")
     print(f"=== job {job.id} ({job.kind}) attempt {job.attempts + 1} started, pid {me.pid}", flush=True)

@@ -106,10 +106,12 @@ def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
     return model
 
 
-def _local_device(p: Plan):
-    if p.device == "cpu":
-        return "cpu"
+def local_index() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _local_device(p: Plan):
+    return "cpu" if p.device == "cpu" else local_index()
 
 
 def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_steps: int) -> dict:

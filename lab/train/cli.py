@@ -8,6 +8,7 @@ Prints JSON (steps, first_loss, last_loss, artifact) on stdout; logs go to stder
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -36,8 +37,17 @@ class LocalContext:
         self.resumed = (self.folder / "checkpoints").is_dir()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
+        from lab.jobs.watchdog import protect_app
+
+        protect_app()
 
     def _on_signal(self, signum, frame):
+        from lab.jobs.context import MemoryStopped
+        from lab.jobs.watchdog import read_stop_note
+
+        stopped = read_stop_note(self.folder, remove=True)
+        if stopped:  # the memory watchdog: fail now, no checkpoint (saving would take more memory)
+            raise MemoryStopped(stopped)
         self.cancelled = True  # the training callback saves a checkpoint, then stops
 
     def check_cancelled(self) -> None:
@@ -62,36 +72,52 @@ class LocalContext:
         pass
 
 
+_ALIASES = {"learning_rate": ["--lr"]}  # short names the README and earlier versions use
+_NOT_FLAGS = {"auto_fit"}  # follows from which flags are given
+
+
+def _recipe_flags(parser) -> None:
+    """One flag per TrainRecipe field, typed and documented from the field itself (as TRL's parser does)."""
+    import typing
+
+    from lab.train.recipe import TrainRecipe
+
+    group = parser.add_argument_group("recipe fields (override the recipe file; a batch or length given here is "
+                                      "kept as is, the others may be lowered to fit memory)")
+    for name, info in TrainRecipe.model_fields.items():
+        if name in _NOT_FLAGS:
+            continue
+        flags = [f"--{name.replace('_', '-')}", *_ALIASES.get(name, [])]
+        help_text = (info.description or "").replace("%", "%%")
+        ann = info.annotation
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        if ann is bool:
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif typing.get_origin(ann) is typing.Literal:
+            group.add_argument(*flags, dest=name, choices=list(typing.get_args(ann)), help=help_text)
+        else:
+            kind = args[0] if args and typing.get_origin(ann) is not None else ann
+            group.add_argument(*flags, dest=name, type=kind if kind in (int, float) else str, help=help_text)
+
+
 def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="Fine-tune a model (SFT or DPO) from a recipe, or with the quick options.")
     t.add_argument("recipe", nargs="?", help="A TrainRecipe YAML file (the Train tab exports one).")
     t.add_argument("--out", help="Output folder (a new artifact folder by default; an unfinished one resumes).")
     t.add_argument("--job", action="store_true", help="Run as a background job of the lab and wait for it.")
-    t.add_argument("--method", choices=["sft", "dpo"])
-    t.add_argument("--model", help="Base model (Hub id or folder).")
-    t.add_argument("--dataset", help="Data-tab artifact folder, data file or Hub dataset id.")
-    t.add_argument("--adapter", choices=["lora", "qlora", "full"])
-    t.add_argument("--max-steps", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="Learning rate.")
-    t.add_argument("--max-seq-length", type=int)
-    t.add_argument("--max-rows", type=int)
-    t.add_argument("--merge", action="store_true", help="Also save a merged full model.")
+    t.add_argument("--force", action="store_true", help="Run even when the memory estimate says it won't fit "
+                   "(the recipe's run_anyway). The memory watchdog still stops it before the machine runs out.")
     t.add_argument("--recipe-env", help="Read the recipe YAML from this environment variable (Hugging Face Jobs).")
     t.add_argument("--trl-command", action="store_true", help="Print the equivalent `trl` command line and exit.")
     t.add_argument("--lr-find", action="store_true", help="Run the learning-rate range test instead of training.")
     t.add_argument("--hf-job", metavar="FLAVOR", help="Submit the recipe to Hugging Face Jobs on this flavor.")
     t.add_argument("--code-space", default="", help="With --hf-job: the Space holding the lab's code (your duplicate).")
+    _recipe_flags(t)
     t.set_defaults(func=_train)
 
 
-_QUICK = {"method": "method", "model": "model", "dataset": "dataset", "adapter": "adapter", "max_steps": "max_steps",
-          "batch_size": "batch_size", "lr": "learning_rate", "max_seq_length": "max_seq_length",
-          "max_rows": "max_rows"}
-
-
 def recipe_from_args(args):
-    from lab.train.recipe import TrainRecipe
+    from lab.train.recipe import AUTO_FIT, TrainRecipe
 
     data: dict = {}
     if args.recipe_env:
@@ -103,12 +129,12 @@ def recipe_from_args(args):
         data = TrainRecipe.from_yaml(path.read_text()).model_dump()
     elif not (args.model or args.dataset):
         raise LabError("Nothing to train.", "Give a recipe YAML, or --model/--dataset (quick path).", "recipe")
-    for arg, field in _QUICK.items():
-        value = getattr(args, arg)
-        if value is not None:
-            data[field] = value
-    if args.merge:
-        data["merge"] = True
+    given = {name: getattr(args, name) for name in TrainRecipe.model_fields
+             if name not in _NOT_FLAGS and getattr(args, name, None) is not None}
+    auto = [f for f in data.get("auto_fit", AUTO_FIT) if f not in given]
+    data.update(given, auto_fit=auto)
+    if args.force:
+        data["run_anyway"] = True
     return TrainRecipe.parse(data)
 
 
@@ -150,6 +176,8 @@ def _train(args) -> int:
     if args.job:
         return _as_job(recipe, args)
     folder = _out_folder(args, recipe)
+    if not _in_child():
+        return _watched_child(args, folder)
     ctx = LocalContext(folder, recipe.model_dump())
     token = os.environ.get("HF_TOKEN") or None
     if args.lr_find:
@@ -168,6 +196,41 @@ def _train(args) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         _print(result)
     return 0
+
+
+def _in_child() -> bool:
+    """Train here when this is the watched child, or a rank of a multi-process launch (the launcher watches)."""
+    return os.environ.get("LAB_TRAIN_CHILD") == "1" or int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _watched_child(args, folder: Path) -> int:
+    """Run the same command in a child process under the memory watchdog: an out-of-memory run is stopped by the
+    lab with its numbers, never by the kernel. Ctrl-C / SIGTERM reach the child, which saves a checkpoint."""
+    import subprocess
+
+    from lab.jobs.watchdog import Watchdog, allocator_env, read_stop_note
+
+    folder.mkdir(parents=True, exist_ok=True)
+    env = allocator_env({**os.environ, "LAB_TRAIN_CHILD": "1"})
+    argv = [sys.executable, "-m", "lab", *args.argv, "--out", str(folder)]
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    forward = lambda signum, frame: os.killpg(proc.pid, signal.SIGTERM)  # noqa: E731
+    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    dog = Watchdog(proc.pid, folder)
+    dog.start()
+    try:
+        code = proc.wait()
+    finally:
+        dog.close()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    dog.join(timeout=60)
+    if dog.message:
+        read_stop_note(folder, remove=True)
+        if code < 0:  # killed before it could say why itself
+            print(f"error: memory: {dog.message}", file=sys.stderr)
+        return 2
+    return code
 
 
 def _as_job(recipe, args) -> int:

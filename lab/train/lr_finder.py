@@ -108,7 +108,7 @@ def plot(result: dict, out: Path) -> Path:
 def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None, token: str | None = None) -> dict:
     import torch
 
-    from lab.train import preflight, worker
+    from lab.train import memory_guard, preflight, worker
     from lab.train.callbacks import LabCallback
     from lab.train.data import load_dataset
 
@@ -132,7 +132,7 @@ def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None
     trainer.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
         trainer.optimizer, lambda i: lo ** (1 - min(i, sweep.steps - 1) / (sweep.steps - 1)))
     ctx.log(f"LR sweep: {sweep.steps} steps from {sweep.min_lr:g} to {sweep.max_lr:g}.")
-    with worker.oom_guard(run):
+    with memory_guard.oom_guard(pre.plan.device, lambda: trainer.state.global_step, pre.memory.get("total_gb")):
         trainer.train()
     result = {"lrs": stop.lrs, "losses": stop.losses, **suggest(stop.lrs, stop.losses)}
     (folder / "lr_find.json").write_text(json.dumps(result, indent=2))

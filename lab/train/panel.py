@@ -17,10 +17,12 @@ OPTIONAL = {"max_rows"}
 
 
 def field_kind(name: str) -> tuple[str, list]:
-    """(widget kind, choices) for a recipe field: radio | check | int | float | text."""
+    """(widget kind, choices) for a recipe field: radio | checks | check | int | float | text."""
     ann = TrainRecipe.model_fields[name].annotation
     if typing.get_origin(ann) is typing.Literal:
         return "radio", list(typing.get_args(ann))
+    if typing.get_origin(ann) is list:
+        return "checks", list(typing.get_args(typing.get_args(ann)[0]))
     args = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
     base = args[0]
     return {bool: "check", int: "int", float: "float"}.get(base, "text"), []
@@ -40,6 +42,8 @@ def recipe_from_form(values: dict) -> TrainRecipe:
             value = float(value)
         elif kind == "text":
             value = (value or "").strip()
+        elif kind == "checks":
+            value = list(value or [])
         data[name] = value
     return TrainRecipe.parse(data)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.hardware import Hardware, get_hardware
+from lab.train import memory
 from lab.train.build import Plan, plan
+from lab.train.fit import SHARE, fit, refusal
 from lab.train.recipe import TrainRecipe
-
-_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 TRACKERS = {"tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
 
 
@@ -53,55 +53,80 @@ def model_facts(ref: str, token: str | None = None) -> dict:
 
     folder, adapter = model_folders(ref, token)
     cfg = read_config(folder)
-    return {**info_from_folder(folder), "config": cfg.get("text_config", cfg), "adapter": str(adapter or "")}
+    return {**info_from_folder(folder), "config": cfg.get("text_config", cfg), "config_json": cfg,
+            "folder": str(folder), "adapter": str(adapter or "")}
 
 
-def _lora_params(cfg: dict, r: int) -> int:
-    """LoRA parameters for all-linear targets: r × (in + out) per linear layer."""
-    h = cfg.get("hidden_size", 0)
-    heads = cfg.get("num_attention_heads", 1) or 1
-    kv = cfg.get("num_key_value_heads", heads) or heads
-    hd = cfg.get("head_dim") or h // heads
-    inter = cfg.get("intermediate_size", 4 * h)
-    per_layer = (h + heads * hd) * 2 + (h + kv * hd) * 2 + (h + inter) * 3
-    return r * per_layer * cfg.get("num_hidden_layers", 0)
+def free_gb(device: str, hw: Hardware) -> float:
+    """Memory free for a new run now: RAM (the container's limit where it is lower), or the GPU's free VRAM
+    (what the app's chat models or another job hold is not free). A faked GPU (tests) counts as empty."""
+    from lab import hardware
+
+    if device == "cuda":
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                return hardware.vram_free_bytes(_local_index())[0] / memory.GB
+        except Exception:  # noqa: BLE001 - no driver: fall back to the probe's total
+            pass
+        return hw.gpus[0].vram_gb * 2**30 / memory.GB
+    return hardware.ram_free_bytes() / memory.GB
 
 
-def estimate_memory(facts: dict, recipe: TrainRecipe, p: Plan, hw: Hardware) -> dict:
-    """GB for weights, adapter, gradients, optimizer, activations and overhead, with a verdict."""
-    cfg, params = facts["config"], facts["params"]
-    h, layers, vocab = cfg.get("hidden_size", 0), cfg.get("num_hidden_layers", 0), cfg.get("vocab_size", 0)
-    w_bytes = _BYTES[p.load_dtype]
-    embed = vocab * h
-    weights = (params - embed) * 0.56 + embed * 2 if p.four_bit else params * w_bytes
-    trainable = params if recipe.adapter == "full" else _lora_params(cfg, recipe.lora_r)
-    t_bytes = w_bytes if recipe.adapter == "full" else 4
-    adapter = 0 if recipe.adapter == "full" else trainable * t_bytes
-    grads = trainable * t_bytes
-    optimizer = trainable * 2 * t_bytes + (trainable * 4 if recipe.adapter == "full" and w_bytes == 2 else 0)
-    seqs = recipe.batch_size * (2 if recipe.method == "dpo" else 1)
-    tokens = seqs * recipe.max_seq_length
-    act_b = _BYTES[p.precision]
-    per_layer = tokens * h * (2 if p.gradient_checkpointing else 16) * act_b
-    logits = tokens * vocab * 4 * 2  # fp32 logits and their gradient
-    activations = per_layer * layers + logits  # SDPA/flash attention: no seq² score matrices kept
-    reference = params * w_bytes if recipe.method == "dpo" and recipe.adapter == "full" else 0
-    overhead = 0.8e9 if p.device == "cuda" else 0.6e9
-    parts = {"weights": weights, "adapter": adapter, "gradients": grads, "optimizer": optimizer,
-             "activations": activations, "reference model": reference, "overhead": overhead}
-    total = sum(parts.values()) / 1e9
-    avail = hw.gpus[0].vram_gb * 1.0737 if p.device == "cuda" else hw.ram_gb * 1.0737  # GiB -> GB
-    verdict = "fits" if total <= 0.75 * avail else "tight" if total <= avail else "won't fit"
-    return {"parts_gb": {k: round(v / 1e9, 2) for k, v in parts.items() if v}, "total_gb": round(total, 2),
-            "available_gb": round(avail, 1), "verdict": verdict, "device": p.device}
+def _local_index() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _profile(facts: dict, recipe: TrainRecipe, p: Plan):
+    """The traced profile, or a coarse one from the config when the architecture cannot be built on meta."""
+    try:
+        return memory.profile_for(facts["config_json"], recipe, p), ""
+    except Exception as exc:  # noqa: BLE001 - an unusual architecture: estimate from the config alone
+        return memory.coarse_profile(facts, recipe, p), f"memory estimated from the config only ({type(exc).__name__})"
+
+
+def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: int, warnings: list[str],
+               free: float | None = None):
+    """(recipe that fits, its estimate dict): lowers what the lab may lower, refuses what the user pinned."""
+    from lab.settings import get_settings
+
+    p = plan(recipe, hw)
+    prof, note = _profile(facts, recipe, p)
+    if note:
+        warnings.append(note)
+    free = free_gb(p.device, hw) if free is None else free
+    limit = get_settings().memory_limit_gb if p.device == "cpu" else None
+    room = min(free, limit) if limit else free
+
+    def total(r: TrainRecipe) -> float:
+        return memory.estimate(prof, r, plan(r, hw), lens, n_train)["total_gb"]
+
+    first = memory.estimate(prof, recipe, p, lens, n_train)
+    if limit and first["weights_gb"] + memory.RUNTIME["cpu"] / memory.GB > limit:
+        raise LabError(f"LAB_MEMORY_LIMIT_GB={limit:g} is below what the model itself takes "
+                       f"({first['weights_gb']:.1f} GB of weights plus the process): every step would be stopped.",
+                       "Raise LAB_MEMORY_LIMIT_GB, or pick a smaller model or QLoRA.", "LAB_MEMORY_LIMIT_GB")
+    result = fit(recipe, total, SHARE * room, lens.p95 if lens else recipe.max_seq_length)
+    if not result.fits:
+        if not recipe.run_anyway:
+            raise refusal(recipe, result, room, total, lens.p95 if lens else recipe.max_seq_length)
+        warnings.append(f"Run anyway: the estimate ({result.estimate_gb:.1f} GB) is over the budget "
+                        f"({result.budget_gb:.1f} GB); the memory watchdog stops the run if memory runs out.")
+    eff = result.recipe
+    mem = memory.estimate(prof, eff, plan(eff, hw), lens, n_train)
+    mem.update(available_gb=round(room, 1), budget_gb=round(SHARE * room, 1),
+               verdict=memory.verdict(mem["total_gb"], room, SHARE), changes=result.changes,
+               lengths=lens.summary(eff.max_seq_length) if lens else None, limit_gb=limit)
+    if p.device == "cuda":
+        from lab import hardware
+
+        mem["ram_available_gb"] = round(hardware.ram_free_bytes() / memory.GB, 1)
+    return eff, mem
 
 
 def memory_text(mem: dict) -> str:
-    parts = ", ".join(f"{k} {v:g}" for k, v in mem["parts_gb"].items())
-    advice = {"fits": "", "tight": " Lower the batch or sequence length, or turn on gradient checkpointing.",
-              "won't fit": " Use QLoRA, a smaller batch or sequence length, or gradient checkpointing."}
-    return (f"Estimated {mem['total_gb']:g} GB of {mem['available_gb']:g} GB ({mem['device']}): "
-            f"**{mem['verdict']}**. ({parts}).{advice[mem['verdict']]}")
+    return memory.text(mem) + ("\n\n" + " ".join(mem["changes"]) if mem.get("changes") else "")
 
 
 def _check_static(recipe: TrainRecipe, hw: Hardware) -> None:
@@ -133,7 +158,8 @@ def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, lis
     return n_train, n_eval, warnings
 
 
-def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = None, ds=None) -> Preflight:
+def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = None, ds=None,
+          free: float | None = None) -> Preflight:
     """Every check that can run without the weights. `ds` is the loaded (normalized, kind) pair when known."""
     from lab.train.data import load_dataset
 
@@ -156,11 +182,15 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
         warnings.append("The model has no chat template; the run uses ChatML (saved with the result, so chat "
                         "with the same template).")
     eff = recipe.model_copy(update=updates) if updates else recipe
+    from lab.train import lengths
+
+    tok = lengths.tokenizer_for(facts["folder"], eff.chat_template)
+    lens = lengths.measure(dataset, kind, tok, seed=eff.seed, method=eff.method)
+    eff, mem = fit_memory(eff, facts, hw, lens, n_train, warnings, free)
     p = plan(eff, hw)
     if p.four_bit and p.device == "cpu":
         warnings.append("4-bit on CPU works but is slow; the lab turns off bitsandbytes' AVX512-BF16 repack, "
                         "which would otherwise corrupt LoRA gradients after the first eval or generate().")
-    mem = estimate_memory(facts, eff, p, hw)
     if mem["verdict"] != "fits":
         warnings.append(memory_text(mem))
     return Preflight(eff, p, kind, len(dataset), n_train, n_eval, mem, warnings, facts)

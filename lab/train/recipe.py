@@ -15,6 +15,7 @@ from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
 from lab.validation import recipe_error
 
+AUTO_FIT = ("batch_size", "max_seq_length")
 REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 
 
@@ -99,6 +100,21 @@ class TrainRecipe(BaseModel):
     use_cpu: bool = Field(False, description="Train on the CPU even when a GPU is present (slow; for tests and "
                           "multi-process CPU runs).")
     output_name: str = Field("", description="Name of the artifact folder (empty: a dated name).")
+    auto_fit: list[Literal["batch_size", "max_seq_length"]] = Field(
+        default_factory=lambda: list(AUTO_FIT), description="Settings the lab may lower so the run fits in "
+        "memory: the batch first (gradient accumulation rises to keep the effective batch), then the sequence "
+        "length (not below the data's 95th percentile when avoidable). A value you set yourself is never changed.")
+    run_anyway: bool = Field(False, description="Start even when the memory estimate says the run won't fit "
+                             "(for experts who know better). The memory watchdog still stops a run before the "
+                             "machine runs out.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_values(cls, data):
+        """Without an explicit auto_fit, the batch and length the caller gave are theirs: the lab keeps them."""
+        if isinstance(data, dict) and "auto_fit" not in data:
+            data = {**data, "auto_fit": [f for f in AUTO_FIT if f not in data]}
+        return data
 
     @model_validator(mode="after")
     def _check(self):
@@ -169,4 +185,5 @@ PRESETS: dict[str, dict] = {
 def preset(name: str, **overrides) -> TrainRecipe:
     if name not in PRESETS:
         raise LabError(f"Unknown preset {name!r}.", f"Pick one of: {', '.join(PRESETS)}.", "preset")
-    return TrainRecipe.parse({**PRESETS[name], **overrides})
+    auto = [f for f in AUTO_FIT if f not in overrides]  # a preset's batch and length are starting points
+    return TrainRecipe.parse({"auto_fit": auto, **PRESETS[name], **overrides})

@@ -10,12 +10,11 @@ import json
 import math
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from lab.errors import LabError
 from lab.jobs.context import JobCancelled
-from lab.train import build, preflight
+from lab.train import build, memory_guard, preflight
 from lab.train.recipe import TrainRecipe
 
 
@@ -43,28 +42,6 @@ def run(ctx) -> None:
     result = train(recipe, Path(ctx.folder), ctx, token=os.environ.get("HF_TOKEN") or None)
     (Path(ctx.folder) / "result.json").write_text(json.dumps(result, indent=2))
     ctx.progress(1.0, f"Done: {result['steps']} steps, loss {result.get('last_loss')}", force=True)
-
-
-@contextmanager
-def oom_guard(recipe: TrainRecipe):
-    """Out of memory becomes a LabError with the fix (the job fails; the app is another process)."""
-    import torch
-
-    try:
-        yield
-    except torch.OutOfMemoryError:
-        raise oom_error(recipe, "GPU") from None
-    except RuntimeError as exc:
-        text = str(exc).lower()
-        if "out of memory" in text or "can't allocate memory" in text:
-            raise oom_error(recipe, "GPU" if "cuda" in text else "CPU") from None
-        raise
-
-
-def oom_error(recipe: TrainRecipe, device: str) -> LabError:
-    return LabError(f"{device} out of memory (batch {recipe.batch_size} × {recipe.max_seq_length} tokens).",
-                    "Lower batch_size (raise grad_accum to keep the effective batch) or max_seq_length, turn on "
-                    "gradient checkpointing, or use QLoRA.", "batch_size")
 
 
 def _quiet() -> None:
@@ -188,10 +165,14 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
     last = resume_point(recipe, ckpt_dir, token, log)
     ctx.progress(0.01, "Training…", force=True)
+    device = pre.plan.device
+    memory_guard.cap_gpu(device, build.local_index())
     try:
-        with oom_guard(recipe):
+        with memory_guard.oom_guard(device, lambda: trainer.state.global_step, pre.memory.get("total_gb")):
             trainer.train(resume_from_checkpoint=last)
     finally:
+        if main:
+            _log_peak(memory_guard.record_peak(folder, device), log)
         if pusher:  # even after a crash, finish the upload in flight: it is what a later resume pulls
             pusher.wait()
     steps = trainer.state.global_step
@@ -204,12 +185,23 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
 
 def _preflight(recipe: TrainRecipe, ds, kind: str, folder: Path, token, log):
     pre = preflight.check(recipe, token=token, ds=(ds, kind))
+    for change in pre.memory.get("changes", []):
+        log(f"memory: {change}")
     for w in pre.warnings:
         log(f"warning: {w}")
+    mem = pre.memory
+    log(f"Memory: estimate {mem['total_gb']:g} GB of {mem['available_gb']:g} GB free ({mem['device']}); batch "
+        f"{pre.recipe.batch_size} × grad_accum {pre.recipe.grad_accum}, max_seq_length {pre.recipe.max_seq_length}.")
     log(f"Plan: {pre.plan.summary()}; {pre.train_rows} train rows, {pre.eval_rows} eval rows.")
     if rank() == 0:
         (folder / "preflight.json").write_text(json.dumps(pre.to_dict(), indent=2))
     return pre
+
+
+def _log_peak(mem: dict, log) -> None:
+    if mem.get("peak_gb") and mem.get("total_gb"):
+        log(f"Memory: peak {mem['peak_gb']:.2f} GB measured, {mem['total_gb']:.2f} GB estimated "
+            f"(measured/estimated {mem['peak_gb'] / mem['total_gb']:.2f}).")
 
 
 def _stopped_early(cb, ckpt_dir: Path, steps: int, log) -> None:

@@ -33,8 +33,13 @@ def wire(c: dict) -> None:
         except LabError as exc:
             return gr.update(), f"⚠️ {exc}"
 
+    pinnable = ("batch_size", "max_seq_length")
     for name in FIELDS:
-        c[name].input(yaml_of, form, [c["yaml"], c["form_note"]], **PRIVATE)
+        if name in pinnable:  # a value typed by the user is theirs: the lab keeps it (off the auto_fit list)
+            c[name].input(lambda auto, n=name: [f for f in auto or [] if f != n], c["auto_fit"], c["auto_fit"],
+                          **PRIVATE).then(yaml_of, form, [c["yaml"], c["form_note"]], **PRIVATE)
+        else:
+            c[name].input(yaml_of, form, [c["yaml"], c["form_note"]], **PRIVATE)
 
     @shows_errors
     def apply(name, *args):

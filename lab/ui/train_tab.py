@@ -15,7 +15,7 @@ HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only) or **
         "not stop it, and a cancelled or interrupted run resumes from its last checkpoint.")
 GROUPS = [
     ("", ["method", "model", "dataset", "adapter", "learning_rate", "epochs", "max_steps", "max_seq_length",
-          "batch_size", "grad_accum"]),
+          "batch_size", "grad_accum", "auto_fit", "run_anyway"]),
     ("LoRA", ["lora_r", "lora_alpha", "lora_dropout", "target_modules"]),
     ("Data and loss", ["dataset_split", "max_rows", "eval_split", "eval_steps", "completion_only_loss",
                        "chat_template", "packing", "dpo_beta", "dpo_loss"]),
@@ -24,7 +24,8 @@ GROUPS = [
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
                                   "push_to", "report_to"]),
 ]
-LABELS = {"lr": "learning rate", "max_seq_length": "max sequence length", "grad_accum": "gradient accumulation"}
+LABELS = {"lr": "learning rate", "max_seq_length": "max sequence length", "grad_accum": "gradient accumulation",
+          "auto_fit": "the lab may lower, to fit memory", "run_anyway": "run anyway (even if it won't fit)"}
 
 
 def _widget(name: str, default):
@@ -34,6 +35,8 @@ def _widget(name: str, default):
         return gr.Radio(choices, value=default, **kw)
     if kind == "check":
         return gr.Checkbox(value=default, **kw)
+    if kind == "checks":
+        return gr.CheckboxGroup(choices, value=default, **kw)
     if kind in ("int", "float"):
         return gr.Number(value=default, precision=0 if kind == "int" else None, **kw)
     return gr.Textbox(value=default or "", **kw)

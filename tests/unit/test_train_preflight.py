@@ -79,19 +79,32 @@ def test_tracker_must_be_installed(bundled_model, alpaca_path):
     assert err.value.field == "report_to"
 
 
-def test_memory_estimate_verdicts(bundled_model):
-    facts = preflight.model_facts(str(bundled_model))
-    small = preflight.estimate_memory(facts, TrainRecipe(), preflight.plan(TrainRecipe(), CPU), CPU)
-    assert small["verdict"] == "fits" and 0.5 < small["total_gb"] < 12
-    seven_b = {"params": 7_240_000_000, "config": {"hidden_size": 4096, "num_hidden_layers": 32, "vocab_size": 32000,
-               "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336}}
+SEVEN_B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+           "num_hidden_layers": 32, "vocab_size": 32000, "num_attention_heads": 32, "num_key_value_heads": 8,
+           "intermediate_size": 14336, "max_position_embeddings": 4096, "tie_word_embeddings": False}
+
+
+def _seven_b_estimate(recipe, hw):
+    from lab.train import memory
+
+    p = preflight.plan(recipe, hw)
+    prof = memory.profile_for(SEVEN_B, recipe, p)
+    return memory.estimate(prof, recipe, p, None, 1000), prof
+
+
+def test_memory_estimate_of_a_7b_from_its_config_alone():
+    """The meta-device trace counts a 7B's parameters without any weights, and the parts follow the method."""
     t4 = Hardware(gpus=(Gpu("Tesla T4", 15.0, (7, 5)),), bnb_ok=True)
-    full = TrainRecipe(adapter="full", batch_size=4, max_seq_length=1024)
-    assert preflight.estimate_memory(seven_b, full, preflight.plan(full, t4), t4)["verdict"] == "won't fit"
-    q = TrainRecipe(adapter="qlora", batch_size=1, max_seq_length=1024, gradient_checkpointing="on")
-    est = preflight.estimate_memory(seven_b, q, preflight.plan(q, t4), t4)
-    assert est["verdict"] in ("fits", "tight") and est["parts_gb"]["weights"] < 6
-    assert "GB" in preflight.memory_text(est)
+    full, prof = _seven_b_estimate(TrainRecipe(adapter="full", batch_size=4, max_seq_length=1024), t4)
+    assert 7.2e9 < prof.params < 7.3e9  # the Mistral-7B shape: 7.24 B parameters
+    assert full["total_gb"] > 15 and full["parts_gb"]["optimizer"] > 25  # fp32 master weights on a T4
+    q, prof_q = _seven_b_estimate(TrainRecipe(adapter="qlora", batch_size=1, max_seq_length=1024,
+                                              gradient_checkpointing="on"), t4)
+    assert q["parts_gb"]["weights"] < 4.5 and q["total_gb"] < 10 and prof_q.trainable < 0.1 * prof_q.params
+    dpo, _ = _seven_b_estimate(TrainRecipe(method="dpo", adapter="full", batch_size=1, max_seq_length=512), t4)
+    assert dpo["parts_gb"]["reference model"] == dpo["parts_gb"]["weights"]
+    assert dpo["batch"]["sequences"] == 2  # chosen and rejected
+    assert "GB" in preflight.memory_text({**q, "available_gb": 15, "verdict": "fits"})
 
 
 def test_labels_are_the_answer_and_its_end_token(tok, alpaca_path):

@@ -107,21 +107,22 @@ def test_trl_command_line():
     assert "--bf16 True" in build.trl_command(TrainRecipe(dataset="me/data"))
 
 
-def test_oom_becomes_a_hint():
+def test_oom_becomes_a_clean_failure_with_the_numbers():
     import torch
 
-    from lab.train.worker import oom_guard
+    from lab.train.memory_guard import oom_guard
 
-    r = TrainRecipe(batch_size=16, max_seq_length=2048)
     with pytest.raises(LabError) as err:
-        with oom_guard(r):
+        with oom_guard("cpu", lambda: 2, 13.5):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    assert err.value.field == "batch_size" and "batch 16 × 2048" in str(err.value) and "Lower" in str(err.value)
+    text = str(err.value)
+    assert err.value.field == "batch_size" and "GPU out of memory" in text and "at step 2 (estimate 13.5 GB)" in text
+    assert "lower the batch size or the sequence length" in text and "stopped at " in text
     with pytest.raises(LabError, match="CPU out of memory"):
-        with oom_guard(r):
+        with oom_guard("cpu", lambda: None, None):
             raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        with oom_guard(r):
+        with oom_guard("cpu", lambda: 1, 1.0):
             raise RuntimeError("shape mismatch")
 
 

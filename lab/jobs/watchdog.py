@@ -1,0 +1,175 @@
+"""The memory watchdog: a job is stopped by the lab, with its numbers, before the kernel's OOM killer steps in.
+
+It watches from outside: the process that started the worker (the app, or the CLI) samples the RSS of the
+worker's whole process tree several times a second. Over the limit (LAB_MEMORY_LIMIT_GB, else 90 % of RAM), or
+when the machine as a whole is down to its last 5 %, it writes a stop note into the job folder and sends SIGTERM:
+the worker reads the note and fails at once with the message, without saving a checkpoint. A worker still there
+after the grace period, or one that keeps growing past the hard line, gets SIGKILL; the job is then marked failed
+here. GPU memory is capped inside the worker (torch's per-process fraction), where the allocator enforces it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+STOP_NOTE = ".memory-stop.json"
+DEFAULT_SHARE = 0.90  # of RAM (or VRAM) at which a job is stopped
+HARD_SHARE = 0.95  # past this, no grace: SIGKILL at once
+GB = 1e9
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes of RSS of a process and all its descendants."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def ram_limit_bytes() -> int:
+    """The RSS a job tree may reach: LAB_MEMORY_LIMIT_GB, else 90 % of the machine's (container's) RAM."""
+    from lab.hardware import ram_total_bytes
+    from lab.settings import get_settings
+
+    limit = get_settings().memory_limit_gb
+    return int(limit * GB) if limit else int(DEFAULT_SHARE * ram_total_bytes())
+
+
+def _system_low() -> bool:
+    from lab.hardware import ram_free_bytes, ram_total_bytes
+
+    return ram_free_bytes() < (1 - HARD_SHARE) * ram_total_bytes()  # the machine's last 5 %
+
+
+def stop_message(folder: Path, peak: int, limit: int) -> str:
+    """'stopped at 21.8 GB at step 2 (estimate 13.5 GB): …', with what the job folder knows."""
+    step, estimate = _last_step(folder), _estimate(folder)
+    text = f"stopped at {peak / GB:.1f} GB"
+    if step is not None:
+        text += f" at step {step}"
+    details = [f"estimate {estimate:.1f} GB" if estimate else "", f"limit {limit / GB:.1f} GB"]
+    text += f" ({', '.join(d for d in details if d)})"
+    return text + ": lower the batch size or the sequence length"
+
+
+def _last_step(folder: Path) -> int | None:
+    from lab.jobs.context import read_metrics
+
+    steps = [r["step"] for r in read_metrics(folder / "metrics.jsonl") if r.get("step") is not None]
+    return max(steps) if steps else None
+
+
+def _estimate(folder: Path) -> float | None:
+    try:
+        return json.loads((folder / "preflight.json").read_text())["memory"]["total_gb"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def read_stop_note(folder: Path, remove: bool = False) -> str | None:
+    path = Path(folder) / STOP_NOTE
+    try:
+        message = json.loads(path.read_text())["message"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if remove:
+        path.unlink(missing_ok=True)
+    return message
+
+
+class Watchdog(threading.Thread):
+    """Watches one worker (a process-group leader). `on_stop(message)` runs once the worker is gone, if the
+    watchdog stopped it."""
+
+    def __init__(self, pid: int, folder: Path, limit: int | None = None, grace_s: float = 10.0,
+                 interval_s: float = 0.1, on_stop=None):
+        super().__init__(daemon=True, name=f"lab-watchdog-{pid}")
+        self.pid, self.folder, self.grace_s, self.interval_s = pid, Path(folder), grace_s, interval_s
+        self.limit = limit or ram_limit_bytes()
+        self.on_stop = on_stop
+        self.peak = 0
+        self.message: str | None = None
+        self._done = threading.Event()
+
+    def close(self) -> None:
+        self._done.set()
+
+    def run(self) -> None:
+        while not self._done.is_set() and psutil.pid_exists(self.pid):
+            rss = tree_rss(self.pid)
+            self.peak = max(self.peak, rss)
+            if rss and (rss > self.limit or _system_low()):
+                self._stop()
+                return
+            self._done.wait(self.interval_s)
+
+    def _stop(self) -> None:
+        self.message = stop_message(self.folder, self.peak, self.limit)
+        try:
+            (self.folder / STOP_NOTE).write_text(json.dumps({"message": self.message, "peak": self.peak}))
+        except OSError:
+            pass
+        _signal(self.pid, signal.SIGTERM)
+        deadline = time.time() + self.grace_s
+        hard = max(self.limit, int(HARD_SHARE * ram_limit_bytes() / DEFAULT_SHARE))
+        while time.time() < deadline and psutil.pid_exists(self.pid) and not _zombie(self.pid):
+            rss = tree_rss(self.pid)
+            self.peak = max(self.peak, rss)
+            if rss > hard:
+                break
+            time.sleep(self.interval_s)
+        if psutil.pid_exists(self.pid) and not _zombie(self.pid):
+            _signal(self.pid, signal.SIGKILL)
+        while psutil.pid_exists(self.pid) and not _zombie(self.pid):
+            time.sleep(self.interval_s)
+        (self.folder / STOP_NOTE).unlink(missing_ok=True)
+        if self.on_stop:
+            self.on_stop(self.message)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def allocator_env(env: dict) -> dict:
+    """A worker's environment with glibc's mmap threshold pinned at its 128 KiB default. Left dynamic, it rises to
+    32 MiB after the first large free, freed tensors then stay in the heap, and RSS grows step after step (a CPU
+    LoRA run measured 5.7 GB instead of 4.6 GB, and RSS never fell back between steps)."""
+    env = dict(env)
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
+    return env
+
+
+def protect_app() -> None:
+    """Make this (worker) process the kernel's first choice should it ever have to kill one: never the app."""
+    try:
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
