@@ -39,6 +39,18 @@ def _gb(name: str) -> float | None:
     return value
 
 
+def _share(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise LabError(f"{name}={raw!r} is not a share between 0 and 1.", f"Set {name} to e.g. 0.9, or unset it.",
+                       name)
+    return value
+
+
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -60,6 +72,7 @@ class Settings:
     max_new_tokens_cap: int
     job_grace_s: int  # SIGTERM -> SIGKILL grace period (the floor when a run's step time is known)
     memory_limit_gb: float | None  # a job's process tree is stopped above this RSS (default: 90 % of RAM)
+    gpu_memory_share: float  # a job's share of its GPU; PyTorch's allocator refuses memory beyond it
     hub_timeout_s: float
     port: int
     models_root: Path  # converted/bundled models; LAB_MODELS_DIR can share one across homes
@@ -114,6 +127,7 @@ def get_settings() -> Settings:
         max_new_tokens_cap=_int("LAB_MAX_NEW_TOKENS", 1024),
         job_grace_s=_int("LAB_JOB_GRACE_S", 10),
         memory_limit_gb=_gb("LAB_MEMORY_LIMIT_GB"),
+        gpu_memory_share=_share("LAB_GPU_MEMORY_SHARE", 0.9),
         hub_timeout_s=float(os.environ.get("LAB_HUB_TIMEOUT_S", "2")),
         port=_int("PORT", 7860),
     )

@@ -16,8 +16,20 @@ import time
 import torch
 from datasets import load_dataset
 from peft import LoraConfig
-from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, TrainerCallback
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, TrainerCallback, TrainingArguments
 from trl import SFTConfig, SFTTrainer
+
+# transformers 5.23 renamed gradient_checkpointing (kept as an alias); older 5.x only has the old name
+CHECKPOINTING = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ \
+    else "gradient_checkpointing"
+
+
+def peak_vram() -> dict:
+    """Peak GPU memory PyTorch reserved and allocated (the lab's side reports the same two numbers)."""
+    if not torch.cuda.is_available():
+        return {}
+    return {"peak_vram_gb": round(torch.cuda.max_memory_reserved() / 1e9, 3),
+            "peak_allocated_gb": round(torch.cuda.max_memory_allocated() / 1e9, 3)}
 
 
 class StepTimer(TrainerCallback):
@@ -59,13 +71,13 @@ def main():
     ds = ds.map(to_prompt_completion, remove_columns=ds.column_names)
     tok = AutoTokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype, quantization_config=quant,
-                                                 device_map={"": 0} if args.qlora and cuda else None)
+                                                 device_map={"": 0} if cuda else None)
     timer = StepTimer()
     config = SFTConfig(
         output_dir=tempfile.mkdtemp(), max_steps=args.steps, per_device_train_batch_size=args.batch,
         max_length=args.seq, learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03, seed=42,
         logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=not cuda,
-        bf16=bf16, fp16=cuda and not bf16, activation_checkpointing=cuda,
+        bf16=bf16, fp16=cuda and not bf16, **{CHECKPOINTING: cuda},
         include_num_input_tokens_seen="non_padding", packing=args.packing, padding_free=args.padding_free,
         use_liger_kernel=args.liger and importlib.util.find_spec("liger_kernel") is not None)
     peft = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
@@ -78,7 +90,7 @@ def main():
     print("BENCH_RESULT " + json.dumps({
         "step_time_s": round(statistics.median(r["dt"] for r in timed), 4),
         "tokens_per_s": round(sum(r["tokens"] for r in timed) / sum(r["dt"] for r in timed), 1),
-        "steps": len(timer.rows), "first_loss": losses[0], "last_loss": losses[-1]}))
+        "steps": len(timer.rows), "first_loss": losses[0], "last_loss": losses[-1], **peak_vram()}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 It watches from outside: the process that started the worker (the app, or the CLI) samples the RSS of the
 worker's whole process tree several times a second. Over the limit (LAB_MEMORY_LIMIT_GB, else 90 % of RAM), or
-when the machine as a whole is down to its last 5 %, it writes a stop note into the job folder and sends SIGTERM:
+when the machine as a whole is down to its last 5 % while the job holds a quarter of it, it writes a stop note into the job folder and sends SIGTERM:
 the worker reads the note and fails at once with the message, without saving a checkpoint. A worker still there
 after the grace period, or one that keeps growing past the hard line, gets SIGKILL; the job is then marked failed
 here. GPU memory is capped inside the worker (torch's per-process fraction), where the allocator enforces it.
@@ -49,10 +49,12 @@ def ram_limit_bytes() -> int:
     return int(limit * GB) if limit else int(DEFAULT_SHARE * ram_total_bytes())
 
 
-def _system_low() -> bool:
+def _system_low(rss: int) -> bool:
+    """The machine is down to its last 5 % and this job holds a good part of it (a small job is not the cause)."""
     from lab.hardware import ram_free_bytes, ram_total_bytes
 
-    return ram_free_bytes() < (1 - HARD_SHARE) * ram_total_bytes()  # the machine's last 5 %
+    total = ram_total_bytes()
+    return rss > 0.25 * total and ram_free_bytes() < (1 - HARD_SHARE) * total
 
 
 def stop_message(folder: Path, peak: int, limit: int) -> str:
@@ -67,8 +69,13 @@ def stop_message(folder: Path, peak: int, limit: int) -> str:
 
 
 def _last_step(folder: Path) -> int | None:
+    """The step in progress (training writes it as each step begins), else the last one recorded."""
     from lab.jobs.context import read_metrics
 
+    try:
+        return int((folder / ".step").read_text())
+    except (OSError, ValueError):
+        pass
     steps = [r["step"] for r in read_metrics(folder / "metrics.jsonl") if r.get("step") is not None]
     return max(steps) if steps else None
 
@@ -112,12 +119,12 @@ class Watchdog(threading.Thread):
         while not self._done.is_set() and psutil.pid_exists(self.pid):
             rss = tree_rss(self.pid)
             self.peak = max(self.peak, rss)
-            if rss and (rss > self.limit or _system_low()):
-                self._stop()
+            if rss and (rss > self.limit or _system_low(rss)):
+                self._stop_worker()
                 return
             self._done.wait(self.interval_s)
 
-    def _stop(self) -> None:
+    def _stop_worker(self) -> None:
         self.message = stop_message(self.folder, self.peak, self.limit)
         try:
             (self.folder / STOP_NOTE).write_text(json.dumps({"message": self.message, "peak": self.peak}))

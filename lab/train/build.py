@@ -25,6 +25,7 @@ class Plan:
     load_dtype: str  # dtype of the frozen weights as loaded
     four_bit: bool
     gradient_checkpointing: bool
+    fsdp: bool = False  # sharded with FSDP (accelerate launch with an FSDP config)
 
     def summary(self) -> str:
         base = "4-bit nf4" if self.four_bit else self.load_dtype
@@ -41,7 +42,8 @@ def plan(recipe: TrainRecipe, hw: Hardware | None = None) -> Plan:
     else:
         load = prec
     gc = {"on": True, "off": False}.get(recipe.gradient_checkpointing, cuda)
-    return Plan("cuda" if cuda else "cpu", prec, load, recipe.adapter == "qlora", gc)
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+    return Plan("cuda" if cuda else "cpu", prec, load, recipe.adapter == "qlora", gc, fsdp)
 
 
 def torch_dtype(name: str):
@@ -53,8 +55,10 @@ def torch_dtype(name: str):
 def bnb_config(p: Plan):
     from transformers import BitsAndBytesConfig
 
+    compute = torch_dtype(p.precision)
+    extra = {"bnb_4bit_quant_storage": compute} if p.fsdp else {}  # FSDP shards one dtype: store 4-bit in it
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch_dtype(p.precision))
+                              bnb_4bit_compute_dtype=compute, **extra)
 
 
 def lora_config(recipe: TrainRecipe):
@@ -95,9 +99,11 @@ def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
     """The base model at the planned dtype (4-bit for QLoRA), with the CPU 4-bit fix applied before any use."""
     from transformers import AutoModelForCausalLM
 
-    kwargs = dict(dtype=torch_dtype(p.load_dtype), trust_remote_code=False, use_safetensors=True)
+    kwargs = dict(dtype=torch_dtype(p.load_dtype), trust_remote_code=False, use_safetensors=True,
+                  attn_implementation=attention(p))
     if p.four_bit:
         kwargs["quantization_config"] = bnb_config(p)
+    if (p.four_bit or p.device == "cuda") and not p.fsdp:  # straight to the device, never staged whole in RAM
         kwargs["device_map"] = {"": _local_device(p)}
     model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     if p.four_bit and p.device == "cpu":
@@ -108,6 +114,16 @@ def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
 
 def local_index() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def attention(p: Plan) -> str:
+    """flash-attention 2 on a GPU with 16-bit compute when the package is installed, else PyTorch's SDPA. Both
+    keep packed rows apart (padding-free batches carry position ids) and never store seq × seq scores."""
+    import importlib.util
+
+    if p.device == "cuda" and p.precision in ("bf16", "fp16") and importlib.util.find_spec("flash_attn"):
+        return "flash_attention_2"
+    return "sdpa"
 
 
 def _local_device(p: Plan):
@@ -123,14 +139,24 @@ def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_
         warmup_steps=recipe.warmup_ratio, lr_scheduler_type=recipe.scheduler, weight_decay=recipe.weight_decay,
         seed=recipe.seed, max_length=recipe.max_seq_length,
         bf16=p.precision == "bf16", fp16=p.precision == "fp16", use_cpu=p.device == "cpu",
-        activation_checkpointing=p.gradient_checkpointing,  # transformers 5's name for gradient checkpointing
-        activation_checkpointing_kwargs={"use_reentrant": False} if p.gradient_checkpointing else None,
+        **_checkpointing_args(p),
         ddp_find_unused_parameters=False, logging_steps=1, logging_first_step=True,
         save_strategy="steps", save_steps=recipe.save_steps, save_total_limit=recipe.save_total_limit,
         eval_strategy="steps" if has_eval else "no", eval_steps=eval_steps if has_eval else None,
         report_to=[] if recipe.report_to == "none" else [recipe.report_to], disable_tqdm=True,
         dataloader_num_workers=0, remove_unused_columns=True, push_to_hub=False,
     )
+
+
+def _checkpointing_args(p: Plan) -> dict:
+    """Gradient checkpointing, non-reentrant, under the name the installed transformers uses (5.23 renamed it
+    activation_checkpointing; the old name stays as a deprecated alias)."""
+    from transformers import TrainingArguments
+
+    name = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ \
+        else "gradient_checkpointing"
+    return {name: p.gradient_checkpointing,
+            f"{name}_kwargs": {"use_reentrant": False} if p.gradient_checkpointing else None}
 
 
 def training_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool = False, total_steps: int = 100):

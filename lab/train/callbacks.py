@@ -13,6 +13,9 @@ KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", "grad_n
         "mean_token_accuracy": "token_accuracy", "eval_rewards/margins": "eval_reward_margin"}
 
 
+STEP_FILE = ".step"  # the optimizer step in progress (the memory watchdog names it when it stops a run)
+
+
 class NonFiniteLoss(Exception):
     def __init__(self, step: int, last_checkpoint: str | None):
         self.step, self.last_checkpoint = step, last_checkpoint
@@ -41,6 +44,15 @@ class LabCallback(TrainerCallback):
         self.first_step = state.global_step
         if self.main and state.global_step:
             self.ctx.log(f"Resumed at step {state.global_step} of {state.max_steps}.")
+
+    def on_step_begin(self, args, state, control, **kw):
+        folder = getattr(self.ctx, "folder", None)
+        if self.main and folder is not None:  # the step in progress, for a memory stop's message
+            try:
+                (folder / STEP_FILE).write_text(str(state.global_step + 1))
+            except OSError:
+                pass
+        return control
 
     def on_step_end(self, args, state, control, **kw):
         now = time.time()

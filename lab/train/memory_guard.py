@@ -10,17 +10,19 @@ from pathlib import Path
 
 from lab.errors import LabError
 
-GPU_SHARE = 0.90  # a job may take this share of its GPU; the allocator raises beyond it
 GB = 1e9
 
 
-def cap_gpu(device: str, index: int = 0, share: float = GPU_SHARE) -> None:
-    """Make PyTorch's allocator refuse memory past `share` of the GPU: the job fails cleanly instead of starving
-    the app's chat models or the driver."""
+def cap_gpu(device: str, index: int = 0, share: float | None = None) -> None:
+    """Make PyTorch's allocator refuse memory past `share` of the GPU (LAB_GPU_MEMORY_SHARE, default 90 %): the
+    job fails cleanly instead of starving the app's chat models or the driver."""
     if device != "cuda":
         return
     import torch
 
+    from lab.settings import get_settings
+
+    share = share or get_settings().gpu_memory_share
     torch.cuda.set_per_process_memory_fraction(share, index)
     torch.cuda.reset_peak_memory_stats(index)
 
