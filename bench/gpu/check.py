@@ -188,6 +188,37 @@ def lab_vs_trl(c: Check) -> dict:
     return out
 
 
+def _lab_step_times(folder: Path, skip: int = 2) -> dict:
+    from lab.jobs.context import read_metrics
+
+    rows = [r for r in read_metrics(folder / "metrics.jsonl") if r.get("step_time")][skip:]
+    times = sorted(r["step_time"] for r in rows)
+    tokens = [r["tokens_per_s"] * r["step_time"] for r in rows if r.get("tokens_per_s")]
+    return {"step_time_s": times[len(times) // 2] if times else None,
+            "tokens_per_step": round(sum(tokens) / len(tokens), 1) if tokens else None,
+            "step_times": [round(t, 3) for t in times]}
+
+
+def speed(c: Check) -> dict:
+    """Where does the lab's step time go? The same QLoRA SFT through the CLI (child process under the watchdog),
+    in one process (no watchdog, no allocator setting), and as raw TRL."""
+    size, steps, seq = ("tiny", 4, 64) if c.args.smoke else ("1b", 16, 512)
+    model = build_model(size, c.assets, c.work)
+    out = {"model": size, "steps": steps}
+    variants = {"lab_cli": {}, "lab_in_process": {"LAB_TRAIN_CHILD": "1"},
+                "lab_in_process_malloc": {"LAB_TRAIN_CHILD": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}}
+    for name, env in variants.items():
+        folder = c.work / f"speed-{name}"
+        run = _lab_cli(model, c.sft_data, "sft", folder, steps, 4, seq, env=env)
+        out[name] = {"rc": run["rc"], "tokens_per_s": _lab_tokens_per_s(folder), **_lab_step_times(folder),
+                     "error": run["stderr_tail"][-500:]}
+    rc, stdout, stderr = _subprocess([sys.executable, str(ROOT / "bench" / "baselines" / "trl_sft.py"), "--model",
+                                      str(model), "--data", str(c.sft_data), "--steps", str(steps), "--batch", "4",
+                                      "--seq", str(seq), "--qlora"])
+    out["trl"] = _bench_result(stdout) if rc == 0 else {"error": stderr[-1000:]}
+    return out
+
+
 MATRIX = [(m, a, s) for m in ("sft", "dpo") for a in ("qlora", "lora", "full") for s in ("short", "long")]
 
 
@@ -235,8 +266,9 @@ def watchdog(c: Check) -> dict:
     size = "tiny" if c.args.smoke else "1b"
     model = build_model(size, c.assets, c.work)
     env = {"LAB_MEMORY_LIMIT_GB": "1.6"} if c.args.smoke else {"LAB_GPU_MEMORY_SHARE": "0.15"}
-    out = _lab_cli(model, c.sft_data, "sft", c.work / "oversized", 2, 64, 2048, adapter="lora",
-                   extra=["--force", "--max-rows", "128"], env=env)
+    # packed rows fill every sequence and checkpointing is off: far past the cap, whatever the rows' lengths
+    out = _lab_cli(model, c.sft_data, "sft", c.work / "oversized", 2, 16, 2048, adapter="lora",
+                   extra=["--force", "--max-rows", "400", "--packing", "--gradient-checkpointing", "off"], env=env)
     text = out["stderr_tail"]
     return {"rc": out["rc"], "stopped_cleanly": out["rc"] == 2 and "stopped at" in text, "message": text[-600:],
             "env": env}
@@ -308,7 +340,7 @@ def main() -> int:
     c.report["environment"] = environment()
     c.save()
     items = [("lab_vs_trl", lab_vs_trl, 120), ("memory", memory_matrix, 60), ("watchdog", watchdog, 45),
-             ("fp16", fp16_forced, 30), ("chat_4bit", chat_4bit, 20)]
+             ("fp16", fp16_forced, 30), ("chat_4bit", chat_4bit, 20), ("speed", speed, 90)]
     wanted = set(filter(None, args.only.split(",")))
     for name, fn, need in items:
         if not wanted or name in wanted:

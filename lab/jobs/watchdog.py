@@ -21,16 +21,14 @@ import psutil
 STOP_NOTE = ".memory-stop.json"
 DEFAULT_SHARE = 0.90  # of RAM (or VRAM) at which a job is stopped
 HARD_SHARE = 0.95  # past this, no grace: SIGKILL at once
+CHILDREN_EVERY_S = 2.0  # how often the worker's process tree is listed again (its RSS is read every sample)
 GB = 1e9
 
 
-def tree_rss(pid: int) -> int:
-    """Bytes of RSS of a process and all its descendants."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
+def tree_rss(pid: int, procs: list | None = None) -> int:
+    """Bytes of RSS of a process and all its descendants (or of the given processes of its tree)."""
+    if procs is None:
+        procs = tree(pid)
     total = 0
     for p in procs:
         try:
@@ -38,6 +36,14 @@ def tree_rss(pid: int) -> int:
         except psutil.Error:
             continue
     return total
+
+
+def tree(pid: int) -> list:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def ram_limit_bytes() -> int:
@@ -103,7 +109,7 @@ class Watchdog(threading.Thread):
     watchdog stopped it."""
 
     def __init__(self, pid: int, folder: Path, limit: int | None = None, grace_s: float = 10.0,
-                 interval_s: float = 0.1, on_stop=None):
+                 interval_s: float = 0.2, on_stop=None):
         super().__init__(daemon=True, name=f"lab-watchdog-{pid}")
         self.pid, self.folder, self.grace_s, self.interval_s = pid, Path(folder), grace_s, interval_s
         self.limit = limit or ram_limit_bytes()
@@ -116,8 +122,11 @@ class Watchdog(threading.Thread):
         self._done.set()
 
     def run(self) -> None:
+        procs, listed = [], 0.0
         while not self._done.is_set() and psutil.pid_exists(self.pid):
-            rss = tree_rss(self.pid)
+            if time.monotonic() - listed > CHILDREN_EVERY_S:  # listing children scans all of /proc: not each time
+                procs, listed = tree(self.pid), time.monotonic()
+            rss = tree_rss(self.pid, procs)
             self.peak = max(self.peak, rss)
             if rss and (rss > self.limit or _system_low(rss)):
                 self._stop_worker()

@@ -82,6 +82,20 @@ def fix_cpu_4bit(model) -> int:
     return n
 
 
+def fp32_trainable(model) -> int:
+    """Under fp16 AMP (a T4) every trained weight must be fp32: the GradScaler cannot unscale bf16 gradients
+    ("_amp_foreach_non_finite_check_and_unscale_cuda not implemented for 'BFloat16'"), and TRL casts QLoRA
+    adapters to bf16. Returns how many tensors were cast."""
+    import torch
+
+    n = 0
+    for param in model.parameters():
+        if param.requires_grad and param.dtype in (torch.bfloat16, torch.float16):
+            param.data = param.data.float()
+            n += 1
+    return n
+
+
 def load_tokenizer(folder: Path, recipe: TrainRecipe):
     """The tokenizer with the run's chat template and a pad token; returns (tokenizer, warnings)."""
     from transformers import AutoTokenizer

@@ -21,10 +21,10 @@ from lab.train.memory_trace import Profile
 
 GB = 1e9
 TILE_TOKENS, TILE_VOCAB = 4096, 32768  # TRL's chunked log-prob tile
-TILE_COPIES = {"cpu": 9.0, "cuda": 2.0}  # tile-sized buffers alive at the LM head's peak
+TILE_COPIES = {"cpu": 9.0, "cuda": 1.0}  # tile-sized buffers alive at the LM head's peak (Triton fuses on a GPU)
 RUNTIME = {"cpu": 0.65 * GB, "cuda": 0.55 * GB}  # process base RSS / CUDA context
 RAM_OF_GPU_RUN = 3.0 * GB  # a GPU run's own RAM: Python, torch with CUDA libraries, tokenizer and dataset
-ALLOCATOR_SLACK = {"cpu": 1.0, "cuda": 1.08}  # reserved / allocated for PyTorch's CUDA caching allocator
+ALLOCATOR_SLACK = {"cpu": 1.0, "cuda": 1.05}  # reserved / allocated for PyTorch's CUDA caching allocator
 BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 NF4_BYTES = 0.516  # 4 bits + double-quantized absmax per 64-block
 
@@ -94,7 +94,8 @@ def _weights(prof: Profile, plan, adapter: str) -> float:
 def _trainable_bytes(plan, adapter: str) -> int:
     if adapter == "full":
         return BYTES[plan.load_dtype]
-    return 2 if plan.four_bit else 4  # TRL casts QLoRA adapters to bf16; PEFT keeps LoRA adapters in fp32
+    # TRL casts QLoRA adapters to bf16 (the lab keeps them fp32 under fp16 AMP); PEFT keeps LoRA adapters fp32
+    return 2 if plan.four_bit and plan.precision == "bf16" else 4
 
 
 def _activations(prof: Profile, tokens: int, checkpointing: bool) -> float:
@@ -104,8 +105,11 @@ def _activations(prof: Profile, tokens: int, checkpointing: bool) -> float:
     return (prof.layer_input_per_token * prof.layers + per_layer) * tokens
 
 
-def _lm_head(prof: Profile, tokens: int, device: str) -> float:
-    return min(tokens, TILE_TOKENS) * min(prof.vocab, TILE_VOCAB) * 4 * TILE_COPIES[device]
+def _lm_head(prof: Profile, tokens: int, plan) -> float:
+    """The tiles of logits (in the compute dtype under autocast) and the fp32 gradient of the last hidden state."""
+    tile = BYTES[plan.precision] if plan.device == "cuda" else 4
+    tiles = min(tokens, TILE_TOKENS) * min(prof.vocab, TILE_VOCAB) * tile * TILE_COPIES[plan.device]
+    return tiles + tokens * prof.hidden * 4
 
 
 def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int) -> dict:
@@ -122,7 +126,7 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int)
         "optimizer": 2 * prof.trainable * t_bytes,
         "reference model": weights if recipe.method == "dpo" and recipe.adapter == "full" else 0,
         "activations": _activations(prof, tokens, plan.gradient_checkpointing),
-        "LM head": _lm_head(prof, tokens, device),
+        "LM head": _lm_head(prof, tokens, plan),
         "attention mask": seqs * length * length,
         "runtime": RUNTIME[device],
     }

@@ -67,8 +67,9 @@ class TrainRecipe(BaseModel):
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2-style regularization of the trained weights. "
                                 "0–0.1; mostly matters for full fine-tuning.")
     seed: int = Field(42, ge=0, description="Random seed: the same recipe and seed reproduce a run.")
-    packing: bool = Field(False, description="SFT only: pack several short rows into one sequence. Faster on "
-                          "datasets of short rows; rows can attend across boundaries without flash-attention.")
+    packing: bool = Field(False, description="SFT only: pack several short rows into one padding-free sequence "
+                          "(TRL's best-fit packing). Faster on datasets of short rows; position ids keep each row "
+                          "from attending to the others (SDPA and flash-attention alike).")
     completion_only_loss: bool = Field(True, description="Train on the answers only (the prompt is context). "
                                        "Off trains on every token, which also teaches the model the prompts.")
     chat_template: Literal["model", "chatml"] = Field(

@@ -100,6 +100,8 @@ def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: P
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                              processing_class=tok, peft_config=peft, callbacks=callbacks,
                              data_collator=None if padding_free else sft_collator(tok))
+    if pre.plan.precision == "fp16":
+        build.fp32_trainable(trainer.model)
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
