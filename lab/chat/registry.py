@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from lab.chat import gpu_share
 from lab.chat.entry import BaseEntry, FairLock, Handle, check_adapter_fits, parse_ref
 from lab.errors import LabError
 from lab.hardware import get_hardware
@@ -40,6 +41,7 @@ class Registry:
         self._folders: dict[str, Path] = {}  # model ref -> resolved local folder
         self._lock = threading.Lock()  # guards _entries and user counts (short critical sections)
         self._load_lock = threading.Lock()  # one load at a time keeps the memory accounting exact
+        self.notice = ""  # what the lab did to the loaded models (unloaded for a training job), for the Chat tab
 
     # -- public -------------------------------------------------------------------------------------
     def acquire(self, ref: str, four_bit: bool = False, token=None, log=lambda m: None) -> Handle:
@@ -84,6 +86,14 @@ class Registry:
         with self._load_lock:
             self._evict(need=None)
 
+    def unload_idle(self) -> list[str]:
+        """Unload every idle model; returns their names (a model generating now stays until it finishes)."""
+        with self._lock:
+            names = [e.label for e in self._entries.values() if e.users == 0]
+        if names:
+            self.clear()
+        return names
+
     # -- internals ----------------------------------------------------------------------------------
     def _take(self, key: str) -> BaseEntry | None:
         with self._lock:
@@ -125,6 +135,7 @@ class Registry:
                 f"{label} needs about {_gb(need)} but the chat memory budget is {_gb(self.budget)}.",
                 "Pick a smaller model" + ("" if four_bit else ", or turn on 4-bit loading on a GPU") + ".", "model")
         self._evict(need)
+        gpu_share.check_fits(need, label)
         if self.used_bytes() + need > self.budget:
             busy = ", ".join(e.label for e in self._entries.values())
             raise LabError(

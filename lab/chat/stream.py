@@ -61,6 +61,8 @@ def run_pane(pane: int, ref: str, messages: list[dict], spec: ChatSpec, out: que
     try:
         handle = registry.acquire(ref, four_bit=spec.load_in_4bit, token=token)
         load_s = round(time.perf_counter() - t0, 3)
+        if getattr(registry, "notice", ""):  # e.g. models unloaded from the GPU for a training job
+            out.put(Event(pane, "notice", registry.notice))
         stats = _generate(pane, handle, messages, spec, out, stop)
         out.put(Event(pane, "done", stats={**stats, "load_s": load_s, "label": handle.label}))
     except LabError as exc:

@@ -96,3 +96,25 @@ def read_metrics(path: Path, since: int = 0) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+RUN_STATE = ".run.json"  # what a running job tells the lab: the step in progress, how long a checkpoint takes
+
+
+def note_run(folder: Path, **values) -> None:
+    """Merge values into the job folder's run state (read by the watchdog and by cancel's grace period)."""
+    path = Path(folder) / RUN_STATE
+    try:
+        state = {**run_state(folder), **values}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def run_state(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / RUN_STATE).read_text())
+    except (OSError, ValueError):
+        return {}

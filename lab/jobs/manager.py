@@ -188,10 +188,23 @@ def cancel(job_id: str) -> str:
             os.killpg(job.pid, signal.SIGTERM)
         except OSError:
             pass
-        threading.Thread(target=_kill_later, args=(job, get_settings().job_grace_s), daemon=True).start()
+        threading.Thread(target=_kill_later, args=(job, grace_s(job.folder)), daemon=True).start()
     else:
         _mark_cancelled(job_id)
     return f"Cancelling job {job_id}…"
+
+
+def grace_s(folder: Path) -> float:
+    """Seconds between cancel's SIGTERM and SIGKILL: enough to finish the step in flight and save a checkpoint, as
+    this run measured them (1.5 × (step + save) + 5 s), never less than LAB_JOB_GRACE_S. A fixed 10 s would kill
+    a 7B run mid-save."""
+    from lab.jobs.context import read_metrics, run_state
+
+    floor = float(get_settings().job_grace_s)
+    times = sorted(r["step_time"] for r in read_metrics(folder / "metrics.jsonl")[-20:] if r.get("step_time"))
+    step = times[len(times) // 2] if times else 0.0
+    save = float(run_state(folder).get("save_s") or 0.0)
+    return max(floor, 1.5 * (step + save) + 5.0) if (step or save) else floor
 
 
 def _mark_cancelled(job_id: str) -> None:

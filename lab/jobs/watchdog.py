@@ -78,10 +78,11 @@ def _last_step(folder: Path) -> int | None:
     """The step in progress (training writes it as each step begins), else the last one recorded."""
     from lab.jobs.context import read_metrics
 
-    try:
-        return int((folder / ".step").read_text())
-    except (OSError, ValueError):
-        pass
+    from lab.jobs.context import run_state
+
+    step = run_state(folder).get("step")
+    if step is not None:
+        return int(step)
     steps = [r["step"] for r in read_metrics(folder / "metrics.jsonl") if r.get("step") is not None]
     return max(steps) if steps else None
 

@@ -6,14 +6,13 @@ import time
 
 from transformers import TrainerCallback
 
+from lab.jobs.context import note_run
+
 # Trainer log keys -> the lab's metric names
 KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", "grad_norm": "grad_norm",
         "epoch": "epoch", "rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy",
         "rewards/chosen": "reward_chosen", "rewards/rejected": "reward_rejected", "entropy": "entropy",
         "mean_token_accuracy": "token_accuracy", "eval_rewards/margins": "eval_reward_margin"}
-
-
-STEP_FILE = ".step"  # the optimizer step in progress (the memory watchdog names it when it stops a run)
 
 
 class NonFiniteLoss(Exception):
@@ -48,10 +47,7 @@ class LabCallback(TrainerCallback):
     def on_step_begin(self, args, state, control, **kw):
         folder = getattr(self.ctx, "folder", None)
         if self.main and folder is not None:  # the step in progress, for a memory stop's message
-            try:
-                (folder / STEP_FILE).write_text(str(state.global_step + 1))
-            except OSError:
-                pass
+            note_run(folder, step=state.global_step + 1)
         return control
 
     def on_step_end(self, args, state, control, **kw):
@@ -104,7 +100,10 @@ class LabCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kw):
         if self.main:
-            self.ctx.log(f"Checkpoint saved at step {state.global_step}.")
+            save_s = round(time.time() - self.t_last, 2)  # the save follows the step's end
+            self.ctx.log(f"Checkpoint saved at step {state.global_step} ({save_s:.1f} s).")
+            if getattr(self.ctx, "folder", None) is not None:
+                note_run(self.ctx.folder, save_s=save_s)
         hook = getattr(self.ctx, "on_checkpoint", None)
         if hook and self.main:
             hook(state.global_step)

@@ -75,9 +75,8 @@ def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log
     return summary
 
 
-def load_base_16bit(ref: str, token: str | None = None):
+def load_base_16bit(ref: str, token: str | None = None, on_gpu: bool = False):
     """The base model at 16 bits (bf16 unless the checkpoint says fp16): what QLoRA adapters merge into."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     from lab.models import resolve
@@ -85,9 +84,11 @@ def load_base_16bit(ref: str, token: str | None = None):
 
     base_cfg, prior = model_folders(ref, token)
     folder = resolve(str(base_cfg) if prior else ref, token=token, log=lambda m: None)
-    cfg = json.loads((Path(folder) / "config.json").read_text())
-    dtype = torch.float16 if str(cfg.get("dtype") or cfg.get("torch_dtype")) == "float16" else torch.bfloat16
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=False, use_safetensors=True)
+    from lab.train.merge_lora import target_dtype
+
+    dtype = target_dtype(json.loads((Path(folder) / "config.json").read_text()))
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=False, use_safetensors=True,
+                                                 **({"device_map": {"": 0}} if on_gpu else {}))
     if prior:  # training continued an earlier adapter: fold it in first
         from peft import PeftModel
 
@@ -96,27 +97,77 @@ def load_base_16bit(ref: str, token: str | None = None):
 
 
 def merge(adapter_folder: Path, recipe: TrainRecipe, token: str | None = None, log=print) -> Path:
-    """A full model: the adapter merged into a fresh 16-bit base (never into 4-bit weights)."""
-    from peft import PeftModel
+    """A full model: the adapter merged into a fresh 16-bit base (never into 4-bit weights), by a path that fits:
+    on a GPU, in RAM, or one shard at a time (lab.train.merge_lora). The disk is checked first."""
     from transformers import AutoTokenizer
+
+    from lab.train import merge_lora
 
     out = Path(adapter_folder).parent / f"{Path(adapter_folder).name}-merged"  # next to the adapter
     if out.exists():
         raise LabError(f"{out} already exists.", "Move or delete it, then merge again.", "merge")
+    base = _base_folder(recipe.model, token)
+    need = merge_lora.base_bytes(base)
+    merge_lora.check_disk(out.parent, need)
+    path = merge_lora.choose(need, *_free_memory())
     out.mkdir(parents=True)
-    log("Merging the adapter into a 16-bit copy of the base model…")
-    model = PeftModel.from_pretrained(load_base_16bit(recipe.model, token), str(adapter_folder))
-    model = model.merge_and_unload()
-    model.save_pretrained(str(out), safe_serialization=True)
+    log(f"Merging the adapter into a 16-bit copy of the base model ({need / 1e9:.1f} GB, on the {path} path)…")
+    try:
+        if path == "shards" and not _has_prior(recipe.model, token):
+            merge_lora.merge_by_shard(base, Path(adapter_folder), out, log)
+        else:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(load_base_16bit(recipe.model, token, on_gpu=path == "gpu"),
+                                              str(adapter_folder)).merge_and_unload()
+            model.save_pretrained(str(out), safe_serialization=True)
+            del model
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # nothing half-written is left behind
+        raise
     AutoTokenizer.from_pretrained(str(adapter_folder)).save_pretrained(str(out))
     manifest = json.loads((Path(adapter_folder) / "lab.json").read_text())
     if (Path(adapter_folder) / "loss.png").is_file():
         shutil.copy(Path(adapter_folder) / "loss.png", out / "loss.png")
     finalize(out, "model", parents(recipe), recipe=recipe, metrics=manifest.get("metrics"),
              step=f"{recipe.method}+merge", tags=_tags(recipe) + ["merged"],
-             extra={"adapter": str(adapter_folder)})
+             extra={"adapter": str(adapter_folder), "merge_path": path})
     log(f"Merged model saved to {out}.")
     return out
+
+
+def _base_folder(ref: str, token: str | None) -> Path:
+    from lab.models import resolve
+    from lab.train.preflight import model_folders
+
+    base_cfg, prior = model_folders(ref, token)
+    return Path(resolve(str(base_cfg) if prior else ref, token=token, log=lambda m: None))
+
+
+def _has_prior(ref: str, token: str | None) -> bool:
+    """Training continued an earlier adapter: the shard path cannot fold two adapters in."""
+    from lab.train.preflight import model_folders
+
+    return model_folders(ref, token)[1] is not None
+
+
+def _free_memory() -> tuple[int, int | None]:
+    """(RAM free, VRAM free or None) now, after training has let go of its memory."""
+    import gc
+
+    from lab.hardware import ram_free_bytes, vram_free_bytes
+
+    gc.collect()
+    vram = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            vram = vram_free_bytes()[0]
+    except Exception:  # noqa: BLE001 - no usable GPU: RAM or shards
+        vram = None
+    return ram_free_bytes(), vram
 
 
 def push_result(folder: Path, repo: str, token: str | None, log=print) -> dict:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.jobs.context import JobCancelled
+from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.train import build, memory_guard, preflight
 from lab.train.recipe import TrainRecipe
 
@@ -264,7 +264,7 @@ def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, 
     if recipe.merge and recipe.adapter != "full":
         result["merged"] = str(finish.merge(folder, recipe, token, log))
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)  # the run is done; free the disk
-    (folder / ".step").unlink(missing_ok=True)
+    (folder / RUN_STATE).unlink(missing_ok=True)
     if recipe.push_to:
         result["pushed"] = finish.push_result(folder, recipe.push_to, token, log)
         if result.get("merged"):

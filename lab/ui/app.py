@@ -48,9 +48,21 @@ def _background() -> None:
     while get_settings().home == home:  # an in-process test app stops when its LAB_HOME goes away
         try:
             jobs.pump()
+            _share_gpu()
         except Exception as exc:  # a busy database must not kill the loop
             print(f"job pump: {exc}")
         time.sleep(2.0)
+
+
+def _share_gpu() -> None:
+    """A heavy job running on the GPU gets it: idle chat models are unloaded (the Chat tab says so)."""
+    import sys
+
+    registry = sys.modules.get("lab.chat.registry")  # chat never used: nothing loaded, nothing to unload
+    if registry is not None and registry._registry is not None:
+        from lab.chat.gpu_share import yield_to_jobs
+
+        yield_to_jobs(registry._registry)
 
 
 def startup():
