@@ -1,9 +1,9 @@
 """Which architectures the lab's own GGUF writer knows, and what each needs (checked from config.json alone).
 
-llama.cpp stores Llama-family attention with Q and K rows grouped per rotary half (its RoPE kernel pairs
-element i with i + head_dim/2), while Hugging Face checkpoints interleave them; so the writer regroups
-the rows of q_proj and k_proj for `llama` files, and transformers undoes it when it reads them back.
-Qwen2/Qwen3 files keep Hugging Face's order.
+llama.cpp's `llama` architecture rotates adjacent pairs of each head's dimensions (Meta's original layout),
+while Hugging Face checkpoints pair dimension i with i + head_dim/2; so the writer interleaves the rows of
+q_proj and k_proj for `llama` files, and transformers undoes it when it reads them back. Qwen2/Qwen3 files use
+llama.cpp's NeoX rotation, which pairs dimensions as Hugging Face does, and keep the rows as they are.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ALTERNATIVE = ("Point LAB_LLAMA_CPP at a llama.cpp checkout (its convert_hf_to_g
 class Arch:
     label: str  # what the UI lists
     gguf_name: str  # general.architecture in the file
-    regroup_qk: bool  # llama.cpp's rotary layout for q/k (see the module doc)
+    interleave_qk: bool  # llama.cpp's rotary layout for q/k (see the module doc)
     rope_dims: bool  # writes rope.dimension_count
 
 
@@ -76,8 +76,8 @@ def head_dim(cfg: dict) -> int:
     return int(cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"])
 
 
-def regroup_rows(w: np.ndarray, n_head: int) -> np.ndarray:
-    """Hugging Face's interleaved rotary rows -> llama.cpp's halves, per head (weights and biases alike)."""
+def interleave_rotary_rows(w: np.ndarray, n_head: int) -> np.ndarray:
+    """Per head, rows (first half, second half) -> (h0[0], h1[0], h0[1], h1[1], …): weights and biases alike."""
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 

@@ -30,7 +30,7 @@ def free_bytes(path: Path) -> int:
 
 
 def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB"
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 def check_out(out: Path, overwrite: bool) -> None:
@@ -155,9 +155,9 @@ def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled
             result = _verify(kind, path, arch, cfg, vocab, len(plans), ref, folder, i == 0, log)
             files.append({"file": path.name, "type": kind, "bytes": path.stat().st_size,
                           "architecture": arch.gguf_name, "writer": writer, "check": result})
-        shutil.rmtree(tmp / "merged", ignore_errors=True)
         progress(0.96, "Writing the Modelfile and the card…")
         result = finish(tmp, src, recipe, cfg, folder, files, out.name, time.time() - started)
+        shutil.rmtree(tmp / "merged", ignore_errors=True)
         _place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

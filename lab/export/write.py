@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.errors import LabError
-from lab.export.arch import (ALTERNATIVE, Arch, head_dim, llama3_rope_factors, regroup_rows, rope_params,
+from lab.export.arch import (ALTERNATIVE, Arch, head_dim, llama3_rope_factors, interleave_rotary_rows, rope_params,
                              text_config)
 from lab.models.info import safetensors_header
 
@@ -151,10 +151,10 @@ def convert_tensor(plan: TensorPlan, data: np.ndarray, cfg: dict, arch: Arch) ->
     from gguf import GGMLQuantizationType as Q, quants
 
     t = text_config(cfg)
-    if arch.regroup_qk and plan.source.endswith(("q_proj.weight", "q_proj.bias")):
-        data = regroup_rows(data, int(t["num_attention_heads"]))
-    elif arch.regroup_qk and plan.source.endswith(("k_proj.weight", "k_proj.bias")):
-        data = regroup_rows(data, int(t.get("num_key_value_heads") or t["num_attention_heads"]))
+    if arch.interleave_qk and plan.source.endswith(("q_proj.weight", "q_proj.bias")):
+        data = interleave_rotary_rows(data, int(t["num_attention_heads"]))
+    elif arch.interleave_qk and plan.source.endswith(("k_proj.weight", "k_proj.bias")):
+        data = interleave_rotary_rows(data, int(t.get("num_key_value_heads") or t["num_attention_heads"]))
     if plan.ggml == Q.F32:
         return np.ascontiguousarray(data, dtype=np.float32)
     if plan.ggml == Q.F16:
