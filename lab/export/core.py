@@ -149,12 +149,15 @@ def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled
             start = 0.15 + i * share
             path = tmp / file_name(src.name, kind)
             step = _Step(progress, start, share * 0.5, f"Writing {kind}", cancelled)
+            t0 = time.perf_counter()
             writer = _write(kind, folder, path, cfg, arch, vocab, src.name, _license(src), step)
+            t1 = time.perf_counter()
             progress(start + share * 0.5, f"Checking {kind}: reader, then a reload through transformers…")
             plans = plan_tensors(folder, cfg, arch, kind if kind in BASE_TYPES else "f16")
             result = _verify(kind, path, arch, cfg, vocab, len(plans), ref, folder, i == 0, log)
             files.append({"file": path.name, "type": kind, "bytes": path.stat().st_size,
-                          "architecture": arch.gguf_name, "writer": writer, "check": result})
+                          "architecture": arch.gguf_name, "writer": writer, "check": result, "params": params,
+                          "write_s": round(t1 - t0, 3), "check_s": round(time.perf_counter() - t1, 3)})
         progress(0.96, "Writing the Modelfile and the card…")
         result = finish(tmp, src, recipe, cfg, folder, files, out.name, time.time() - started)
         shutil.rmtree(tmp / "merged", ignore_errors=True)

@@ -65,3 +65,16 @@ def default_out(source_name: str) -> Path:
     from lab.settings import get_settings
 
     return get_settings().artifacts / f"{source_name}-gguf"
+
+
+def out_for_name(name: str) -> str:
+    """An artifact name (the UI's field) as an output folder in LAB_HOME/artifacts; '' keeps the default."""
+    import re
+
+    from lab.errors import LabError
+    from lab.settings import get_settings
+
+    name = (name or "").strip()
+    if name and not re.fullmatch(r"[\w][\w.\-]{0,95}", name):
+        raise LabError(f"{name!r} is not a plain name.", "Use letters, digits, '.', '_' and '-' (no slashes).", "name")
+    return str(get_settings().artifacts / name) if name else ""
