@@ -100,7 +100,7 @@ def _verify(kind, path, arch, cfg, vocab, plans_count, ref, folder, first, log) 
     if ref is None:
         result["skipped"] = "the transformers reload was off (check=False) or the model is too big to load twice"
         return result
-    figures = check.compare(path, ref, folder, cfg, tokenizer=first)
+    figures = check.compare(path, ref, folder, cfg, arch.gguf_name, tokenizer=first)
     result.update(figures)
     problems = check.judge(kind, figures)
     if problems:
