@@ -57,11 +57,11 @@ def build() -> dict:
         source = gr.Textbox(label="Model to export", info=S.SOURCE_INFO)
         types = gr.CheckboxGroup(llamacpp.available_types(), value=["q8_0"], label="GGUF types",
                                  info=ExportRecipe.model_fields["types"].description)
-        gr.Markdown("\n".join(f"- **{t}**: {TYPE_HELP[t]}" for t in llamacpp.available_types()))
+        with gr.Accordion("What each type means", open=False):
+            gr.Markdown("\n".join(f"- **{t}**: {TYPE_HELP[t]}" for t in llamacpp.available_types()))
         with gr.Row(equal_height=True):
             name = gr.Textbox(label="Name", info=S.NAME_INFO, scale=3)
             overwrite = gr.Checkbox(False, label="Overwrite", scale=1)
-        with gr.Row(equal_height=True):
             push = gr.Textbox(label="Publish to the Hub (optional)", info=S.PUSH_INFO, scale=3)
             private = gr.Checkbox(True, label="Private", scale=1)
         go = gr.Button("Export", variant="primary")

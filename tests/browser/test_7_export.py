@@ -28,18 +28,17 @@ def test_export_a_merge_to_gguf_from_the_artifacts_tab(page, lab, app_home, tmp_
     page.get_by_text(merge.name, exact=True).filter(visible=True).first.click()
     page.wait_for_function("n => [...document.querySelectorAll('input, textarea')].some(e => e.value.endsWith(n))",
                            arg=merge.name)
-    page.get_by_role("button", name="Export to GGUF").click()
+    page.get_by_role("button", name="Export to GGUF", exact=True).click()
     panel = page.get_by_text("Turn a model, merge or adapter into GGUF files")
     panel.wait_for()
     page.get_by_label("f16", exact=True).check()  # q8_0 is ticked already
     page.get_by_role("button", name="Export", exact=True).click()
 
     page.get_by_text("Exported to").filter(visible=True).wait_for(timeout=180_000)
-    for name in ("tiny-slerp-q8_0.gguf", "tiny-slerp-f16.gguf"):
-        page.get_by_role("cell", name=name).wait_for()
-    page.get_by_role("cell", name="100.0%").first.wait_for()  # f16: the same next token everywhere
+    for text in ("tiny-slerp-q8_0.gguf", "tiny-slerp-f16.gguf", "100.0%"):  # f16: the same next token everywhere
+        page.get_by_text(text, exact=True).filter(visible=True).first.wait_for()
     page.get_by_text("<|im_start|>assistant").first.wait_for()  # the Modelfile's template
-    lab.shoot(page, "export", focus=panel)
+    lab.shoot(page, "export", focus=page.get_by_text("GGUF types", exact=True))
 
     exported = lab.artifacts("gguf")[-1]
     assert exported["name"] == "tiny-slerp-gguf" and exported["parents"][0]["path"] == str(merge)
