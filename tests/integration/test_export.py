@@ -202,3 +202,12 @@ def test_a_cancel_mid_write_leaves_nothing_partial(tmp_path, lab_home):
     with pytest.raises(JobCancelled):
         core.export(build(source=str(src), types=["q8_0"], check=False), log=_quiet, cancelled=cancel_on_the_fifth_tensor)
     assert len(calls) == 5 and not list((lab_home / "artifacts").iterdir())
+
+
+def test_a_hub_model_is_fetched_safetensors_only_and_exported(tmp_path, lab_home, fake_hub):
+    src = tiny_model(tmp_path / "tiny-qwen2", "qwen2")
+    fake_hub.seed("acme/tiny-qwen2", folder=src, files={"pytorch_model.bin": b"pickle!"})
+    result = core.export(build(source="acme/tiny-qwen2", types=["q8_0"]), log=_quiet)
+    assert Path(result["out"]).name == "tiny-qwen2-gguf" and result["files"][0]["check"]["top1_agreement"] >= 0.85
+    assert not any(p.endswith(".bin") for _, p in fake_hub.requests if "/resolve/" in p)
+    assert json.loads((Path(result["out"]) / "lab.json").read_text())["parents"][0]["ref"] == "acme/tiny-qwen2"
