@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import LabError
@@ -110,12 +111,19 @@ def _verify(kind, path, arch, cfg, vocab, plans_count, ref, folder, first, log) 
     return result
 
 
-def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled=None) -> dict:
-    """Write, verify and place the GGUF artifact (and publish it when recipe.push is set)."""
-    from lab.export.output import finish
+@dataclass
+class Prepared:
+    """What the checks before any work found: the source, the output, its config, writer plan and tokenizer."""
+    src: sources.Source
+    out: Path
+    cfg: dict
+    arch: object
+    vocab: object
+    weights: Path
 
-    started = time.time()
-    progress = progress or (lambda fraction, message="": None)
+
+def prepare(recipe: ExportRecipe, token, progress, log) -> Prepared:
+    """Output name, architecture and tokenizer (config files only), then the weights, then the disk space."""
     src = sources.parse(recipe.source)
     out = Path(recipe.out).expanduser().resolve() if recipe.out else default_out(src.name)
     check_out(out, recipe.overwrite)
@@ -125,55 +133,73 @@ def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled
     vocab = read_vocab(cfg_folder, int(text_config(cfg)["vocab_size"]))
     progress(0.02, "Fetching the weights (safetensors only)…")
     weights = sources.weights_folder(src, token, log)
-    sizes = estimate_bytes(weights, cfg, arch, recipe.types)
     merged_bytes = sum(p.stat().st_size for p in weights.glob("*.safetensors")) if src.adapter else 0
-    check_disk(out, sizes, merged_bytes)
-    tmp = out.parent / f".{out.name}.partial"
+    check_disk(out, estimate_bytes(weights, cfg, arch, recipe.types), merged_bytes)
+    return Prepared(src, out, cfg, arch, vocab, weights)
+
+
+def _reference(recipe: ExportRecipe, folder: Path, params: int, progress, log):
+    if recipe.check and check.fits_in_memory(params):
+        progress(0.12, "Running the source on the check prompts…")
+        return check.reference(folder)
+    if recipe.check:
+        log("The model is too big to load twice in this machine's RAM: the transformers reload is skipped.")
+    return None
+
+
+def _write_files(p: Prepared, recipe: ExportRecipe, folder: Path, tmp: Path, progress, cancelled, log) -> list[dict]:
+    """Each type: write (progress by tensor), then verify; returns one entry per file."""
+    params = summary(plan_tensors(folder, p.cfg, p.arch, "f16"))["params"]
+    ref = _reference(recipe, folder, params, progress, log)
+    files, share = [], 0.8 / len(recipe.types)
+    for i, kind in enumerate(recipe.types):
+        start = 0.15 + i * share
+        path = tmp / file_name(p.src.name, kind)
+        step = _Step(progress, start, share * 0.5, f"Writing {kind}", cancelled)
+        t0 = time.perf_counter()
+        writer = _write(kind, folder, path, p.cfg, p.arch, p.vocab, p.src.name, _license(p.src), step)
+        t1 = time.perf_counter()
+        progress(start + share * 0.5, f"Checking {kind}: reader, then a reload through transformers…")
+        planned = len(plan_tensors(folder, p.cfg, p.arch, kind if kind in BASE_TYPES else "f16"))
+        result = _verify(kind, path, p.arch, p.cfg, p.vocab, planned, ref, folder, i == 0, log)
+        files.append({"file": path.name, "type": kind, "bytes": path.stat().st_size,
+                      "architecture": p.arch.gguf_name, "writer": writer, "check": result, "params": params,
+                      "write_s": round(t1 - t0, 3), "check_s": round(time.perf_counter() - t1, 3)})
+    return files
+
+
+def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled=None) -> dict:
+    """Write, verify and place the GGUF artifact (and publish it when recipe.push is set)."""
+    from lab.export.output import finish
+
+    started = time.time()
+    progress = progress or (lambda fraction, message="": None)
+    p = prepare(recipe, token, progress, log)
+    tmp = p.out.parent / f".{p.out.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        folder = weights
-        if src.adapter is not None:
+        folder = p.weights
+        if p.src.adapter is not None:
             progress(0.05, "Merging the adapter into its base…")
-            folder = sources.merge_adapter(weights, src.adapter, tmp / "merged", log)
-        params = summary(plan_tensors(folder, cfg, arch, "f16"))["params"]
-        ref = None
-        if recipe.check and check.fits_in_memory(params):
-            progress(0.12, "Running the source on the check prompts…")
-            ref = check.reference(folder)
-        elif recipe.check:
-            log("The model is too big to load twice in this machine's RAM: the transformers reload is skipped.")
-        files = []
-        share = 0.8 / len(recipe.types)
-        for i, kind in enumerate(recipe.types):
-            start = 0.15 + i * share
-            path = tmp / file_name(src.name, kind)
-            step = _Step(progress, start, share * 0.5, f"Writing {kind}", cancelled)
-            t0 = time.perf_counter()
-            writer = _write(kind, folder, path, cfg, arch, vocab, src.name, _license(src), step)
-            t1 = time.perf_counter()
-            progress(start + share * 0.5, f"Checking {kind}: reader, then a reload through transformers…")
-            plans = plan_tensors(folder, cfg, arch, kind if kind in BASE_TYPES else "f16")
-            result = _verify(kind, path, arch, cfg, vocab, len(plans), ref, folder, i == 0, log)
-            files.append({"file": path.name, "type": kind, "bytes": path.stat().st_size,
-                          "architecture": arch.gguf_name, "writer": writer, "check": result, "params": params,
-                          "write_s": round(t1 - t0, 3), "check_s": round(time.perf_counter() - t1, 3)})
+            folder = sources.merge_adapter(p.weights, p.src.adapter, tmp / "merged", log)
+        files = _write_files(p, recipe, folder, tmp, progress, cancelled, log)
         progress(0.96, "Writing the Modelfile and the card…")
-        result = finish(tmp, src, recipe, cfg, folder, files, out.name, time.time() - started)
+        result = finish(tmp, p.src, recipe, p.cfg, folder, files, p.out.name, time.time() - started)
         shutil.rmtree(tmp / "merged", ignore_errors=True)
-        _place(tmp, out)
+        _place(tmp, p.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for f in files:
-        f["file"] = str(out / f["file"])
-    result.update(out=str(out), files=files)
+        f["file"] = str(p.out / f["file"])
+    result.update(out=str(p.out), files=files)
     if recipe.push:
         from lab.hub import publish
 
-        result["url"] = publish(out, recipe.push, token, private=recipe.private, overwrite=recipe.overwrite,
+        result["url"] = publish(p.out, recipe.push, token, private=recipe.private, overwrite=recipe.overwrite,
                                 progress=lambda f, m="": progress(0.97 + 0.03 * f, m), log=log)
-    log(f"Exported {src.ref} to {out} ({', '.join(f['type'] for f in files)}).")
+    log(f"Exported {p.src.ref} to {p.out} ({', '.join(f['type'] for f in files)}).")
     return result
 
 

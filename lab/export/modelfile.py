@@ -37,13 +37,6 @@ def _render(tok, messages, generation: bool) -> str:
     return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
 
 
-def _between(text: str, start: str, end: str) -> str | None:
-    if start not in text or end not in text[text.index(start) + len(start):]:
-        return None
-    rest = text[text.index(start) + len(start):]
-    return rest[:rest.index(end)]
-
-
 def split_turns(tok) -> Turns | None:
     """Each role's head and tail from probe renderings, or None when the template does not split by turns."""
     user, assistant = {"role": "user", "content": _U1}, {"role": "assistant", "content": _A1}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from pathlib import Path
 
 import gguf
@@ -211,3 +212,15 @@ def test_a_hub_model_is_fetched_safetensors_only_and_exported(tmp_path, lab_home
     assert Path(result["out"]).name == "tiny-qwen2-gguf" and result["files"][0]["check"]["top1_agreement"] >= 0.85
     assert not any(p.endswith(".bin") for _, p in fake_hub.requests if "/resolve/" in p)
     assert json.loads((Path(result["out"]) / "lab.json").read_text())["parents"][0]["ref"] == "acme/tiny-qwen2"
+
+
+@pytest.mark.skipif(not os.environ.get("LAB_LLAMA_CPP"), reason="LAB_LLAMA_CPP (a built llama.cpp checkout) is not set")
+def test_llama_cpp_converter_and_quantizer_when_set_up(tmp_path, lab_home, bundled_model):
+    from lab.export import llamacpp
+
+    assert llamacpp.converter() and llamacpp.quantizer() and "q4_k_m" in llamacpp.available_types()
+    src = tiny_model(tmp_path / "tiny-llama", "llama", tokenizer_from=bundled_model)  # a tokenizer llama.cpp knows
+    result = core.export(build(source=str(src), types=["q8_0", "q4_k_m"]), log=_quiet)
+    q8, q4k = result["files"]
+    assert q8["writer"] == "llama.cpp convert_hf_to_gguf.py" and q4k["writer"].endswith("llama-quantize")
+    assert q8["check"]["top1_agreement"] >= 0.85 and q4k["check"]["kl_mean"] > q8["check"]["kl_mean"]
