@@ -19,6 +19,7 @@ COMMANDS = {
     "hub": "lab.cli_hub",
     "push": "lab.cli_hub",
     "tour": "lab.tour.cli",
+    "export": "lab.export.cli",
 }
 
 

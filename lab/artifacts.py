@@ -16,7 +16,7 @@ import yaml
 from lab.errors import LabError
 from lab.settings import get_settings
 
-KINDS = ("dataset", "adapter", "model", "merge", "votes")
+KINDS = ("dataset", "adapter", "model", "merge", "votes", "gguf")
 MANIFEST = "lab.json"
 NONCOMMERCIAL = ("nc", "non-commercial", "noncommercial", "cc-by-nc", "research-only", "other", "unknown")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-_KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"]}
+_KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"], "gguf": ["gguf"]}
 
 
 def derived_tags(manifest: dict) -> list[str]:
@@ -38,6 +38,9 @@ def card_metadata(manifest: dict) -> dict:
     elif manifest.get("kind") in ("model", "merge"):
         meta["library_name"] = "transformers"
         meta["pipeline_tag"] = "text-generation"
+    elif manifest.get("kind") == "gguf":
+        meta["base_model_relation"] = "quantized"
+        meta["pipeline_tag"] = "text-generation"
     return meta
 
 
@@ -45,6 +48,10 @@ def _usage(manifest: dict, repo: str) -> str:
     kind = manifest.get("kind")
     if kind in ("dataset", "votes"):
         return f'```python\nfrom datasets import load_dataset\nds = load_dataset("{repo}")\n```'
+    if kind == "gguf":
+        from lab.export.output import usage
+
+        return usage(manifest.get("files") or [{"file": "model.gguf", "type": "gguf"}], repo if "/" in repo else "")
     if kind == "adapter":
         return (f'```python\nfrom peft import AutoPeftModelForCausalLM\n'
                 f'model = AutoPeftModelForCausalLM.from_pretrained("{repo}")\n```')
@@ -93,5 +100,5 @@ def write_card(folder: Path, repo: str = "") -> Path:
 
 
 def _noun(kind: str) -> str:
-    word = {"votes": "vote set", "merge": "merged model"}.get(kind, kind)
+    word = {"votes": "vote set", "merge": "merged model", "gguf": "GGUF export"}.get(kind, kind)
     return ("An " if word[:1].lower() in "aeiou" else "A ") + word

@@ -76,6 +76,7 @@ class Settings:
     hub_timeout_s: float
     port: int
     models_root: Path  # converted/bundled models; LAB_MODELS_DIR can share one across homes
+    llama_cpp: str = ""  # a llama.cpp checkout (LAB_LLAMA_CPP): its converter and quantizer, when present
 
     @property
     def on_space(self) -> bool:
@@ -130,6 +131,7 @@ def get_settings() -> Settings:
         gpu_memory_share=_share("LAB_GPU_MEMORY_SHARE", 0.9),
         hub_timeout_s=float(os.environ.get("LAB_HUB_TIMEOUT_S", "2")),
         port=_int("PORT", 7860),
+        llama_cpp=os.environ.get("LAB_LLAMA_CPP", "").strip(),
     )
 
 

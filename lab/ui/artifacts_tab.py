@@ -10,12 +10,13 @@ import gradio as gr
 
 from lab.artifacts import delete_artifact, folder_size, list_artifacts, read_manifest
 from lab.lineage import family_edges, family_tree_svg
-from lab.ui import bus
+from lab.ui import bus, export_panel
 from lab.ui.common import require_user, shows_errors
 
 COLUMNS = ["name", "kind", "size", "parents", "created", "path"]
-KIND_FILTER = ["all", "dataset", "adapter", "model", "merge", "votes"]
+KIND_FILTER = ["all", "dataset", "adapter", "model", "merge", "gguf", "votes"]
 CHATTABLE = {"adapter", "model", "merge"}
+EXPORTABLE = CHATTABLE
 IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
@@ -93,10 +94,12 @@ def build() -> None:
         merge_btn = gr.Button("Merge from it")
         train_btn = gr.Button("Train on it")
         publish_btn = gr.Button("Publish it")
+        export_btn = gr.Button("Export to GGUF")
     with gr.Row():
         confirm = gr.Checkbox(label="Yes, delete this artifact's folder for good", value=False)
         delete_btn = gr.Button("Delete", variant="stop")
     status = gr.Markdown()
+    export = export_panel.build()
     card_md = gr.Markdown()
     tree = gr.HTML()
 
@@ -131,6 +134,13 @@ def build() -> None:
             continue
         btn.click(send(target, tab, allowed), picked, [getattr(bus.BUS, target), bus.BUS.tabs],
                   api_visibility="private")
+
+    def to_export(path):
+        if _manifest(path).get("kind") not in EXPORTABLE:
+            raise gr.Error(f"Only a {' / '.join(sorted(EXPORTABLE))} exports to GGUF.")
+        return path, gr.Accordion(open=True)
+
+    export_btn.click(to_export, picked, [export["source"], export["accordion"]], api_visibility="private")
 
     @shows_errors
     def delete(path, sure, oauth_token: gr.OAuthToken | None = None):
