@@ -28,8 +28,8 @@ def _finite(x) -> bool:
 class LabCallback(TrainerCallback):
     """Reports to a job context (or the CLI's stand-in): ctx.metric / ctx.progress / ctx.log / ctx.cancelled."""
 
-    def __init__(self, ctx, main: bool = True, fp16: bool = False, log_every: int = 10):
-        self.ctx, self.main, self.fp16, self.log_every = ctx, main, fp16, log_every
+    def __init__(self, ctx, main: bool = True, fp16: bool = False, log_every: int = 10, device: str = ""):
+        self.ctx, self.main, self.fp16, self.log_every, self.device = ctx, main, fp16, log_every, device
         self.t_last = None
         self.tokens_last = 0
         self.t_start = time.time()
@@ -82,6 +82,10 @@ class LabCallback(TrainerCallback):
             dt = getattr(self, "_dt", 0) or 1e-9
             self.tokens_last = state.num_input_tokens_seen
             row.update(step_time=round(dt, 4), tokens_per_s=round(tokens / dt, 1) if tokens else None)
+            if self.device:  # RSS on CPU, what PyTorch holds on a GPU: the live view shows it next to the estimate
+                from lab.train.memory_guard import current_gb
+
+                row["mem_gb"] = round(current_gb(self.device), 3)
         self.ctx.metric(**{k: v for k, v in row.items() if v is not None})
         self._progress(state, logs)
         return control

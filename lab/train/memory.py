@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from lab.jobs.watchdog import allocator
 from lab.train.lengths import Lengths
 from lab.train.memory_trace import Profile
 
@@ -24,7 +25,9 @@ TILE_TOKENS, TILE_VOCAB = 4096, 32768  # TRL's chunked log-prob tile
 TILE_COPIES = {"cpu": 9.0, "cuda": 1.0}  # tile-sized buffers alive at the LM head's peak (Triton fuses on a GPU)
 RUNTIME = {"cpu": 0.65 * GB, "cuda": 0.55 * GB}  # process base RSS / CUDA context
 RAM_OF_GPU_RUN = 3.0 * GB  # a GPU run's own RAM: Python, torch with CUDA libraries, tokenizer and dataset
-ALLOCATOR_SLACK = {"cpu": 1.0, "cuda": 1.05}  # reserved / allocated for PyTorch's CUDA caching allocator
+# RSS / live tensors. CPU: jemalloc returns freed memory (1.0); glibc's malloc keeps freed activations in its
+# heaps (measured 1.23-1.25). GPU: reserved / allocated of PyTorch's caching allocator.
+ALLOCATOR_SLACK = {"jemalloc": 1.0, "glibc": 1.25, "cuda": 1.05}
 BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 NF4_BYTES = 0.516  # 4 bits + double-quantized absmax per 64-block
 
@@ -131,7 +134,8 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int)
         "runtime": RUNTIME[device],
     }
     torch_parts = sum(v for k, v in parts.items() if k != "runtime")
-    total = torch_parts * ALLOCATOR_SLACK[device] + parts["runtime"]
+    slack = ALLOCATOR_SLACK["cuda" if device == "cuda" else allocator()]
+    total = torch_parts * slack + parts["runtime"]
     ram = total if device == "cpu" else RAM_OF_GPU_RUN
     return {
         "device": device, "total_gb": round(total / GB, 2), "ram_gb": round(ram / GB, 2),

@@ -127,12 +127,26 @@ def status(job_id: str) -> dict:
     if last and job.state == "running":
         summary += (f" · step {last['step']} · loss {last['loss']:.4f} · {last.get('tokens_per_s', 0):.0f} tokens/s"
                     f" · ETA {duration(job.eta_s())}")
+    summary += _memory_line(job.folder, last)
     return {"job_id": job.id, "state": job.state, "final": job.final, "progress": job.progress,
             "eta_s": job.eta_s(), "message": job.message, "error": job.error, "summary": summary,
             "loss": _series(metrics, ["loss", "eval_loss"]), "lr": _series(metrics, ["lr"]),
             "grad_norm": _series(metrics, ["grad_norm"]), "tokens_per_s": _series(metrics, ["tokens_per_s"]),
             "steps": last.get("step", 0), "log": log_tail(job.log_path, 30),
             "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result}
+
+
+def _memory_line(folder: Path, last: dict) -> str:
+    """' · memory 4.6 GB now, estimate 4.7 GB' (or the measured peak once the run ended)."""
+    try:
+        mem = json.loads((folder / "preflight.json").read_text())["memory"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    if mem.get("peak_gb"):
+        return f" · memory peak {mem['peak_gb']:.2f} GB, estimate {mem['total_gb']:.2f} GB"
+    if last.get("mem_gb"):
+        return f" · memory {last['mem_gb']:.2f} GB now, estimate {mem['total_gb']:.2f} GB"
+    return f" · memory estimate {mem['total_gb']:.2f} GB"
 
 
 def lr_status(job_id: str) -> dict:

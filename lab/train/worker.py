@@ -161,7 +161,7 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     train_ds, eval_ds = split(ds if recipe.method == "dpo" else sft_rows(ds, kind), recipe, pre.eval_rows)
     model, tok = load_weights(recipe, pre, token, log)
     ctx.check_cancelled()
-    cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16")
+    cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device)
     ckpt_dir = folder / "checkpoints"
     trainer = make_trainer(recipe, pre, model, tok, train_ds, eval_ds, ckpt_dir, [cb, *callbacks])
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None

@@ -61,11 +61,17 @@ def test_cancel_grace_comes_from_the_runs_step_and_save_times(tmp_path, lab_home
     assert manager.grace_s(tmp_path) == 1.5 * (33.0 + 20.0) + 5  # a 7B step plus its checkpoint save
 
 
-def test_workers_pin_the_allocator_threshold():
+def test_workers_run_on_jemalloc_when_installed(monkeypatch):
+    lib = watchdog.jemalloc()
     env = watchdog.allocator_env({"PATH": "/bin"})
-    assert env["MALLOC_MMAP_THRESHOLD_"] and env["PATH"] == "/bin"
-    assert watchdog.allocator_env({"MALLOC_MMAP_THRESHOLD_": "1"})["MALLOC_MMAP_THRESHOLD_"] == "1"  # the user's wins
-    assert manager.worker_env(None)["MALLOC_MMAP_THRESHOLD_"] == env["MALLOC_MMAP_THRESHOLD_"]
+    if lib:
+        assert env["LD_PRELOAD"] == lib and "dirty_decay_ms" in env["MALLOC_CONF"] and env["PATH"] == "/bin"
+        assert manager.worker_env(None)["LD_PRELOAD"] == lib
+    else:
+        assert "LD_PRELOAD" not in env
+    assert watchdog.allocator_env({"LD_PRELOAD": "/x.so"})["LD_PRELOAD"] == "/x.so"  # the user's own wins
+    monkeypatch.setattr(watchdog, "JEMALLOC_PATHS", ())
+    assert watchdog.allocator_env({})  == {} and watchdog.allocator() in ("glibc", "jemalloc")
     start = time.time()
     assert watchdog.tree_rss(__import__("os").getpid()) > 10 * 2**20 and time.time() - start < 2
 
