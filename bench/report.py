@@ -172,6 +172,9 @@ def results_md(results: dict) -> str:
         lines += ["CUDA is absent on this machine: GPU benchmarks were skipped.", ""]
     for suite, p in gpu:
         lines += pair_md(suite, p)
+    from bench.gpu.summary import markdown
+
+    lines += markdown()
     return "\n".join(lines).rstrip() + "\n"
 
 
