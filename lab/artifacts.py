@@ -73,8 +73,10 @@ def _card_license(folder: Path) -> str:
 
 def inherit_license(parents: list[dict]) -> tuple[str, list[str]]:
     """The license a child inherits, plus warnings for non-commercial or unknown parent licenses."""
+    from lab.cards import shown_ref
+
     licenses = [p.get("license") or "unknown" for p in parents]
-    warnings = [f"Parent {p['ref']} has license '{lic}': check it permits your use."
+    warnings = [f"Parent {shown_ref(p['ref'])} has license '{lic}': check it permits your use."
                 for p, lic in zip(parents, licenses) if any(t in lic.lower() for t in NONCOMMERCIAL)]
     known = [lic for lic in licenses if lic != "unknown"]
     if not known:

@@ -23,10 +23,27 @@ def derived_tags(manifest: dict) -> list[str]:
     return out
 
 
+def hub_id(ref: str) -> bool:
+    """A Hub repo id (owner/name), not a folder or file on this machine."""
+    from lab.train.recipe import REPO_RE
+
+    ref = str(ref)
+    return bool(REPO_RE.match(ref)) and not ref.startswith((".", "~")) and not Path(ref).expanduser().exists()
+
+
+def shown_ref(ref: str) -> str:
+    """A parent as a card names it: a Hub id as it is, a local folder or file by its name only (mergekit's
+    base+adapter references part by part)."""
+    parts = str(ref).split("+")
+    local = lambda p: not hub_id(p) and (p.startswith(("/", "~", ".")) or Path(p).expanduser().exists())  # noqa
+    return "+".join(f"{Path(p).name} (local)" if local(p) else p for p in parts)
+
+
 def card_metadata(manifest: dict) -> dict:
+    """The card's YAML: base_model and datasets list Hub ids only (a local parent is named in the lineage text)."""
     parents = manifest.get("parents", [])
-    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge")]
-    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes")]
+    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge") and hub_id(p["ref"])]
+    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes") and hub_id(p["ref"])]
     tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *derived_tags(manifest), *manifest.get("tags", [])]
     meta = {"license": manifest.get("license") or "unknown", "tags": list(dict.fromkeys(tags))}
     if models and manifest.get("kind") != "dataset":
@@ -60,7 +77,8 @@ def _usage(manifest: dict, repo: str) -> str:
 
 
 def _lineage(manifest: dict) -> str:
-    rows = [f"{i}. **{s.get('step', '?')}** from {', '.join(f'`{p}`' for p in s.get('parents', [])) or '—'}"
+    rows = [f"{i}. **{s.get('step', '?')}** from "
+            f"{', '.join(f'`{shown_ref(p)}`' for p in s.get('parents', [])) or '—'}"
             f" ({s.get('date', '')})" for i, s in enumerate(manifest.get("lineage", []), 1)]
     return "\n".join(rows) or "No recorded parents."
 

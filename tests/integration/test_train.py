@@ -108,7 +108,8 @@ def test_card_lineage_and_curve(sft_run):
     card = (out / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["base_model"] == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
-    assert meta["datasets"] == ["alpaca-mini"] and meta["library_name"] == "peft"
+    assert "datasets" not in meta and meta["library_name"] == "peft"  # a local dataset: not a Hub id
+    assert "`alpaca-mini`" in card.split("## Lineage")[1]  # named in the lineage instead
     manifest = json.loads((out / "lab.json").read_text())
     assert [s["step"] for s in manifest["lineage"]] == ["data filter", "sft"]
     assert manifest["metrics"]["last_loss"] < manifest["metrics"]["first_loss"]
@@ -130,7 +131,7 @@ def test_merged_model_loads_and_generates(sft_run):
     out = model.generate(**ids, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > ids["input_ids"].shape[1]
     meta = yaml.safe_load((merged / "README.md").read_text().split("---")[1])
-    assert meta["base_model"] == ["HuggingFaceTB/SmolLM2-135M-Instruct"] and meta["datasets"] == ["alpaca-mini"]
+    assert meta["base_model"] == ["HuggingFaceTB/SmolLM2-135M-Instruct"] and "datasets" not in meta
 
 
 def test_dpo_lora_reward_margin_grows(bundled_model, dpo_path, tmp_path):

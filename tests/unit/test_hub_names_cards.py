@@ -50,6 +50,28 @@ def test_adapter_card_has_base_model_tags_license_and_warning(tmp_path):
     assert "check it permits your use" in card and "me/my-adapter" in card and "lr: 0.0002" in card
 
 
+def test_cards_name_hub_ids_only_and_local_parents_without_their_path(tmp_path):
+    from lab.lineage import family_edges, family_tree_svg
+
+    base = tmp_path / "models" / "my-base"
+    base.mkdir(parents=True)
+    data = tmp_path / "rows.jsonl"
+    data.write_text("{}\n")
+    parents = [parent_entry(str(base), "model"), parent_entry("acme/hub-base", "model"),
+               parent_entry(str(data), "dataset"), parent_entry("acme/data", "dataset")]
+    out = tmp_path / "adapter"
+    finalize(out, "adapter", parents, step="sft")
+    card = render_card(out, "me/my-adapter")
+    meta = _card_meta(card)
+    assert meta["base_model"] == ["acme/hub-base"] and meta["datasets"] == ["acme/data"]
+    assert str(tmp_path) not in card
+    assert "my-base" in card and "rows.jsonl" in card  # the local parents, by name, in the lineage
+    merged = tmp_path / "merge"
+    finalize(merged, "merge", [parent_entry(f"acme/hub-base+{out}", "model")], step="merge (linear)")
+    svg = family_tree_svg(family_edges(json.loads((merged / "lab.json").read_text())))
+    assert str(tmp_path) not in render_card(merged, "me/merged") + svg and "adapter" in svg
+
+
 def test_moe_merge_card_tags():
     meta = card_metadata({"kind": "merge", "lineage": [{"step": "moe"}], "tags": [],
                           "parents": [{"ref": "a/x", "kind": "model"}, {"ref": "b/y", "kind": "model"}]})
