@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 
 _KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"], "gguf": ["gguf"]}
+DATA_KINDS = ("dataset", "votes")
+DATA_FILES = ("data.parquet", "data.jsonl")  # a dataset artifact's rows (Data tab), a votes artifact's (arena)
 
 
 def derived_tags(manifest: dict) -> list[str]:
@@ -89,6 +91,9 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
     manifest = manifest if manifest is not None else json.loads((folder / "lab.json").read_text())
     repo = repo or manifest.get("hub_repo") or manifest.get("name", folder.name)
     meta = card_metadata(manifest)
+    data = next((n for n in DATA_FILES if (folder / n).is_file()), "") if manifest.get("kind") in DATA_KINDS else ""
+    if data:  # `datasets` then loads this file alone, not lab.json or recipe.yaml beside it (the Hub does the same)
+        meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": data}]}]
     recipe = (folder / "recipe.yaml").read_text() if (folder / "recipe.yaml").is_file() else ""
     metrics = manifest.get("metrics") or {}
     parts = [

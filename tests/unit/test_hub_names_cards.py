@@ -112,3 +112,14 @@ def test_parent_entry_prefers_the_published_repo(tmp_path):
     folder = tmp_path / "a"
     finalize(folder, "adapter", [parent_entry("acme/base")], step="sft", extra={"hub_repo": "me/a"})
     assert parent_entry(str(folder))["ref"] == "me/a"
+
+
+def test_a_dataset_artifact_loads_as_its_data_file_alone(lab_home):
+    """lab.json and recipe.yaml sit beside the rows; `datasets` (and so `trl`) must read the rows only."""
+    import datasets
+
+    from tests.hub_helpers import dataset_artifact
+
+    rows = [{"instruction": f"Say {i}.", "input": "", "output": str(i)} for i in range(3)]
+    folder = dataset_artifact(rows)
+    assert datasets.load_dataset(str(folder), split="train").to_list() == rows
