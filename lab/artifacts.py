@@ -145,6 +145,9 @@ def list_artifacts(root: Path | None = None) -> list[dict]:
 def new_folder(kind: str, name: str = "") -> Path:
     """A fresh artifact folder; an existing one is never reused silently."""
     stem = name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if len(stem) > 100 or not stem.strip(". ") or any(c in stem for c in "/\\\0") or stem.startswith("."):
+        raise LabError("An artifact's name is a plain folder name.",
+                       "Use letters, digits, '-', '_' and '.' (no '/', and not starting with '.').", "name")
     path = get_settings().artifacts / stem
     if path.exists():
         raise LabError(f"An artifact named {stem!r} already exists.", "Choose another name, or delete the old one.",
@@ -153,9 +156,18 @@ def new_folder(kind: str, name: str = "") -> Path:
     return path
 
 
-def delete_artifact(folder: Path) -> None:
-    folder = Path(folder).resolve()
+def artifact_folder(path, manifest: bool = True) -> Path:
+    """An artifact chosen by its path: a folder (with its manifest) in LAB_HOME/artifacts, nothing else."""
+    try:
+        folder = Path(str(path or "")).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        folder = None
     root = get_settings().artifacts.resolve()
-    if root not in folder.parents:
-        raise LabError(f"{folder} is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
-    shutil.rmtree(folder)
+    ok = folder is not None and folder.parent == root and folder.is_dir()
+    if not ok or (manifest and not (folder / MANIFEST).is_file()):
+        raise LabError("That is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
+    return folder
+
+
+def delete_artifact(folder: Path) -> None:
+    shutil.rmtree(artifact_folder(folder, manifest=False))

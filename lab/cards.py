@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from lab.hub.client import is_hub_id
+
 _KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"], "gguf": ["gguf"]}
 DATA_KINDS = ("dataset", "votes")
 DATA_FILES = ("data.parquet", "data.jsonl")  # a dataset artifact's rows (Data tab), a votes artifact's (arena)
@@ -25,27 +27,19 @@ def derived_tags(manifest: dict) -> list[str]:
     return out
 
 
-def hub_id(ref: str) -> bool:
-    """A Hub repo id (owner/name), not a folder or file on this machine."""
-    from lab.train.recipe import REPO_RE
-
-    ref = str(ref)
-    return bool(REPO_RE.match(ref)) and not ref.startswith((".", "~")) and not Path(ref).expanduser().exists()
-
-
 def shown_ref(ref: str) -> str:
     """A parent as a card names it: a Hub id as it is, a local folder or file by its name only (mergekit's
     base+adapter references part by part)."""
     parts = str(ref).split("+")
-    local = lambda p: not hub_id(p) and (p.startswith(("/", "~", ".")) or Path(p).expanduser().exists())  # noqa
+    local = lambda p: not is_hub_id(p) and (p.startswith(("/", "~", ".")) or Path(p).expanduser().exists())  # noqa
     return "+".join(f"{Path(p).name} (local)" if local(p) else p for p in parts)
 
 
 def card_metadata(manifest: dict) -> dict:
     """The card's YAML: base_model and datasets list Hub ids only (a local parent is named in the lineage text)."""
     parents = manifest.get("parents", [])
-    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge") and hub_id(p["ref"])]
-    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes") and hub_id(p["ref"])]
+    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge") and is_hub_id(p["ref"])]
+    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes") and is_hub_id(p["ref"])]
     tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *derived_tags(manifest), *manifest.get("tags", [])]
     meta = {"license": manifest.get("license") or "unknown", "tags": list(dict.fromkeys(tags))}
     if models and manifest.get("kind") != "dataset":

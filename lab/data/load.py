@@ -17,7 +17,7 @@ from pathlib import Path
 from lab.data import formats
 from lab.data.recipe import Source
 from lab.errors import LabError
-from lab.settings import get_settings, is_offline
+from lab.settings import check_space_path, get_settings, is_offline
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 PREVIEW_ROWS = 5
@@ -114,8 +114,8 @@ def _parquet(path: Path) -> list[dict]:
 
 
 def read_file(path, limit: int | None = None) -> list[dict]:
-    """The rows of a local data file, as dicts."""
-    path = _check_file(Path(path).expanduser())
+    """The rows of a local data file, as dicts (on a Space: an upload or an artifact of the lab only)."""
+    path = _check_file(check_space_path(Path(path).expanduser(), "file"))
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         try:
@@ -132,7 +132,7 @@ def read_file(path, limit: int | None = None) -> list[dict]:
 
 def store_upload(path) -> Path:
     """Copy an uploaded file into LAB_HOME/uploads (by content hash), so recipes can point at it later."""
-    path = _check_file(Path(path))
+    path = _check_file(check_space_path(Path(path), "file", uploads_only=True))
     _check_upload_size(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -123,3 +123,39 @@ def test_a_dataset_artifact_loads_as_its_data_file_alone(lab_home):
     rows = [{"instruction": f"Say {i}.", "input": "", "output": str(i)} for i in range(3)]
     folder = dataset_artifact(rows)
     assert datasets.load_dataset(str(folder), split="train").to_list() == rows
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "x\x00y", "", "   "])
+def test_an_artifact_name_is_a_plain_folder_name(lab_home, name):
+    from lab.artifacts import new_folder
+
+    if not name:
+        assert new_folder("dataset", name).parent == lab_home / "artifacts"  # none given: a dated name
+        return
+    with pytest.raises(LabError) as err:
+        new_folder("dataset", name)
+    assert err.value.field == "name" and not (lab_home / "escape").exists()
+
+
+def test_hub_ids_are_owner_slash_name_and_not_a_local_folder(tmp_path, monkeypatch):
+    from lab.hub.client import is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "acme" / "data").mkdir(parents=True)
+    assert is_hub_id("HuggingFaceTB/SmolLM2-135M-Instruct") and is_hub_id("acme/other")
+    for bad in ["acme/data", "acme/..", "acme/.hidden", "/abs/path", "~/x", "name", "a/b/c", "file:///x", "a/b\x00"]:
+        assert not is_hub_id(bad), bad
+
+
+def test_errors_shown_on_a_space_name_no_server_path(monkeypatch):
+    from lab import settings
+    from lab.ui.common import for_visitor
+
+    assert for_visitor("No file at /home/user/app/x.json.") == "No file at /home/user/app/x.json."  # locally: all
+    monkeypatch.setenv("SPACE_ID", "me/lab")
+    settings.reset_caches()
+    shown = for_visitor("Couldn't find any data file at /home/user/app/data; see https://hf.co/docs/x or ~/y, "
+                        "or file:///etc/z. Hub id acme/data.")
+    assert "/home" not in shown and "/etc" not in shown and "~/y" not in shown and "acme/data" in shown
+    assert "https://hf.co/docs/x" in shown
+    assert len(for_visitor("x" * 1_000_000)) < 1000
