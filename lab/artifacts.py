@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from lab.errors import LabError
-from lab.settings import get_settings
+from lab.settings import DEFAULT_MODEL, get_settings
 
 KINDS = ("dataset", "adapter", "model", "merge", "votes", "gguf")
 MANIFEST = "lab.json"
@@ -38,8 +38,16 @@ def parent_entry(ref: str, kind: str = "model") -> dict:
         m = read_manifest(path)
         return {"ref": m.get("hub_repo") or m.get("name") or str(path), "kind": m.get("kind", kind),
                 "path": str(path.resolve()), "license": m.get("license", ""), "lineage": m.get("lineage", [])}
+    if path.is_dir() and _is_bundled_folder(path):  # the converted bundled model is that Hub model
+        ref, path = DEFAULT_MODEL, Path(DEFAULT_MODEL)
     return {"ref": ref, "kind": kind, "license": _card_license(path) if path.is_dir() else _known_license(ref),
             "lineage": []}
+
+
+def _is_bundled_folder(path: Path) -> bool:
+    from lab.models.bundled import bundled_folder
+
+    return path.resolve() == bundled_folder().resolve()
 
 
 def _known_license(ref: str) -> str:
