@@ -124,6 +124,7 @@ def test_merges_do_their_arithmetic_on_the_gpu_when_there_is_one(finetuned_model
     assert result["layers"] == 30 and result["params"] > 130e6
 
 
+@pytest.mark.slow  # ~30 s: two merge workers start
 def test_a_failed_merge_job_keeps_its_log_and_its_name_can_be_used_again(bundled_model, lab_home, tmp_path):
     from lab.jobs.manager import cancel, wait
     from lab.merge import editor
