@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from lab.errors import LabError
-from lab.settings import get_settings
+from lab.settings import DEFAULT_MODEL, get_settings
 
 KINDS = ("dataset", "adapter", "model", "merge", "votes", "gguf")
 MANIFEST = "lab.json"
@@ -38,8 +38,16 @@ def parent_entry(ref: str, kind: str = "model") -> dict:
         m = read_manifest(path)
         return {"ref": m.get("hub_repo") or m.get("name") or str(path), "kind": m.get("kind", kind),
                 "path": str(path.resolve()), "license": m.get("license", ""), "lineage": m.get("lineage", [])}
+    if path.is_dir() and _is_bundled_folder(path):  # the converted bundled model is that Hub model
+        ref, path = DEFAULT_MODEL, Path(DEFAULT_MODEL)
     return {"ref": ref, "kind": kind, "license": _card_license(path) if path.is_dir() else _known_license(ref),
             "lineage": []}
+
+
+def _is_bundled_folder(path: Path) -> bool:
+    from lab.models.bundled import bundled_folder
+
+    return path.resolve() == bundled_folder().resolve()
 
 
 def _known_license(ref: str) -> str:
@@ -73,8 +81,10 @@ def _card_license(folder: Path) -> str:
 
 def inherit_license(parents: list[dict]) -> tuple[str, list[str]]:
     """The license a child inherits, plus warnings for non-commercial or unknown parent licenses."""
+    from lab.cards import shown_ref
+
     licenses = [p.get("license") or "unknown" for p in parents]
-    warnings = [f"Parent {p['ref']} has license '{lic}': check it permits your use."
+    warnings = [f"Parent {shown_ref(p['ref'])} has license '{lic}': check it permits your use."
                 for p, lic in zip(parents, licenses) if any(t in lic.lower() for t in NONCOMMERCIAL)]
     known = [lic for lic in licenses if lic != "unknown"]
     if not known:
@@ -143,6 +153,9 @@ def list_artifacts(root: Path | None = None) -> list[dict]:
 def new_folder(kind: str, name: str = "") -> Path:
     """A fresh artifact folder; an existing one is never reused silently."""
     stem = name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if len(stem) > 100 or not stem.strip(". ") or any(c in stem for c in "/\\\0") or stem.startswith("."):
+        raise LabError("An artifact's name is a plain folder name.",
+                       "Use letters, digits, '-', '_' and '.' (no '/', and not starting with '.').", "name")
     path = get_settings().artifacts / stem
     if path.exists():
         raise LabError(f"An artifact named {stem!r} already exists.", "Choose another name, or delete the old one.",
@@ -151,9 +164,18 @@ def new_folder(kind: str, name: str = "") -> Path:
     return path
 
 
-def delete_artifact(folder: Path) -> None:
-    folder = Path(folder).resolve()
+def artifact_folder(path, manifest: bool = True) -> Path:
+    """An artifact chosen by its path: a folder (with its manifest) in LAB_HOME/artifacts, nothing else."""
+    try:
+        folder = Path(str(path or "")).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        folder = None
     root = get_settings().artifacts.resolve()
-    if root not in folder.parents:
-        raise LabError(f"{folder} is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
-    shutil.rmtree(folder)
+    ok = folder is not None and folder.parent == root and folder.is_dir()
+    if not ok or (manifest and not (folder / MANIFEST).is_file()):
+        raise LabError("That is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
+    return folder
+
+
+def delete_artifact(folder: Path) -> None:
+    shutil.rmtree(artifact_folder(folder, manifest=False))

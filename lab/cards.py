@@ -6,7 +6,11 @@ from pathlib import Path
 
 import yaml
 
+from lab.hub.client import is_hub_id
+
 _KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"], "gguf": ["gguf"]}
+DATA_KINDS = ("dataset", "votes")
+DATA_FILES = ("data.parquet", "data.jsonl")  # a dataset artifact's rows (Data tab), a votes artifact's (arena)
 
 
 def derived_tags(manifest: dict) -> list[str]:
@@ -23,10 +27,19 @@ def derived_tags(manifest: dict) -> list[str]:
     return out
 
 
+def shown_ref(ref: str) -> str:
+    """A parent as a card names it: a Hub id as it is, a local folder or file by its name only (mergekit's
+    base+adapter references part by part)."""
+    parts = str(ref).split("+")
+    local = lambda p: not is_hub_id(p) and (p.startswith(("/", "~", ".")) or Path(p).expanduser().exists())  # noqa
+    return "+".join(f"{Path(p).name} (local)" if local(p) else p for p in parts)
+
+
 def card_metadata(manifest: dict) -> dict:
+    """The card's YAML: base_model and datasets list Hub ids only (a local parent is named in the lineage text)."""
     parents = manifest.get("parents", [])
-    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge")]
-    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes")]
+    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge") and is_hub_id(p["ref"])]
+    datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes") and is_hub_id(p["ref"])]
     tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *derived_tags(manifest), *manifest.get("tags", [])]
     meta = {"license": manifest.get("license") or "unknown", "tags": list(dict.fromkeys(tags))}
     if models and manifest.get("kind") != "dataset":
@@ -60,7 +73,8 @@ def _usage(manifest: dict, repo: str) -> str:
 
 
 def _lineage(manifest: dict) -> str:
-    rows = [f"{i}. **{s.get('step', '?')}** from {', '.join(f'`{p}`' for p in s.get('parents', [])) or '—'}"
+    rows = [f"{i}. **{s.get('step', '?')}** from "
+            f"{', '.join(f'`{shown_ref(p)}`' for p in s.get('parents', [])) or '—'}"
             f" ({s.get('date', '')})" for i, s in enumerate(manifest.get("lineage", []), 1)]
     return "\n".join(rows) or "No recorded parents."
 
@@ -71,6 +85,9 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
     manifest = manifest if manifest is not None else json.loads((folder / "lab.json").read_text())
     repo = repo or manifest.get("hub_repo") or manifest.get("name", folder.name)
     meta = card_metadata(manifest)
+    data = next((n for n in DATA_FILES if (folder / n).is_file()), "") if manifest.get("kind") in DATA_KINDS else ""
+    if data:  # `datasets` then loads this file alone, not lab.json or recipe.yaml beside it (the Hub does the same)
+        meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": data}]}]
     recipe = (folder / "recipe.yaml").read_text() if (folder / "recipe.yaml").is_file() else ""
     metrics = manifest.get("metrics") or {}
     parts = [

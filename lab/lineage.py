@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.artifacts import read_manifest
+from lab.cards import shown_ref
 
 
 def family_edges(manifest: dict, child: str = "", depth: int = 6) -> list[tuple[str, str]]:
@@ -70,10 +71,11 @@ def family_tree_svg(edges: list[tuple[str, str]]) -> str:
             parts.append(f'<path d="M{x1:.0f},{y1:.0f} Q{(x1 + x2) / 2 + bend:.0f},{(y1 + y2) / 2:.0f} '
                          f'{x2:.0f},{y2:.0f}" fill="none" stroke="#888" marker-end="url(#arrow)"/>')
     for n, (x, y) in pos.items():
-        label = Path(n).name if n.startswith(("/", "~", ".")) else n
+        n_shown = shown_ref(n)  # the picture is published with the card: no local paths
+        label = n_shown
         label = label if len(label) <= 38 else "…" + label[-37:]
         fill = "#ffe7a8" if depth[n] == 0 else "#dbe9ff"
-        parts.append(f'<g><title>{_esc(n)}</title><rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" '
+        parts.append(f'<g><title>{_esc(n_shown)}</title><rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" '
                      f'rx="6" fill="{fill}" stroke="#777"/><text x="{x + box_w / 2:.0f}" y="{y + box_h / 2 + 4:.0f}" '
                      f'text-anchor="middle">{_esc(label)}</text></g>')
     parts.append("</svg>")

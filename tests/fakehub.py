@@ -2,7 +2,8 @@
 
     hub = FakeHub(tmp_dir).start()       # hub.url, hub.token (valid for user hub.user)
     hub.seed("acme/smol", folder=...)    # seed a repo from a folder, or files={"model.bin": b"..."}
-    hub.fail("lfs_put")                  # the next LFS upload fails midway (also: create, preupload, commit)
+    hub.fail("lfs_put")                  # the next LFS upload fails midway (also: create, preupload, commit,
+                                         # and the reads: tree, resolve)
     hub.files("tester/x"), hub.meta("tester/x"), hub.exists("tester/x"), hub.jobs, hub.requests
     hub.stop()                           # the Hub becomes unreachable
 
@@ -67,7 +68,7 @@ class FakeHub:
 
     # ---- failure injection
     def fail(self, point: str, times: int = 1) -> None:
-        """Make the next `times` requests at `point` (create, preupload, lfs_put, commit) fail."""
+        """Make the next `times` requests at `point` (create, preupload, lfs_put, commit, tree, resolve) fail."""
         self.failures[point] = self.failures.get(point, 0) + times
 
     def maybe_fail(self, point: str) -> bool:

@@ -204,11 +204,13 @@ class Handler(UploadRoutes, JobRoutes, BaseHTTPRequestHandler):
         self.send_json(self.hub.store.info(self.repo(kind, rid)))
 
     def r_tree(self, kind, rid, rev, path=None):
+        self.inject("tree")
         meta = self.repo(kind, rid)
         self.send_json(self.hub.store.tree(_type(kind), rid, meta, path or ""))
 
     # ---- files
     def r_resolve(self, kind, rid, rev, path):
+        self.inject("resolve")
         meta = self.repo(kind, rid)
         file = self.hub.store.files(_type(kind), rid) / path
         commit = {"X-Repo-Commit": meta["sha"]}

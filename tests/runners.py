@@ -24,3 +24,20 @@ def ignore_sigterm(ctx):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     ctx.progress(0.5, "stubborn", force=True)
     time.sleep(60)
+
+
+def slow_exit(ctx):
+    """Runs until cancelled; its process then takes recipe['exit_s'] seconds to exit after the job recorded its
+    end (as a worker freeing a large model does)."""
+    import atexit
+
+    from lab.jobs.context import JobCancelled
+
+    ctx.cooperative = True
+    atexit.register(time.sleep, float(ctx.recipe.get("exit_s", 2)))
+    ctx.progress(0.5, f"attempt {ctx.job.attempts + 1} running", force=True)
+    deadline = time.time() + float(ctx.recipe.get("s", 60))
+    while time.time() < deadline:
+        if ctx.cancelled:
+            raise JobCancelled("cancelled by the user")
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ from lab.chat.registry import Registry
 from lab.chat.spec import ChatSpec
 from lab.chat.stream import collect
 from lab.errors import LabError
-from lab.settings import get_settings
+from lab.settings import check_space_path, get_settings
 
 MAX_PROMPTS = 200
 
@@ -46,7 +46,7 @@ def parse_prompts(text: str = "", file: str | Path | None = None) -> list[str]:
     """Prompts typed (one per line) and/or uploaded; blank lines dropped, order kept."""
     prompts = [ln.strip() for ln in (text or "").splitlines()]
     if file:
-        prompts += [p.strip() for p in _from_file(Path(file))]
+        prompts += [p.strip() for p in _from_file(check_space_path(Path(file), "prompts", uploads_only=True))]
     prompts = [p for p in prompts if p]
     if not prompts:
         raise LabError("No prompts given.", "Type prompts, one per line, or upload a file.", "prompts")

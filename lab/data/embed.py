@@ -5,6 +5,7 @@ Identical texts are encoded once; vectors already in the cache are never encoded
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 
@@ -13,7 +14,7 @@ import numpy as np
 from lab.data.normalize import text_hash
 from lab.data.recipe import EMBED_MODEL
 from lab.errors import LabError
-from lab.settings import get_settings, is_offline
+from lab.settings import check_space_path, get_settings, is_offline
 
 ENCODE_CHUNK = 4096  # texts per encode() call: progress granularity, and the unit written to the cache
 _MODELS: dict[str, object] = {}
@@ -39,6 +40,8 @@ def load_model(name: str = EMBED_MODEL):
     else:
         from sentence_transformers import SentenceTransformer
 
+        if os.path.exists(name):
+            check_space_path(name, "model")  # on a Space: the lab's own folders only
         try:
             model = SentenceTransformer(name, device=_device(), trust_remote_code=False,
                                         local_files_only=is_offline())

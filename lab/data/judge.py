@@ -1,13 +1,14 @@
 """LLM-as-a-judge: a rubric in, a 1-5 score out, from a local chat model or an OpenAI-compatible endpoint.
 
 Replies are parsed robustly ("Score: 4", "4/5", "[[4]]", {"score": 4}, a bare "4"); a reply with no score
-in range is unscored (None), never a crash.
+in range is unscored (None), never a crash. A call that fails is not a reply: it is retried, then stops the run.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import time
 
 from lab.errors import LabError
 
@@ -82,43 +83,87 @@ class LocalJudge:
         return self.tok.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+RETRY_WAITS_S = (1.0, 2.0, 4.0, 8.0)  # between tries of one call; a Retry-After header (up to 60 s) wins
+HUB_HOSTS = ("huggingface.co", "hf.space", "huggingface.cloud")
+
+
+def hub_endpoint(url: str) -> bool:
+    """An endpoint of Hugging Face (Inference Providers, Inference Endpoints, a Space, this lab's HF_ENDPOINT)."""
+    from urllib.parse import urlparse
+
+    from lab.settings import hub_endpoint as lab_hub
+
+    host = (urlparse(url).hostname or "").lower()
+    return host == urlparse(lab_hub()).hostname or any(host == h or host.endswith("." + h) for h in HUB_HOSTS)
+
+
 class EndpointJudge:
-    """An OpenAI-compatible chat completions endpoint (HF Inference Providers, vLLM, TGI, OpenAI...)."""
+    """An OpenAI-compatible chat completions endpoint (HF Inference Providers, vLLM, TGI, OpenAI...), called through
+    huggingface_hub's InferenceClient. A failed call (HTTP 429, 5xx, a dropped connection) is tried again after a
+    wait; one that still fails stops the run, and is never saved as a score: a re-run asks again."""
 
     def __init__(self, endpoint: str, model: str, max_new_tokens: int, api_key_env: str = "",
                  token: str | None = None):
-        key = os.environ.get(api_key_env, "") if api_key_env else (token or "")
+        from huggingface_hub import InferenceClient
+
+        key = os.environ.get(api_key_env, "") if api_key_env else (token or "" if hub_endpoint(endpoint) else "")
         if api_key_env and not key:
             raise LabError(f"The environment variable {api_key_env} is not set.",
                            "Set it to the endpoint's API key, or leave the field empty to use your HF sign-in.",
                            "judge.api_key_env")
-        self.url = endpoint.rstrip("/") + "/chat/completions"
+        self.url = endpoint.rstrip("/")
         self.model, self.max_new_tokens = model, max_new_tokens
-        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # no key: no Authorization header at all (the client would otherwise send the stored HF login, and that
+        # token must not reach an endpoint outside Hugging Face)
+        self.client = InferenceClient(base_url=self.url, api_key=key or None, timeout=120,
+                                      headers={} if key else {"authorization": ""})
 
-    def _one(self, client, prompt: str) -> str:
-        body = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
-                "max_tokens": self.max_new_tokens, "temperature": 0}
-        resp = client.post(self.url, json=body, headers=self._headers)
-        if resp.status_code in (401, 403):
-            raise LabError(f"The judge endpoint refused the key (HTTP {resp.status_code}).",
-                           "Sign in, or set a valid key in the environment variable you named.", "judge.api_key_env")
-        if resp.status_code >= 400:
-            return ""  # a failed call counts as unscored; the run goes on
+    def _ask(self, prompt: str) -> str:
+        out = self.client.chat_completion([{"role": "user", "content": prompt}], model=self.model,
+                                          max_tokens=self.max_new_tokens, temperature=0)
         try:
-            return str(resp.json()["choices"][0]["message"]["content"] or "")
-        except (ValueError, KeyError, IndexError, TypeError):
-            return ""
+            return str(out.choices[0].message.content or "")
+        except (AttributeError, IndexError, TypeError):
+            return ""  # an answer without a reply: unscored, like a reply without a score
+
+    def _one(self, prompt: str) -> str:
+        import httpx2  # huggingface_hub's HTTP client
+        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
+
+        why = ""
+        for wait in (*RETRY_WAITS_S, None):
+            retry_after = None
+            try:
+                return self._ask(prompt)
+            except OfflineModeIsEnabled:
+                raise LabError("HF_HUB_OFFLINE is set, so huggingface_hub calls no endpoint, the judge's included.",
+                               "Unset HF_HUB_OFFLINE to use an endpoint judge, or judge with a local model.",
+                               "judge.endpoint") from None
+            except HfHubHTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if status in (401, 403):
+                    raise LabError(f"The judge endpoint refused the key (HTTP {status}).",
+                                   "Sign in, or set a valid key in the environment variable you named.",
+                                   "judge.api_key_env") from None
+                why, retry_after = f"HTTP {status}", _retry_after(exc.response)
+            except (InferenceTimeoutError, httpx2.TransportError, OSError) as exc:
+                why = type(exc).__name__
+            if wait is not None:
+                time.sleep(retry_after if retry_after is not None else wait)
+        raise LabError(f"The judge endpoint {self.url} failed ({why}) {len(RETRY_WAITS_S) + 1} tries in a row, so the "
+                       "run stopped. No failed call was saved as a score.",
+                       "Run it again later: the rows judged so far are cached and not asked again (or lower the "
+                       "request rate your endpoint sees).", "judge.endpoint")
 
     def __call__(self, prompts: list[str]) -> list[str]:
-        import httpx
+        return [self._one(p) for p in prompts]
 
-        try:
-            with httpx.Client(timeout=120) as client:
-                return [self._one(client, p) for p in prompts]
-        except httpx.HTTPError as exc:
-            raise LabError(f"The judge endpoint {self.url} did not answer ({type(exc).__name__}).",
-                           "Check the endpoint URL and your connection.", "judge.endpoint") from None
+
+def _retry_after(response) -> float | None:
+    try:
+        return min(60.0, max(0.0, float(response.headers.get("retry-after", ""))))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def make_judge(step, token: str | None = None, log=print):

@@ -1,6 +1,6 @@
 """Read sources (files and Hub datasets) into rows, detect their format and normalize them.
 
-Files: .jsonl, .json, .csv, .parquet, capped at LAB_MAX_UPLOAD_MB; corrupt JSON is reported with its line.
+Files: .jsonl, .json, .csv, .parquet (uploads capped at LAB_MAX_UPLOAD_MB); corrupt JSON is reported with its line.
 Hub datasets go through the `datasets` library (which honours HF_ENDPOINT): a streaming preview, and a full
 load with num_proc for runs.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from lab.data import formats
 from lab.data.recipe import Source
 from lab.errors import LabError
-from lab.settings import get_settings, is_offline
+from lab.settings import check_space_path, get_settings, is_offline
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 PREVIEW_ROWS = 5
@@ -44,12 +44,17 @@ def _check_file(path: Path) -> Path:
     if path.suffix.lower() not in SUFFIXES:
         raise LabError(f"{path.name} is a {path.suffix or 'suffix-less'} file; the lab reads "
                        f"{', '.join(SUFFIXES)}.", "Convert it to JSON Lines, JSON, CSV or Parquet.", "file")
+    return path
+
+
+def _check_upload_size(path: Path) -> None:
+    """LAB_MAX_UPLOAD_MB caps what a browser uploads; local files (CLI, training) are read whatever their size."""
     cap = get_settings().max_upload_mb
     size_mb = path.stat().st_size / 1024 / 1024
     if size_mb > cap:
-        raise LabError(f"{path.name} is {size_mb:.0f} MB, above the {cap} MB limit.",
-                       "Load a smaller file, use a Hub dataset, or raise LAB_MAX_UPLOAD_MB.", "file")
-    return path
+        raise LabError(f"{path.name} is {size_mb:.1f} MB, above the {cap} MB limit for uploads.",
+                       "Upload a smaller file, use a Hub dataset, or (running the lab yourself) raise "
+                       "LAB_MAX_UPLOAD_MB or give the file's path to the CLI.", "file")
 
 
 def _jsonl(text: str, name: str) -> list[dict]:
@@ -109,8 +114,8 @@ def _parquet(path: Path) -> list[dict]:
 
 
 def read_file(path, limit: int | None = None) -> list[dict]:
-    """The rows of a local data file, as dicts."""
-    path = _check_file(Path(path).expanduser())
+    """The rows of a local data file, as dicts (on a Space: an upload or an artifact of the lab only)."""
+    path = _check_file(check_space_path(Path(path).expanduser(), "file"))
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         try:
@@ -127,7 +132,8 @@ def read_file(path, limit: int | None = None) -> list[dict]:
 
 def store_upload(path) -> Path:
     """Copy an uploaded file into LAB_HOME/uploads (by content hash), so recipes can point at it later."""
-    path = _check_file(Path(path))
+    path = _check_file(check_space_path(Path(path), "file", uploads_only=True))
+    _check_upload_size(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

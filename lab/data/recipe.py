@@ -44,8 +44,16 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one_place(self):
+        from lab.hub.client import is_hub_id
+
         if bool(self.path) == bool(self.hub):
             raise ValueError("give either a file path or a Hub dataset id, not both or neither")
+        if self.hub and not is_hub_id(self.hub):  # datasets would read a local folder (or file) of that name
+            raise ValueError("hub: not a Hub dataset id; give one such as 'user/name' (files go in the file field)")
+        for name in ("config", "split", "revision"):
+            value = getattr(self, name)
+            if len(value) > 200 or any(ord(c) < 32 for c in value):
+                raise ValueError(f"{name}: at most 200 characters, and no control characters")
         return self
 
     @property

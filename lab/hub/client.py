@@ -13,6 +13,22 @@ MAX_NAME = 96
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
 
 
+def is_hub_id(ref: str) -> bool:
+    """A Hub repo id (owner/name, the repo-id pattern of lab.train.recipe, no '.' or '..' part), and not a folder
+    or file on this machine: datasets and transformers would read such a name from the disk instead."""
+    from pathlib import Path
+
+    from lab.train.recipe import REPO_RE
+
+    ref = str(ref)
+    if not REPO_RE.match(ref) or any(part in (".", "..") or part.startswith(".") for part in ref.split("/")):
+        return False
+    try:
+        return not Path(ref).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
 def api(token: str | None = None):
     """An HfApi for the configured endpoint (HF_ENDPOINT read now, not at import, so tests can point it)."""
     from huggingface_hub import HfApi

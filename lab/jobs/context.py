@@ -30,7 +30,7 @@ class JobContext:
         self.cancelled = False
         self.cooperative = False  # a runner that polls `cancelled` itself (e.g. to save a checkpoint)
         self._last_progress = 0.0
-        self._last_step = self._read_last_step()
+        self._recorded = RecordedSteps(job.metrics_path)
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame):
@@ -50,25 +50,10 @@ class JobContext:
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    def _read_last_step(self) -> int | None:
-        path = self.job.metrics_path
-        if not path.is_file():
-            return None
-        last = None
-        for line in path.read_text().splitlines():
-            try:
-                last = json.loads(line).get("step", last)
-            except json.JSONDecodeError:
-                continue
-        return last
-
     def metric(self, **values) -> None:
         """Append one metrics row. Rows whose step was already recorded (a resumed run) are skipped."""
-        step = values.get("step")
-        if step is not None and self._last_step is not None and step <= self._last_step:
+        if not self._recorded.admit(values):
             return
-        if step is not None:
-            self._last_step = step
         values.setdefault("time", round(time.time(), 3))
         with open(self.job.metrics_path, "a") as f:
             f.write(json.dumps(values) + "\n")
@@ -83,6 +68,26 @@ class JobContext:
     @property
     def resumed(self) -> bool:
         return self.job.attempts > 0
+
+
+class RecordedSteps:
+    """The last step recorded for each kind of row (training, evaluation). A resumed run skips the rows it already
+    wrote; an evaluation logged at the same step as that step's training row is a new row, and is kept."""
+
+    def __init__(self, path: Path):
+        self.last: dict[str, int] = {}
+        for row in read_metrics(path):
+            self.admit(row)
+
+    def admit(self, values: dict) -> bool:
+        step = values.get("step")
+        if step is None:
+            return True
+        kind = "eval" if any(str(k).startswith("eval_") for k in values) else "train"
+        if step <= self.last.get(kind, -1):
+            return False
+        self.last[kind] = step
+        return True
 
 
 def read_metrics(path: Path, since: int = 0) -> list[dict]:

@@ -207,13 +207,15 @@ def grace_s(folder: Path) -> float:
     return max(floor, 1.5 * (step + save) + 5.0) if (step or save) else floor
 
 
-def _mark_cancelled(job_id: str) -> None:
+def _mark_cancelled(job_id: str, attempt: int | None = None) -> None:
+    """Record a cancel the worker could not record itself; only for the attempt that was cancelled (a job resumed
+    meanwhile is a new attempt, running in a new worker)."""
     with store.connect(immediate=True) as con:
         try:
             job = store.get_job_in(con, job_id)
         except LabError:  # the record is gone (LAB_HOME wiped): nothing left to mark
             return
-        if job.state == "running":
+        if job.state == "running" and attempt in (None, job.attempts):
             store.set_state(con, job_id, "cancelled", finished=time.time())
 
 
@@ -228,7 +230,7 @@ def _kill_later(job: store.Job, grace_s: float) -> None:
             pass
         time.sleep(0.2)
     _reap()
-    _mark_cancelled(job.id)  # a worker killed before it could record the end
+    _mark_cancelled(job.id, job.attempts)  # a worker killed before it could record the end
     pump()
 
 

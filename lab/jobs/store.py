@@ -66,7 +66,10 @@ class Job:
 
     @property
     def log_path(self) -> Path:
-        return self.folder / "job.log"
+        """The job's log, kept with the job records (not in its artifact folder, so a failed job whose folder is
+        removed keeps its log, and the name is free again). Jobs from before keep theirs where it was."""
+        legacy = self.folder / "job.log"
+        return legacy if legacy.is_file() else get_settings().home / "logs" / f"{self.id}.log"
 
     @property
     def metrics_path(self) -> Path:

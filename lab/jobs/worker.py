@@ -31,6 +31,7 @@ def _tail(path, n: int = 15) -> str:
 
 def _redirect_output(job: store.Job) -> None:
     """Send this process's stdout/stderr (C-level too) to the job log."""
+    job.log_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -68,6 +69,13 @@ def _finish(job_id: str, state: str, error: str = "") -> None:
         store.set_state(con, job_id, state, finished=time.time(), error=error[-4000:], **extra)
 
 
+def _remove_if_empty(folder) -> None:
+    try:
+        folder.rmdir()  # only an empty folder: a checkpoint or partial output stays for resume
+    except OSError:
+        pass
+
+
 def main(job_id: str) -> int:
     job = store.get_job(job_id)
     job.folder.mkdir(parents=True, exist_ok=True)
@@ -92,6 +100,8 @@ def main(job_id: str) -> int:
         if disk_full(exc):
             state, error = "failed", str(disk_full_error(exc))
     print(f"=== job {job.id} {state}", flush=True)
+    if state != "succeeded":
+        _remove_if_empty(job.folder)  # nothing was made: the name is free for a retry (the log is elsewhere)
     try:
         _finish(job_id, state, error)
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.models import bundled
-from lab.settings import get_settings, is_offline
+from lab.settings import check_space_path, get_settings, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
 CONFIG_PATTERNS = [
@@ -24,8 +24,12 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 
 def _local(ref: str) -> Path | None:
     path = Path(ref).expanduser()
-    if not path.exists():
+    try:
+        if not path.exists():
+            return None
+    except (OSError, ValueError):  # a name too long, or with a NUL: not a folder here
         return None
+    check_space_path(path, "model")  # on a Space: the lab's own folders only
     if not path.is_dir():
         raise LabError(f"{ref} is a file, not a model folder.", "Pick the folder that holds config.json.", "model")
     if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():

@@ -17,6 +17,7 @@ from typing import Iterator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import LabError
+from lab.jobs.context import JobCancelled
 from lab.settings import DEFAULT_MODEL, get_settings
 from lab.validation import value_error
 
@@ -73,10 +74,10 @@ def is_first_run() -> bool:
 
 
 class Tour:
-    def __init__(self, recipe: TourRecipe | None = None):
+    def __init__(self, recipe: TourRecipe | None = None, tour_id: str | None = None):
         check_allowed()
         self.recipe = recipe or TourRecipe()
-        self.id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+        self.id = tour_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
         self.folder = get_settings().home / "tour" / self.id
         self.results: dict[str, dict] = {}
         self.failed: dict | None = None
@@ -97,6 +98,8 @@ class Tour:
             except LabError as exc:
                 yield self._fail(key, str(exc), done)
                 break
+            except JobCancelled:  # the tour's own job was cancelled: that is not a failing stage
+                raise
             except Exception as exc:  # a bug must still end the tour with a message, not a stack trace
                 yield self._fail(key, f"{type(exc).__name__}: {exc}", done)
                 break
@@ -220,19 +223,24 @@ def _drive(key: str, stage, done: float, share: float):
 
 def _wait(job, what: str):
     """Follow a job until it ends, yielding its progress when it changes; returns the finished job."""
-    from lab.jobs import get_job, pump
+    from lab.jobs import cancel, get_job, pump
 
     last = None
-    while True:
-        pump()  # reaps a finished worker (and starts the job if it queued behind another)
-        job = get_job(job.id)
-        if job.final:
-            break
-        now = (round(job.progress, 3), job.message)
-        if now != last:
-            last = now
-            yield job.progress, job.message or f"{what} job {job.state}…"
-        time.sleep(POLL_S)
+    try:
+        while True:
+            pump()  # reaps a finished worker (and starts the job if it queued behind another)
+            job = get_job(job.id)
+            if job.final:
+                break
+            now = (round(job.progress, 3), job.message)
+            if now != last:
+                last = now
+                yield job.progress, job.message or f"{what} job {job.state}…"
+            time.sleep(POLL_S)
+    except BaseException:  # the tour was cancelled (or broke) while this stage's job ran: cancel it too
+        if not get_job(job.id).final:
+            cancel(job.id)
+        raise
     if job.state != "succeeded":
         raise LabError(f"The {what} job {job.id} {job.state}: {(job.error or 'no error recorded')[:600]}",
                        f"Its log is {job.log_path}. What earlier stages made is kept; take the tour again.", what)

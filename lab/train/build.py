@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.hardware import Hardware, get_hardware
+from lab.hardware import Gpu, Hardware, get_hardware
 from lab.train.recipe import TrainRecipe
 
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -184,9 +184,17 @@ def training_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool = Fals
     return SFTConfig(**kw, packing=recipe.packing, completion_only_loss=None, dataset_num_proc=None)
 
 
+# The machine a `trl` command runs on is not this one: its flags come from the recipe (use_cpu), and a GPU target
+# is taken to be Ampere or newer (bf16), with a hint for older GPUs.
+_GPU_TARGET = Hardware(gpus=(Gpu("a GPU with bf16", 24.0, (8, 0)),), bnb_ok=True)
+_CPU_TARGET = Hardware(bnb_ok=True)
+_OLDER_GPUS = "# On a GPU without bf16 (T4, V100): --bf16 False --fp16 True. On a CPU: set use_cpu in the recipe."
+
+
 def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
-    """The equivalent `trl sft` / `trl dpo` command line, for users who leave the lab."""
-    p = plan(recipe)
+    """The equivalent `trl sft` / `trl dpo` command line, for users who leave the lab. A lab dataset artifact loads
+    as it is (its card names its data file), so the command runs as shown."""
+    p = plan(recipe, _CPU_TARGET if recipe.use_cpu else _GPU_TARGET)
     args = ["trl", recipe.method, "--model_name_or_path", recipe.model, "--dataset_name", recipe.dataset,
             "--dataset_train_split", recipe.dataset_split, "--output_dir", output_dir,
             "--learning_rate", f"{recipe.learning_rate:g}", "--per_device_train_batch_size", str(recipe.batch_size),
@@ -209,4 +217,4 @@ def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
         args += ["--packing"]
     if p.device == "cpu":
         args += ["--use_cpu"]
-    return shlex.join(args)
+    return shlex.join(args) + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)

@@ -102,7 +102,12 @@ class LabCallback(TrainerCallback):
         if "eval_loss" in logs:
             self.ctx.log(f"step {state.global_step}: eval loss {logs['eval_loss']:.4f}")
 
+    def on_evaluate(self, args, state, control, **kw):
+        self.t_last = time.time()  # the next step's time is its own, not the evaluation's
+        return control
+
     def on_save(self, args, state, control, **kw):
+        self.t_last = time.time()  # nor the checkpoint's
         if self.main:
             save_s = round(time.time() - self.t_last, 2)  # the save follows the step's end
             self.ctx.log(f"Checkpoint saved at step {state.global_step} ({save_s:.1f} s).")

@@ -28,12 +28,9 @@ class LocalContext:
         self.cancelled = False
         self.cooperative = True
         self.metrics_path = self.folder / "metrics.jsonl"
-        self._last_step = None
-        if self.metrics_path.is_file():
-            from lab.jobs.context import read_metrics
+        from lab.jobs.context import RecordedSteps
 
-            steps = [r["step"] for r in read_metrics(self.metrics_path) if "step" in r]
-            self._last_step = max(steps) if steps else None
+        self._recorded = RecordedSteps(self.metrics_path)
         self.resumed = (self.folder / "checkpoints").is_dir()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
@@ -60,10 +57,8 @@ class LocalContext:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     def metric(self, **values) -> None:
-        step = values.get("step")
-        if step is not None and self._last_step is not None and step <= self._last_step:
+        if not self._recorded.admit(values):
             return  # already recorded before a resume
-        self._last_step = step if step is not None else self._last_step
         values.setdefault("time", round(time.time(), 3))
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(values) + "\n")

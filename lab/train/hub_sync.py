@@ -1,7 +1,8 @@
 """Checkpoints on the Hub, so a run resumes even after LAB_HOME was wiped.
 
-Each save uploads the checkpoint folder to `last-checkpoint/` of a private repo (replacing the previous one),
-in a background thread so training does not wait. A run that finds no local checkpoint pulls that folder.
+Each save uploads the checkpoint folder to `last-checkpoint/` of a private repo (replacing the previous one,
+never a later one), in a background thread so training does not wait. A run that finds no local checkpoint
+pulls that folder; if the Hub cannot be read, the run stops rather than start again from step 0.
 The token comes from the worker's environment (HF_TOKEN); it is never logged or written anywhere.
 Resume state (optimizer.pt, rng_state.pth) is read by transformers with torch.load(weights_only=True).
 """
@@ -35,6 +36,7 @@ class CheckpointPusher:
         api = _api(token)
         if not api.repo_exists(repo):  # a resumed run finds the repo its first attempt made
             api.create_repo(repo, private=True)
+        self.remote_step = remote_step(repo, token)  # never replaced by an earlier step
 
     def push(self, folder: Path, step: int) -> None:
         self.wait()
@@ -42,10 +44,15 @@ class CheckpointPusher:
         self._thread.start()
 
     def _upload(self, folder: Path, step: int) -> None:
+        if self.remote_step is not None and step <= self.remote_step:
+            self.log(f"Checkpoint {step} not pushed: {self.repo} holds the one of step {self.remote_step}, which is "
+                     "kept (a push never replaces a later checkpoint).")
+            return
         try:
             _api(self.token).upload_folder(repo_id=self.repo, folder_path=str(folder), path_in_repo=REMOTE_DIR,
                                            delete_patterns=["*"], commit_message=f"checkpoint at step {step}")
             self.pushed.append(step)
+            self.remote_step = step
             self.log(f"Checkpoint {step} pushed to {self.repo}.")
         except Exception as exc:  # a failed push must not stop training; the local checkpoint stays
             self.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
@@ -57,25 +64,62 @@ class CheckpointPusher:
             self._thread = None
 
 
-def pull_checkpoint(repo: str, dest: Path, token: str | None) -> Path | None:
-    """Download the Hub's last checkpoint into dest/checkpoint-N; None when the repo has none."""
+def _remote_files(repo: str, token: str | None) -> list[str] | None:
+    """The repo's files; None when the repo does not exist. Any other failure is a LabError."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        return _api(token).list_repo_files(repo)
+    except RepositoryNotFoundError:
+        return None
+    except Exception as exc:
+        raise _unreadable(repo, exc) from None
+
+
+def _unreadable(repo: str, exc: Exception) -> LabError:
+    return LabError(f"Could not read the last checkpoint from {repo} ({type(exc).__name__}: {str(exc)[:200]}).",
+                    "Check the connection and your sign-in, then resume. The run stopped before training: it did "
+                    "not start again from step 0, and the checkpoint on the Hub is untouched.", "push_checkpoints_to")
+
+
+def remote_step(repo: str, token: str | None) -> int | None:
+    """The step of the Hub's last checkpoint; None when it has none."""
     import json
+
+    from huggingface_hub import hf_hub_download
+
+    if f"{REMOTE_DIR}/trainer_state.json" not in (_remote_files(repo, token) or []):
+        return None
+    try:
+        path = hf_hub_download(repo, f"{REMOTE_DIR}/trainer_state.json", token=token, endpoint=_api(token).endpoint)
+        return int(json.loads(Path(path).read_text())["global_step"])
+    except Exception as exc:
+        raise _unreadable(repo, exc) from None
+
+
+def pull_checkpoint(repo: str, dest: Path, token: str | None) -> Path | None:
+    """Download the Hub's last checkpoint into dest/checkpoint-N. None only when there is none (no repo yet, or
+    no checkpoint in it): a failure to read one is a LabError, because training from step 0 would then replace
+    the only good checkpoint."""
+    import json
+    import shutil
 
     from huggingface_hub import snapshot_download
 
-    try:
-        files = _api(token).list_repo_files(repo)
-    except Exception:
-        return None
+    files = _remote_files(repo, token) or []
     if not any(f.startswith(REMOTE_DIR + "/") for f in files):
         return None
     tmp = Path(dest) / ".hub-pull"
-    snapshot_download(repo, allow_patterns=[f"{REMOTE_DIR}/*"], local_dir=str(tmp), token=token,
-                      endpoint=_api(token).endpoint)
-    src = tmp / REMOTE_DIR
-    state = json.loads((src / "trainer_state.json").read_text())
-    out = Path(dest) / f"checkpoint-{state['global_step']}"
-    if not out.exists():
-        src.rename(out)
+    try:
+        snapshot_download(repo, allow_patterns=[f"{REMOTE_DIR}/*"], local_dir=str(tmp), token=token,
+                          endpoint=_api(token).endpoint)
+        src = tmp / REMOTE_DIR
+        state = json.loads((src / "trainer_state.json").read_text())
+        out = Path(dest) / f"checkpoint-{state['global_step']}"
+        if not out.exists():
+            src.rename(out)
+    except Exception as exc:
+        raise _unreadable(repo, exc) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
-

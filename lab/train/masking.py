@@ -1,11 +1,15 @@
 """Chat template, tokenization and the loss mask ("train on the answer only").
 
 SFT rows are tokenized here, not by TRL, so the labels are exactly each trained answer plus its end-of-turn
-token: TRL's prompt/completion path also trains the newline a ChatML template puts after <|im_end|>.
+token: TRL's prompt/completion path also trains the newline a ChatML template puts after <|im_end|>. The answers
+are located by the template itself: its {% generation %} markers where it has them, else where its rendering of
+the turns before each answer ends (so templates that rewrite earlier turns are followed, not searched).
 The labels exist before padding, so with pad == eos the final EOS keeps its label (the model learns to stop).
 The mask preview runs one row through the same collator class the trainer uses.
 """
 from __future__ import annotations
+
+import re
 
 from lab.errors import LabError
 
@@ -48,27 +52,85 @@ def _render(tok, messages: list[dict], gen: bool = False) -> str:
 
 
 def answer_spans(tok, messages: list[dict], n_context: int, text: str, markers: list[str]) -> list[tuple[int, int]]:
-    """Character spans of the trained answers in the rendered text, each with its end-of-turn marker."""
+    """Character spans of the trained answers in the rendered text, each with its end-of-turn marker. Where an
+    answer starts comes from the template itself: where its rendering of the turns before it, plus the generation
+    prompt, ends. So a template that rewrites earlier turns (one that drops their reasoning) is followed, not
+    searched for the message's text."""
     spans, cursor = [], 0
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
-        # the answer starts after the rendered prompt that precedes it (when the template is prefix-stable)
-        prefix = _render(tok, messages[:i], gen=True) if i else ""
-        start = len(prefix) if text.startswith(prefix) and prefix else cursor
-        content = m["content"].strip()
-        at = text.find(content, max(start, cursor)) if content else start
-        if at < 0:
+        start = _answer_start(tok, messages[:i], text, cursor)
+        if start is None:
             continue
-        end = at + len(content)
-        for marker in markers:
-            if text.startswith(marker, end):
-                end += len(marker)
-                break
+        end = _answer_end(tok, messages[:i + 1], text, start, markers)
         cursor = end
         if i >= n_context:
-            spans.append((at, end))
+            spans.append((start, end))
     return spans
+
+
+def _answer_start(tok, before: list[dict], text: str, cursor: int) -> int | None:
+    if not before:
+        return cursor
+    prompt = _render(tok, before, gen=True)
+    if text.startswith(prompt) and len(prompt) >= cursor:
+        return len(prompt)
+    # the template renders the earlier turns differently once more turns follow: find the generation prompt's
+    # header (e.g. "<|im_start|>assistant\n") after the previous answer
+    header = prompt[len(_common_prefix(prompt, _render(tok, before))):]
+    at = text.find(header, cursor) if header else -1
+    return at + len(header) if at >= 0 else None
+
+
+def _answer_end(tok, through: list[dict], text: str, start: int, markers: list[str]) -> int:
+    """Just after the first end-of-turn marker that follows the answer's start."""
+    found = [(at, len(m)) for m in markers if (at := text.find(m, start)) >= 0]
+    if found:
+        at, size = min(found)
+        return at + size
+    rendered = _render(tok, through)
+    return len(rendered) if text.startswith(rendered) else len(text)
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _generation_labels(tok, messages: list[dict], n_context: int, markers: list[str]) -> dict | None:
+    """input_ids + labels from the template's {% generation %} markers (the tokenizer's assistant mask), the end
+    token added where the template leaves it outside; None when the template has no markers or its marked answers
+    do not match the assistant turns one to one."""
+    if not re.search(r"{%-?\s*generation\s*-?%}", tok.chat_template or ""):
+        return None
+    out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
+    runs = [(s, e) for s, e in _runs(mask)]
+    turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    if len(runs) != len(turns):
+        return None
+    end_ids = {tok.convert_tokens_to_ids(m) for m in markers}
+    labels = [IGNORE] * len(ids)
+    for (s, e), i in zip(runs, turns):
+        if e < len(ids) and ids[e - 1] not in end_ids and ids[e] in end_ids:
+            e += 1
+        if i >= n_context:
+            labels[s:e] = ids[s:e]
+    return {"input_ids": ids, "labels": labels}
+
+
+def _runs(mask: list[int]) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for k, on in enumerate([*mask, 0]):
+        if on and start is None:
+            start = k
+        elif not on and start is not None:
+            runs.append((start, k))
+            start = None
+    return runs
 
 
 def tokenize_sft(row: dict, tok, completion_only: bool, markers: list[str]) -> dict:
@@ -77,12 +139,16 @@ def tokenize_sft(row: dict, tok, completion_only: bool, markers: list[str]) -> d
         if tok.eos_token_id is not None and (not ids or ids[-1] != tok.eos_token_id):
             ids = ids + [tok.eos_token_id]
         return {"input_ids": ids, "labels": list(ids)}
+    n_context = row.get("n_context") or 0
+    marked = _generation_labels(tok, row["messages"], n_context, markers) if completion_only else None
+    if marked is not None:
+        return marked
     text = _render(tok, row["messages"])
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = enc["input_ids"]
     if not completion_only:
         return {"input_ids": ids, "labels": list(ids)}
-    spans = answer_spans(tok, row["messages"], row.get("n_context") or 0, text, markers)
+    spans = answer_spans(tok, row["messages"], n_context, text, markers)
     labels = [t if any(s <= a < e for s, e in spans) else IGNORE for t, (a, _) in zip(ids, enc["offset_mapping"])]
     return {"input_ids": ids, "labels": labels}
 

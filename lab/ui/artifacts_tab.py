@@ -8,10 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from lab.artifacts import delete_artifact, folder_size, list_artifacts, read_manifest
+from lab.artifacts import artifact_folder, delete_artifact, folder_size, list_artifacts, read_manifest
+from lab.errors import LabError
 from lab.lineage import family_edges, family_tree_svg
 from lab.ui import bus, export_panel
-from lab.ui.common import require_user, shows_errors
+from lab.ui.common import lab_error, require_user, shows_errors
 
 COLUMNS = ["name", "kind", "size", "parents", "created", "path"]
 KIND_FILTER = ["all", "dataset", "adapter", "model", "merge", "gguf", "votes"]
@@ -39,10 +40,10 @@ def rows(kind: str = "all") -> list[list]:
 def _manifest(path: str) -> dict:
     if not path:
         raise gr.Error("Pick an artifact first (click a row).")
-    m = read_manifest(Path(path))
-    if not m:
-        raise gr.Error(f"{path} is not an artifact of this lab (it has no lab.json).")
-    return m
+    try:
+        return read_manifest(artifact_folder(path))
+    except LabError as exc:
+        raise lab_error(exc) from None
 
 
 def _inline_images(text: str, folder: Path) -> str:
@@ -63,6 +64,7 @@ def _inline_images(text: str, folder: Path) -> str:
 
 def card(path: str) -> str:
     _manifest(path)
+    path = str(artifact_folder(path))
     readme = Path(path) / "README.md"
     if not readme.is_file():
         return "This artifact has no card."

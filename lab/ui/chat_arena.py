@@ -15,7 +15,7 @@ from lab.chat.spec import spec_from_values
 from lab.chat.stream import forget_stop, new_stop, stream_many
 from lab.errors import LabError
 from lab.ui import chat_strings as S
-from lab.ui.common import lab_error, shows_errors, token_from
+from lab.ui.common import lab_error, require_user, shows_errors, token_from
 
 BOARD = ["model", "battles", "wins", "losses", "ties", "win rate", "Bradley–Terry (95% CI)", "Elo (95% CI)"]
 
@@ -73,7 +73,8 @@ def vote(outcome: str, state: dict) -> tuple:
     return {**state, "voted": True}, reveal, board_frame()
 
 
-def export(name: str) -> str:
+def export(name: str, oauth_token: gr.OAuthToken | None = None) -> str:
+    require_user(oauth_token, "Exporting the votes (a new artifact on this server)")  # anonymous: no disk writes
     folder = arena.export_preferences((name or "").strip())
     rows = sum(1 for _ in open(folder / "data.jsonl"))
     return f"Exported {rows} preference rows to `{folder}`. Use it as the dataset of a DPO run in the Train tab."

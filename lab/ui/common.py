@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import traceback
 
 import gradio as gr
@@ -51,9 +52,21 @@ def take_on_show() -> list:
     return taken
 
 
+_PATH = re.compile(r"(?<![\w:/.~-])(?:file://)?[~/][^\s'\"`<>|,;]*")  # an absolute path, not a URL's
+MAX_ERROR_CHARS = 600
+
+
+def for_visitor(text: str) -> str:
+    """An error as a Space shows it: no path of the server in it, and no megabyte echo of an input."""
+    if not get_settings().on_space:
+        return text
+    text = _PATH.sub("<path>", text)
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "…"
+
+
 def lab_error(exc: LabError) -> gr.Error:
     # a user's mistake, shown in the browser: no traceback in the server log (that is kept for real faults)
-    return gr.Error(str(exc), title="Something needs fixing", print_exception=False)
+    return gr.Error(for_visitor(str(exc)), title="Something needs fixing", print_exception=False)
 
 
 def shows_errors(fn):
@@ -69,7 +82,8 @@ def shows_errors(fn):
             raise
         except Exception as exc:  # never show a stack trace in the browser; the server log keeps the real one
             traceback.print_exc()
-            raise gr.Error(f"{type(exc).__name__}: {exc}", title="Unexpected error", print_exception=False) from None
+            raise gr.Error(for_visitor(f"{type(exc).__name__}: {exc}"), title="Unexpected error",
+                           print_exception=False) from None
 
     return wrapper
 

@@ -151,7 +151,8 @@ def _wire_explore(c) -> None:
 
 
 def _wire_export(c) -> None:
-    def export(sess, name=None):
+    def export(sess, name=None, oauth_token: gr.OAuthToken | None = None):
+        require_user(oauth_token, "Exporting a dataset (a new artifact on this server)")  # anonymous: no disk writes
         folder = sess.export((name or "").strip())
         return S.EXPORTED.format(folder=folder), str(sess.download())
 

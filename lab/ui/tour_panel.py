@@ -1,5 +1,6 @@
-"""The first-run tour at the top of the app: one button runs the whole loop (lab.tour) and shows each stage live,
-then the three models' replies side by side, with buttons that open the fine-tune and the merge in the Chat tab.
+"""The first-run tour at the top of the app: one button starts the whole loop as a job on the server (lab.tour) and
+shows each stage live, then the three models' replies side by side, with buttons that open the fine-tune and the
+merge in the Chat tab. Closing the page leaves the tour running; opening it again and clicking follows it.
 
 Open by default while LAB_HOME holds no artifact (a newcomer). On the public demo Space the button explains that
 the tour needs a duplicated Space instead of running; on any Space it needs a signed-in visitor, like a job."""
@@ -8,7 +9,8 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.errors import LabError
-from lab.tour import Tour, check_allowed, is_first_run
+from lab.tour import check_allowed, is_first_run
+from lab.tour import jobs as tour_jobs
 from lab.tour.board import COLUMNS, Board
 from lab.ui import bus
 from lab.ui.common import progress_bar_html, require_user
@@ -50,16 +52,17 @@ def _frame(board: Board, paths: dict):
 
 
 def run_tour(oauth_token: gr.OAuthToken | None = None):
-    """Stream the tour's stages; a refusal (demo Space, not signed in) is shown in place of the stage list."""
+    """Start the tour as a job on the server (or follow the one already running) and stream its stages; closing
+    the page stops only this stream. A refusal (demo Space, not signed in) is shown in place of the stage list."""
     try:
         check_allowed()
         require_user(oauth_token, "The tour")
-        tour = Tour()
+        job = tour_jobs.running() or tour_jobs.submit()
     except LabError as exc:
         yield f"⚠️ **{exc.what}** {exc.fix}", "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
     board = Board()
-    for ev in tour.run():
+    for ev in tour_jobs.follow(job.id):
         board.update(ev)
         yield _frame(board, {"train": board.artifacts.get("train", ""), "merge": board.artifacts.get("merge", "")})
 

@@ -28,12 +28,12 @@ def test_merge_runs_as_a_job_with_progress_and_an_artifact(finetuned_model, lab_
     job = submit("merge", {"source": text, "options": {"random_seed": 1}}, title="Merge (linear)",
                  artifact_dir=folder)
     job = wait(job.id, timeout=600)
-    assert job.state == "succeeded", job.error + (folder / "job.log").read_text()[-2000:]
+    assert job.state == "succeeded", job.error + job.log_path.read_text()[-2000:]
     assert get_job(job.id).progress == 1.0
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
     result = json.loads((folder / "merge_result.json").read_text())
     assert result["method"] == "linear" and result["layers"] == 30 and result["params"] > 130e6
-    log = (folder / "job.log").read_text()
+    log = job.log_path.read_text()
     assert "Merged linear" in log and "Executing graph" not in log  # progress went to the job record, not bars
     arts = {a["name"]: a for a in list_artifacts()}
     assert arts["job-merge"]["kind"] == "merge" and arts["job-merge"]["merge_method"] == "linear"
@@ -122,3 +122,25 @@ def test_merges_do_their_arithmetic_on_the_gpu_when_there_is_one(finetuned_model
     assert opts.cuda and opts.device == "cuda" and not opts.low_cpu_memory
     result = merge(_linear(finetuned_model), tmp_path / "gpu", log=lambda m: None)
     assert result["layers"] == 30 and result["params"] > 130e6
+
+
+@pytest.mark.slow  # ~30 s: two merge workers start
+def test_a_failed_merge_job_keeps_its_log_and_its_name_can_be_used_again(bundled_model, lab_home, tmp_path):
+    from lab.jobs.manager import cancel, wait
+    from lab.merge import editor
+    from tests.hub_helpers import link_tree
+
+    model = tmp_path / "vanishing"
+    link_tree(bundled_model, model)
+    text = f"merge_method: passthrough\nslices:\n  - sources:\n      - model: {model}\n        layer_range: [0, 2]\n"
+    job = editor.start(text, "retry-me")
+    shutil.rmtree(model)  # gone before the worker reaches it (it checks again): the job fails
+    failed = wait(job.id, timeout=300)
+    assert failed.state == "failed"
+    assert "=== job" in failed.log_path.read_text() and failed.log_path.parent != failed.folder  # the log stays
+    assert not (lab_home / "artifacts" / "retry-me").exists()  # no empty artifact left in the way
+    link_tree(bundled_model, model)
+    again = editor.start(text, "retry-me")  # the same name again
+    assert again.state in ("queued", "running") and again.folder == failed.folder
+    cancel(again.id)
+    assert wait(again.id, timeout=300).state == "cancelled"

@@ -218,7 +218,8 @@ merge_method: linear
     steps = [s["step"] for s in manifest["lineage"]]
     assert steps[-1].startswith("merge (Linear") and any(s.startswith("merge (SLERP") for s in steps[:-1])
     card = (tmp_path / "grandchild" / "README.md").read_text()
-    assert "slerp" in card.lower() and "linear" in card.lower() and "base_model:" in card
+    assert "slerp" in card.lower() and "linear" in card.lower()
+    assert "base_model:" not in card and f"`{finetuned_model.name} (local)`" in card  # local parents: no Hub id
     edges = family_edges(manifest, "grandchild")
     assert ("slerp", "grandchild") in edges and (BASE_ID, "slerp") in edges
     svg = (tmp_path / "grandchild" / "family_tree.svg").read_text()

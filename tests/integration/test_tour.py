@@ -1,5 +1,6 @@
 """The first-run tour, for real: the bundled model, the demo dataset, the filter, an SFT job, a SLERP merge job and
-the three models in chat. The tour runs once for the module (about 2-4 minutes on a 2-core CPU)."""
+the three models in chat. The tour runs once for the module, as the chain of jobs the app starts (about 2-4 minutes
+on a 2-core CPU)."""
 from __future__ import annotations
 
 import json
@@ -18,15 +19,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tour(bundled_model, tmp_path_factory):
-    """(events, summary) of one real tour in its own LAB_HOME."""
+    """(events, summary) of one real tour in its own LAB_HOME, run as a job on the server. Whoever follows it
+    stops following after the first stage, as a closed page does: the later stages must still run."""
     from lab import hardware, settings
+    from lab.tour import jobs as tour_jobs
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LAB_HOME", str(tmp_path_factory.mktemp("tour") / "home"))
         mp.setenv("HF_HUB_OFFLINE", "1")
         settings.reset_caches()
         hardware.set_hardware(None)
-        events = list(Tour().run())
+        job = tour_jobs.submit()
+        page = tour_jobs.follow(job.id, poll_s=0.2)
+        assert next(page).stage == "model"
+        page.close()  # the page went away
+        events = list(tour_jobs.follow(job.id))  # opened again later: every event, from the first
+        assert tour_jobs.get_job(job.id).state == "succeeded"
         settings.reset_caches()
     summary = events[-1].data
     assert summary["ok"], summary["failed"]

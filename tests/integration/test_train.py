@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
@@ -107,7 +108,8 @@ def test_card_lineage_and_curve(sft_run):
     card = (out / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["base_model"] == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
-    assert meta["datasets"] == ["alpaca-mini"] and meta["library_name"] == "peft"
+    assert "datasets" not in meta and meta["library_name"] == "peft"  # a local dataset: not a Hub id
+    assert "`alpaca-mini`" in card.split("## Lineage")[1]  # named in the lineage instead
     manifest = json.loads((out / "lab.json").read_text())
     assert [s["step"] for s in manifest["lineage"]] == ["data filter", "sft"]
     assert manifest["metrics"]["last_loss"] < manifest["metrics"]["first_loss"]
@@ -129,7 +131,7 @@ def test_merged_model_loads_and_generates(sft_run):
     out = model.generate(**ids, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > ids["input_ids"].shape[1]
     meta = yaml.safe_load((merged / "README.md").read_text().split("---")[1])
-    assert meta["base_model"] == ["HuggingFaceTB/SmolLM2-135M-Instruct"] and meta["datasets"] == ["alpaca-mini"]
+    assert meta["base_model"] == ["HuggingFaceTB/SmolLM2-135M-Instruct"] and "datasets" not in meta
 
 
 def test_dpo_lora_reward_margin_grows(bundled_model, dpo_path, tmp_path):
@@ -145,6 +147,41 @@ def test_dpo_lora_reward_margin_grows(bundled_model, dpo_path, tmp_path):
     assert len(margins) == 6 and result["steps"] == 6
     assert sum(margins[-2:]) / 2 > sum(margins[:2]) / 2 and margins[-1] > 0
     assert (out / "adapter_config.json").is_file() and result["reward_margin"] == margins[-1]
+
+
+class SlowEval(TrainerCallback):
+    """Evaluation made slow (1.5 s per eval batch); notes when each optimizer step ended."""
+
+    def __init__(self):
+        self.ends = {}
+
+    def on_prediction_step(self, args, state, control, **kw):
+        time.sleep(1.5)
+
+    def on_step_end(self, args, state, control, **kw):
+        self.ends[state.global_step] = time.time()
+
+
+@pytest.mark.slow  # ~30 s: a 4-step run with two evaluations
+def test_eval_loss_is_recorded_and_eval_time_is_not_step_time(bundled_model, alpaca_path, tmp_path):
+    data = tmp_path / "mini.json"
+    data.write_text(json.dumps(short_alpaca(alpaca_path, 20)))
+    recipe = TrainRecipe(model=str(bundled_model), dataset=str(data), max_steps=4, batch_size=2, max_seq_length=64,
+                         lora_r=8, eval_split=0.05, eval_steps=2, save_steps=100)
+    out = tmp_path / "eval-out"
+    slow = SlowEval()
+    result = train(recipe, out, LocalContext(out), callbacks=(slow,))
+    metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
+    assert [s for s, _ in evals] == [2, 4] and all(math.isfinite(v) for _, v in evals)
+    assert [m["step"] for m in metrics if "loss" in m] == [1, 2, 3, 4]
+    assert result["eval_loss"] == evals[-1][1]
+    assert json.loads((out / "lab.json").read_text())["metrics"]["eval_loss"] == evals[-1][1]
+    assert f"**eval_loss**: {evals[-1][1]}" in (out / "README.md").read_text()
+    step3 = next(m for m in metrics if m["step"] == 3 and "loss" in m)
+    between = slow.ends[3] - slow.ends[2]  # step 3's own work plus the (slow) evaluation after step 2
+    assert step3["step_time"] < between - 1.0
+    assert step3["tokens_per_s"] > 0
 
 
 def _grads(model, batch) -> dict:

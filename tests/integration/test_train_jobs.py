@@ -58,7 +58,7 @@ def test_cancel_resume_kill_resume(alpaca_path, tmp_path):
     time.sleep(1.0)
     cancelled_at = steps()[-1]
     assert _last_complete(folder) == cancelled_at
-    assert f"Cancelled at step {cancelled_at}; checkpoint saved." in (folder / "job.log").read_text()
+    assert f"Cancelled at step {cancelled_at}; checkpoint saved." in jobs.get_job(job.id).log_path.read_text()
 
     jobs.resume(job.id)
     _wait_for(lambda: _last_complete(folder) == 6 and steps()[-1] >= 7, 900, "no checkpoint 6 and step 7")
@@ -69,7 +69,7 @@ def test_cancel_resume_kill_resume(alpaca_path, tmp_path):
     done = wait(job.id, timeout=900)
     assert done.state == "succeeded", done.error
     assert steps() == list(range(1, 9)) and steps()[:len(before)] == before  # no duplicate metric steps
-    log = (folder / "job.log").read_text()
+    log = done.log_path.read_text()
     assert f"Resumed at step {cancelled_at} of 8." in log and "Resumed at step 6 of 8." in log
     assert json.loads((folder / "result.json").read_text())["steps"] == 8
     assert (folder / "adapter_model.safetensors").is_file()

@@ -40,3 +40,26 @@ def test_on_a_space_the_tour_needs_a_signed_in_visitor(lab_home, monkeypatch):
     (first, *_), = list(run_tour(None))
     assert "needs you signed in" in first and "Sign in with Hugging Face" in first
     assert not (lab_home / "tour").exists()
+
+
+def test_the_tour_runs_as_a_job_that_outlives_the_page(lab_home):
+    """The page only follows the tour: closing it (Gradio closes the handler) leaves the tour running on the server."""
+    import time
+
+    from lab import jobs
+    from lab.ui.tour_panel import run_tour
+
+    page = run_tour(None)
+    next(page)  # the first frame: the tour has started
+    page.close()  # the browser went away
+    tours = [j for j in jobs.list_jobs() if j.kind == "tour"]
+    assert len(tours) == 1
+    time.sleep(1.0)
+    tour = jobs.get_job(tours[0].id)
+    assert tour.state in ("queued", "running"), tour.error  # still going without the page
+    jobs.cancel(tour.id)  # the rest is tested with the real tour (tests/integration/test_tour.py)
+    from lab.jobs.manager import wait
+
+    assert wait(tour.id, 60).state == "cancelled"
+    time.sleep(0.5)
+    assert all(j.final for j in jobs.list_jobs())  # the stage job it had started (if any) was cancelled too

@@ -120,13 +120,20 @@ def test_wrong_type_and_size_cap(tmp_path, monkeypatch):
     txt.write_text("hello")
     with pytest.raises(LabError, match=r"\.txt file; the lab reads"):
         load.read_file(txt)
+
+
+def test_the_upload_cap_is_for_browser_uploads_only(tmp_path, monkeypatch):
+    from lab.settings import reset_caches
+    from lab.train.data import load_dataset
+
     big = _write(tmp_path / "big.jsonl", [{"instruction": "x" * 1000, "output": "y"}] * 1200)
     monkeypatch.setenv("LAB_MAX_UPLOAD_MB", "1")
-    from lab.settings import reset_caches
-
     reset_caches()
-    with pytest.raises(LabError, match="above the 1 MB limit"):
-        load.read_file(big)
+    assert len(load.read_file(big)) == 1200  # the CLI and training read a local file of any size
+    assert len(load_dataset(str(big))[0]) == 1200
+    with pytest.raises(LabError, match="above the 1 MB limit") as err:  # a browser upload is capped
+        load.store_upload(big)
+    assert err.value.field == "file" and not (tmp_path / "labhome" / "uploads").exists()
 
 
 def test_preference_and_sft_do_not_combine(tmp_path):

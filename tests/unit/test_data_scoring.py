@@ -1,6 +1,7 @@
 """Judge reply parsing, an LLM judge over a real OpenAI-compatible HTTP server, and reward-model checks."""
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -28,10 +29,25 @@ REPLIES = {"bread": "Score: 5", "tomatoes": "I'd say [[2]]", "money": "Hmm, hard
 
 class _Judge(BaseHTTPRequestHandler):
     calls = 0
+    failures: list = []  # (status, Retry-After or None) answered to the next requests, then 200s
+    always: int = 0  # a status answered to every request
+    times: list = []  # when each request came
+    auth: set = set()  # the Authorization headers seen
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls += 1
+        type(self).times.append(time.monotonic())
+        type(self).auth.add(self.headers.get("Authorization", ""))
+        if self.always or self.failures:
+            status, retry_after = (self.always, None) if self.always else type(self).failures.pop(0)
+            self.send_response(status)
+            if retry_after is not None:
+                self.send_header("Retry-After", str(retry_after))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            return
         prompt = body["messages"][0]["content"]
         reply = next((r for k, r in REPLIES.items() if k in prompt), "Score: 4")
         data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
@@ -46,10 +62,13 @@ class _Judge(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def judge_server():
+def judge_server(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the tests' default: it blocks any call
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Judge.calls = 0
+    _Judge.calls, _Judge.failures, _Judge.always, _Judge.times, _Judge.auth = 0, [], 0, [], set()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()
 
@@ -74,6 +93,43 @@ def test_judge_scores_unscored_rows_do_not_crash_and_scores_are_cached(tmp_path,
     again = run(_judge_recipe(path, judge_server, drop_unscored=True), log=lambda m: None)
     assert _Judge.calls == rows_after_dedup  # every score came from the cache
     assert again.removed_counts()["unscored (judge reply had no score)"] == 2
+
+
+def _scored(result) -> dict:
+    return {r["messages"][0]["content"]: r["judge_score"] for r in result.records()}
+
+
+def test_a_rate_limited_judge_is_retried_after_the_wait_it_asks_for(tmp_path, judge_server):
+    import lab.data.judge as judge
+
+    path, expected = write_alpaca(tmp_path / "a.jsonl")
+    _Judge.failures = [(429, 1), (503, None)]  # rate limited (retry after 1 s), then a server error, then fine
+    result = run(_judge_recipe(path, judge_server, drop_unscored=True), token="hf_signed_in_user", log=lambda m: None)
+    rows = expected["rows"] - expected["duplicates"]
+    assert _Judge.auth == {""}  # the Hugging Face sign-in never goes to an endpoint outside Hugging Face
+    assert judge.hub_endpoint("https://router.huggingface.co/v1") and not judge.hub_endpoint(judge_server)
+    assert _Judge.calls == rows + 2 and _Judge.times[1] - _Judge.times[0] >= 1.0
+    assert result.removed_counts() == {"exact duplicate": 4, "low judge score": 1,
+                                       "unscored (judge reply had no score)": 2}  # no row lost to the 429
+    assert _scored(result)["Give three tips about baking bread."] == 5
+
+
+def test_a_failing_judge_stops_the_run_and_caches_no_failure(tmp_path, judge_server, monkeypatch):
+    import lab.data.judge as judge
+
+    monkeypatch.setattr(judge, "RETRY_WAITS_S", (0.01, 0.01), raising=False)
+    path, expected = write_alpaca(tmp_path / "a.jsonl")
+    _Judge.always = 429
+    with pytest.raises(LabError) as err:
+        run(_judge_recipe(path, judge_server, drop_unscored=True), log=lambda m: None)
+    assert err.value.field == "judge.endpoint" and "HTTP 429" in str(err.value) and "3 tries" in str(err.value)
+    assert _Judge.calls == 3  # the first row, tried three times; the run stopped there
+    _Judge.always, _Judge.calls = 0, 0
+    result = run(_judge_recipe(path, judge_server, drop_unscored=True), log=lambda m: None)
+    rows = expected["rows"] - expected["duplicates"]
+    assert _Judge.calls == rows  # every row asked again: nothing was cached from the failed run
+    assert result.removed_counts()["unscored (judge reply had no score)"] == 2
+    assert result.funnel[-1].note == "2 unscored"
 
 
 def test_reward_model_of_an_unsupported_architecture_is_refused_before_scoring(tmp_path, monkeypatch):

@@ -50,6 +50,32 @@ def test_adapter_card_has_base_model_tags_license_and_warning(tmp_path):
     assert "check it permits your use" in card and "me/my-adapter" in card and "lr: 0.0002" in card
 
 
+def test_cards_name_hub_ids_only_and_local_parents_without_their_path(tmp_path):
+    from lab.lineage import family_edges, family_tree_svg
+
+    base = tmp_path / "models" / "my-base"
+    base.mkdir(parents=True)
+    data = tmp_path / "rows.jsonl"
+    data.write_text("{}\n")
+    parents = [parent_entry(str(base), "model"), parent_entry("acme/hub-base", "model"),
+               parent_entry(str(data), "dataset"), parent_entry("acme/data", "dataset")]
+    out = tmp_path / "adapter"
+    finalize(out, "adapter", parents, step="sft")
+    card = render_card(out, "me/my-adapter")
+    meta = _card_meta(card)
+    assert meta["base_model"] == ["acme/hub-base"] and meta["datasets"] == ["acme/data"]
+    assert str(tmp_path) not in card
+    assert "my-base" in card and "rows.jsonl" in card  # the local parents, by name, in the lineage
+    from lab.models.bundled import bundled_folder
+    from lab.settings import DEFAULT_MODEL
+
+    assert parent_entry(str(bundled_folder()))["ref"] == DEFAULT_MODEL  # the converted bundled model: its Hub id
+    merged = tmp_path / "merge"
+    finalize(merged, "merge", [parent_entry(f"acme/hub-base+{out}", "model")], step="merge (linear)")
+    svg = family_tree_svg(family_edges(json.loads((merged / "lab.json").read_text())))
+    assert str(tmp_path) not in render_card(merged, "me/merged") + svg and "adapter" in svg
+
+
 def test_moe_merge_card_tags():
     meta = card_metadata({"kind": "merge", "lineage": [{"step": "moe"}], "tags": [],
                           "parents": [{"ref": "a/x", "kind": "model"}, {"ref": "b/y", "kind": "model"}]})
@@ -90,3 +116,50 @@ def test_parent_entry_prefers_the_published_repo(tmp_path):
     folder = tmp_path / "a"
     finalize(folder, "adapter", [parent_entry("acme/base")], step="sft", extra={"hub_repo": "me/a"})
     assert parent_entry(str(folder))["ref"] == "me/a"
+
+
+def test_a_dataset_artifact_loads_as_its_data_file_alone(lab_home):
+    """lab.json and recipe.yaml sit beside the rows; `datasets` (and so `trl`) must read the rows only."""
+    import datasets
+
+    from tests.hub_helpers import dataset_artifact
+
+    rows = [{"instruction": f"Say {i}.", "input": "", "output": str(i)} for i in range(3)]
+    folder = dataset_artifact(rows)
+    assert datasets.load_dataset(str(folder), split="train").to_list() == rows
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "x\x00y", "", "   "])
+def test_an_artifact_name_is_a_plain_folder_name(lab_home, name):
+    from lab.artifacts import new_folder
+
+    if not name:
+        assert new_folder("dataset", name).parent == lab_home / "artifacts"  # none given: a dated name
+        return
+    with pytest.raises(LabError) as err:
+        new_folder("dataset", name)
+    assert err.value.field == "name" and not (lab_home / "escape").exists()
+
+
+def test_hub_ids_are_owner_slash_name_and_not_a_local_folder(tmp_path, monkeypatch):
+    from lab.hub.client import is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "acme" / "data").mkdir(parents=True)
+    assert is_hub_id("HuggingFaceTB/SmolLM2-135M-Instruct") and is_hub_id("acme/other")
+    for bad in ["acme/data", "acme/..", "acme/.hidden", "/abs/path", "~/x", "name", "a/b/c", "file:///x", "a/b\x00"]:
+        assert not is_hub_id(bad), bad
+
+
+def test_errors_shown_on_a_space_name_no_server_path(monkeypatch):
+    from lab import settings
+    from lab.ui.common import for_visitor
+
+    assert for_visitor("No file at /home/user/app/x.json.") == "No file at /home/user/app/x.json."  # locally: all
+    monkeypatch.setenv("SPACE_ID", "me/lab")
+    settings.reset_caches()
+    shown = for_visitor("Couldn't find any data file at /home/user/app/data; see https://hf.co/docs/x or ~/y, "
+                        "or file:///etc/z. Hub id acme/data.")
+    assert "/home" not in shown and "/etc" not in shown and "~/y" not in shown and "acme/data" in shown
+    assert "https://hf.co/docs/x" in shown
+    assert len(for_visitor("x" * 1_000_000)) < 1000

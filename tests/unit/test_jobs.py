@@ -15,6 +15,7 @@ jobs.register_kind("test.count", "tests.runners:count", heavy=True)
 jobs.register_kind("test.light", "tests.runners:count", heavy=False)
 jobs.register_kind("test.crash", "tests.runners:crash", heavy=False)
 jobs.register_kind("test.stubborn", "tests.runners:ignore_sigterm", heavy=False)
+jobs.register_kind("test.slow_exit", "tests.runners:slow_exit", heavy=True)
 
 
 def wait_for(pred, timeout=20.0):
@@ -92,6 +93,30 @@ def test_sigterm_ignored_means_sigkill_after_grace(monkeypatch):
     jobs.cancel(job.id)
     assert manager.wait(job.id, 30).state == "cancelled"
     wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+
+
+def test_a_job_resumed_while_its_old_worker_exits_keeps_running_and_holds_the_heavy_slot(monkeypatch):
+    from lab import settings
+
+    monkeypatch.setenv("LAB_JOB_GRACE_S", "30")  # no SIGKILL: the old worker exits on its own, slowly
+    settings.reset_caches()
+    job = jobs.submit("test.slow_exit", {"s": 60, "exit_s": 2})
+    wait_for(lambda: store.get_job(job.id).message == "attempt 1 running")
+    old = store.get_job(job.id)
+    jobs.cancel(job.id)
+    wait_for(lambda: store.get_job(job.id).state == "cancelled")
+    assert manager.alive(old)  # the job recorded its end; its process is still on its way out
+    jobs.resume(job.id)
+    wait_for(lambda: store.get_job(job.id).message == "attempt 2 running")
+    wait_for(lambda: not manager.alive(old))
+    time.sleep(1.0)  # the cancel's watcher has seen the old worker go by now
+    resumed = store.get_job(job.id)
+    assert resumed.state == "running" and resumed.pid != old.pid and manager.alive(resumed)
+    other = jobs.submit("test.count", {"n": 1, "sleep": 0.01})
+    assert store.get_job(other.id).state == "queued"  # the heavy slot is still taken
+    jobs.cancel(job.id)
+    assert manager.wait(job.id, 30).state == "cancelled"
+    assert manager.wait(other.id, 30).state == "succeeded"
 
 
 def test_killed_worker_becomes_interrupted_and_resumes():

@@ -99,12 +99,25 @@ def test_trl_command_line():
     set_hardware(CPU)
     cmd = build.trl_command(TrainRecipe(dataset="me/data", adapter="qlora", max_steps=20))
     assert cmd.startswith("trl sft ") and "--use_peft" in cmd and "--load_in_4bit" in cmd
-    assert "--max_steps 20" in cmd and "--bf16 False" in cmd and "--use_cpu" in cmd
+    assert "--max_steps 20" in cmd
     dpo = build.trl_command(TrainRecipe(dataset="me/prefs", method="dpo", dpo_beta=0.3))
     assert dpo.startswith("trl dpo ") and "--beta 0.3" in dpo and "--load_in_4bit" not in dpo
     assert "--use_peft" not in build.trl_command(TrainRecipe(dataset="x/y", adapter="full"))
-    set_hardware(A10G)
-    assert "--bf16 True" in build.trl_command(TrainRecipe(dataset="me/data"))
+
+
+def test_trl_command_follows_the_recipe_not_this_machine():
+    """The command is for the machine it will run on: the app's own hardware changes nothing in it."""
+    for recipe in (TrainRecipe(dataset="me/data"), TrainRecipe(dataset="me/data", use_cpu=True)):
+        commands = set()
+        for hw in (CPU, T4, A10G):
+            set_hardware(hw)
+            commands.add(build.trl_command(recipe))
+        assert len(commands) == 1, commands
+    set_hardware(CPU)
+    gpu, cpu = build.trl_command(TrainRecipe(dataset="x/y")), build.trl_command(TrainRecipe(dataset="x/y",
+                                                                                           use_cpu=True))
+    assert "--bf16 True" in gpu and "--use_cpu" not in gpu.splitlines()[0] and "--fp16 True" in gpu  # (the T4 hint)
+    assert "--use_cpu" in cpu and "--bf16 False" in cpu and "--gradient_checkpointing False" in cpu
 
 
 def test_oom_becomes_a_clean_failure_with_the_numbers():
