@@ -21,7 +21,10 @@ def test_picker_search_select_and_use(fake_hub, app_url, page):
     cell = page.get_by_text("other/chat-large", exact=True).locator("visible=true").first
     cell.wait_for(timeout=20000)
     cell.click()
+    # The selection is a server round trip: "Use" copies what "Selected" holds, so wait for it first.
+    chosen = page.get_by_label("Selected").locator("visible=true").first
+    page.wait_for_function("el => el.value === 'other/chat-large'", arg=chosen.element_handle(), timeout=20000)
     page.get_by_role("button", name="Use").first.click()
     model = page.get_by_label("Model", exact=True)
-    page.wait_for_function("el => el.value === 'other/chat-large'", arg=model.element_handle(), timeout=10000)
+    page.wait_for_function("el => el.value === 'other/chat-large'", arg=model.element_handle(), timeout=20000)
     assert model.input_value() == "other/chat-large"
