@@ -1,10 +1,11 @@
 """`python -m lab data run RECIPE.yaml --out PATH` and `python -m lab data filter INPUT... --out PATH [...]`."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
+
+from lab.ui_text import print_json
 
 
 def add_parsers(sub) -> None:
@@ -51,8 +52,7 @@ def _execute(recipe, args) -> int:
     if args.removed_out:
         write_jsonl(result.removed, Path(args.removed_out).expanduser())
     report = {**result.report(), "out": str(path)}
-    json.dump(report, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    print_json(report)
     return 0
 
 
