@@ -64,9 +64,10 @@ def _run(args) -> int:
 
 def _source(ref: str) -> dict:
     from lab.data.load import SUFFIXES
+    from lab.repo_id import is_repo_id
 
     path = Path(ref).expanduser()
-    if path.exists() or ref.startswith((".", "/", "~")) or ref.count("/") != 1 or path.suffix.lower() in SUFFIXES:
+    if path.exists() or not is_repo_id(ref) or path.suffix.lower() in SUFFIXES:
         return {"path": str(path.resolve())}
     return {"hub": ref}
 

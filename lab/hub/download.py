@@ -10,16 +10,15 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.hub.client import api, hub_errors
 from lab.hub.meta import DATA_EXT
-from lab.models.resolve import CONFIG_PATTERNS, REPO_ID, WEIGHT_PATTERNS, available_offline, check_safetensors
+from lab.models.resolve import CONFIG_PATTERNS, WEIGHT_PATTERNS, available_offline, check_safetensors
+from lab.repo_id import check_repo_id
 from lab.settings import hub_endpoint, is_offline
 
 DATASET_PATTERNS = [f"*{ext}" for ext in DATA_EXT] + [f"**/*{ext}" for ext in DATA_EXT] + ["README.md"]
 
 
 def _check(repo_id: str, field: str) -> str:
-    repo_id = (repo_id or "").strip()
-    if not REPO_ID.match(repo_id):
-        raise LabError(f"{repo_id!r} is not a Hub id like 'org/name'.", "Give the repo id shown on the Hub.", field)
+    repo_id = check_repo_id(repo_id, field)
     if is_offline():
         names = ", ".join(available_offline()) or "none"
         raise LabError(f"The Hub is not reachable, so {repo_id} cannot be downloaded. Available offline: {names}.",

@@ -6,11 +6,11 @@ Downloads take config, tokenizer and *.safetensors only; `.bin`-only repos are r
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from lab.errors import LabError
 from lab.models import bundled
+from lab.repo_id import is_repo_id
 from lab.settings import get_settings, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
@@ -19,7 +19,6 @@ CONFIG_PATTERNS = [
     "special_tokens_map.json", "chat_template.jinja", "chat_template.json", "tokenizer.model",
     "vocab.json", "merges.txt", "added_tokens.json", "adapter_config.json", "README.md",
 ]
-REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 
 
 def _local(ref: str) -> Path | None:
@@ -62,7 +61,7 @@ def available_offline() -> list[str]:
 
 
 def _check_repo_id(ref: str) -> None:
-    if not REPO_ID.match(ref):
+    if not is_repo_id(ref):
         raise LabError(f"{ref!r} is neither a local folder nor a Hub id like 'org/name'.",
                        "Give an existing folder or a Hub model id.", "model")
 
