@@ -89,10 +89,10 @@ def judge_names(texts: list[str], labels: np.ndarray, judge, per_cluster: int = 
 
 
 def explore(texts: list[str], k: int = 8, seed: int = 0, model: str | None = None, judge=None,
-            progress=None, method: str = "kmeans") -> Exploration:
+            progress=None, method: str = "kmeans", token: str | None = None) -> Exploration:
     from lab.data.recipe import EMBED_MODEL
 
-    vectors = embed(texts, model or EMBED_MODEL, progress=progress)
+    vectors = embed(texts, model or EMBED_MODEL, progress=progress, token=token)
     labels = clusters(vectors, k, seed, method)
     xy, method = project(vectors, seed)
     names = judge_names(texts, labels, judge) if judge is not None else tfidf_names(texts, labels)

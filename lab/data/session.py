@@ -211,7 +211,7 @@ class Session:
         every = self.result.table.texts(clusters_step.key)
         judge = make_judge(judge_step, token) if judge_step is not None and judge_step.enabled else None
         self.exploration = explore([every[i] for i in rows.tolist()], clusters_step.k, clusters_step.seed,
-                                   clusters_step.model, judge, progress, clusters_step.method)
+                                   clusters_step.model, judge, progress, clusters_step.method, token)
         self.explored_rows = rows
         return self.exploration
 

