@@ -1,5 +1,5 @@
-"""Data (issue 5): exact + MinHash dedup against a datasketch loop; semantic-dedup embedding throughput
-against a raw sentence-transformers encode."""
+"""Data (issue 5): exact + MinHash dedup against a datasketch loop and against datasketch's MinHash.bulk;
+semantic-dedup embedding throughput against a raw sentence-transformers encode."""
 from __future__ import annotations
 
 from bench.core import Pair, side
@@ -19,6 +19,14 @@ def pairs(quick: bool) -> list[Pair]:
              note=f"`python -m lab data filter ROWS --exact --fuzzy 0.6` on {rows} Alpaca rows replicated with "
                   "seeded one-word edits, against a datasketch loop (one MinHash.update per shingle, LSH query "
                   "+ jaccard check) on the same text; overlap = Jaccard of the removed-row sets (from rep 2)."),
+        Pair("dedup_bulk", side("sides/data_filter.py", "dedup", "{tmp}/rows.jsonl"),
+             side("baselines/dedup_datasketch_loop.py", "{tmp}/rows.jsonl", "{tmp}/base_out.jsonl",
+                  "{tmp}/baseline_removed.json", "--bulk"),
+             reps=3, quick_reps=2, setup=dedup_rows, timeout_s=600,
+             compare={"duplicates": "higher", "overlap": "higher"},
+             targets={"wall_ratio": 1.0, "overlap": 1.0},
+             note=f"The same lab run on {rows} rows against datasketch's batch API: the same script with every "
+                  "signature from one `MinHash.bulk` call instead of a per-shingle update() loop."),
         Pair("semantic_embed", side("sides/data_filter.py", "semantic", "{tmp}/prompts.jsonl"),
              side("baselines/st_encode.py", "{tmp}/prompts.jsonl"),
              reps=3, quick_reps=2, setup=prompt_rows, timeout_s=600, env={"HF_HUB_OFFLINE": "1"},
