@@ -14,6 +14,7 @@ import yaml
 from lab.errors import LabError
 from lab.jobs import manager, store
 from lab.jobs.context import JobCancelled, JobContext
+from lab.jobs.noise import QuietStream
 
 
 def load_runner(path: str):
@@ -29,13 +30,14 @@ def _tail(path, n: int = 15) -> str:
 
 
 def _redirect_output(job: store.Job) -> None:
-    """Send this process's stdout/stderr (C-level too) to the job log."""
+    """Send this process's stdout/stderr (C-level too) to the job log, without known library noise."""
     fd = os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    sys.stdout, sys.stderr = QuietStream(sys.stdout), QuietStream(sys.stderr)
 
 
 def disk_full(exc: BaseException | None) -> bool:
