@@ -6,9 +6,10 @@ from bench.core import Pair, side
 
 
 def pairs(quick: bool) -> list[Pair]:
-    rows, texts = (10_000, 1_000) if quick else (100_000, 10_000)
+    rows, texts, scale = (10_000, 1_000, 100_000) if quick else (100_000, 10_000, 1_000_000)
     dedup_rows = side("sides/data_rows.py", "--rows", rows, "--out", "{tmp}/rows.jsonl")
     prompt_rows = side("sides/data_rows.py", "--rows", texts, "--out", "{tmp}/prompts.jsonl", "--prompts")
+    scale_rows = side("sides/data_rows.py", "--rows", scale, "--out", "{tmp}/scale.jsonl", "--synthetic")
     return [
         Pair("dedup", side("sides/data_filter.py", "dedup", "{tmp}/rows.jsonl"),
              side("baselines/dedup_datasketch_loop.py", "{tmp}/rows.jsonl", "{tmp}/base_out.jsonl",
@@ -35,4 +36,12 @@ def pairs(quick: bool) -> list[Pair]:
                   "(fresh LAB_HOME: nothing cached) against `model.encode(texts)` of all-MiniLM-L6-v2; "
                   "texts_per_s = texts / the semantic step's time (embedding + cache + search); step_s is how long "
                   "the texts take (the issue's 40 s), wall_s adds the process start, imports and file loading."),
+        Pair("datatrove", side("sides/data_engine.py", "{tmp}/scale.jsonl", "datatrove", 4, 2),
+             side("sides/data_engine.py", "{tmp}/scale.jsonl", "memory"),
+             reps=1, quick_reps=1, setup=scale_rows, timeout_s=3600, compare={"kept": "higher", "overlap": "higher"},
+             note=f"`python -m lab data run RECIPE --engine datatrove --tasks 4 --workers 2` against the in-memory "
+                  f"engine (`data run RECIPE`) on {scale} synthetic rows (a fifth near-duplicates, a twentieth exact "
+                  "copies): exact dedup, fuzzy dedup 0.6 and refusals; rss_mb sums the process tree (the CLI and "
+                  "its datatrove workers); overlap = Jaccard of the two engines' kept rows, reported by whichever side "
+                  "runs second."),
     ]

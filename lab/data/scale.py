@@ -12,7 +12,6 @@ Each pass writes the rows it keeps (the next pass's input) and, with their reaso
 """
 from __future__ import annotations
 
-import gzip
 import json
 import time
 from dataclasses import dataclass
@@ -48,12 +47,13 @@ def check_engine(recipe: FilterRecipe) -> None:
 
 
 def write_shards(table, folder: Path, tasks: int) -> None:
-    """The table as `tasks` gzipped JSONL files of consecutive rows: text = the row as JSON, id = its index."""
+    """The table as `tasks` JSONL files of consecutive rows: text = the row as JSON, id = its index. (Not
+    gzipped: every pass reads and writes them, and compression would cost more CPU than the steps.)"""
     folder.mkdir(parents=True, exist_ok=True)
     n = len(table)
     bounds = [round(n * s / tasks) for s in range(tasks + 1)]
     for shard in range(tasks):
-        with gzip.open(folder / f"{shard:05d}.jsonl.gz", "wt", encoding="utf-8") as f:
+        with open(folder / f"{shard:05d}.jsonl", "w", encoding="utf-8") as f:
             for i in range(bounds[shard], bounds[shard + 1]):
                 doc = {"text": json.dumps(table.record(i), ensure_ascii=False), "id": str(i),
                        "metadata": {"shard": shard}}
@@ -62,8 +62,8 @@ def write_shards(table, folder: Path, tasks: int) -> None:
 
 def read_docs(folder: Path):
     """(row, metadata) of every document a pass wrote into folder."""
-    for path in sorted(folder.glob("*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
+    for path in sorted(folder.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as f:
             for line in f:
                 doc = json.loads(line)
                 yield int(doc["id"]), doc.get("metadata", {})

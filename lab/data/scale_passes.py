@@ -32,9 +32,9 @@ class Passes:
 
         base = self.plan.work / f"step{pos:02d}"
         kept, gone = base / "kept", base / "removed"
-        reader = JsonlReader(str(rows), glob_pattern="*.jsonl.gz", add_file_path=False)
-        writer = JsonlWriter(str(kept), output_filename="${rank}.jsonl.gz")
-        removed = JsonlWriter(str(gone), output_filename="${rank}.jsonl.gz")
+        reader = JsonlReader(str(rows), glob_pattern="*.jsonl", compression=None, add_file_path=False)
+        writer = JsonlWriter(str(kept), output_filename="${rank}.jsonl", compression=None)
+        removed = JsonlWriter(str(gone), output_filename="${rank}.jsonl", compression=None)
         if step.type == "exact_dedup":
             self._exact(step, base, reader, writer, removed)
         elif step.type == "fuzzy_dedup":
