@@ -1,6 +1,6 @@
-"""The merge methods listed as supported that the SmolLM2 merges don't cover (NuSLERP, DELLA, breadcrumbs, and
-Franken-MoE with random and cheap_embed gates), each run for real through the lab's merge on tiny Llamas:
-the result loads and computes, and its tensors are what the method promises."""
+"""The merge methods listed as supported that the SmolLM2 merges don't cover (NuSLERP, DELLA, breadcrumbs, DARE
+linear, Model Stock, and Franken-MoE with random and cheap_embed gates), each run for real through the lab's
+merge on tiny Llamas: the result loads and computes, and its tensors are what the method promises."""
 from __future__ import annotations
 
 import pytest
@@ -45,18 +45,35 @@ def test_nuslerp_interpolates_and_its_end_is_the_first_model(tiny):
     assert torch.allclose(end, base, atol=1e-6)
 
 
-DELTA = "models:\n  - model: {{ft1}}\n    parameters: {{{{weight: 1.0, density: {density}, {extra}}}}}\n" \
+DELTA = "models:\n  - model: {{ft1}}\n    parameters: {{{{weight: 1.0, density: {density}{extra}}}}}\n" \
         "merge_method: {method}\nbase_model: {{base}}\nparameters: {{{{normalize: false}}}}\ndtype: float32\n"
 
 
-@pytest.mark.parametrize("method, extra", [("della", "epsilon"), ("breadcrumbs", "gamma")])
-def test_della_and_breadcrumbs_add_the_task_vector_and_prune_it(tiny, method, extra):
+@pytest.mark.parametrize("method, extra", [("della", "epsilon"), ("breadcrumbs", "gamma"), ("dare_linear", "")])
+def test_della_breadcrumbs_and_dare_add_the_task_vector_and_prune_it(tiny, method, extra):
     base, ft = tensors(tiny["base"])[UP], tensors(tiny["ft1"])[UP]
-    whole = _merge(tiny, f"{method}_all", DELTA.format(method=method, density=1.0, extra=f"{extra}: 0.0"))
+    whole = _merge(tiny, f"{method}_all", DELTA.format(method=method, density=1.0, extra=extra and f", {extra}: 0.0"))
     assert torch.allclose(whole["tensors"][UP], ft, atol=1e-6)  # nothing pruned: base + the whole task vector
-    pruned = _merge(tiny, method, DELTA.format(method=method, density=0.5, extra=f"{extra}: 0.05"))["tensors"][UP]
+    pruned = _merge(tiny, method, DELTA.format(method=method, density=0.5,
+                                               extra=extra and f", {extra}: 0.05"))["tensors"][UP]
     kept_base = (pruned == base).float().mean().item()
     assert 0.4 < kept_base < 0.6  # about half of the differences pruned back to the base
+
+
+def test_model_stock_moves_the_base_towards_the_fine_tunes_centre(tiny, bundled_model):
+    """Two fine-tunes that share a direction (both start from `mid`): Model Stock moves the base along their
+    mean by t = 2c / (1 + c), c being the cosine between their task vectors."""
+    mid = tiny_model(tiny["root"] / "mid", bundled_model, 3, like=tiny["base"])
+    tiny = {**tiny, "a": tiny_model(tiny["root"] / "a", bundled_model, 4, like=mid),
+            "b": tiny_model(tiny["root"] / "b", bundled_model, 5, like=mid)}
+    text = "models:\n  - model: {base}\n  - model: {a}\n  - model: {b}\nmerge_method: model_stock\n" \
+           "base_model: {base}\ndtype: float32\n"
+    base, a, b = (tensors(tiny[k])[UP] for k in ("base", "a", "b"))
+    moved, towards = _merge(tiny, "model_stock", text)["tensors"][UP] - base, (a + b) / 2 - base
+    cos = lambda x, y: torch.nn.functional.cosine_similarity(x.flatten(), y.flatten(), dim=0)  # noqa: E731
+    c = cos(a - base, b - base)
+    assert 0.3 < c < 0.7 and cos(moved, towards) > 0.999
+    assert abs(moved.norm() / towards.norm() - 2 * c / (1 + c)) < 0.01
 
 
 MOE = "base_model: {base}\ngate_mode: {gate}\ndtype: float32\nexperts:\n" \
