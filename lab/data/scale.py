@@ -100,19 +100,47 @@ def execute(recipe: FilterRecipe, tasks: int = 4, workers: int = -1, slurm: str 
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def prepare(recipe: FilterRecipe, plan: Plan, token: str | None = None) -> dict:
+    """Load, normalize and shard the sources. Runs in a child process, so the rows never sit in the process
+    that forks datatrove's workers."""
+    from lab.data.pipeline import load_table
+
+    table, sources = load_table(recipe, token, log=lambda m: None)
+    write_shards(table, plan.work / "rows", plan.tasks)
+    return {"rows": len(table), "form": table.form, "sources": sources}
+
+
+def load_shards(folder: Path, form: str):
+    """The table back from the shards (every row, in order), for the artifact."""
+    from lab.data.normalize import Table
+
+    rows, sources = [], []
+    for path in sorted(folder.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(json.loads(line)["text"])
+                sources.append(row.pop("source", ""))
+                rows.append(row)
+    return Table(form, rows, sources)
+
+
 def run(recipe: FilterRecipe, plan: Plan, token: str | None = None, log=print):
     """Run the recipe's steps on datatrove; returns the same RunResult the in-memory engine returns."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     import numpy as np
 
-    from lab.data.pipeline import RunResult, StepReport, load_table
+    from lab.data.pipeline import RunResult, StepReport
     from lab.data.scale_passes import Passes
 
     recipe = FilterRecipe.parse(recipe)
     check_engine(recipe)
-    table, sources = load_table(recipe, token, log)
-    write_shards(table, plan.work / "rows", plan.tasks)
-    result = RunResult(table, np.arange(len(table)), [], [], sources)
-    passes = Passes(plan, table.form, log)
+    log(f"Loading {', '.join(s.label for s in recipe.sources)} into {plan.tasks} shards…")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        info = pool.submit(prepare, recipe, plan, token).result()
+    result = RunResult(None, np.arange(info["rows"]), [], [], info["sources"])
+    passes = Passes(plan, info["form"], log)
     current = plan.work / "rows"
     for pos, step in enumerate(recipe.steps, 1):
         label = f"{pos}. {step.label}"
@@ -124,6 +152,7 @@ def run(recipe: FilterRecipe, plan: Plan, token: str | None = None, log=print):
         current, removed = passes.run(pos, step, current)
         _record(result, pos, step, label, removed, time.perf_counter() - start)
         log(f"{label}: {len(result.kept)} rows out ({result.funnel[-1].seconds:.1f} s)")
+    result.table = load_shards(plan.work / "rows", info["form"])
     return result
 
 

@@ -66,8 +66,9 @@ def test_steps_datatrove_cannot_run_are_refused_before_anything_loads(tmp_path):
         assert err.value.field == "steps.1" and "cannot run on the datatrove engine" in err.value.what
     off = FilterRecipe.parse({"sources": [{"path": str(tmp_path / "absent.jsonl")}],
                               "steps": [{"type": "semantic_dedup", "enabled": False}]})
-    with pytest.raises(LabError, match="No file at"):  # a switched-off step is no reason to refuse
+    with pytest.raises(LabError, match="No file at") as err:  # a switched-off step is no reason to refuse
         scale.execute(off, tasks=2)
+    assert err.value.field == "file" and err.value.fix  # raised in the loading process, whole
 
 
 FAKE_SBATCH = """#!/bin/bash

@@ -61,36 +61,14 @@ def start_hub(root: Path):
     return hub.start()
 
 
-def start_app(venv: Path, hub_url: str, work: Path):
-    from tests.ui.conftest import free_port
-
-    port = free_port()
-    keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("HF_", "LAB_", "HUGGING", "OAUTH_", "SPACE", "PYTHON", "GRADIO_"))}
-    env = {**keep, **SPACE_ENV, "OPENID_PROVIDER_URL": hub_url, "HF_ENDPOINT": hub_url, "HF_HUB_DISABLE_XET": "1",
-           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf"), "LAB_HOME": str(work / "home"),
-           "PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
-    log = open(work / "app.log", "w")
-    proc = subprocess.Popen([str(venv / "bin" / "python"), "app.py"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}/", work / "app.log"
-
-
-def wait_until_up(proc, url: str, timeout: float = 240) -> None:
-    import httpx
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("the app exited at start")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the app did not answer in time")
+def space_env(hub_url: str, work: Path) -> dict:
+    """What the app sees on a duplicated Space signed in through the fake Hub; this process's own Hub, lab and
+    Gradio settings are dropped so none leaks into the app."""
+    for name in [k for k in os.environ if k.startswith(("HF_", "LAB_", "HUGGING", "OAUTH_", "SPACE", "GRADIO_"))]:
+        del os.environ[name]
+    return {**SPACE_ENV, "OPENID_PROVIDER_URL": hub_url, "HF_ENDPOINT": hub_url, "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf"), "LAB_HOME": str(work / "home"),
+            "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def run(venv: Path, work: Path) -> dict:
@@ -99,6 +77,7 @@ def run(venv: Path, work: Path) -> dict:
     from tests.hub_repos import fetched
     from tests.space_parity import checks
     from tests.space_signin import sign_in
+    from tests.ui.conftest import serve_app_process
 
     times, results = {}, {}
 
@@ -111,23 +90,20 @@ def run(venv: Path, work: Path) -> dict:
 
     step("venv", build_venv, venv)
     hub = start_hub(work / "hub")
-    proc, url, log = start_app(venv, hub.url, work)
     try:
-        step("app_start", wait_until_up, proc, url)
-        client = Client(url, verbose=False, headers=sign_in(url))
-        step("tour", checks.tour, client)
-        step("semantic_dedup", checks.semantic_dedup, client, work)
-        step("chat", checks.chat, client)
+        start = time.perf_counter()
+        with serve_app_process(space_env(hub.url, work), timeout=240, python=str(venv / "bin" / "python")) as url:
+            times["app_start"] = round(time.perf_counter() - start, 1)
+            client = Client(url, verbose=False, headers=sign_in(url))
+            step("tour", checks.tour, client)
+            step("semantic_dedup", checks.semantic_dedup, client, work)
+            step("chat", checks.chat, client)
         step("served", checks.served, fetched(hub))
     except Exception:
-        say("app log tail:\n" + log.read_text(errors="replace")[-4000:])
+        for log in work.glob("app-*.log"):
+            say("app log tail:\n" + log.read_text(errors="replace")[-4000:])
         raise
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         hub.stop()
     return {"ok": True, "seconds": times, "total_s": round(sum(times.values()), 1), "results": results}
 
