@@ -10,14 +10,14 @@ from lab.errors import LabError
 # command -> the module whose add_parsers(subparsers) defines it. Only the module a command needs is
 # imported, so `python -m lab push` does not pay for importing the training stack.
 COMMANDS = {
-    "models": "lab.cli_models",
-    "jobs": "lab.cli_models",
-    "data": "lab.cli_data",
+    "models": "lab.models.cli",
+    "jobs": "lab.jobs.cli",
+    "data": "lab.data.cli",
     "train": "lab.train.cli",
     "merge": "lab.merge.cli",
     "chat": "lab.chat.cli",
-    "hub": "lab.cli_hub",
-    "push": "lab.cli_hub",
+    "hub": "lab.hub.cli",
+    "push": "lab.hub.cli",
     "tour": "lab.tour.cli",
     "export": "lab.export.cli",
 }

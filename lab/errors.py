@@ -17,3 +17,6 @@ class LabError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self):  # keep what, fix and field across processes (pickle would pass only the message)
+        return type(self), (self.what, self.fix, self.field)

@@ -1,6 +1,8 @@
 """Small text helpers shared by the CLI and the UI (no gradio here)."""
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 
@@ -28,3 +30,10 @@ def duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60}m {s % 60:02d}s"
     return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def print_json(obj) -> None:
+    """What every CLI command prints on stdout: one indented JSON document."""
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+    sys.stdout.flush()

@@ -41,6 +41,7 @@ class FakeHub:
         self.requests: list[tuple[str, str]] = []
         self.failures: dict[str, int] = {}
         self.jobs: dict[str, dict] = {}
+        self.oauth_codes: dict[str, str] = {}  # sign-in code -> user
         handler = type("BoundHandler", (Handler,), {"hub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True

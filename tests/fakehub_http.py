@@ -2,7 +2,7 @@
 
 Routes: whoami, model/dataset search (filters, sort, `Link` pagination), repo info, tree, resolve (HEAD/GET with
 X-Repo-Commit, ETag, X-Linked-Etag/Size, Range), repo create/delete/settings, validate-yaml, preupload,
-LFS batch + PUT, commit (NDJSON), and the Jobs API.
+LFS batch + PUT, commit (NDJSON), the Jobs API, and sign-in (OpenID, tests/fakehub_oauth.py).
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 import yaml
 
 from tests.fakehub_jobs import HubError, JobRoutes
+from tests.fakehub_oauth import ROUTES as OAUTH_ROUTES
+from tests.fakehub_oauth import OAuthRoutes
 from tests.fakehub_store import git_sha1, repo_type as _type
 from tests.fakehub_upload import UploadRoutes
 
@@ -41,12 +43,12 @@ ROUTES = [
     ("GET", rf"/(?:(?P<kind>datasets|spaces)/)?{_R}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
     ("HEAD", rf"/(?:(?P<kind>datasets|spaces)/)?{_R}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
 ]
-ROUTES = [(m, re.compile(p + "$"), n) for m, p, n in ROUTES]
+ROUTES = [(m, re.compile(p + "$"), n) for m, p, n in ROUTES + OAUTH_ROUTES]
 SORT_KEYS = {"downloads": "downloads", "likes": "likes", "trendingScore": "trendingScore",
              "createdAt": "createdAt", "lastModified": "lastModified"}
 
 
-class Handler(UploadRoutes, JobRoutes, BaseHTTPRequestHandler):
+class Handler(UploadRoutes, JobRoutes, OAuthRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     hub = None  # set on a subclass by FakeHub
 

@@ -1,7 +1,8 @@
 """Fixtures and helpers for the merge tests (import the fixtures you use into the test module).
 
 `finetuned_model` is the session LoRA adapter merged into a full SmolLM2 folder, built once per machine
-in the shared test cache; `config_only_model` writes a model folder from a config alone (no weights).
+in the shared test cache; `config_only_model` writes a model folder from a config alone (no weights);
+`tiny_model` writes a 2-layer Llama with random weights (or a perturbed copy of another), merged in a second.
 """
 from __future__ import annotations
 
@@ -90,3 +91,23 @@ def tensors(folder: Path) -> dict:
     for path in sorted(Path(folder).glob("*.safetensors")):
         out.update(load_file(path))
     return out
+
+
+def tiny_model(folder: Path, tokenizer_from: Path, seed: int, like: Path | None = None, noise: float = 0.02) -> Path:
+    """A 2-layer, 64-wide Llama with SmolLM2's tokenizer: random weights, or `like`'s plus seeded noise (a
+    stand-in for a fine-tune of it). Real safetensors that mergekit merges and transformers loads."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_from)
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4,
+                      num_key_value_heads=2, vocab_size=len(tok), tie_word_embeddings=True,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    model = LlamaForCausalLM(cfg)
+    if like is not None:
+        model.load_state_dict({k: v + noise * torch.randn_like(v) for k, v in tensors(like).items()}, strict=False)
+        model.tie_weights()
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder

@@ -41,3 +41,24 @@ def slow_exit(ctx):
         if ctx.cancelled:
             raise JobCancelled("cancelled by the user")
         time.sleep(0.05)
+
+
+def noisy(ctx):
+    """Makes the library noise a training job makes (bitsandbytes' kernels notice, transformers' deprecation
+    warnings, for real), plus a warning of its own and a log line."""
+    import logging
+    import warnings
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").warning(  # what bitsandbytes logs on AVX512-BF16 CPUs
+        "Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please make sure you already `pip "
+        "install kernels` and the kernels >= 0.11.1", "Kernel repository could not verify publisher trust status")
+    model = LlamaForCausalLM(LlamaConfig(num_hidden_layers=1, hidden_size=16, intermediate_size=32,
+                                         num_attention_heads=2, num_key_value_heads=1, vocab_size=32))
+    assert model.is_gradient_checkpointing is False  # transformers: FutureWarning, deprecated alias
+    model.save_pretrained(ctx.folder / "tiny")
+    LlamaForCausalLM.from_pretrained(ctx.folder / "tiny", torch_dtype=torch.float32)  # "`torch_dtype` is deprecated!"
+    warnings.warn("the data has 3 empty rows", UserWarning)
+    ctx.log("trained fine")

@@ -2,7 +2,9 @@
 
 `--rows N --out rows.jsonl`: the 999 Alpaca demo rows first, then copies of them, each with one word of the
 answer replaced by a word drawn from the data (seed 0). `--prompts`: short rows instead (the instruction is
-the edited text, every row distinct), for the semantic-dedup benchmark.
+the edited text, every row distinct), for the semantic-dedup benchmark. `--synthetic`: short made-up rows
+from the Alpaca vocabulary (8-word instructions, 24-word answers; 1 M rows take ~200 MB), a fifth of them
+near-duplicates of an earlier row (one answer word replaced) and a twentieth exact copies.
 """
 from __future__ import annotations
 
@@ -20,17 +22,39 @@ def edit(text: str, vocab: list[str], rng: random.Random) -> str:
     return " ".join(words)
 
 
+def synthetic(n: int, out: str, vocab: list[str], rng: random.Random) -> int:
+    made = []
+    with open(out, "w", encoding="utf-8") as f:
+        for _ in range(n):
+            roll = rng.random()
+            if made and roll < 0.2:
+                row = dict(rng.choice(made))
+                row["output"] = edit(row["output"], vocab, rng)
+            elif made and roll < 0.25:
+                row = rng.choice(made)
+            else:
+                row = {"instruction": " ".join(rng.choices(vocab, k=8)), "input": "",
+                       "output": " ".join(rng.choices(vocab, k=24))}
+                if len(made) < 100_000:  # what later copies are drawn from
+                    made.append(row)
+            f.write(json.dumps(row) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--prompts", action="store_true")
+    ap.add_argument("--synthetic", action="store_true")
     args = ap.parse_args()
     if not ALPACA.is_file():
         raise SystemExit(f"{ALPACA} is missing: the data benchmarks read ../shared/data")
     base = json.loads(ALPACA.read_text())
     rng = random.Random(0)
     vocab = sorted({w for r in base for w in r["output"].split() if w.isalpha()})
+    if args.synthetic:
+        return synthetic(args.rows, args.out, vocab, rng)
     with open(args.out, "w", encoding="utf-8") as f:
         for i in range(args.rows):
             row = dict(base[i % len(base)])

@@ -12,6 +12,7 @@ from typing import Callable
 from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.models.info import safetensors_header
+from lab.repo_id import is_repo_id
 
 _UNKNOWN = object()  # adapter state must be re-applied in full (after an adapter was loaded)
 
@@ -265,7 +266,7 @@ def model_choices() -> list[tuple[str, str]]:
     from lab.artifacts import list_artifacts
     from lab.models import available_offline
 
-    out = [(ref if "/" in ref and not Path(ref).exists() else Path(ref).name, ref) for ref in available_offline()]
+    out = [(ref if is_repo_id(ref) else Path(ref).name, ref) for ref in available_offline()]
     for art in list_artifacts():
         if art.get("kind") in ("adapter", "model", "merge") and art["path"] not in {r for _, r in out}:
             out.append((f"{art.get('name') or Path(art['path']).name} ({art['kind']})", art["path"]))

@@ -1,4 +1,4 @@
-"""Explore a dataset: embeddings on a 2-D map (UMAP if installed, else PCA), KMeans topic clusters named by
+"""Explore a dataset: embeddings on a 2-D map (PCA), KMeans topic clusters named by
 their top TF-IDF terms (or by the judge model), cluster sizes, and a plotly map. (The length and score
 histograms are drawn by session.Session.histograms.)
 
@@ -18,7 +18,7 @@ from lab.data.embed import embed
 class Exploration:
     labels: np.ndarray  # cluster of each explored row
     xy: np.ndarray  # 2-D position of each explored row
-    method: str  # "UMAP" | "PCA"
+    method: str  # how the map was drawn: "PCA"
     names: dict[int, str]  # cluster -> label
     texts: list[str] = field(repr=False)
 
@@ -48,16 +48,13 @@ def clusters(vectors: np.ndarray, k: int, seed: int, method: str = "kmeans") -> 
 
 
 def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
+    """The rows on a plane: PCA of the embeddings (scikit-learn; the same map on every install). The lab does
+    not install umap-learn (and numba), so the map is never UMAP."""
     if len(vectors) < 3:
         return np.zeros((len(vectors), 2)), "PCA"
-    try:
-        import umap  # optional: better maps, not a requirement
-    except ImportError:
-        from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA
 
-        return PCA(n_components=2, random_state=seed).fit_transform(vectors), "PCA"
-    reducer = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(vectors) - 1))
-    return reducer.fit_transform(vectors), "UMAP"
+    return PCA(n_components=2, random_state=seed).fit_transform(vectors), "PCA"
 
 
 def tfidf_names(texts: list[str], labels: np.ndarray, top: int = 3) -> dict[int, str]:
@@ -89,14 +86,14 @@ def judge_names(texts: list[str], labels: np.ndarray, judge, per_cluster: int = 
 
 
 def explore(texts: list[str], k: int = 8, seed: int = 0, model: str | None = None, judge=None,
-            progress=None, method: str = "kmeans") -> Exploration:
+            progress=None, method: str = "kmeans", token: str | None = None) -> Exploration:
     from lab.data.recipe import EMBED_MODEL
 
-    vectors = embed(texts, model or EMBED_MODEL, progress=progress)
+    vectors = embed(texts, model or EMBED_MODEL, progress=progress, token=token)
     labels = clusters(vectors, k, seed, method)
-    xy, method = project(vectors, seed)
+    xy, drawn = project(vectors, seed)
     names = judge_names(texts, labels, judge) if judge is not None else tfidf_names(texts, labels)
-    return Exploration(labels, xy, method, names, texts)
+    return Exploration(labels, xy, drawn, names, texts)
 
 
 def map_figure(ex: Exploration):

@@ -99,8 +99,8 @@ def export(result: RunResult, recipe: FilterRecipe, name: str = "") -> Path:
     return save(result, recipe, new_folder("dataset", name or recipe.name))
 
 
-def write_output(result: RunResult, recipe: FilterRecipe, out, force: bool = False) -> Path:
-    """The CLI's --out: a .jsonl or .parquet file, or a folder laid out like an artifact."""
+def check_output(out, force: bool = False) -> Path:
+    """The CLI's --out, refused when it exists, unless --force and it is an earlier output of the lab."""
     out = Path(out).expanduser()
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         if not force:
@@ -108,6 +108,13 @@ def write_output(result: RunResult, recipe: FilterRecipe, out, force: bool = Fal
                            "Choose another --out, or pass --force to replace it.", "out")
         if out.is_dir() and not (out / MANIFEST).is_file():  # --force replaces only an earlier output
             raise LabError(f"{out} is a folder the lab did not write.", "Choose another --out.", "out")
+    return out
+
+
+def write_output(result: RunResult, recipe: FilterRecipe, out, force: bool = False) -> Path:
+    """The CLI's --out: a .jsonl or .parquet file, or a folder laid out like an artifact."""
+    out = check_output(out, force)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".jsonl":

@@ -13,7 +13,7 @@ import numpy as np
 
 from lab.data import load, normalize
 from lab.data.recipe import FilterRecipe
-from lab.data.steps import LABELS, STEPS, Context
+from lab.data.steps import STEPS, Context
 from lab.errors import LabError
 
 
@@ -100,7 +100,7 @@ def load_table(recipe: FilterRecipe, token: str | None = None, log=print) -> tup
 def _apply(result: RunResult, pos: int, step, outcome, seconds: float) -> np.ndarray:
     idx = result.kept
     gone = np.flatnonzero(outcome.remove)
-    label = f"{pos}. {LABELS[step.type]}"
+    label = f"{pos}. {step.label}"
     for j in gone.tolist():
         entry = {"row": int(idx[j]), "step": label, "reason": str(outcome.reasons[j])}
         if outcome.dup_of is not None:
@@ -129,7 +129,7 @@ def run(recipe: FilterRecipe, token: str | None = None, progress=None, log=print
     result = RunResult(table, np.arange(len(table)), [], [], sources or [])
     steps = list(enumerate(recipe.steps, 1))
     for n, (pos, step) in enumerate(steps):
-        label = f"{pos}. {LABELS[step.type]}"
+        label = f"{pos}. {step.label}"
         if not step.enabled:
             result.funnel.append(StepReport(pos, step.type, label, False, len(result.kept), len(result.kept)))
             continue

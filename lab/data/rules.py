@@ -44,18 +44,23 @@ def empty(answer_lists: list[list[str]], min_chars: int) -> np.ndarray:
                      for answers in answer_lists], dtype=bool)
 
 
+_TOKENIZERS: dict[str, object] = {}  # folder -> tokenizer, per process
+
+
 def load_tokenizer(ref: str, token: str | None = None):
     """The tokenizer of a model id or folder (config and tokenizer files only, never the weights)."""
     from transformers import AutoTokenizer
 
     from lab.models.resolve import config_folder
 
-    folder = config_folder(ref, token)
-    try:
-        return AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    except (OSError, ValueError) as exc:
-        raise LabError(f"No usable tokenizer for {ref} ({str(exc)[:200]}).",
-                       "Pick a model that ships tokenizer files.", "length.tokenizer") from None
+    folder = str(config_folder(ref, token))
+    if folder not in _TOKENIZERS:  # the datatrove engine asks once per batch
+        try:
+            _TOKENIZERS[folder] = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise LabError(f"No usable tokenizer for {ref} ({str(exc)[:200]}).",
+                           "Pick a model that ships tokenizer files.", "length.tokenizer") from None
+    return _TOKENIZERS[folder]
 
 
 def token_counts(texts: list[str], tokenizer, batch: int = 2048) -> np.ndarray:

@@ -18,10 +18,6 @@ from lab.errors import LabError
 
 IN_PROCESS_ROWS = 20_000  # above this, a run is a job
 IN_PROCESS_EMBED_ROWS = 3_000  # embedding on CPU: ~450 short texts/s
-MODEL_STEPS = ("reward", "judge")
-
-
-ON_BY_DEFAULT = {"exact_dedup", "fuzzy_dedup", "refusals", "empty"}
 
 
 def step_order() -> list[str]:
@@ -39,7 +35,7 @@ def widget(kind: str, name: str) -> tuple[str, object, list]:
     default = info.get_default(call_default_factory=True)
     ann = info.annotation
     if name == "enabled":
-        return "check", kind in ON_BY_DEFAULT, []
+        return "check", STEP_TYPES[kind].on_by_default, []
     if ann is bool:
         return "check", default, []
     if get_origin(ann) is Literal:
@@ -141,9 +137,8 @@ class Session:
     # ---- run
     def needs_job(self, recipe: FilterRecipe) -> bool:
         rows = len(self.table) if self.table is not None else IN_PROCESS_ROWS + 1
-        enabled = {s.type for s in recipe.steps if s.enabled}
-        embeds = bool(enabled & {"semantic_dedup", "clusters"})
-        return rows > IN_PROCESS_ROWS or bool(enabled & set(MODEL_STEPS)) or (embeds and rows > IN_PROCESS_EMBED_ROWS)
+        costs = {s.cost for s in recipe.steps if s.enabled}
+        return rows > IN_PROCESS_ROWS or "model" in costs or ("embeds" in costs and rows > IN_PROCESS_EMBED_ROWS)
 
     def run_yaml(self, text: str, token: str | None = None) -> dict:
         if not (text or "").strip():
@@ -216,7 +211,7 @@ class Session:
         every = self.result.table.texts(clusters_step.key)
         judge = make_judge(judge_step, token) if judge_step is not None and judge_step.enabled else None
         self.exploration = explore([every[i] for i in rows.tolist()], clusters_step.k, clusters_step.seed,
-                                   clusters_step.model, judge, progress, clusters_step.method)
+                                   clusters_step.model, judge, progress, clusters_step.method, token)
         self.explored_rows = rows
         return self.exploration
 

@@ -1,7 +1,8 @@
-"""The filter steps: each looks at the rows still kept and says which to remove, and why.
+"""The filter steps' logic: each looks at the rows still kept and says which to remove, and why.
 
-A step gets its settings (a recipe step) and a Context, and returns an Outcome over ctx.idx (the kept rows,
-in order). Duplicates name the kept row they duplicate (a global row index).
+A step gets its settings (a lab.data.step_specs model) and a Context, and returns an Outcome over ctx.idx (the
+kept rows, in order). Duplicates name the kept row they duplicate (a global row index). Each function is
+registered for its settings class with @runs(...).
 """
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from typing import Callable
 import numpy as np
 
 from lab.data import rules
+from lab.data import step_specs as spec
 from lab.data.normalize import Table, split_turns
+
+STEPS: dict[str, Callable[..., "Outcome"]] = {}  # step type -> its function
+
+
+def runs(settings: type):
+    """Register the decorated function as the logic of the step whose settings class is `settings`."""
+    def register(fn):
+        STEPS[settings.model_fields["type"].default] = fn
+        return fn
+    return register
 
 
 @dataclass
@@ -44,12 +56,14 @@ def _dedup(ctx: Context, dup_local: np.ndarray, sim, reason: str) -> Outcome:
     return Outcome(remove, np.where(remove, reason, ""), dup_of, sim)
 
 
+@runs(spec.ExactDedup)
 def exact_dedup(step, ctx: Context) -> Outcome:
     from lab.data.dedup_exact import exact_duplicates
 
     return _dedup(ctx, exact_duplicates(ctx.texts(step.key)), None, "exact duplicate")
 
 
+@runs(spec.FuzzyDedup)
 def fuzzy_dedup(step, ctx: Context) -> Outcome:
     from lab.data.dedup_fuzzy import fuzzy_duplicates
 
@@ -58,21 +72,24 @@ def fuzzy_dedup(step, ctx: Context) -> Outcome:
     return _dedup(ctx, dup, sim, "near duplicate (MinHash)")
 
 
+@runs(spec.SemanticDedup)
 def semantic_dedup(step, ctx: Context) -> Outcome:
     from lab.data.dedup_semantic import semantic_duplicates
     from lab.data.embed import embed
 
     vectors = embed(ctx.texts(step.key), step.model, step.batch_size,
-                    progress=lambda f: ctx.progress(0.95 * f, "embedding"))
+                    progress=lambda f: ctx.progress(0.95 * f, "embedding"), token=ctx.token)
     dup, sim = semantic_duplicates(vectors, step.threshold)
     return _dedup(ctx, dup, sim, "semantic duplicate")
 
 
+@runs(spec.Refusals)
 def refusals(step, ctx: Context) -> Outcome:
     remove, found = rules.refusals(ctx.texts(step.key), step.phrases)
     return Outcome(remove, np.where(remove, "refusal/boilerplate", ""), detail=found)
 
 
+@runs(spec.Length)
 def length(step, ctx: Context) -> Outcome:
     tok = rules.load_tokenizer(step.tokenizer, ctx.token)
     counts = rules.token_counts(ctx.texts(step.key), tok)
@@ -82,12 +99,14 @@ def length(step, ctx: Context) -> Outcome:
     return Outcome(short | long, reasons, value=counts)
 
 
+@runs(spec.Regex)
 def regex(step, ctx: Context) -> Outcome:
     missing, excluded = rules.regex(ctx.texts(step.key), step.include, step.exclude, step.ignore_case)
     reasons = np.where(missing, "regex: no include match", np.where(excluded, "regex: exclude match", ""))
     return Outcome(missing | excluded, reasons)
 
 
+@runs(spec.EmptyAnswers)
 def empty(step, ctx: Context) -> Outcome:
     form = ctx.table.form
     answers = []
@@ -115,6 +134,7 @@ def _conversations(ctx: Context) -> list[list[dict]]:
     return out
 
 
+@runs(spec.Reward)
 def reward(step, ctx: Context) -> Outcome:
     from lab.data.scoring import RewardModel, check_reward_model, score_with_cache, scorer_id
 
@@ -130,6 +150,7 @@ def reward(step, ctx: Context) -> Outcome:
     return Outcome(remove, np.where(remove, "low reward score", ""), value=scores, note=f"cut-off {cut:.3f}")
 
 
+@runs(spec.Judge)
 def judge(step, ctx: Context) -> Outcome:
     from lab.data.judge import judge_prompt, make_judge, parse_score
     from lab.data.scoring import score_with_cache, scorer_id
@@ -153,12 +174,14 @@ def judge(step, ctx: Context) -> Outcome:
     return Outcome(remove, reasons, value=scores, note=f"{int(unscored.sum())} unscored")
 
 
+@runs(spec.Clusters)
 def clusters(step, ctx: Context) -> Outcome:
     from lab.data.embed import embed
     from lab.data.explore import clusters as kmeans
 
-    labels = kmeans(embed(ctx.texts(step.key), step.model, progress=lambda f: ctx.progress(0.9 * f, "embedding")),
-                    step.k, step.seed, step.method)
+    vectors = embed(ctx.texts(step.key), step.model, progress=lambda f: ctx.progress(0.9 * f, "embedding"),
+                    token=ctx.token)
+    labels = kmeans(vectors, step.k, step.seed, step.method)
     remove = np.isin(labels, step.drop)
     return Outcome(remove, np.where(remove, "dropped cluster", ""), value=labels.astype(float))
 
@@ -167,12 +190,3 @@ def _record(ctx: Context, column: str, values: np.ndarray) -> None:
     full = ctx.scores.setdefault(column, np.full(len(ctx.table), np.nan))
     full[ctx.idx] = values
 
-
-STEPS: dict[str, Callable[..., Outcome]] = {
-    "exact_dedup": exact_dedup, "fuzzy_dedup": fuzzy_dedup, "semantic_dedup": semantic_dedup,
-    "refusals": refusals, "length": length, "regex": regex, "empty": empty, "reward": reward, "judge": judge,
-    "clusters": clusters,
-}
-LABELS = {"exact_dedup": "Exact dedup", "fuzzy_dedup": "Fuzzy dedup (MinHash)", "semantic_dedup": "Semantic dedup",
-          "refusals": "Refusals / boilerplate", "length": "Length (tokens)", "regex": "Regex", "empty": "Empty answers",
-          "reward": "Reward model", "judge": "LLM judge", "clusters": "Drop clusters"}

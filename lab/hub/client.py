@@ -7,6 +7,7 @@ import re
 from contextlib import contextmanager
 
 from lab.errors import LabError
+from lab.repo_id import REPO_NAME
 from lab.settings import hub_endpoint
 
 MAX_NAME = 96
@@ -59,13 +60,15 @@ def validate_repo_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise LabError("No repo name given.", "Enter a name such as my-model (letters, digits, '.', '_', '-').", "repo")
-    parts = name.split("/")
+    if REPO_NAME.fullmatch(name):
+        return name
+    parts = name.split("/")  # not a valid name: say which part breaks which rule
     if len(parts) > 2:
         raise LabError(f"{name!r} has more than one '/'.", "Write NAME or OWNER/NAME.", "repo")
     if len(parts) == 2:
         _check_part(parts[0], "owner")
     _check_part(parts[-1], "repo name")
-    return name
+    raise LabError(f"{name!r} is not a valid repo name.", "Write NAME or OWNER/NAME, e.g. my-model.", "repo")
 
 
 def repo_url(repo_id: str, repo_type: str = "model") -> str:

@@ -10,16 +10,15 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.hub.client import api, hub_errors
 from lab.hub.meta import DATA_EXT
-from lab.models.resolve import CONFIG_PATTERNS, REPO_ID, WEIGHT_PATTERNS, available_offline, check_safetensors
+from lab.models.resolve import CONFIG_PATTERNS, WEIGHT_PATTERNS, available_offline, check_safetensors
+from lab.repo_id import check_repo_id
 from lab.settings import hub_endpoint, is_offline
 
 DATASET_PATTERNS = [f"*{ext}" for ext in DATA_EXT] + [f"**/*{ext}" for ext in DATA_EXT] + ["README.md"]
 
 
 def _check(repo_id: str, field: str) -> str:
-    repo_id = (repo_id or "").strip()
-    if not REPO_ID.match(repo_id):
-        raise LabError(f"{repo_id!r} is not a Hub id like 'org/name'.", "Give the repo id shown on the Hub.", field)
+    repo_id = check_repo_id(repo_id, field)
     if is_offline():
         names = ", ".join(available_offline()) or "none"
         raise LabError(f"The Hub is not reachable, so {repo_id} cannot be downloaded. Available offline: {names}.",
@@ -27,8 +26,20 @@ def _check(repo_id: str, field: str) -> str:
     return repo_id
 
 
-def download_model(repo_id: str, token: str | None = None, log=print) -> Path:
-    """A local folder with config, tokenizer and *.safetensors weights of a Hub model (or adapter)."""
+def cached_model(repo_id: str, patterns: list[str]) -> Path | None:
+    """The HF cache's snapshot of repo_id with these files, without the network; None if none is cached."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except Exception:  # not cached (or a partial cache): the caller downloads
+        return None
+    return path if any(path.rglob("*.safetensors")) else None
+
+
+def download_model(repo_id: str, token: str | None = None, log=print, patterns: list[str] | None = None) -> Path:
+    """A local folder with config, tokenizer and *.safetensors weights of a Hub model (or adapter).
+    `patterns` replaces the files taken (a sentence-transformers repo has more configs); pickles never match."""
     from huggingface_hub import snapshot_download
 
     repo_id = _check(repo_id, "model")
@@ -41,8 +52,8 @@ def download_model(repo_id: str, token: str | None = None, log=print) -> Path:
                        "Pick an adapter saved with safetensors.", "model")
     log(f"Downloading {repo_id} (config, tokenizer, safetensors only)…")
     with hub_errors("Downloading the model", repo_id, "model"):
-        path = snapshot_download(repo_id, allow_patterns=CONFIG_PATTERNS + WEIGHT_PATTERNS, token=token or False,
-                                 endpoint=hub_endpoint())
+        path = snapshot_download(repo_id, allow_patterns=patterns or CONFIG_PATTERNS + WEIGHT_PATTERNS,
+                                 token=token or False, endpoint=hub_endpoint())
     return Path(path)
 
 

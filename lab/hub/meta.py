@@ -9,19 +9,12 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.hub.client import api, hub_errors
 from lab.models.info import info_from_folder
-from lab.models.resolve import REPO_ID
+from lab.repo_id import check_repo_id
 from lab.settings import hub_endpoint, is_offline
 
 DATA_EXT = (".parquet", ".jsonl", ".json", ".csv", ".tsv")
 PREVIEW_BYTES = 1024 * 1024  # line formats: read only the first MiB
 MAX_PREVIEW_FILE_MB = 200  # whole-file formats (parquet, json): refuse bigger ones
-
-
-def _check_id(repo_id: str, field: str) -> str:
-    repo_id = (repo_id or "").strip()
-    if not REPO_ID.match(repo_id):
-        raise LabError(f"{repo_id!r} is not a Hub id like 'org/name'.", "Give the repo id shown on the Hub.", field)
-    return repo_id
 
 
 def _offline(repo_id: str, field: str) -> LabError:
@@ -39,7 +32,7 @@ def model_meta(repo_id: str, token: str | None = None) -> dict:
     """Facts from config.json (architecture, size, context…) plus card data (license, base_model, tags, pipeline)."""
     from huggingface_hub import hf_hub_download
 
-    repo_id = _check_id(repo_id, "model")
+    repo_id = check_repo_id(repo_id, "model")
     if is_offline():
         raise _offline(repo_id, "model")
     with hub_errors("Reading the model's facts", repo_id, "model"):
@@ -129,7 +122,7 @@ def dataset_preview(repo_id: str, n: int = 10, token: str | None = None) -> dict
     from huggingface_hub import hf_hub_download
 
     n = _check_n(n)
-    repo_id = _check_id(repo_id, "dataset")
+    repo_id = check_repo_id(repo_id, "dataset")
     if is_offline():
         raise _offline(repo_id, "dataset")
     with hub_errors("Reading the dataset", repo_id, "dataset"):

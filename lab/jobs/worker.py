@@ -14,6 +14,7 @@ import yaml
 from lab.errors import LabError
 from lab.jobs import manager, store
 from lab.jobs.context import JobCancelled, JobContext
+from lab.jobs.noise import QuietStream
 from lab.jobs.watchdog import protect_app
 
 
@@ -30,7 +31,7 @@ def _tail(path, n: int = 15) -> str:
 
 
 def _redirect_output(job: store.Job) -> None:
-    """Send this process's stdout/stderr (C-level too) to the job log."""
+    """Send this process's stdout/stderr (C-level too) to the job log, without known library noise."""
     job.log_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
@@ -38,6 +39,7 @@ def _redirect_output(job: store.Job) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    sys.stdout, sys.stderr = QuietStream(sys.stdout), QuietStream(sys.stderr)
 
 
 def disk_full(exc: BaseException | None) -> bool:

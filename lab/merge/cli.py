@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from lab.ui_text import print_json
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("merge", help="Merge models from a mergekit YAML (merge or MoE config); prints JSON.")
@@ -18,10 +20,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="Seed for DARE/DELLA's random pruning.")
     p.set_defaults(func=_merge)
 
-
-def _print(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _options(args) -> dict:
@@ -54,7 +52,7 @@ def _merge(args) -> int:
         from lab.merge.preflight import preflight
 
         report = preflight(load_recipe(text), token=token)
-        _print(report.to_dict())
+        print_json(report.to_dict())
         return 0 if report.ok else 2
     out = Path(args.out).expanduser() if args.out else get_settings().artifacts / time.strftime("merge-%Y%m%d-%H%M%S")
     if args.job:
@@ -63,7 +61,7 @@ def _merge(args) -> int:
 
     result = merge(text, out, MergeOptions(**_options(args)), token=token,
                    log=lambda m: print(m, file=sys.stderr))
-    _print(result)
+    print_json(result)
     return 0
 
 
@@ -82,5 +80,5 @@ def _as_job(text: str, out: Path, options: dict, token) -> int:
     if job.state != "succeeded":
         print(f"error: merge job {job.id} {job.state}: {job.error}", file=sys.stderr)
         return 2
-    _print(json.loads((job.folder / "merge_result.json").read_text()))
+    print_json(json.loads((job.folder / "merge_result.json").read_text()))
     return 0

@@ -16,6 +16,7 @@ from lab import yamlio
 from lab.errors import LabError
 from lab.merge.checks import check_merge, check_moe
 from lab.merge.methods import GATE_MODES, METHODS, Setting
+from lab.validation import config_error
 
 Dtype = Literal["bfloat16", "float16", "float32", "float64"]
 REF_HELP = ("A Hub id (org/name), a local model folder (e.g. a Train-tab fine-tune), or base+adapter "
@@ -190,30 +191,6 @@ def _ordered(data: dict, order: list[str]) -> dict:
     return {**{k: data[k] for k in order if k in data}, **{k: v for k, v in data.items() if k not in order}}
 
 
-def _field_of(err: dict) -> str:
-    out = ""
-    for part in err.get("loc", ()):
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not str(part).startswith(("function-", "union[", "list[", "tuple[", "Conditional", "str", "int",
-                                       "float", "bool", "literal")):
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _lab_error(exc: ValidationError) -> LabError:
-    err = exc.errors()[0]
-    ctx_err = (err.get("ctx") or {}).get("error")
-    if isinstance(ctx_err, LabError):
-        return ctx_err
-    what = err.get("msg", "invalid")
-    if err.get("type") == "extra_forbidden":
-        what = "This key is not part of a mergekit config."
-    elif err.get("type") == "missing":
-        what = "This key is required."
-    return LabError(what, "Fix this key in the YAML (see mergekit's examples).", _field_of(err) or "yaml")
-
-
 def parse_yaml(text: str) -> dict:
     data = yamlio.load(text or "", "merge config", "yaml")  # safe: no aliases (YAML bombs), size and depth capped
     if not isinstance(data, dict):
@@ -228,7 +205,7 @@ def from_dict(data: dict) -> AnyRecipe:
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        raise _lab_error(exc) from None
+        raise config_error(exc, "Fix this key in the YAML (see mergekit's examples).") from None
 
 
 def load_recipe(text: str) -> AnyRecipe:
@@ -244,9 +221,7 @@ def check_with_mergekit(recipe: AnyRecipe):
     try:
         return Schema.model_validate(recipe.to_dict())
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise LabError(f"mergekit rejects this config: {err.get('msg')}.", "Fix this key.",
-                       _field_of(err) or "yaml") from None
+        raise config_error(exc, "Fix this key.", prefix="mergekit rejects this config: ") from None
     except (RuntimeError, ValueError) as exc:
         raise LabError(f"mergekit rejects this config: {exc}.", "Fix the config.", "yaml") from None
 

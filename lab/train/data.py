@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.repo_id import is_repo_id
 
 KIND_OF_FORM = {"messages": "sft", "prompt_completion": "sft", "preference": "preference", "text": "text"}
 
@@ -35,7 +36,7 @@ def source_for(ref: str, split: str = "train", max_rows: int | None = None):
         return Source(path=str(data), limit=max_rows)
     if path.is_file():
         return Source(path=str(path), limit=max_rows)
-    if ref.count("/") == 1 and not ref.startswith((".", "/", "~")):
+    if is_repo_id(ref):
         return Source(hub=ref, split=split, limit=max_rows)
     raise LabError(f"No dataset at {ref!r}.", "Give a Data-tab artifact folder, a data file or a Hub id.", "dataset")
 

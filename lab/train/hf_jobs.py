@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from lab.auth import require_token
 from lab.errors import LabError
-from lab.train.recipe import REPO_RE, TrainRecipe
+from lab.repo_id import is_repo_id
+from lab.train.recipe import TrainRecipe
 
 FLAVORS = ["t4-small", "t4-medium", "l4x1", "a10g-small", "a10g-large", "l40sx1", "a100-large", "h200",
            "cpu-upgrade"]
@@ -34,7 +35,7 @@ def _check_recipe(recipe: TrainRecipe) -> None:
     if Path(recipe.model).expanduser().exists():
         raise LabError(f"The model {recipe.model} is a folder on this machine, which a Hugging Face Job cannot read.",
                        "Publish it with the Hub panel, then use its repo id.", "model")
-    if Path(recipe.dataset).expanduser().exists() or not REPO_RE.match(recipe.dataset):
+    if Path(recipe.dataset).expanduser().exists() or not is_repo_id(recipe.dataset):
         raise LabError(f"The dataset {recipe.dataset!r} is not a Hub dataset id, so a Hugging Face Job cannot read it.",
                        "Publish it with the Hub panel (or pick a Hub dataset), then use its repo id.", "dataset")
     if not recipe.push_to:
@@ -62,7 +63,7 @@ def submit_hf_job(recipe: TrainRecipe, flavor: str, token: str | None, spec: HfJ
         raise LabError(f"Unknown flavor {spec.flavor!r}.", f"Pick one of: {', '.join(FLAVORS)}.", "flavor")
     _check_recipe(recipe)
     space = spec.code_space or os.environ.get("SPACE_ID", "")
-    if not REPO_RE.match(space):
+    if not is_repo_id(space):
         raise LabError("The job needs the lab's code from a Space, and none is known here.",
                        "Give code_space: your duplicate of the lab Space (user/lab).", "code_space")
     command = job_command(space)

@@ -4,7 +4,6 @@ The help text of every field lives here once (Field description); the Train tab 
 """
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import yaml
@@ -12,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lab import yamlio
 from lab.errors import LabError
+from lab.repo_id import is_repo_id
 from lab.settings import DEFAULT_MODEL
 from lab.validation import recipe_error
 
 AUTO_FIT = ("batch_size", "max_seq_length")
-REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 
 
 class TrainRecipe(BaseModel):
@@ -121,7 +120,7 @@ class TrainRecipe(BaseModel):
     def _check(self):
         for name in ("push_checkpoints_to", "push_to"):
             value = getattr(self, name)
-            if value and not REPO_RE.match(value):
+            if value and not is_repo_id(value):
                 raise ValueError(f"{name}: {value!r} is not a Hub repo id; use 'user/name' or leave it empty")
         if self.push_checkpoints_to and self.save_total_limit < 2:
             raise ValueError("save_total_limit: keep at least 2 checkpoints when pushing them (one may be uploading "

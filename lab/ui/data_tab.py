@@ -8,8 +8,7 @@ import gradio as gr
 
 from lab.data import session as core
 from lab.data.formats import FORMATS
-from lab.data.recipe import FilterRecipe, Source, describe
-from lab.data.steps import LABELS
+from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, describe
 from lab.ui import data_events, publish_panel
 from lab.ui import data_strings as S
 
@@ -58,7 +57,7 @@ def _load_section(c: SimpleNamespace) -> None:
 def _filter_section(c: SimpleNamespace) -> None:
     c.widgets = {}
     for kind in core.step_order():
-        with gr.Accordion(LABELS[kind], open=False):
+        with gr.Accordion(STEP_TYPES[kind].label, open=False):
             for name in core.step_fields(kind):
                 c.widgets[(kind, name)] = _control(kind, name)
     c.controls = list(c.widgets.values())

@@ -1,6 +1,7 @@
 """No remote code and no pickles: a model downloaded from the (fake) Hub goes through resolve, training, a merge
 (with mergekit's LoRA path) and chat in this process, with every from_pretrained, torch.load, resolve and Hub
-download recorded. trust_remote_code is never True, and torch.load never runs.
+download recorded. trust_remote_code is never True, and torch.load never runs, except when a run resumes from
+its checkpoint: then transformers reads the optimizer, scheduler and RNG state with torch.load(weights_only=True).
 
 `.bin`-only repos are refused before any download: tests/integration/test_hub_download.py
 (test_pickle_only_and_missing_repos_are_refused) and tests/integration/test_merge_hub.py.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+
+import pytest
 
 from lab.chat.prompt import build_messages
 from lab.chat.registry import Registry
@@ -61,3 +64,36 @@ def test_resolve_train_merge_chat_never_run_remote_code_or_unpickle(fake_hub, bu
     assert load_spy.torch_loads == []
     assert "acme/smol" in load_spy.resolves
     assert not [p for m, p in fake_hub.requests if p.endswith((".bin", ".py"))]
+
+
+@pytest.mark.slow
+def test_resume_reads_optimizer_and_rng_state_only_with_weights_only(bundled_model, mini_data, lab_home,
+                                                                     monkeypatch):
+    """The one torch.load the lab allows: a resume reads the checkpoint's optimizer, scheduler and RNG state,
+    and every such read is torch.load(weights_only=True) (tensors and plain containers, never code)."""
+    import torch
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):  # the worker dies in step 2, after checkpoint 1 was saved
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 2:
+                raise RuntimeError("worker died")
+
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda f, *a, **kw: calls.append((Path(f).name, kw)) or real_load(f, *a, **kw))
+    out = lab_home / "artifacts" / "resumed"
+    recipe = TrainRecipe(model=str(bundled_model), dataset=str(mini_data), batch_size=2, max_seq_length=64, lora_r=4,
+                         save_steps=1, max_steps=2)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(RuntimeError, match="worker died"):
+            train(recipe, out, LocalContext(out), callbacks=(Crash(),))
+        assert calls == []  # a fresh run loads nothing with torch.load
+        assert train(recipe, out, LocalContext(out))["steps"] == 2
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    names = {name for name, _ in calls}
+    assert {"optimizer.pt", "rng_state.pth"} <= names, names
+    assert all(kw.get("weights_only") is True for _, kw in calls), calls

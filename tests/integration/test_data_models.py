@@ -34,7 +34,7 @@ def test_semantic_dedup_removes_close_prompts_and_caches_vectors(tmp_path, monke
     assert 8 in removed and removed[8]["dup_of"] == 0 and removed[8]["value"] > 0.99
     assert 10 not in removed and set(removed) <= {8, 9}
     monkeypatch.setattr(embed, "_MODELS", {})
-    monkeypatch.setattr(embed, "load_model", lambda name: (_ for _ in ()).throw(AssertionError("re-encoded")))
+    monkeypatch.setattr(embed, "load_model", lambda *a: (_ for _ in ()).throw(AssertionError("re-encoded")))
     again = run(_recipe(path, {"type": "semantic_dedup", "threshold": 0.9}), log=lambda m: None)
     assert again.records() == result.records()  # from the cache, without loading the model
 

@@ -39,12 +39,13 @@ def app_url(lab_home):
 
 
 @contextlib.contextmanager
-def serve_app_process(extra_env: dict, timeout: float = 120.0):
-    """`python app.py` in a subprocess with extra environment; yields its URL once it answers 200."""
+def serve_app_process(extra_env: dict, timeout: float = 120.0, python: str = sys.executable):
+    """`python app.py` in a subprocess with extra environment; yields its URL once it answers 200.
+    Its output goes to app-PORT.log beside LAB_HOME."""
     port = free_port()
     env = {**os.environ, **extra_env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    log = open(Path(os.environ["LAB_HOME"]).parent / f"app-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = open(Path(env["LAB_HOME"]).parent / f"app-{port}.log", "w")
+    proc = subprocess.Popen([python, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + timeout

@@ -106,3 +106,22 @@ def test_export_writes_an_artifact_with_funnel_and_sources(tmp_path):
         export.export(result, recipe)  # never overwrites
     download = export.jsonl_download(folder, tmp_path)
     assert [json.loads(x) for x in download.read_text().splitlines()] == rows
+
+
+def test_the_step_registry_is_the_one_list_everything_reads(tmp_path):
+    """Each registered step has settings, a label, a cost and its logic; the Data tab, the defaults and the
+    job rule read the registry, not lists of their own."""
+    from lab.data import session
+    from lab.data.step_specs import STEP_CLASSES, STEP_TYPES
+    from lab.data.steps import STEPS
+
+    assert set(STEPS) == set(STEP_TYPES) and all(cls.label for cls in STEP_CLASSES)
+    assert session.step_order() == list(STEP_TYPES)
+    assert [s.type for s in FilterRecipe(sources=[{"path": "x.jsonl"}]).steps] == \
+        [k for k, cls in STEP_TYPES.items() if session.widget(k, "enabled")[1]]
+    sess = session.Session()
+    sess.table = [None] * 10  # a small table: only a step that loads a model makes the run a job
+    for kind, cls in STEP_TYPES.items():
+        recipe = FilterRecipe(sources=[{"path": "x.jsonl"}], steps=[])
+        recipe.steps = [cls.model_construct(type=kind, enabled=True)]
+        assert sess.needs_job(recipe) == (cls.cost == "model")

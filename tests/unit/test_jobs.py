@@ -16,6 +16,7 @@ jobs.register_kind("test.light", "tests.runners:count", heavy=False)
 jobs.register_kind("test.crash", "tests.runners:crash", heavy=False)
 jobs.register_kind("test.stubborn", "tests.runners:ignore_sigterm", heavy=False)
 jobs.register_kind("test.slow_exit", "tests.runners:slow_exit", heavy=True)
+jobs.register_kind("test.noisy", "tests.runners:noisy", heavy=False)
 
 
 def wait_for(pred, timeout=20.0):
@@ -158,3 +159,12 @@ def test_demo_mode_refuses_heavy_jobs(monkeypatch):
     with pytest.raises(LabError, match="demo"):
         jobs.submit("test.count", {"n": 1})
     assert manager.wait(jobs.submit("test.light", {"n": 1, "sleep": 0}).id, 30).state == "succeeded"
+
+
+def test_known_library_noise_stays_out_of_the_job_log():
+    job = manager.wait(jobs.submit("test.noisy", {}).id, 90)
+    log = job.log_path.read_text()
+    assert job.state == "succeeded", log
+    assert "trained fine" in log and "UserWarning: the data has 3 empty rows" in log  # the job's own words stay
+    assert "gemm_4bit_forward" not in log and "deprecated" not in log, log
+    assert "  warnings.warn(\n" not in log, log  # nor the source line under a dropped warning

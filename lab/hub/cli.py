@@ -4,8 +4,9 @@ The token comes from HF_TOKEN or the stored huggingface_hub login (lab.auth.loca
 """
 from __future__ import annotations
 
-import json
 import sys
+
+from lab.ui_text import print_json
 
 SORTS = ("downloads", "likes", "trending")  # lab.hub.search.SORTS (not imported: `push` should start fast)
 
@@ -43,10 +44,6 @@ def add_parsers(sub) -> None:
     push.set_defaults(func=_push)
 
 
-def _print(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
-
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -63,7 +60,7 @@ def _search(args) -> int:
         result = search_models(args.query, library=args.library, architecture=args.architecture, author=args.author,
                                sort=args.sort, limit=args.limit, token=local_token())
     if args.json:
-        _print(result.to_dict())
+        print_json(result.to_dict())
         return 0
     if result.notice:
         _err(result.notice)
@@ -76,7 +73,7 @@ def _info(args) -> int:
     from lab.auth import local_token
     from lab.hub import model_meta
 
-    _print(model_meta(args.repo, token=local_token()))
+    print_json(model_meta(args.repo, token=local_token()))
     return 0
 
 
@@ -84,7 +81,7 @@ def _preview(args) -> int:
     from lab.auth import local_token
     from lab.hub import dataset_preview
 
-    _print(dataset_preview(args.repo, args.rows, token=local_token()))
+    print_json(dataset_preview(args.repo, args.rows, token=local_token()))
     return 0
 
 
@@ -93,7 +90,7 @@ def _download(args) -> int:
     from lab.hub import download_dataset, download_model
 
     fetch = download_dataset if args.dataset else download_model
-    _print({"repo": args.repo, "folder": str(fetch(args.repo, token=local_token(), log=_err))})
+    print_json({"repo": args.repo, "folder": str(fetch(args.repo, token=local_token(), log=_err))})
     return 0
 
 
@@ -106,5 +103,5 @@ def _push(args) -> int:
 
     url = publish(args.folder, args.repo, local_token(), private=not args.public, overwrite=args.overwrite,
                   progress=progress, log=_err)
-    _print({"url": url, "repo": url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1], "private": not args.public})
+    print_json({"url": url, "repo": url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1], "private": not args.public})
     return 0

@@ -1,10 +1,11 @@
 """`python -m lab data run RECIPE.yaml --out PATH` and `python -m lab data filter INPUT... --out PATH [...]`."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
+
+from lab.ui_text import print_json
 
 
 def add_parsers(sub) -> None:
@@ -12,6 +13,16 @@ def add_parsers(sub) -> None:
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     r = dsub.add_parser("run", help="Rerun a recipe the Data tab exported; keeps exactly the same rows.")
     r.add_argument("recipe", help="recipe.yaml")
+    r.add_argument("--engine", choices=["memory", "datatrove"], default="memory",
+                   help="memory: one process, every step. datatrove: exact dedup, fuzzy dedup and rule steps as "
+                        "datatrove pipelines sharded over processes or Slurm (other steps are refused).")
+    r.add_argument("--tasks", type=int, default=4, metavar="N", help="datatrove: shards of the data (default 4).")
+    r.add_argument("--workers", type=int, default=-1, metavar="N",
+                   help="datatrove: processes at once on this machine (default: one per CPU core).")
+    r.add_argument("--slurm", metavar="PARTITION", default="",
+                   help="datatrove: run each stage as a Slurm array job on PARTITION (needs --work on shared storage).")
+    r.add_argument("--work", metavar="DIR", help="datatrove: folder for shards and intermediate files "
+                   "(default: a new folder under LAB_HOME/cache/datatrove, removed after the run).")
     _common(r)
     r.set_defaults(func=_run)
     f = dsub.add_parser("filter", help="The quick path: combine INPUTs, dedup and filter; prints a JSON report.")
@@ -41,19 +52,33 @@ def _progress(fraction: float, message: str = "") -> None:
     print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
 
 
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def _execute(recipe, args) -> int:
-    from lab.data.export import write_jsonl, write_output
+    from lab.data.export import check_output, write_jsonl, write_output
     from lab.data.pipeline import run
 
     token = os.environ.get("HF_TOKEN") or None
-    result = run(recipe, token=token, progress=_progress, log=lambda m: print(m, file=sys.stderr))
+    check_output(args.out, args.force)  # before any work: an existing --out is never replaced silently
+    if getattr(args, "engine", "memory") == "datatrove":
+        result = _datatrove(recipe, args, token)
+    else:
+        result = run(recipe, token=token, progress=_progress, log=_log)
     path = write_output(result, recipe, args.out, force=args.force)
     if args.removed_out:
         write_jsonl(result.removed, Path(args.removed_out).expanduser())
-    report = {**result.report(), "out": str(path)}
-    json.dump(report, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    report = {**result.report(), "engine": getattr(args, "engine", "memory"), "out": str(path)}
+    print_json(report)
     return 0
+
+
+def _datatrove(recipe, args, token):
+    from lab.data import scale
+
+    return scale.execute(recipe, tasks=args.tasks, workers=args.workers, slurm=args.slurm, work=args.work,
+                         token=token, log=_log)
 
 
 def _run(args) -> int:
@@ -64,9 +89,10 @@ def _run(args) -> int:
 
 def _source(ref: str) -> dict:
     from lab.data.load import SUFFIXES
+    from lab.repo_id import is_repo_id
 
     path = Path(ref).expanduser()
-    if path.exists() or ref.startswith((".", "/", "~")) or ref.count("/") != 1 or path.suffix.lower() in SUFFIXES:
+    if path.exists() or not is_repo_id(ref) or path.suffix.lower() in SUFFIXES:
         return {"path": str(path.resolve())}
     return {"hub": ref}
 
