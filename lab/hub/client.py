@@ -7,7 +7,7 @@ import re
 from contextlib import contextmanager
 
 from lab.errors import LabError
-from lab.repo_id import REPO_NAME
+from lab.repo_id import REPO_NAME, is_repo_id
 from lab.settings import hub_endpoint
 
 MAX_NAME = 96
@@ -15,14 +15,12 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
 
 
 def is_hub_id(ref: str) -> bool:
-    """A Hub repo id (owner/name, the repo-id pattern of lab.train.recipe, no '.' or '..' part), and not a folder
-    or file on this machine: datasets and transformers would read such a name from the disk instead."""
+    """A Hub repo id (lab.repo_id's one pattern), and not a folder or file on this machine: datasets and
+    transformers would read such a name from the disk instead."""
     from pathlib import Path
 
-    from lab.train.recipe import REPO_RE
-
     ref = str(ref)
-    if not REPO_RE.match(ref) or any(part in (".", "..") or part.startswith(".") for part in ref.split("/")):
+    if not is_repo_id(ref):
         return False
     try:
         return not Path(ref).expanduser().exists()
