@@ -91,7 +91,8 @@ def compact(sample: dict, metric: str) -> dict:
     prompt = str(args[0][0]) if args and args[0] else ""
     value = _finite(sample.get(metric.split(",")[0]))
     out = {"id": sample.get("doc_id"), "prompt": prompt[-PROMPT_CHARS:], "value": value,
-           "correct": None if value is None else value >= 1.0, "item": _doc_text(sample.get("doc"))}
+           "correct": None if value is None else value >= 1.0, "item": _doc_text(sample.get("doc")),
+           "question": _question(sample.get("doc"))}
     target = sample.get("target")
     if args and len(args[0]) > 1 and isinstance(args[0][1], str):  # multiple choice: (context, continuation)
         chosen = _argmax(sample.get("filtered_resps") or [])
@@ -105,6 +106,15 @@ def compact(sample: dict, metric: str) -> dict:
     out["reply"] = str(resps[0][0] if resps and resps[0] else "")
     out["target"] = str(target)
     return out
+
+
+def _question(doc) -> str:
+    """What the item asks, for the sample viewer: its question or prompt field, else its text."""
+    if isinstance(doc, dict):
+        for key in ("question", "prompt", "query", "input", "ctx", "sentence", "text"):
+            if isinstance(doc.get(key), str) and doc[key].strip():
+                return doc[key][:PROMPT_CHARS]
+    return _doc_text(doc)
 
 
 def _doc_text(doc) -> str:

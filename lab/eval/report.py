@@ -140,7 +140,7 @@ def samples(out, result: dict, task: str, worse_than_base: bool = False) -> tupl
         path = Path(out) / "samples" / str(i) / f"{task}.json"
         per_model.append({s["id"]: s for s in (json.loads(path.read_text()) if path.is_file() else [])})
     ids = sorted({k for d in per_model for k in d})
-    headers = ["#", "prompt", "target"] + [m["label"] for m in models]
+    headers = ["#", "question", "target"] + [m["label"] for m in models]
     rows = []
     for k in ids:
         first = next(d[k] for d in per_model if k in d)
@@ -148,7 +148,7 @@ def samples(out, result: dict, task: str, worse_than_base: bool = False) -> tupl
         if worse_than_base and not (per_model[0].get(k, {}).get("correct") and
                                     any(d.get(k, {}).get("correct") is False for d in per_model[1:])):
             continue
-        rows.append([k, first.get("prompt", "")[-600:], first.get("target", "")] + marks)
+        rows.append([k, (first.get("question") or first.get("prompt", ""))[:400], first.get("target", "")] + marks)
     return headers, rows
 
 
@@ -157,9 +157,9 @@ def _mark(sample: dict | None) -> str:
         return "—"
     answer = str(sample.get("answer", ""))[:300]
     if sample.get("correct") is True:
-        return f"✅ {answer}"
+        return f"✓ {answer}"
     if sample.get("correct") is False:
-        return f"❌ {answer}"
+        return f"✗ {answer}"
     value = sample.get("value")
     return f"{'unscored' if value is None else f'{value:g}'} · {answer}"
 

@@ -61,7 +61,7 @@ def test_scores_equal_lm_eval_adapters_share_the_base_and_a_broken_model_fails_a
     from lab.eval.report import samples
 
     _, items = samples(tmp_path / "out", result, "secret")  # the sample viewer: the adapter knows the word
-    assert items[0][2] == "pineapple" and items[0][3].startswith("❌") and items[0][4] == "✅ pineapple"
+    assert items[0][2] == "pineapple" and items[0][3].startswith("✗") and items[0][4] == "✓ pineapple"
 
     manifest = read_manifest(adapter)  # the adapter's lineage record and card carry its scores and the base's
     ev = {e["task"]: e for e in manifest["evaluations"]}
