@@ -48,6 +48,17 @@ def summary(result: dict) -> dict:
     return {"message": message, "lines": lines, "failed": len(failed), "unscored": unscored}
 
 
+def check_tasks(tasks: list[str], token: str | None = None) -> None:
+    """Before a train or merge job's expensive part: every task file is read and checked, every name known."""
+    from lab.errors import LabError
+    from lab.eval.plan import make
+
+    try:
+        make(EvalRecipe.parse({"tasks": list(tasks)}), token)
+    except LabError as exc:
+        raise LabError(exc.what, exc.fix, "eval_tasks") from None
+
+
 def after_training(tasks: list[str], base: str, artifact: Path, token: str | None = None, log=print) -> dict:
     """A train job's last step: base vs fine-tune on `tasks`; the scores go into the adapter's card."""
     models = [base, f"{base}+{artifact}"] if (Path(artifact) / "adapter_config.json").is_file() \

@@ -117,3 +117,11 @@ def score_map(choice: str) -> dict[str, float]:
             for a in r["aliases"]:
                 out[a] = r["value"]
     return out
+
+
+def scored_tree(manifest: dict, name: str, choice: str = "") -> str:
+    """The family tree SVG, its nodes coloured by the chosen 'task · metric' score (none: plain)."""
+    from lab.lineage import family_edges, family_tree_svg
+
+    edges = family_edges(manifest, name)
+    return family_tree_svg(edges, score_map(choice) if choice else None, choice)
