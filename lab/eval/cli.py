@@ -56,8 +56,10 @@ def _recipe(args):
         if isinstance(kind, str):
             tasks.append(kind)
         else:
-            custom.append({**kind.model_dump(exclude_defaults=True), "kind": args.kind, "regex": args.regex})
-    data = {"models": args.model or None, "tasks": tasks, "custom": custom, "limit": args.limit, "num_fewshot": args.num_fewshot,
+            custom.append({**kind.model_dump(exclude_defaults=True), "kind": args.kind,
+                           "regex": args.regex})
+    data = {"models": args.model or None, "tasks": tasks, "custom": custom, "limit": args.limit,
+            "num_fewshot": args.num_fewshot,
             "chat_template": args.chat_template, "batch_size": args.batch_size, "use_cache": not args.no_cache}
     judge = {"mode": args.judge_mode, "reference_model": args.judge_reference}
     if args.judge_endpoint:

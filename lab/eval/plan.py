@@ -101,11 +101,12 @@ def estimate(plan: Plan, params: list[int], gpu: bool = False) -> dict:
         items, requests = items + n, requests + 4 * n
         seconds += sum(4 * n * 2 * p * MC_TOKENS / rate for p in params)
     seconds += sum(p * 4 / 4e8 for p in params)  # loading each model
-    text = (f"{len(params)} model(s) × {len(plan.names)} task(s): about {items:,} items and {requests * len(params):,} "
+    calls = requests * len(params)
+    text = (f"{len(params)} model(s) × {len(plan.names)} task(s): about {items:,} items and {calls:,} "
             f"model calls, roughly {_human(seconds)} on this {'GPU' if gpu else 'CPU'}")
     if unknown:
         text += f" plus {', '.join(unknown)} (size unknown here; set a limit to bound it)"
-    return {"items": items, "requests": requests * len(params), "seconds": round(seconds), "unknown": unknown,
+    return {"items": items, "requests": calls, "seconds": round(seconds), "unknown": unknown,
             "text": text + "."}
 
 

@@ -18,8 +18,8 @@ def _tasks(c: dict) -> None:
     with gr.Row():
         with gr.Column():
             gr.Markdown(S.CUSTOM)
-            c["files"] = gr.File(label=S.FILES, file_count="multiple", file_types=[".jsonl", ".json", ".csv", ".parquet"],
-                                 type="filepath", elem_id="eval-files")
+            c["files"] = gr.File(label=S.FILES, file_count="multiple", type="filepath", elem_id="eval-files",
+                                 file_types=[".jsonl", ".json", ".csv", ".parquet"])
             c["hub"] = gr.Textbox(label=S.HUB, info=describe("hub", CustomTask))
             with gr.Row():
                 c["kind"] = gr.Radio(KINDS, value="auto", label=S.KIND, info=describe("kind", CustomTask))

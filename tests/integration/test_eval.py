@@ -85,19 +85,21 @@ def test_an_open_task_from_the_hub_and_a_judged_task_run_as_a_job(tmp_path, bund
     from lab.jobs.manager import wait
 
     seed_arc_easy(fake_hub)
+    quiz = "".join(json.dumps(r) + "\n" for r in MC_ROWS).encode()
+    fake_hub.seed("acme/quiz", files={"data/test.jsonl": quiz}, repo_type="dataset")  # a custom task on the Hub
     server, url = start_judge()
     try:
         JudgeHandler.down = True  # the judge is unreachable: the job still finishes and counts what went unscored
         judged = write_jsonl(tmp_path / "open.jsonl", [{"prompt": "What is the capital of France?"},
                                                        {"prompt": "Say hello."}])
-        recipe = {"models": [str(bundled_model)], "tasks": ["arc_easy"],
+        recipe = {"models": [str(bundled_model)], "tasks": ["arc_easy", "acme/quiz:test"],
                   "custom": [{"path": str(judged), "max_gen_toks": 12}],
                   "judge": {"backend": "openai", "endpoint": url, "model": "judge", "retries": 1, "backoff_s": 0}}
         job = wait(lab_eval.submit(recipe).id, timeout=900)
         assert job.state == "succeeded", job.error
         result = load(job.folder)
         scores = result["models"][0]["scores"]
-        assert set(scores["arc_easy"]) >= {"acc", "acc_norm", "acc_stderr"}
+        assert set(scores["arc_easy"]) >= {"acc", "acc_norm", "acc_stderr"} and "acc" in scores["quiz"]
         assert result["models"][0]["unscored"] == {"open": 2}
         assert "2 item(s) unscored" in job.message
         headers, rows = samples(job.folder, result, "arc_easy")
@@ -106,7 +108,7 @@ def test_an_open_task_from_the_hub_and_a_judged_task_run_as_a_job(tmp_path, bund
 
         JudgeHandler.down = False  # unscored items were not cached: the re-run asks the judge again
         again = evaluate_and_record(EvalRecipe.parse(recipe), tmp_path / "again", log=lambda m: None)
-        assert again["models"][0]["cached"] == ["arc_easy"]
+        assert sorted(again["models"][0]["cached"]) == ["arc_easy", "quiz"]
         assert JudgeHandler.calls > 0 and again["models"][0]["unscored"] == {}
         assert 1 <= again["models"][0]["scores"]["open"]["score"] <= 10
     finally:

@@ -74,6 +74,14 @@ def test_unknown_names_list_the_closest_and_open_tasks_need_the_hub(tmp_path):
         plan.make(EvalRecipe.parse({"tasks": ["arc_easy"]}))
 
 
+def test_open_benchmarks_are_listed_but_disabled_offline():
+    from lab.eval.board import open_benchmarks
+
+    assert open_benchmarks() == (False, catalog.OFFLINE_REASON)  # the tests run offline
+    labels = [label for label, _ in catalog.choices()]
+    assert labels[0].startswith("Nous") and "Open LLM Leaderboard v2" in labels
+
+
 def test_the_estimate_counts_items_and_calls(tmp_path):
     path = write_jsonl(tmp_path / "quiz.jsonl", MC_ROWS)
     p = plan.make(EvalRecipe.parse({"models": ["a/b", "c/d"], "tasks": [str(path)], "limit": 3}))
