@@ -6,7 +6,6 @@ Training datasets come from the manifests: every dataset parent of the model, it
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -105,7 +104,3 @@ def describe(result: dict) -> list[str]:
     """'3 of 200 items of T appear in the training data' lines."""
     return [f"{r['found']} of {r['items']} items of {task} appear in the training data "
             f"({', '.join(Path(d).name for d in r['datasets'])})" for task, r in result.items()]
-
-
-def dump(result: dict) -> str:
-    return json.dumps(result, ensure_ascii=False)

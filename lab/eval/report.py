@@ -56,7 +56,7 @@ def build_result(ev, seconds: float) -> dict:
                       else metric, "source": built.source if built else "lm-eval", "custom": bool(built),
                       "yaml": str(ev.tasks_dir / f"{name}.yaml") if built else ""})
     r = ev.recipe
-    return clean({"models": models, "tasks": tasks, "contamination": getattr(ev, "contamination", {}),
+    return clean({"models": models, "tasks": tasks, "contamination": ev.contamination,
                   "settings": {"limit": r.limit, "num_fewshot": r.num_fewshot, "chat_template": r.chat_template,
                                "batch_size": r.batch_size, "precision": ev.precision,
                                "lm_eval": version("lm-eval")},

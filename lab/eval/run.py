@@ -49,6 +49,7 @@ class Evaluation:
         self.plan = plan or make(recipe, token)
         self.rows = [Row(ref) for ref in recipe.models]
         self.precision = precision()
+        self.contamination: dict = {}  # model ref -> task -> {items, found, examples, datasets}
 
     # ---- keys
     def settings(self, row: Row, task: str) -> engine.RunSettings:
@@ -110,7 +111,6 @@ class Evaluation:
 
         if not self.recipe.contamination:
             return
-        self.contamination = getattr(self, "contamination", {})
         n = self.recipe.limit
         for row in (r for r in self.rows if r.spec):
             if open_tasks:
@@ -181,9 +181,9 @@ class Evaluation:
             self.progress(0.92, f"Judging {row.spec.label} on {task.name}…")
             if settings.mode == "single":
                 values = single(ask, task.rows, samples)
-            elif reference.get(task.name) is None:
-                raise LabError("The pairwise reference model has no answers.", "Check the reference model.",
-                               "judge.reference_model")
+            elif reference.get(task.name) is None:  # the reference model failed: nothing to compare with
+                self.log(f"{task.name}: the reference model has no answers, so no pairwise verdicts.")
+                values = [None] * len(samples)
             else:
                 same = row.ref == (settings.reference_model or self.recipe.models[0])
                 values = [0.5] * len(samples) if same else pairwise(ask, task.rows, samples, reference[task.name])
@@ -198,9 +198,12 @@ class Evaluation:
         row = next((r for r in self.rows if r.ref == ref), None)
         if row is None:  # a reference outside the job: generate its answers too (they never show as a row)
             row = Row(ref)
-            row.spec = spec(ref, self.token, self.log)
-            row.chat = {"on": True, "off": False}.get(self.recipe.chat_template, _chat_template(row.spec))
-            row.entries = self._run_model(row, [t.name for t in self.plan.judged])
+            try:
+                row.spec = spec(ref, self.token, self.log)
+                row.chat = {"on": True, "off": False}.get(self.recipe.chat_template, _chat_template(row.spec))
+                row.entries = self._run_model(row, [t.name for t in self.plan.judged])
+            except LabError as exc:
+                self.log(f"The pairwise reference {ref} failed: {exc}")
         return {t.name: {s["id"]: s.get("reply", "") for s in row.entries[t.name]["samples"][t.name]}
                 if t.name in row.entries else None for t in self.plan.judged}
 
