@@ -89,12 +89,19 @@ def test_the_estimate_counts_items_and_calls(tmp_path):
     assert est["items"] == 3 and est["requests"] == 2 * 9 and "2 model(s) × 1 task(s)" in est["text"]
 
 
+@pytest.fixture
+def judge_online(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the tests' default blocks any call
+
+
 def _asker(url, **kw):
     return judge.Asker(JudgeSettings(backend="openai", endpoint=url, model="j", **kw), log=lambda m: None,
                        sleep=lambda s: None)
 
 
-def test_the_judge_retries_rate_limits_and_leaves_unreachable_items_unscored():
+def test_the_judge_retries_rate_limits_and_leaves_unreachable_items_unscored(judge_online):
     server, url = start_judge()
     try:
         JudgeHandler.fail = 2  # two 429s, then answers
@@ -112,7 +119,7 @@ def test_the_judge_retries_rate_limits_and_leaves_unreachable_items_unscored():
         server.shutdown()
 
 
-def test_pairwise_asks_twice_with_positions_swapped():
+def test_pairwise_asks_twice_with_positions_swapped(judge_online):
     server, url = start_judge()
     try:
         rows = [{"prompt": "Capital of France?", "reference": ""}] * 3
