@@ -20,6 +20,7 @@ COMMANDS = {
     "push": "lab.hub.cli",
     "tour": "lab.tour.cli",
     "export": "lab.export.cli",
+    "eval": "lab.eval.cli",
 }
 
 

@@ -57,6 +57,26 @@ def card_metadata(manifest: dict) -> dict:
     return meta
 
 
+def model_index(manifest: dict, repo: str) -> list[dict]:
+    """The Hub's `model-index` for the scores in manifest["evaluations"] (written by lab.eval)."""
+    results = [{"task": {"type": "text-generation"}, "dataset": {"name": e["task"], "type": e["task"]},
+                "metrics": [{"type": e["metric"], "value": round(float(e["value"]), 4), "name": e["metric"],
+                             "verified": False}],
+                "source": {"name": "the lab (lm-evaluation-harness)", "url": "https://github.com/EleutherAI/"
+                           "lm-evaluation-harness"}} for e in manifest.get("evaluations", [])]
+    return [{"name": repo.split("/")[-1], "results": results}] if results else []
+
+
+def _evaluations(manifest: dict) -> str:
+    rows = ["| task | metric | score | base |", "|---|---|---|---|"]
+    for e in manifest.get("evaluations", []):
+        err = f" ± {e['stderr']:.3f}" if e.get("stderr") is not None else ""
+        base = e.get("base") or {}
+        vs = f"{base['value']:.3f} (`{base['model']}`)" if base.get("value") is not None else "—"
+        rows.append(f"| {e['task']} | {e['metric']} | {e['value']:.3f}{err} | {vs} |")
+    return "\n".join(rows)
+
+
 def _usage(manifest: dict, repo: str) -> str:
     kind = manifest.get("kind")
     if kind in ("dataset", "votes"):
@@ -88,6 +108,8 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
     data = next((n for n in DATA_FILES if (folder / n).is_file()), "") if manifest.get("kind") in DATA_KINDS else ""
     if data:  # `datasets` then loads this file alone, not lab.json or recipe.yaml beside it (the Hub does the same)
         meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": data}]}]
+    if manifest.get("evaluations"):
+        meta["model-index"] = model_index(manifest, repo)
     recipe = (folder / "recipe.yaml").read_text() if (folder / "recipe.yaml").is_file() else ""
     metrics = manifest.get("metrics") or {}
     parts = [
@@ -104,6 +126,9 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
         parts.append("## Recipe\n```yaml\n" + recipe.strip() + "\n```")
     if metrics:
         parts.append("## Metrics\n" + "\n".join(f"- **{k}**: {v}" for k, v in metrics.items()))
+    if manifest.get("evaluations"):
+        parts.append("## Evaluation\nScored with lm-evaluation-harness by the lab (`python -m lab eval`).\n\n"
+                     + _evaluations(manifest))
     if (folder / "loss.png").is_file():
         parts.append("## Loss curve\n![loss curve](loss.png)")
     parts.append("## Usage\n" + _usage(manifest, repo))

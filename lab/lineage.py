@@ -43,9 +43,17 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def family_tree_svg(edges: list[tuple[str, str]]) -> str:
+def _score_fill(value: float, low: float, high: float) -> str:
+    """Red (lowest) through amber to green (highest) among the scored nodes."""
+    t = 0.5 if high <= low else (value - low) / (high - low)
+    r, g = (255, int(140 + 115 * t * 2)) if t < 0.5 else (int(255 - 135 * (t - 0.5) * 2), 230)
+    return f"#{r:02x}{min(g, 255):02x}90"
+
+
+def family_tree_svg(edges: list[tuple[str, str]], scores: dict[str, float] | None = None, metric: str = "") -> str:
     """Parents above children, one row per generation, as a small standalone SVG (no plotting library:
-    the merge job draws it in milliseconds, the card embeds it and the UI shows it inline)."""
+    the merge job draws it in milliseconds, the card embeds it and the UI shows it inline). With `scores`
+    (node -> value), scored nodes are coloured from red (lowest) to green (highest) and show their value."""
     depth = _generations(edges) if edges else {}
     rows: dict[int, list[str]] = {}
     for node, d in sorted(depth.items()):
@@ -70,13 +78,21 @@ def family_tree_svg(edges: list[tuple[str, str]]) -> str:
             bend = (box_w * 0.75) if depth[p] - depth[c] > 1 else 0  # skip-a-generation edges curve around
             parts.append(f'<path d="M{x1:.0f},{y1:.0f} Q{(x1 + x2) / 2 + bend:.0f},{(y1 + y2) / 2:.0f} '
                          f'{x2:.0f},{y2:.0f}" fill="none" stroke="#888" marker-end="url(#arrow)"/>')
+    scored = {n: v for n, v in (scores or {}).items() if n in pos and v is not None}
+    low, high = min(scored.values(), default=0), max(scored.values(), default=0)
     for n, (x, y) in pos.items():
         n_shown = shown_ref(n)  # the picture is published with the card: no local paths
         label = n_shown
         label = label if len(label) <= 38 else "…" + label[-37:]
         fill = "#ffe7a8" if depth[n] == 0 else "#dbe9ff"
+        if n in scored:
+            label = (label if len(label) <= 28 else "…" + label[-27:]) + f" · {scored[n]:.3f}"
+            fill = _score_fill(scored[n], low, high)
         parts.append(f'<g><title>{_esc(n_shown)}</title><rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" '
                      f'rx="6" fill="{fill}" stroke="#777"/><text x="{x + box_w / 2:.0f}" y="{y + box_h / 2 + 4:.0f}" '
                      f'text-anchor="middle">{_esc(label)}</text></g>')
+    if scored and metric:
+        parts.append(f'<text x="6" y="{height - 6:.0f}" fill="#555">colour: {_esc(metric)} (red lowest, green '
+                     f'highest)</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -15,33 +15,33 @@ from lab.errors import LabError
 _PATTERNS = [
     re.compile(r"\b(?:score|rating|grade)\b\W{0,3}(?:is|of|=)?\W{0,3}([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE),
     re.compile(r"\[\[\s*([0-9]+(?:\.[0-9]+)?)\s*\]\]"),
-    re.compile(r"\b([0-9]+(?:\.[0-9]+)?)\s*(?:/|out of)\s*5\b", re.IGNORECASE),
 ]
+_OUT_OF = r"\b([0-9]+(?:\.[0-9]+)?)\s*(?:/|out of)\s*{top}\b"
 _BARE = re.compile(r"^\W*([0-9]+(?:\.[0-9]+)?)\W*$")
 
 
-def _in_range(text: str) -> float | None:
+def _in_range(text: str, top: int) -> float | None:
     value = float(text)
-    return value if 1 <= value <= 5 else None
+    return value if 1 <= value <= top else None
 
 
-def parse_score(reply) -> float | None:
-    """The 1-5 score in a judge's reply, or None when there is none (or it is out of range)."""
+def parse_score(reply, top: int = 5) -> float | None:
+    """The 1-`top` score in a judge's reply, or None when there is none (or it is out of range)."""
     if not isinstance(reply, str) or not reply.strip():
         return None
     text = reply.strip()
     try:
         data = json.loads(text)
         if isinstance(data, dict) and isinstance(data.get("score"), (int, float, str)):
-            return _in_range(str(data["score"]))
+            return _in_range(str(data["score"]), top)
     except (json.JSONDecodeError, ValueError):
         pass
-    for pattern in _PATTERNS:
+    for pattern in [*_PATTERNS, re.compile(_OUT_OF.format(top=top), re.IGNORECASE)]:
         match = pattern.search(text)
         if match:
-            return _in_range(match.group(1))
+            return _in_range(match.group(1), top)
     match = _BARE.match(text)
-    return _in_range(match.group(1)) if match else None
+    return _in_range(match.group(1), top) if match else None
 
 
 def judge_prompt(rubric: str, prompt: str, answer: str) -> str:
@@ -126,28 +126,34 @@ class EndpointJudge:
         except (AttributeError, IndexError, TypeError):
             return ""  # an answer without a reply: unscored, like a reply without a score
 
-    def _one(self, prompt: str) -> str:
+    def attempt(self, prompt: str) -> tuple[str | None, str, float | None]:
+        """One call: (reply, "", None), or (None, why it failed, the Retry-After it asked for). A refused key or
+        HF_HUB_OFFLINE raises: retrying cannot help. (lab.eval retries with its own policy.)"""
         import httpx2  # huggingface_hub's HTTP client
         from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
 
+        try:
+            return self._ask(prompt), "", None
+        except OfflineModeIsEnabled:
+            raise LabError("HF_HUB_OFFLINE is set, so huggingface_hub calls no endpoint, the judge's included.",
+                           "Unset HF_HUB_OFFLINE to use an endpoint judge, or judge with a local model.",
+                           "judge.endpoint") from None
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status in (401, 403):
+                raise LabError(f"The judge endpoint refused the key (HTTP {status}).",
+                               "Sign in, or set a valid key in the environment variable you named.",
+                               "judge.api_key_env") from None
+            return None, f"HTTP {status}", _retry_after(exc.response)
+        except (InferenceTimeoutError, httpx2.TransportError, OSError) as exc:
+            return None, type(exc).__name__, None
+
+    def _one(self, prompt: str) -> str:
         why = ""
         for wait in (*RETRY_WAITS_S, None):
-            retry_after = None
-            try:
-                return self._ask(prompt)
-            except OfflineModeIsEnabled:
-                raise LabError("HF_HUB_OFFLINE is set, so huggingface_hub calls no endpoint, the judge's included.",
-                               "Unset HF_HUB_OFFLINE to use an endpoint judge, or judge with a local model.",
-                               "judge.endpoint") from None
-            except HfHubHTTPError as exc:
-                status = exc.response.status_code if exc.response is not None else 0
-                if status in (401, 403):
-                    raise LabError(f"The judge endpoint refused the key (HTTP {status}).",
-                                   "Sign in, or set a valid key in the environment variable you named.",
-                                   "judge.api_key_env") from None
-                why, retry_after = f"HTTP {status}", _retry_after(exc.response)
-            except (InferenceTimeoutError, httpx2.TransportError, OSError) as exc:
-                why = type(exc).__name__
+            reply, why, retry_after = self.attempt(prompt)
+            if reply is not None:
+                return reply
             if wait is not None:
                 time.sleep(retry_after if retry_after is not None else wait)
         raise LabError(f"The judge endpoint {self.url} failed ({why}) {len(RETRY_WAITS_S) + 1} tries in a row, so the "

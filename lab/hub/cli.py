@@ -41,6 +41,8 @@ def add_parsers(sub) -> None:
     push.add_argument("--repo", required=True, help="NAME (under your user) or OWNER/NAME.")
     push.add_argument("--public", action="store_true", help="Make the new repo public (default: private).")
     push.add_argument("--overwrite", action="store_true", help="Replace the files of an existing repo.")
+    push.add_argument("--gate", default="", metavar="TASK",
+                      help="Push only if the artifact's score on TASK is at least its base's (see `lab eval`).")
     push.set_defaults(func=_push)
 
 
@@ -102,6 +104,6 @@ def _push(args) -> int:
         _err(f"[{fraction * 100:5.1f}%] {message}")
 
     url = publish(args.folder, args.repo, local_token(), private=not args.public, overwrite=args.overwrite,
-                  progress=progress, log=_err)
+                  progress=progress, log=_err, gate_task=args.gate)
     print_json({"url": url, "repo": url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1], "private": not args.public})
     return 0

@@ -15,7 +15,7 @@ jobs.register_kind("hub.push", "lab.hub.jobs:run_push", heavy=False, label="Push
 
 
 def submit_push(folder, repo: str, token: str | None, private: bool = True, overwrite: bool = False,
-                artifacts_only: bool = False) -> jobs.Job:
+                artifacts_only: bool = False, gate_task: str = "") -> jobs.Job:
     """Check what can be checked now (sign-in, name, folder, the token with the Hub), then queue the push.
 
     artifacts_only: the folder must be a finished artifact in LAB_HOME (the UI and its API never push
@@ -24,8 +24,13 @@ def submit_push(folder, repo: str, token: str | None, private: bool = True, over
     token = require_token(token, "Publishing to the Hub")
     validate_repo_name(repo)
     path = check_artifact(folder) if artifacts_only else check_folder(folder)
+    if gate_task:  # refused now, with the numbers; the worker checks again before it pushes
+        from lab.eval.gate import check
+
+        check(path, gate_task)
     repo_id = full_repo_id(repo, token)
-    recipe = {"folder": str(path), "repo": repo_id, "private": bool(private), "overwrite": bool(overwrite)}
+    recipe = {"folder": str(path), "repo": repo_id, "private": bool(private), "overwrite": bool(overwrite),
+              "gate_task": gate_task}
     return jobs.submit("hub.push", recipe, title=f"Push {path.name} to {repo_id}", token=token, needs_token=True)
 
 
@@ -37,7 +42,8 @@ def run_push(ctx) -> None:
     token = os.environ.get("HF_TOKEN")  # put there by the job manager for this worker only
     ctx.progress(0.01, f"Publishing {r['folder']} to {r['repo']}…", force=True)
     url = publish(r["folder"], r["repo"], token, private=r.get("private", True), overwrite=r.get("overwrite", False),
-                  progress=lambda fraction, message: ctx.progress(fraction, message), log=ctx.log)
+                  progress=lambda fraction, message: ctx.progress(fraction, message), log=ctx.log,
+                  gate_task=r.get("gate_task", ""))
     (ctx.folder / "push.json").write_text(json.dumps({"url": url, "repo": r["repo"], "folder": r["folder"]}, indent=2))
     ctx.progress(1.0, f"Published: {url}", force=True)
 

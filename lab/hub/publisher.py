@@ -166,12 +166,17 @@ def _stale_files(hf, repo_id: str, repo_type: str, ops: list) -> list:
 
 
 def publish(folder, repo: str, token: str | None, private: bool = True, overwrite: bool = False,
-            progress=None, log=print) -> str:
-    """Push `folder` to the Hub repo `repo` (NAME or OWNER/NAME); returns the repo URL."""
+            progress=None, log=print, gate_task: str = "") -> str:
+    """Push `folder` to the Hub repo `repo` (NAME or OWNER/NAME); returns the repo URL. With `gate_task`, only
+    if the artifact's score on that task is at least its base's (else a LabError with both numbers)."""
     progress = progress or (lambda fraction, message: None)
     token = require_token(token, "Publishing to the Hub")
     validate_repo_name(repo)
     folder = check_folder(folder)
+    if gate_task:
+        from lab.eval.gate import check
+
+        log(check(folder, gate_task))
     has_manifest = (folder / MANIFEST).is_file()
     manifest = read_manifest(folder) if has_manifest else infer_manifest(folder)
     repo_type = "dataset" if manifest.get("kind") in ("dataset", "votes") else "model"

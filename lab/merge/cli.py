@@ -18,6 +18,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--shard-size", type=int, default=None,
                    help="mergekit out_shard_size: size of each saved shard (default 5B).")
     p.add_argument("--seed", type=int, default=None, help="Seed for DARE/DELLA's random pruning.")
+    p.add_argument("--eval-task", action="append", default=[], metavar="TASK",
+                   help="Then evaluate the merge against its sources on TASK (file, lm-eval task or suite).")
     p.set_defaults(func=_merge)
 
 
@@ -28,6 +30,8 @@ def _options(args) -> dict:
         out["out_shard_size"] = args.shard_size
     if args.seed is not None:
         out["random_seed"] = args.seed
+    if args.eval_task:
+        out["eval_tasks"] = args.eval_task
     return out
 
 

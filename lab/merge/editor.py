@@ -143,7 +143,8 @@ def pictures(recipe: AnyRecipe, report=None):
     return layer_map, curves_figure(recipe, layers or 0)
 
 
-def start(text: str, name: str = "", shard_size: int | None = None, seed: int | None = None, token=None):
+def start(text: str, name: str = "", shard_size: int | None = None, seed: int | None = None, token=None,
+          eval_tasks: list[str] | None = None):
     """Check the YAML, refuse on preflight errors, then submit the merge job into a new artifact folder."""
     import lab.merge  # noqa: F401  registers the kind
     from lab.artifacts import new_folder
@@ -152,8 +153,13 @@ def start(text: str, name: str = "", shard_size: int | None = None, seed: int | 
 
     recipe = load_recipe(text)
     preflight(recipe, token=token).raise_for_errors()
+    if eval_tasks:
+        from lab.eval.flow import check_tasks
+
+        check_tasks(eval_tasks, token)
     folder = new_folder("merge", (name or "").strip())
-    options = {k: v for k, v in (("out_shard_size", shard_size), ("random_seed", seed)) if v}
+    options = {k: v for k, v in (("out_shard_size", shard_size), ("random_seed", seed), ("eval_tasks", eval_tasks))
+               if v}
     try:
         return submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
                       title=f"Merge ({recipe.merge_method}) → {folder.name}", token=token, artifact_dir=folder)

@@ -37,6 +37,9 @@ class MergeOptions(BaseModel):
     cuda: Optional[bool] = Field(None, description="Do the arithmetic on the GPU (default: when there is one).")
     low_cpu_memory: bool = Field(False, description=(
         "Keep intermediate results on the GPU (useful when VRAM exceeds RAM; needs a GPU)."))
+    eval_tasks: list[str] = Field(default_factory=list, description=(
+        "After merging, evaluate the merge against its source models (the base first) on these tasks: task files, "
+        "lm-eval task names or suites. The scores go into the merge's card."))
 
 
 def mergekit_options(opts: MergeOptions):
@@ -139,6 +142,10 @@ def merge(source: Union[str, dict], out: Path, options: MergeOptions | None = No
     recipe = load_recipe(text) if isinstance(source, str) else from_dict(source)
     check_out(out, job_folder)
     check_with_mergekit(recipe)
+    if options.eval_tasks:  # a bad task fails now, not after the merge
+        from lab.eval.flow import check_tasks
+
+        check_tasks(options.eval_tasks, token)
     progress = progress or (lambda frac, msg="": None)
     progress(0.02, "Preflight (config files only)…")
     report = preflight(recipe, token=token, out=out.parent, shard_params=options.out_shard_size)
@@ -161,6 +168,11 @@ def merge(source: Union[str, dict], out: Path, options: MergeOptions | None = No
         raise
     result.update(out=str(out), seconds=round(time.time() - started, 2))
     log(f"Merged {result['method']} into {out}: {result['params']:,} parameters, {result['layers']} layers.")
+    if options.eval_tasks:
+        from lab.eval.flow import after_merge
+
+        progress(0.95, "Evaluating the merge against its sources…")
+        result["eval"] = after_merge(options.eval_tasks, recipe.refs(), out, token, log)
     return result
 
 

@@ -17,6 +17,7 @@ class Board:
         self.message = ""
         self.artifacts: dict[str, str] = {}  # stage -> artifact folder
         self.replies: list[dict] = []
+        self.scores: dict = {}  # model -> held-out exact match (the eval stage)
         self.summary: dict = {}
 
     def update(self, ev: TourEvent) -> "Board":
@@ -29,6 +30,8 @@ class Board:
             self.artifacts[ev.stage] = ev.artifact
         if ev.stage == "chat" and ev.state == "done":
             self.replies = ev.data.get("replies", [])
+        if ev.stage == "eval" and ev.state == "done":
+            self.scores = ev.data.get("scores", {})
         return self
 
     @property
@@ -50,4 +53,8 @@ class Board:
         return "\n\n".join(lines)
 
     def table(self) -> list[list[str]]:
-        return [[r.get(c, "") for c in COLUMNS] for r in self.replies]
+        rows = [[r.get(c, "") for c in COLUMNS] for r in self.replies]
+        if self.scores:  # the eval stage's verdict under the replies
+            rows.append(["Exact match on held-out questions"] +
+                        [f"{v:.2f}" if v is not None else "failed" for v in (self.scores.get(c) for c in COLUMNS[1:])])
+        return rows

@@ -1,7 +1,8 @@
 """The first-run tour: the whole loop, offline, on the bundled model, through the lab's real code paths.
 
 bundled model → demo dataset (written here) → filter (exact + fuzzy dedup + refusals, exported as a dataset
-artifact) → SFT LoRA job → SLERP merge job (base with base+adapter) → the three side by side in chat.
+artifact) → SFT LoRA job → SLERP merge job (base with base+adapter) → the three side by side in chat → the three
+scored by an eval job on held-out questions (lab.tour.heldout).
 `Tour(recipe).run()` yields a TourEvent as each stage starts, moves and ends. A failing stage ends the tour with
 its LabError message; what earlier stages made stays. Every run writes new artifacts (tour-<id>-…).
 """
@@ -23,7 +24,8 @@ from lab.validation import value_error
 
 # (key, label, share of the whole tour's progress bar: roughly its share of the wall time on a 2-core CPU)
 STAGES = [("model", "Bundled model", 0.02), ("dataset", "Demo dataset", 0.01), ("filter", "Filter", 0.03),
-          ("train", "SFT", 0.60), ("merge", "SLERP merge", 0.20), ("chat", "Side-by-side chat", 0.14)]
+          ("train", "SFT", 0.50), ("merge", "SLERP merge", 0.17), ("chat", "Side-by-side chat", 0.12),
+          ("eval", "Evaluate", 0.15)]
 LABELS = {key: label for key, label, _ in STAGES}
 POLL_S = 1.0  # a slow poll: on 2 cores the job's worker needs the CPU
 
@@ -209,6 +211,27 @@ class Tour:
             rows.append({"prompt": prompt, **{name: r.text.strip() for name, r in zip(models, replies)}})
         return {"message": f"{len(models)} models answered {len(rows)} prompt(s) side by side.", "replies": rows,
                 "models": models}
+
+    def _eval(self):
+        from lab import eval as lab_eval
+        from lab.eval.report import load
+        from lab.tour import heldout
+
+        rows = json.loads(Path(self.results["dataset"]["path"]).read_text())
+        path = heldout.write(self.folder, rows)
+        models = [DEFAULT_MODEL, f"{DEFAULT_MODEL}+{self.results['train']['artifact']}",
+                  self.results["merge"]["artifact"]]
+        job = yield from _wait(lab_eval.submit(heldout.recipe(path, models), title="Tour: evaluate"), "evaluation")
+        result = load(job.folder)
+        scores = dict(zip(("base", "fine-tune", "merge"), heldout.scores(result)))
+        base = scores["base"]
+        shown = ", ".join(f"{k} {v:.2f}" + (f" ({v - base:+.2f})" if k != "base" and base is not None else "")
+                          if v is not None else f"{k} failed" for k, v in scores.items())
+        found = result.get("contamination", {}).get(models[1], {}).get("tour_heldout", {})
+        held = f" {found['found']} of {found['items']} of them appear in the fine-tune's training data." \
+            if found else ""
+        return {"message": f"Exact match on {len(heldout.ITEMS)} held-out questions: {shown}.{held}", "job": job.id,
+                "results": str(job.folder), "scores": scores, "contamination": found}
 
 
 def _drive(key: str, stage, done: float, share: float):

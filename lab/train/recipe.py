@@ -100,6 +100,9 @@ class TrainRecipe(BaseModel):
     use_cpu: bool = Field(False, description="Train on the CPU even when a GPU is present (slow; for tests and "
                           "multi-process CPU runs).")
     output_name: str = Field("", description="Name of the artifact folder (empty: a dated name).")
+    eval_tasks: str = Field("", description="After training, evaluate the base against the fine-tune on these tasks "
+                            "(task files, lm-eval task names or suites, comma separated); the scores go into the "
+                            "adapter's card. Empty: no evaluation.")
     auto_fit: list[Literal["batch_size", "max_seq_length"]] = Field(
         default_factory=lambda: list(AUTO_FIT), description="Settings the lab may lower so the run fits in "
         "memory: the batch first (gradient accumulation rises to keep the effective batch), then the sequence "
@@ -135,6 +138,10 @@ class TrainRecipe(BaseModel):
     def targets(self) -> str | list[str]:
         t = self.target_modules.strip()
         return t if t == "all-linear" else [m.strip() for m in t.split(",") if m.strip()]
+
+    @property
+    def eval_task_list(self) -> list[str]:
+        return [t.strip() for t in self.eval_tasks.split(",") if t.strip()]
 
     @property
     def effective_batch(self) -> int:

@@ -157,6 +157,10 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     ds, kind = load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
     pre = _preflight(recipe, ds, kind, folder, token, log)
     recipe = pre.recipe
+    if recipe.eval_tasks:  # a bad task file or name fails now, not after the training
+        from lab.eval.flow import check_tasks
+
+        check_tasks(recipe.eval_task_list, token)
     ctx.check_cancelled()
     train_ds, eval_ds = split(ds if recipe.method == "dpo" else sft_rows(ds, kind), recipe, pre.eval_rows)
     model, tok = load_weights(recipe, pre, token, log)
@@ -265,6 +269,10 @@ def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, 
         result["merged"] = str(finish.merge(folder, recipe, token, log))
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)  # the run is done; free the disk
     (folder / RUN_STATE).unlink(missing_ok=True)
+    if recipe.eval_tasks:  # "evaluate base vs fine-tune on …": its scores go into the card before any push
+        from lab.eval.flow import after_training
+
+        result["eval"] = after_training(recipe.eval_task_list, recipe.model, folder, token, log)
     if recipe.push_to:
         result["pushed"] = finish.push_result(folder, recipe.push_to, token, log)
         if result.get("merged"):

@@ -18,6 +18,7 @@ TABS = [
     ("Train", "lab.ui.train_tab"),
     ("Merge", "lab.ui.merge_tab"),
     ("Chat", "lab.ui.chat_tab"),
+    ("Evaluate", "lab.ui.eval_tab"),
     ("Hub", "lab.ui.hub_tab"),
     ("Artifacts", "lab.ui.artifacts_tab"),
     ("Jobs", "lab.ui.jobs_tab"),

@@ -10,8 +10,8 @@ import gradio as gr
 
 from lab.artifacts import artifact_folder, delete_artifact, folder_size, list_artifacts, read_manifest
 from lab.errors import LabError
-from lab.lineage import family_edges, family_tree_svg
-from lab.ui import bus, export_panel
+from lab.lineage import family_edges
+from lab.ui import bus, export_panel, score_colour
 from lab.ui.common import lab_error, require_user, shows_errors
 
 COLUMNS = ["name", "kind", "size", "parents", "created", "path"]
@@ -75,10 +75,12 @@ def card(path: str) -> str:
     return _inline_images(text, Path(path))
 
 
-def lineage(path: str) -> str:
+def lineage(path: str, colour: str | None = None) -> str:
+    from lab.eval.record import scored_tree
+
     m = _manifest(path)
     edges = family_edges(m, m.get("name", Path(path).name))
-    return family_tree_svg(edges) if edges else "<p>No recorded parents.</p>"
+    return scored_tree(m, m.get("name", Path(path).name), colour or "") if edges else "<p>No recorded parents.</p>"
 
 
 def build() -> None:
@@ -97,6 +99,7 @@ def build() -> None:
         train_btn = gr.Button("Train on it")
         publish_btn = gr.Button("Publish it")
         export_btn = gr.Button("Export to GGUF")
+    colour = score_colour.picker("artifacts-colour")
     with gr.Row():
         confirm = gr.Checkbox(label="Yes, delete this artifact's folder for good", value=False)
         delete_btn = gr.Button("Delete", variant="stop")
@@ -114,7 +117,9 @@ def build() -> None:
 
     table.select(select, None, picked, api_visibility="private")
     card_btn.click(card, picked, card_md, api_name="artifact_card")
-    tree_btn.click(lineage, picked, tree, api_name="artifact_lineage")
+    tree_btn.click(lineage, [picked, colour], tree, api_name="artifact_lineage")
+    colour.input(lambda path, c: lineage(path, c) if path else gr.skip(), [picked, colour], tree,
+                 api_visibility="private")
 
     def send(target: str, tab: str, allowed: set[str] | None):
         def handler(path):

@@ -7,3 +7,6 @@ PUBLISH_HELP = ("Publish an artifact with a card that records its parents, recip
                 "unless you untick **Private**; an existing repo is left alone unless you tick **Overwrite**.")
 REPO_INFO = "Letters, digits, '.', '_' and '-', at most 96 characters. NAME goes under your user; or OWNER/NAME."
 PICKLE_WARNING = " · ⚠️ pickle (.bin) weights only: the lab will not load it"
+GATE = "Only if the score on task … is at least the base's (optional)"
+GATE_INFO = ("A regression gate: the push is refused, with both numbers, unless the artifact's latest score on this "
+             "task (from the Evaluate tab or a train/merge job's evaluation) is at least its base's. Empty: no gate.")

@@ -11,7 +11,7 @@ from lab.merge.methods import GATE_MODES
 from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
-from lab.ui import bus
+from lab.ui import bus, score_colour
 from lab.ui.common import on_load, on_show, progress_bar_html, require_user, shows_errors, token_from, user_token
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
@@ -115,12 +115,14 @@ def build() -> None:
             c["shard"] = gr.Number(None, precision=0, label="Shard size (out_shard_size)",
                                    info=_info(MergeOptions, "out_shard_size"))
             c["seed"] = gr.Number(None, precision=0, label="Seed", info=_info(MergeOptions, "random_seed"))
+            c["eval"] = gr.Textbox(label="Then evaluate on tasks", info=_info(MergeOptions, "eval_tasks"))
         with gr.Row():
             c["run"] = gr.Button("Merge", variant="primary")
             c["cancel"] = gr.Button("Cancel", variant="stop")
             c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
         c["progress"] = gr.HTML()
         c["job_status"] = gr.Markdown(elem_id="merge-job-status")
+        c["colour"] = score_colour.picker("merge-colour")
         c["family"] = gr.HTML(label="Family tree")
     with gr.Accordion("Publish the merge to the Hub", open=False):
         c["publish"] = _publish_panel()
@@ -221,14 +223,14 @@ def _wire_run(c: dict) -> None:
     from lab import jobs
 
     @shows_errors
-    def run(text, name, shard, seed, oauth_token: gr.OAuthToken | None = None):
+    def run(text, name, shard, seed, tasks, oauth_token: gr.OAuthToken | None = None):
         token = user_token(oauth_token, "Starting a merge")
         job = editor.start(text, name, int(shard) if shard else None, int(seed) if seed is not None else None,
-                           token=token)
+                           token=token, eval_tasks=[t.strip() for t in (tasks or "").split(",") if t.strip()])
         return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True), \
             gr.update(interactive=False)
 
-    c["run"].click(run, [c["yaml"], c["name"], c["shard"], c["seed"]],
+    c["run"].click(run, [c["yaml"], c["name"], c["shard"], c["seed"], c["eval"]],
                    [c["job_id"], c["job_status"], c["timer"], c["try_chat"]], **PRIVATE)
 
     publish = [c["publish"]["artifact"]] if c.get("publish") else []
@@ -246,6 +248,7 @@ def _wire_run(c: dict) -> None:
 
     c["timer"].tick(tick, c["job_id"], [c["progress"], c["job_status"], c["timer"], c["out"], c["family"],
                                         c["try_chat"], *publish], **PRIVATE)
+    c["colour"].input(_family, [c["out"], c["colour"]], c["family"], **PRIVATE)
 
     @shows_errors
     def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
@@ -285,12 +288,12 @@ def _wire_bus(c: dict, form: list, filled: list) -> None:
     bus.BUS.merge.change(receive, [bus.BUS.merge, *form], filled, **PRIVATE)
 
 
-def _family(folder: str) -> str:
+def _family(folder: str, colour: str | None = None) -> str:
     from lab.artifacts import read_manifest
-    from lab.lineage import family_edges, family_tree_svg
+    from lab.eval.record import scored_tree
 
-    manifest = read_manifest(folder)
-    return family_tree_svg(family_edges(manifest, manifest.get("name", ""))) if manifest else ""
+    manifest = read_manifest(folder) if folder else {}
+    return scored_tree(manifest, manifest.get("name", ""), colour or "") if manifest else ""
 
 
 def _publish_choice(out: str):

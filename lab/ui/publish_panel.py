@@ -23,10 +23,12 @@ def artifact_choices() -> list[tuple[str, str]]:
     return out
 
 
-def push(artifact: str, repo: str, private: bool, overwrite: bool, oauth_token: gr.OAuthToken | None = None):
-    """Queue the push of a lab artifact; returns (job id, message). Refused unless signed in."""
+def push(artifact: str, repo: str, private: bool, overwrite: bool, gate: str | None = None,
+         oauth_token: gr.OAuthToken | None = None):
+    """Queue the push of a lab artifact; returns (job id, message). Refused unless signed in, and, with a gate
+    task, unless the artifact's score on it is at least its base's."""
     job = submit_push(artifact, repo, token_from(oauth_token), private=bool(private), overwrite=bool(overwrite),
-                      artifacts_only=True)
+                      artifacts_only=True, gate_task=(gate or "").strip())
     return job.id, f"Push job `{job.id}` started: {job.title}."
 
 
@@ -55,6 +57,7 @@ def build(api_name: str | None = "hub_push") -> dict:
                           info=hub_strings.REPO_INFO)
         private = gr.Checkbox(value=True, label="Private", scale=1)
         overwrite = gr.Checkbox(value=False, label="Overwrite an existing repo", scale=1)
+    gate = gr.Dropdown([], value=None, allow_custom_value=True, label=hub_strings.GATE, info=hub_strings.GATE_INFO)
     go = gr.Button("Push to the Hub", variant="primary")
     job_id = gr.Textbox(label="Push job", interactive=False)
     bar = gr.HTML(progress_bar_html(0))
@@ -62,22 +65,25 @@ def build(api_name: str | None = "hub_push") -> dict:
     timer = gr.Timer(1.0, active=False)
 
     def choices():
-        return gr.Dropdown(choices=artifact_choices())
+        from lab.eval.record import score_choices
 
-    on_load(choices, None, artifact)
-    refresh.click(choices, None, artifact, api_visibility="private")
+        tasks = list(dict.fromkeys(c.split(" · ")[0] for c in score_choices()))
+        return gr.Dropdown(choices=artifact_choices()), gr.Dropdown(choices=tasks)
 
-    def start(a, r, p, o, oauth_token: gr.OAuthToken | None = None):
-        jid, message = push(a, r, p, o, oauth_token)
+    on_load(choices, None, [artifact, gate])
+    refresh.click(choices, None, [artifact, gate], api_visibility="private")
+
+    def start(a, r, p, o, g=None, oauth_token: gr.OAuthToken | None = None):
+        jid, message = push(a, r, p, o, g, oauth_token)
         return jid, message, gr.Timer(active=True)
 
     visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
-    go.click(shows_errors(start), [artifact, repo, private, overwrite], [job_id, status, timer], **visibility)
+    go.click(shows_errors(start), [artifact, repo, private, overwrite, gate], [job_id, status, timer], **visibility)
 
     def poll(jid):
         html, line, more = push_status(jid)
         return html, line, gr.Timer(active=more)
 
     timer.tick(poll, job_id, [bar, status, timer], api_visibility="private", show_progress="hidden")
-    return {"artifact": artifact, "repo": repo, "private": private, "overwrite": overwrite, "push": go,
+    return {"artifact": artifact, "repo": repo, "private": private, "overwrite": overwrite, "gate": gate, "push": go,
             "job_id": job_id, "status": status}

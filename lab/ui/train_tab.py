@@ -23,6 +23,7 @@ GROUPS = [
                              "use_cpu"]),
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
                                   "push_to", "report_to"]),
+    ("Evaluate after training", ["eval_tasks"]),
 ]
 LABELS = {"lr": "learning rate", "max_seq_length": "max sequence length", "grad_accum": "gradient accumulation",
           "auto_fit": "the lab may lower, to fit memory", "run_anyway": "run anyway (even if it won't fit)"}

@@ -106,6 +106,19 @@ def test_all_three_answered_and_stages_came_in_order(tour):
         assert all(row[name].strip() for name in ("base", "fine-tune", "merge")), row
 
 
+def test_base_fine_tune_and_merge_are_scored_on_held_out_questions(tour):
+    from lab.artifacts import read_manifest as manifest
+    from lab.tour.heldout import ITEMS
+
+    _, summary = tour
+    stage = summary["stages"]["eval"]
+    assert set(stage["scores"]) == {"base", "fine-tune", "merge"}
+    assert all(0 <= v <= 1 for v in stage["scores"].values())
+    assert (stage["contamination"]["found"], stage["contamination"]["items"]) == (0, len(ITEMS))  # held out
+    merge = manifest(Path(summary["artifacts"]["merge"]))["evaluations"][0]
+    assert merge["value"] == stage["scores"]["merge"] and merge["base"]["value"] == stage["scores"]["base"]
+
+
 def test_a_failing_stage_stops_the_tour_and_keeps_what_came_before(tour, monkeypatch, bundled_model):
     _, first = tour
     before = {k: read_manifest(Path(p)) for k, p in first["artifacts"].items()}

@@ -50,4 +50,7 @@ def test_the_board_shows_each_stage_as_it_goes():
     assert "✔ **Filter**: 75 → 62 rows · `/a/data`" in board.markdown() and "✘ **SFT**" in board.markdown()
     board.update(TourEvent("tour", "failed", "stopped", 0.1, data={"ok": False, "message": "stopped"}))
     assert board.finished and not board.ok and board.table() == []
-    assert len(STAGES) == 6
+    assert len(STAGES) == 7
+    board.update(TourEvent("eval", "done", "scored", 1.0, data={"scores": {"base": 0.25, "fine-tune": 0.5,
+                                                                           "merge": None}}))
+    assert board.table()[-1] == ["Exact match on held-out questions", "0.25", "0.50", "failed"]

@@ -1,0 +1,114 @@
+"""What the Evaluate tab needs from the core: the recipe from its form, the open-benchmark switch, a job's status,
+past runs, and the custom tasks as a zip that runs with `lm_eval` alone. No gradio here."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.eval.recipe import EvalRecipe
+from lab.settings import get_settings
+
+
+def open_benchmarks() -> tuple[bool, str]:
+    """(usable, why not): open benchmarks need the Hub."""
+    from lab.eval.catalog import OFFLINE_REASON
+    from lab.settings import is_offline
+
+    return (False, OFFLINE_REASON) if is_offline() else (True, "")
+
+
+def recipe_from_form(models, files, hub: str, kind: str, regex: str, open_tasks, names: str, limit, fewshot,
+                     chat: str, batch, judge: dict) -> EvalRecipe:
+    """The form's values as a validated recipe; uploads are copied into LAB_HOME first (the job reads them)."""
+    from lab.data.load import store_upload
+
+    custom = [{"path": str(store_upload(f)), "kind": kind or "auto", "regex": regex or ""}
+              for f in (files or [])]
+    for hub_id in [h.strip() for h in (hub or "").split(",") if h.strip()]:
+        repo, _, split = hub_id.partition(":")
+        custom.append({"hub": repo, "split": split or "test", "kind": kind or "auto", "regex": regex or ""})
+    tasks = list(open_tasks or []) + [n.strip() for n in (names or "").replace("\n", ",").split(",") if n.strip()]
+    data = {"models": [m for m in (models or []) if m], "tasks": tasks, "custom": custom,
+            "limit": _whole(limit, "limit"), "num_fewshot": _whole(fewshot, "num_fewshot"),
+            "chat_template": chat or "auto", "batch_size": int(batch or 8),
+            "judge": {k: v for k, v in (judge or {}).items() if v not in (None, "")}}
+    if not data["models"]:
+        raise LabError("No model picked.", "Pick 1 to 6 models; the first is the base.", "models")
+    return EvalRecipe.parse(data)
+
+
+def downloads(out) -> tuple[str | None, str]:
+    """(tasks.zip or None, results.json), copied to a fresh temporary folder: the app never serves LAB_HOME."""
+    import shutil
+    import tempfile
+
+    dest = Path(tempfile.mkdtemp(prefix="lab-eval-"))
+    results = shutil.copy(Path(out) / "results.json", dest / "results.json")
+    try:
+        return str(bundle(out, dest)), str(results)
+    except LabError:
+        return None, str(results)
+
+
+def _whole(text, field: str) -> int | None:
+    """An optional whole number typed in a box (empty: None)."""
+    text = str(text if text is not None else "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise LabError(f"{text!r} is not a whole number.", f"Type a number of items, or leave {field} empty.", field)
+    return int(text)
+
+
+def status(job_id: str) -> dict:
+    from lab.jobs import get_job
+
+    job = get_job(job_id)
+    done = job.state == "succeeded" and (job.folder / "results.json").is_file()
+    return {"state": job.state, "progress": job.progress, "message": job.message, "error": job.error,
+            "final": job.final, "out": str(job.folder) if done else ""}
+
+
+def past_runs() -> list[tuple[str, str]]:
+    """(label, folder) of finished evaluations, newest first."""
+    root = get_settings().home / "evals"
+    runs = sorted(root.glob("*/results.json"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
+    out = []
+    for path in runs[:50]:
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        label = f"{path.parent.name}: {len(r.get('models', []))} model(s) on " + \
+            ", ".join(t["name"] for t in r.get("tasks", []))[:80]
+        out.append((label, str(path.parent)))
+    return out
+
+
+RUN_README = """These lm-eval tasks were made by the lab from your files. Run them with lm-evaluation-harness alone,
+from this folder:
+
+    {commands}
+
+The lab ran exactly these YAML and data files; with the same settings the scores are the same.
+Judged tasks (metric `score`) generate the answers here; the lab's judge scores them.
+"""
+
+
+def bundle(out, dest) -> Path:
+    """tasks.zip in `dest`: every custom task's YAML and data, and the lm_eval commands."""
+    out = Path(out)
+    tasks = out / "tasks"
+    files = sorted(p for p in tasks.glob("*") if p.suffix in (".yaml", ".jsonl")) if tasks.is_dir() else []
+    if not files:
+        raise LabError("This evaluation has no custom tasks to download.", "Add a task file and run it.", "tasks")
+    result = json.loads((out / "results.json").read_text())
+    commands = [m["lm_eval_command"].split(" && ", 1)[-1] for m in result["models"] if m.get("lm_eval_command")]
+    path = Path(dest) / "tasks.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in files:
+            z.write(f, f"tasks/{f.name}")
+        z.writestr("tasks/README.txt", RUN_README.format(commands="\n    ".join(commands)))
+    return path

@@ -1,0 +1,127 @@
+"""Scores leave the job: into each evaluated artifact's manifest (its lineage record) and card (`model-index`
+metadata the Hub renders), and into a scores index in LAB_HOME that the family tree colours nodes by.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from lab.artifacts import MANIFEST, read_manifest
+from lab.eval.report import headline
+from lab.settings import get_settings
+
+
+def artifact_folder(ref: str) -> Path | None:
+    """The lab artifact a model reference is: the folder itself, or the adapter of BASE+ADAPTER."""
+    from lab.chat.entry import parse_ref
+
+    try:
+        mref = parse_ref(ref)
+    except Exception:
+        return None
+    folder = mref.adapter or Path(mref.base).expanduser()
+    return folder.resolve() if (folder / MANIFEST).is_file() else None
+
+
+def aliases(ref: str) -> list[str]:
+    """The names a model goes by in family trees: its reference, folder, manifest name and Hub repo."""
+    out = [ref]
+    folder = artifact_folder(ref)
+    if folder is not None:
+        m = read_manifest(folder)
+        out += [str(folder), m.get("name", ""), m.get("hub_repo", "")]
+    return [a for a in dict.fromkeys(out) if a]
+
+
+def entries(result: dict) -> list[tuple[dict, list[dict]]]:
+    """(model row, its evaluation records) with the headline metric, stderr and the base's value."""
+    models = [m for m in result.get("models", []) if not m.get("error")]
+    base = result["models"][0] if result.get("models") else None
+    out = []
+    for m in models:
+        recs = []
+        for t in result.get("tasks", []):
+            value, stderr = headline(result, m, t)
+            if value is None:
+                continue
+            rec = {"task": t["name"], "metric": t["metric"], "value": value, "stderr": stderr,
+                   "kind": t["kind"], "limit": result["settings"]["limit"], "date": time.strftime("%Y-%m-%d %H:%M"),
+                   "results": result["out"]}
+            if base is not None and base is not m and not base.get("error"):
+                rec["base"] = {"model": base["model"], "value": headline(result, base, t)[0]}
+            recs.append(rec)
+        out.append((m, recs))
+    return out
+
+
+def _merge(old: list[dict], new: list[dict]) -> list[dict]:
+    keep = {(r["task"], r["metric"]): r for r in old}
+    keep.update({(r["task"], r["metric"]): r for r in new})
+    return list(keep.values())
+
+
+def record(result: dict) -> list[str]:
+    """Write the scores into the evaluated artifacts and the index; returns the artifacts updated."""
+    from lab.cards import write_card
+
+    updated = []
+    index = _load_index()
+    for model, recs in entries(result):
+        for rec in recs:
+            index.append({"aliases": aliases(model["model"]), "hash": model["hash"], **rec})
+        folder = artifact_folder(model["model"])
+        if folder is None or not recs:
+            continue
+        manifest = read_manifest(folder)
+        manifest["evaluations"] = _merge(manifest.get("evaluations", []), recs)
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        write_card(folder, manifest.get("hub_repo", ""))
+        updated.append(str(folder))
+    _save_index(index)
+    return updated
+
+
+def _index_path() -> Path:
+    return get_settings().home / "eval" / "scores.json"
+
+
+def _load_index() -> list[dict]:
+    path = _index_path()
+    try:
+        return json.loads(path.read_text()) if path.is_file() else []
+    except json.JSONDecodeError:
+        return []
+
+
+def _save_index(index: list[dict]) -> None:
+    path = _index_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(index[-5000:], indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def score_choices() -> list[str]:
+    """'task · metric' pairs any model has a score on (the family tree's colour-by choices)."""
+    return sorted({f"{r['task']} · {r['metric']}" for r in _load_index()})
+
+
+def score_map(choice: str) -> dict[str, float]:
+    """Latest value of 'task · metric' for every alias of every model scored on it."""
+    task, _, metric = choice.partition(" · ")
+    out: dict[str, float] = {}
+    for r in _load_index():
+        if r["task"] == task and r["metric"] == metric:
+            for a in r["aliases"]:
+                out[a] = r["value"]
+    return out
+
+
+def scored_tree(manifest: dict, name: str, choice: str = "") -> str:
+    """The family tree SVG, its nodes coloured by the chosen 'task · metric' score (none: plain)."""
+    from lab.lineage import family_edges, family_tree_svg
+
+    edges = family_edges(manifest, name)
+    return family_tree_svg(edges, score_map(choice) if choice else None, choice)

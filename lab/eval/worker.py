@@ -1,0 +1,32 @@
+"""The `eval` job: ctx.recipe is an EvalRecipe; results, samples and task YAMLs land in the job's folder."""
+from __future__ import annotations
+
+import json
+import os
+
+from lab.eval.recipe import EvalRecipe
+
+
+def quiet() -> None:
+    """lm-eval and datasets draw progress bars into the job log; the lab logs its own lines."""
+    import logging
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def run(ctx) -> None:
+    from lab.eval import flow
+    from lab.train.worker import passive_threads
+
+    passive_threads()
+    recipe = EvalRecipe.parse(ctx.recipe)
+    result = flow.evaluate_and_record(recipe, ctx.folder, token=os.environ.get("HF_TOKEN") or None, log=ctx.log,
+                                      progress=lambda f, m="": ctx.progress(f, m))
+    (ctx.folder / "summary.json").write_text(json.dumps(flow.summary(result), indent=2))
+    ctx.progress(1.0, flow.summary(result)["message"], force=True)
