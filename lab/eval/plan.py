@@ -10,7 +10,7 @@ from lab.errors import LabError
 from lab.eval import catalog
 from lab.eval.custom import BuiltTask, build
 from lab.eval.recipe import CustomTask, EvalRecipe
-from lab.models.resolve import REPO_ID
+from lab.repo_id import is_repo_id
 
 MC_TOKENS, FLOPS_CPU, FLOPS_GPU = 80, 5e10, 5e13  # a rough cost model, for the estimate only
 TOKEN_S_CPU = 0.03  # the least a generated token costs on a CPU (per model call overhead)
@@ -43,7 +43,7 @@ def classify(entry: str) -> CustomTask | str:
     if catalog.is_open_task(text):
         return text
     hub, _, split = text.partition(":")
-    if REPO_ID.match(hub) and not path.suffix:
+    if is_repo_id(hub) and not path.suffix:
         return CustomTask(hub=hub, split=split or "test")
     if path.suffix.lower() in (".jsonl", ".json", ".csv", ".parquet"):
         raise LabError(f"No file at {text}.", "Check the path of the task file.", "tasks")

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lab import yamlio
-from lab.data.recipe import Judge as DataJudge
+from lab.data.step_specs import Judge as DataJudge
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
 from lab.validation import recipe_error
