@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "lab.train.cli",
     "merge": "lab.merge.cli",
     "chat": "lab.chat.cli",
+    "votes": "lab.chat.cli",
     "hub": "lab.cli_hub",
     "push": "lab.cli_hub",
     "tour": "lab.tour.cli",
