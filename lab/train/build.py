@@ -202,4 +202,9 @@ def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
         args += ["--packing"]
     if p.device == "cpu":
         args += ["--use_cpu"]
+    if recipe.method in ("grpo", "kto", "reward"):
+        from lab.train.methods import trl_args
+
+        args, note = trl_args(recipe, args)
+        return shlex.join(args) + note
     return shlex.join(args)

@@ -100,3 +100,24 @@ def save_reward_model(trainer, folder: Path) -> None:
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     model.save_pretrained(str(folder), safe_serialization=True)
+
+
+def trl_args(recipe, args: list[str]) -> tuple[list[str], str]:
+    """(the `trl grpo|kto|reward` arguments, a trailing shell comment). The lab's reward library has no trl CLI
+    form (only a reward model does), so a GRPO command names its rewards in the comment."""
+    if recipe.method == "kto":
+        return args + ["--beta", f"{recipe.dpo_beta:g}", "--desirable_weight", f"{recipe.desirable_weight:g}",
+                       "--undesirable_weight", f"{recipe.undesirable_weight:g}"], ""
+    if recipe.method != "grpo":
+        return args, ""
+    i = args.index("--max_length")
+    args = args[:i] + args[i + 2:]
+    args += ["--num_generations", str(recipe.num_generations), "--max_completion_length",
+             str(recipe.max_completion_length), "--temperature", f"{recipe.temperature:g}", "--beta",
+             f"{recipe.grpo_beta:g}"]
+    models = [s.param for s in recipe.rewards if s.name == "reward_model"]
+    if models:
+        args += ["--reward_model_name_or_path", models[0]]
+    others = [s.line for s in recipe.rewards if s.name != "reward_model"]
+    note = f"  # the lab's rewards {', '.join(others)}: pass yours as --reward_funcs module.function" if others else ""
+    return args, note

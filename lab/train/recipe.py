@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lab import yamlio
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
+from lab.train.arith import FORMAT as ARITH_FORMAT
 from lab.train.rewards.spec import REWARD_HELP, RewardSpec, parse_rewards
 from lab.validation import recipe_error
 
@@ -221,7 +222,21 @@ PRESETS: dict[str, dict] = {
     "DPO with LoRA": dict(method="dpo", adapter="lora", lora_r=16, lora_alpha=32, learning_rate=5e-6,
                           batch_size=4, grad_accum=4, max_seq_length=1024, dpo_beta=0.1, dpo_loss="sigmoid",
                           gradient_checkpointing="auto", scheduler="cosine", epochs=1.0, packing=False),
+    # the lab writes this preset's data (lab.train.arith); bench/suites/train_methods.py measures its rise
+    "GRPO: teach an answer format": dict(method="grpo", adapter="lora", lora_r=16, lora_alpha=32,
+                                         learning_rate=2e-4, batch_size=8, grad_accum=1, num_generations=4,
+                                         max_completion_length=16, temperature=1.0, grpo_beta=0.0,
+                                         rewards=[f"format:{ARITH_FORMAT}", "exact"], max_steps=60,
+                                         max_seq_length=256, scheduler="constant", warmup_ratio=0.0, packing=False),
+    "KTO from arena votes": dict(method="kto", adapter="lora", lora_r=16, lora_alpha=32, learning_rate=5e-6,
+                                 batch_size=4, grad_accum=4, max_seq_length=1024, dpo_beta=0.1,
+                                 gradient_checkpointing="auto", scheduler="cosine", epochs=1.0, packing=False),
+    "Reward model from preference pairs": dict(method="reward", adapter="lora", lora_r=16, lora_alpha=32,
+                                               learning_rate=1e-4, batch_size=4, grad_accum=2, max_seq_length=1024,
+                                               scheduler="cosine", epochs=1.0, packing=False),
 }
+# Presets whose dataset the lab provides: preset -> lab.train.preset_data source
+PRESET_DATA = {"GRPO: teach an answer format": "arithmetic", "KTO from arena votes": "arena-kto"}
 
 
 def preset(name: str, **overrides) -> TrainRecipe:
