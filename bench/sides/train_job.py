@@ -77,8 +77,8 @@ def _rise(steps: list[dict]) -> dict:
     if not rewards:
         return {}
     n = max(1, len(rewards) // 10)
-    return {"reward_first10": round(statistics.mean(rewards[:n]), 4),
-            "reward_last10": round(statistics.mean(rewards[-n:]), 4)}
+    first, last = statistics.mean(rewards[:n]), statistics.mean(rewards[-n:])
+    return {"reward_first10": round(first, 4), "reward_last10": round(last, 4), "reward_rise": round(last - first, 4)}
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def recipe_from_form(values: dict) -> TrainRecipe:
             value = int(value)
         elif kind == "float" and value is not None:
             value = float(value)
-        elif kind in ("text", "lines"):
+        elif kind == "text" or (kind == "lines" and not isinstance(value, list)):
             value = (value or "").strip()
         elif kind == "checks":
             value = list(value or [])

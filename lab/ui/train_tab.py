@@ -133,7 +133,7 @@ def _run_layout() -> dict:
         c["tps"] = _plot("Tokens per second", "tokens/s", "train-tps")
     with gr.Accordion("GRPO: rewards and sample completions", open=True):
         with gr.Row():
-            c["rewards_plot"] = _plot("Reward per step: each reward's mean and the total", "reward", "train-rewards")
+            c["rewards_plot"] = _plot("Reward per step: each reward's mean and the total", "reward", "train-reward-curves")
             c["kl_plot"] = _plot("KL, clipped answers and clipped ratio", "value", "train-kl")
         c["length_plot"] = _plot("Completion length", "tokens", "train-length")
         c["samples"] = gr.Dataframe(label="Sample completions of the latest logged step, with their rewards",

@@ -265,3 +265,18 @@ def test_watch_finds_no_signal_and_the_dominant_reward(tmp_path):
     state.global_step = 10
     watch.on_log(None, state, None, logs={**zero, "reward": 1.0, "rewards/exact/std": 0.4})
     assert watch.state["dominant"] == "exact" and "Reward 'exact' dominates" in ctx.logged[-1]
+
+
+def test_panel_presets_bring_their_data_and_rewards_round_trip_through_the_form(bundled_model):
+    from lab.train import panel
+
+    form = {**TrainRecipe().model_dump(), "model": str(bundled_model), "dataset": "mine.jsonl"}
+    grpo = panel.apply_preset("GRPO: teach an answer format", form)
+    assert grpo.method == "grpo" and grpo.dataset.endswith("arithmetic-sums") and "arithmetic" in \
+        panel.preset_note("GRPO: teach an answer format")
+    values = panel.form_from_recipe(grpo)
+    assert values["rewards"].splitlines()[1] == "exact" and panel.field_kind("rewards") == ("lines", [])
+    assert panel.recipe_from_form(values).rewards == grpo.rewards
+    kto = panel.apply_preset("KTO from arena votes", form)
+    assert kto.method == "kto" and kto.dataset == "mine.jsonl"  # no KTO export yet: the form's data stays
+    assert "export" in panel.preset_note("KTO from arena votes")
