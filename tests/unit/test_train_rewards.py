@@ -280,3 +280,11 @@ def test_panel_presets_bring_their_data_and_rewards_round_trip_through_the_form(
     kto = panel.apply_preset("KTO from arena votes", form)
     assert kto.method == "kto" and kto.dataset == "mine.jsonl"  # no KTO export yet: the form's data stays
     assert "export" in panel.preset_note("KTO from arena votes")
+
+
+def test_the_lr_finder_refuses_grpo():
+    from lab.train import lr_finder
+
+    with pytest.raises(LabError) as err:
+        lr_finder.submit(TrainRecipe(method="grpo", rewards=["exact"], dataset="d.jsonl"))
+    assert err.value.field == "learning_rate"
