@@ -12,6 +12,7 @@ from lab.train.recipe import TrainRecipe
 from lab.train.rewards import text
 from lab.train.rewards.guard import GuardedReward, RewardFailed, SampleBook
 from lab.train.rewards.spec import RewardSpec
+from tests.unit.test_data_scoring import judge_server  # noqa: F401 - a fixture: an OpenAI-compatible judge
 
 CPU = Hardware(ram_gb=24, bnb_ok=True, cpu_count=2)
 
@@ -277,6 +278,9 @@ def test_panel_presets_bring_their_data_and_rewards_round_trip_through_the_form(
     values = panel.form_from_recipe(grpo)
     assert values["rewards"].splitlines()[1] == "exact" and panel.field_kind("rewards") == ("lines", [])
     assert panel.recipe_from_form(values).rewards == grpo.rewards
+    out = panel.check(grpo.model_copy(update={"max_rows": 16}))
+    assert out["trl_command"].startswith("trl grpo") and "exact" in out["trl_command"]
+    assert "samples 4 answers" in out["markdown"] and "<|im_start|>assistant" in out["preview"][0][0]
     kto = panel.apply_preset("KTO from arena votes", form)
     assert kto.method == "kto" and kto.dataset == "mine.jsonl"  # no KTO export yet: the form's data stays
     assert "export" in panel.preset_note("KTO from arena votes")
@@ -288,3 +292,32 @@ def test_the_lr_finder_refuses_grpo():
     with pytest.raises(LabError) as err:
         lr_finder.submit(TrainRecipe(method="grpo", rewards=["exact"], dataset="d.jsonl"))
     assert err.value.field == "learning_rate"
+
+
+def test_judge_reward_uses_the_data_tabs_judge_settings(judge_server):
+    from tests.unit.test_data_scoring import _Judge
+
+    spec = RewardSpec.from_line('judge:Rate: {prompt} / {answer} {"backend": "openai", "endpoint": "%s", '
+                                '"model": "judge"}' % judge_server)
+    guarded = rewards.build([spec])[0]
+    prompts = [[{"role": "user", "content": f"Tips about {t}?"}] for t in ("bread", "tomatoes", "money")]
+    scores = guarded(prompts, [_answer("Knead.")] * 3)
+    assert scores == [1.0, 0.25, None] and _Judge.calls == 3  # 5 → 1, 2 → 0.25, no score → unscored
+    with pytest.raises(LabError, match="judge reward's settings"):
+        rewards.make(RewardSpec.from_line('judge {"backend": "openai", "endpoint": "not a url"}'))
+
+
+def test_reward_model_reward_scores_and_a_causal_lm_is_refused(tmp_path, bundled_model):
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    tok = AutoTokenizer.from_pretrained(bundled_model)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, num_labels=1, pad_token_id=tok.pad_token_id)
+    LlamaForSequenceClassification(cfg).save_pretrained(tmp_path / "rm")
+    tok.save_pretrained(tmp_path / "rm")
+    specs = rewards.parse_rewards([f"reward_model:{tmp_path / 'rm'}"])
+    rewards.check(specs, ["prompt"])
+    scores = rewards.build(specs)[0](["Hi"] * 2, [_answer("Hello!"), _answer("Go away.")])
+    assert len(scores) == 2 and all(isinstance(s, float) for s in scores) and scores[0] != scores[1]
+    with pytest.raises(LabError, match="not a reward model"):
+        rewards.check(rewards.parse_rewards([f"reward_model:{bundled_model}"]), ["prompt"])
