@@ -35,6 +35,7 @@ class GrpoWatch(TrainerCallback):
         self.rewards, self.book = rewards, book
         self.no_signal_steps = recipe.no_signal_steps
         self.zero_steps = 0
+        self.written = None  # the generation batch last written to samples.jsonl
         self.shares: dict[str, float] = {}
         self.state = {"no_signal": "", "dominant": "", "shares": {}, "skipped": {}}
 
@@ -60,6 +61,9 @@ class GrpoWatch(TrainerCallback):
         return control
 
     def _samples(self, step: int) -> None:
+        if self.book.batch_key == self.written:
+            return  # with gradient accumulation, several steps train on one generation batch: shown once
+        self.written = self.book.batch_key
         rows = self.book.rows(self.weights, self.per_step)
         with open(self.folder / SAMPLES, "a") as f:
             for row in rows:
