@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "lab.train.cli",
     "merge": "lab.merge.cli",
     "chat": "lab.chat.cli",
+    "votes": "lab.chat.cli",
     "hub": "lab.hub.cli",
     "push": "lab.hub.cli",
     "tour": "lab.tour.cli",

@@ -1,10 +1,11 @@
 """Lab side: a training run as the lab runs it, a job (submit -> worker process -> TRL -> adapter + card).
 
-`python bench/sides/train_job.py --method sft|dpo --model FOLDER --data FILE --steps N --batch B --seq S
-[--adapter lora|qlora] [--packing]`: submits the TrainRecipe through lab.train.submit (the Train tab's and
+`python bench/sides/train_job.py --method sft|dpo|grpo|kto --model FOLDER --data FILE --steps N --batch B --seq S
+[--adapter lora|qlora] [--packing] [GRPO: --reward R ... --generations G --completion C --recipe-extra JSON]`: submits the TrainRecipe through lab.train.submit (the Train tab's and
 `python -m lab train --job`'s path: preflight, job record, worker), waits, and reads the job's metrics.jsonl.
 BENCH_RESULT: step_time_s (median interval between optimizer steps, steps 3..N, as the job's own callback
-timed them), tokens_per_s (non-padding tokens per second over the same steps), steps, first_loss, last_loss.
+timed them), tokens_per_s (non-padding tokens per second over the same steps), steps, first_loss, last_loss;
+GRPO adds reward_first10 / reward_last10 (mean total reward over the first and last 10 % of steps).
 LAB_HOME is a fresh folder under $BENCH_TMP.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("--method", choices=["sft", "dpo"], default="sft")
+    p.add_argument("--method", choices=["sft", "dpo", "grpo", "kto"], default="sft")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--steps", type=int, default=20)
@@ -29,6 +30,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--adapter", choices=["lora", "qlora"], default="lora")
     p.add_argument("--packing", action="store_true")
+    p.add_argument("--reward", action="append", default=[])
+    p.add_argument("--generations", type=int, default=4)
+    p.add_argument("--completion", type=int, default=16)
+    p.add_argument("--recipe-extra", default="{}", help="More TrainRecipe fields as JSON.")
     return p.parse_args()
 
 
@@ -42,7 +47,8 @@ def main() -> int:
 
     recipe = TrainRecipe(method=args.method, model=args.model, dataset=args.data, adapter=args.adapter,
                          max_steps=args.steps, batch_size=args.batch, max_seq_length=args.seq,
-                         learning_rate=args.lr, packing=args.packing, save_steps=10_000)
+                         learning_rate=args.lr, packing=args.packing, save_steps=10_000,
+                         **_method_fields(args))
     # a slow poll: on 2 cores, polling SQLite every 50 ms would take CPU from the worker it waits for
     job = wait(submit(recipe, title="bench: train").id, timeout=3600, poll=0.5)
     if job.state != "succeeded":
@@ -54,9 +60,25 @@ def main() -> int:
     tokens = sum(r["tokens_per_s"] * r["step_time"] for r in timed if r.get("tokens_per_s"))
     print("BENCH_RESULT " + json.dumps({
         "step_time_s": round(statistics.median(r["step_time"] for r in timed), 4),
-        "tokens_per_s": round(tokens / sum(r["step_time"] for r in timed), 1),
-        "steps": len(steps), "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"]}))
+        "tokens_per_s": round(tokens / sum(r["step_time"] for r in timed), 1) if tokens else None,
+        "steps": len(steps), "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"], **_rise(steps)}))
     return 0
+
+
+def _method_fields(args) -> dict:
+    if args.method != "grpo":
+        return json.loads(args.recipe_extra)
+    return {"rewards": args.reward, "num_generations": args.generations, "max_completion_length": args.completion,
+            **json.loads(args.recipe_extra)}
+
+
+def _rise(steps: list[dict]) -> dict:
+    rewards = [r["reward"] for r in steps if "reward" in r]
+    if not rewards:
+        return {}
+    n = max(1, len(rewards) // 10)
+    first, last = statistics.mean(rewards[:n]), statistics.mean(rewards[-n:])
+    return {"reward_first10": round(first, 4), "reward_last10": round(last, 4), "reward_rise": round(last - first, 4)}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Votes live in SQLite (LAB_HOME/votes.db). A battle is one prompt (system + user turn), so both replies answer
 the very same prompt: that is what makes a vote a clean preference pair. Decisive votes (A or B) export as a
-conversational preference dataset (prompt, chosen, rejected) that the Data and Train tabs load directly.
+conversational preference dataset (prompt, chosen, rejected) for DPO, or every judged answer exports with its
+thumbs up/down (prompt, completion, label) for KTO; the Data and Train tabs load both directly.
 """
 from __future__ import annotations
 
@@ -100,6 +101,25 @@ def preference_rows(votes: list[dict]) -> tuple[list[dict], int]:
     return rows, skipped
 
 
+def kto_rows(votes: list[dict]) -> tuple[list[dict], int]:
+    """(rows, skipped): each answer with its thumbs up or down, for KTO. A decisive vote gives the winner up
+    and the loser down; "both bad" gives both down; a tie says nothing about either answer."""
+    rows, skipped = [], 0
+    for v in votes:
+        labels = {"a": (True, False), "b": (False, True), "both_bad": (False, False)}.get(v["outcome"])
+        if labels is None:
+            skipped += 1
+            continue
+        for reply, label in zip((v["reply_a"], v["reply_b"]), labels):
+            rows.append({"prompt": v["prompt"], "completion": [{"role": "assistant", "content": reply}],
+                         "label": label})
+    return rows, skipped
+
+
+FORMS = {"dpo": (preference_rows, "conversational preference: prompt, chosen, rejected", ["preference", "dpo"]),
+         "kto": (kto_rows, "unpaired feedback: prompt, completion, label (true: thumbs up)", ["kto", "unpaired"])}
+
+
 def _parents(votes: list[dict]) -> list[dict]:
     from lab.artifacts import parent_entry
 
@@ -120,22 +140,26 @@ def _parents(votes: list[dict]) -> list[dict]:
     return parents
 
 
-def export_preferences(name: str = "") -> Path:
-    """Write the decisive votes as an artifact (data.jsonl + recipe + manifest + card); returns its folder."""
+def export_preferences(name: str = "", form: str = "dpo") -> Path:
+    """Write the votes as an artifact (data.jsonl + recipe + manifest + card); returns its folder.
+    form "dpo": decisive votes as preference pairs; "kto": every judged answer with its up/down label."""
     from lab.artifacts import finalize, new_folder
 
+    if form not in FORMS:
+        raise LabError(f"Unknown export form {form!r}.", f"Use one of: {', '.join(FORMS)}.", "form")
+    to_rows, described, tags = FORMS[form]
     votes = list_votes()
-    rows, skipped = preference_rows(votes)
+    rows, skipped = to_rows(votes)
     if not rows:
-        raise LabError(f"No decisive votes to export ({skipped} ties or 'both bad').",
-                       "Vote A or B in a few battles first.", "votes")
+        raise LabError(f"No votes to export as {form.upper()} rows ({skipped} ties"
+                       f"{'' if form == 'kto' else ' or both bad'}).", "Vote in a few battles first.", "votes")
     folder = new_folder("votes", name)
     with open(folder / "data.jsonl", "w") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    recipe = {"source": "chat arena votes", "votes_db": str(db_path()), "votes": len(votes),
-              "format": "conversational preference: prompt, chosen, rejected", "skipped_ties": skipped}
-    finalize(folder, kind="votes", parents=_parents(votes), recipe=recipe, step="arena votes",
+    recipe = {"source": "chat arena votes", "votes_db": str(db_path()), "votes": len(votes), "format": described,
+              "skipped_ties": skipped}
+    finalize(folder, kind="votes", parents=_parents(votes), recipe=recipe, step=f"arena votes ({form})",
              metrics={"rows": len(rows), "skipped_ties": skipped, "votes": len(votes)},
-             tags=["preference", "dpo", "arena", "human-feedback"])
+             tags=[*tags, "arena", "human-feedback"])
     return folder

@@ -1,4 +1,5 @@
-"""`python -m lab chat --model REF --model REF --prompt TEXT`: one reply per model, with timings, as JSON."""
+"""`python -m lab chat --model REF --model REF --prompt TEXT`: one reply per model, with timings, as JSON.
+`python -m lab votes --form dpo|kto`: the arena's votes as a dataset artifact, as JSON."""
 from __future__ import annotations
 
 import json
@@ -23,6 +24,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help=_help("seed"))
     p.add_argument("--4bit", dest="load_in_4bit", action="store_true", help=_help("load_in_4bit"))
     p.set_defaults(func=_chat)
+    v = sub.add_parser("votes", help="Export the arena's votes as a dataset artifact (DPO pairs or KTO rows).")
+    v.add_argument("--form", choices=["dpo", "kto"], default="dpo", help="dpo: decisive votes as prompt/chosen/"
+                   "rejected; kto: every judged answer as prompt/completion/label (true: thumbs up).")
+    v.add_argument("--name", default="", help="Artifact name (a dated one by default).")
+    v.set_defaults(func=_votes)
 
 
 def _chat(args) -> int:
@@ -44,3 +50,13 @@ def _chat(args) -> int:
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 1 if any(r.error for r in replies) else 0
+
+
+def _votes(args) -> int:
+    from lab.chat.arena import export_preferences
+
+    folder = export_preferences(args.name, args.form)
+    rows = sum(1 for _ in open(folder / "data.jsonl"))
+    json.dump({"artifact": str(folder), "form": args.form, "rows": rows}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0

@@ -1,13 +1,14 @@
 """Training: recipe -> TRL/PEFT/bitsandbytes objects; the job that runs trainer.train().
 
-Importing this package registers the job kinds train.sft, train.dpo and train.lr_find.
+Importing this package registers the job kinds train.sft, train.dpo, train.grpo, train.kto, train.reward and
+train.lr_find.
 """
 from lab.jobs import register_kind
 from lab.train.recipe import PRESETS, TrainRecipe, preset
 
-KINDS = {"sft": "train.sft", "dpo": "train.dpo"}
-register_kind("train.sft", "lab.train.worker:run", heavy=True, label="Train (SFT)")
-register_kind("train.dpo", "lab.train.worker:run", heavy=True, label="Train (DPO)")
+KINDS = {m: f"train.{m}" for m in ("sft", "dpo", "grpo", "kto", "reward")}
+for _method, _label in (("sft", "SFT"), ("dpo", "DPO"), ("grpo", "GRPO"), ("kto", "KTO"), ("reward", "reward model")):
+    register_kind(KINDS[_method], "lab.train.worker:run", heavy=True, label=f"Train ({_label})")
 register_kind("train.lr_find", "lab.train.lr_finder:run", heavy=True, label="LR finder")
 
 __all__ = ["TrainRecipe", "PRESETS", "preset", "KINDS", "submit"]

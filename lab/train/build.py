@@ -64,8 +64,10 @@ def bnb_config(p: Plan):
 def lora_config(recipe: TrainRecipe):
     from peft import LoraConfig
 
+    from lab.train.methods import lora_task
+
     return LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
-                      target_modules=recipe.targets, task_type="CAUSAL_LM", bias="none")
+                      target_modules=recipe.targets, bias="none", **lora_task(recipe))
 
 
 def fix_cpu_4bit(model) -> int:
@@ -111,15 +113,16 @@ def load_tokenizer(folder: Path, recipe: TrainRecipe):
 
 def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
     """The base model at the planned dtype (4-bit for QLoRA), with the CPU 4-bit fix applied before any use."""
-    from transformers import AutoModelForCausalLM
-
     kwargs = dict(dtype=torch_dtype(p.load_dtype), trust_remote_code=False, use_safetensors=True,
                   attn_implementation=attention(p))
     if p.four_bit:
         kwargs["quantization_config"] = bnb_config(p)
     if (p.four_bit or p.device == "cuda") and not p.fsdp:  # straight to the device, never staged whole in RAM
         kwargs["device_map"] = {"": _local_device(p)}
-    model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+    from lab.train.methods import model_class
+
+    auto, extra = model_class(recipe)  # a reward model is a sequence classifier
+    model = auto.from_pretrained(folder, **kwargs, **extra)
     if p.four_bit and p.device == "cpu":
         fix_cpu_4bit(model)
     model.config.use_cache = False  # the cache is useless in training and warns with checkpointing
@@ -175,6 +178,10 @@ def _checkpointing_args(p: Plan) -> dict:
 
 def training_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool = False, total_steps: int = 100):
     kw = _common_args(recipe, out, p, has_eval, total_steps)
+    if recipe.method in ("grpo", "kto", "reward"):
+        from lab.train.methods import training_args as method_args
+
+        return method_args(recipe, kw)
     if recipe.method == "dpo":
         from trl import DPOConfig
 
@@ -217,4 +224,9 @@ def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
         args += ["--packing"]
     if p.device == "cpu":
         args += ["--use_cpu"]
+    if recipe.method in ("grpo", "kto", "reward"):
+        from lab.train.methods import trl_args
+
+        args, note = trl_args(recipe, args)
+        return shlex.join(args) + note + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)
     return shlex.join(args) + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)

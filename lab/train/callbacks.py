@@ -30,6 +30,7 @@ class LabCallback(TrainerCallback):
 
     def __init__(self, ctx, main: bool = True, fp16: bool = False, log_every: int = 10, device: str = ""):
         self.ctx, self.main, self.fp16, self.log_every, self.device = ctx, main, fp16, log_every, device
+        self.keys = dict(KEYS)  # a method adds its own (GRPO: each reward's mean)
         self.t_last = None
         self.tokens_last = 0
         self.t_start = time.time()
@@ -73,7 +74,7 @@ class LabCallback(TrainerCallback):
             if self.main:
                 self.ctx.log(f"Loss is not finite at step {state.global_step}: stopping.")
             return control
-        row = {KEYS[k]: round(float(v), 6) for k, v in logs.items() if k in KEYS and _finite(v)}
+        row = {self.keys[k]: round(float(v), 6) for k, v in logs.items() if k in self.keys and _finite(v)}
         if not row or not self.main:
             return control
         row["step"] = state.global_step

@@ -3,8 +3,10 @@
   python -m lab train RECIPE.yaml [--out DIR]          in this process (each DDP rank runs this)
   python -m lab train RECIPE.yaml --job                 as a background job of the lab (queued if one runs)
   python -m lab train --method sft --model REF --dataset PATH --adapter lora --max-steps N --out DIR
+  python -m lab train --method grpo --model REF --dataset PATH --reward format:REGEX --reward exact@2 --max-steps N
   python -m lab train RECIPE.yaml --trl-command | --lr-find | --hf-job FLAVOR
-Prints JSON (steps, first_loss, last_loss, artifact) on stdout; logs go to stderr.
+Prints JSON (steps, first_loss, last_loss, artifact; GRPO also first_reward, last_reward) on stdout; logs go
+to stderr.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class LocalContext:
         pass
 
 
-_ALIASES = {"learning_rate": ["--lr"]}  # short names the README and earlier versions use
+_ALIASES = {"learning_rate": ["--lr"], "rewards": ["--reward"]}  # short names the README and earlier versions use
 _NOT_FLAGS = {"auto_fit"}  # follows from which flags are given
 
 
@@ -88,6 +90,8 @@ def _recipe_flags(parser) -> None:
         args = [a for a in typing.get_args(ann) if a is not type(None)]
         if ann is bool:
             group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif typing.get_origin(ann) is list:  # repeatable, one item each: --reward format:REGEX --reward exact
+            group.add_argument(*flags, dest=name, action="append", help=help_text)
         elif typing.get_origin(ann) is typing.Literal:
             group.add_argument(*flags, dest=name, choices=list(typing.get_args(ann)), help=help_text)
         else:
@@ -96,7 +100,7 @@ def _recipe_flags(parser) -> None:
 
 
 def add_parsers(sub) -> None:
-    t = sub.add_parser("train", help="Fine-tune a model (SFT or DPO) from a recipe, or with the quick options.")
+    t = sub.add_parser("train", help="Fine-tune a model (SFT, DPO, GRPO, KTO or a reward model) from a recipe, or with the quick options.")
     t.add_argument("recipe", nargs="?", help="A TrainRecipe YAML file (the Train tab exports one).")
     t.add_argument("--out", help="Output folder (a new artifact folder by default; an unfinished one resumes).")
     t.add_argument("--job", action="store_true", help="Run as a background job of the lab and wait for it.")

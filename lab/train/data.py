@@ -84,3 +84,12 @@ def dataset_lineage(ref: str) -> dict:
     from lab.artifacts import parent_entry
 
     return parent_entry(ref, "dataset")
+
+
+def load_for_recipe(recipe, token: str | None = None):
+    """(datasets.Dataset, kind) in the shape the recipe's method trains on (GRPO and KTO have their own)."""
+    if recipe.method in ("grpo", "kto"):
+        from lab.train import method_data
+
+        return method_data.load(recipe.method, recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
+    return load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)

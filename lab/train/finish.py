@@ -40,7 +40,10 @@ def loss_png(metrics: list[dict], out: Path) -> Path | None:
 def final_metrics(metrics: list[dict], steps: int) -> dict:
     losses = [m["loss"] for m in metrics if "loss" in m]
     out = {"steps": steps, "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
-    for key in ("eval_loss", "reward_margin", "reward_accuracy"):
+    rewards = [m["reward"] for m in metrics if "reward" in m]  # GRPO's total reward per step
+    if rewards:
+        out.update(first_reward=rewards[0], last_reward=rewards[-1])
+    for key in ("eval_loss", "reward_margin", "reward_accuracy", "kl"):
         vals = [m[key] for m in metrics if key in m]
         if vals:
             out[key] = vals[-1]
@@ -55,22 +58,31 @@ def parents(recipe: TrainRecipe) -> list[dict]:
 
 
 def _tags(recipe: TrainRecipe) -> list[str]:
-    return ["trl", recipe.method, recipe.adapter] + (["lora"] if recipe.adapter == "qlora" else [])
+    extra = {"qlora": ["lora"]}.get(recipe.adapter, []) + (["reward-model"] if recipe.method == "reward" else [])
+    return ["trl", recipe.method, recipe.adapter] + extra
 
 
 def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log=print) -> dict:
     """Adapter (or full model) + tokenizer + loss curve + card into the job's folder. Returns the metrics."""
+    from lab.train import method_report
+
     folder = Path(folder)
-    trainer.save_model(str(folder))
+    if recipe.method == "reward":
+        from lab.train.methods import save_reward_model
+
+        save_reward_model(trainer, folder)
+    else:
+        trainer.save_model(str(folder))
     (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; recipe.yaml is the record of the run
     tok.save_pretrained(str(folder))
     metrics = read_metrics(folder / "metrics.jsonl")
     loss_png(metrics, folder / "loss.png")
     summary = final_metrics(metrics, steps)
-    kind = "model" if recipe.adapter == "full" else "adapter"
+    kind = "model" if recipe.adapter == "full" or recipe.method == "reward" else "adapter"
     finalize(folder, kind, parents(recipe), recipe=recipe, metrics=summary, step=recipe.method,
              tags=_tags(recipe), name=recipe.output_name or folder.name,
-             extra={"base_model_path": recipe.model, "method": recipe.method, "adapter": recipe.adapter})
+             extra={"base_model_path": recipe.model, "method": recipe.method, "adapter": recipe.adapter,
+                    **method_report.card_extra(recipe, folder, metrics)})
     log(f"Saved the {kind} to {folder}.")
     return summary
 

@@ -55,6 +55,8 @@ def _texts(row: dict, kind: str, method: str) -> list:
         return [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
     if kind == "text":
         return [row["text"]]
+    if kind in ("prompts", "unpaired"):  # GRPO: the prompt (its answers are sampled); KTO: prompt + answer
+        return [row["prompt"] + row.get("completion", [])]
     return [row["messages"]]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from lab.errors import LabError
 from lab.train.recipe import TrainRecipe
 
 BACK_OFF = 4.0
@@ -110,8 +111,9 @@ def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None
 
     from lab.train import memory_guard, preflight, worker
     from lab.train.callbacks import LabCallback
-    from lab.train.data import load_dataset
+    from lab.train.data import load_for_recipe
 
+    refuse_grpo(recipe)
     sweep = sweep or LrSweep()
     worker._quiet()
     folder = Path(folder)
@@ -119,12 +121,12 @@ def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None
     run = recipe.model_copy(update={"max_steps": sweep.steps, "learning_rate": sweep.max_lr, "warmup_ratio": 0.0,
                                     "scheduler": "constant", "eval_split": 0.0, "save_steps": 10 ** 6,
                                     "grad_accum": 1, "merge": False, "push_checkpoints_to": "", "push_to": ""})
-    ds, kind = load_dataset(run.dataset, run.dataset_split, run.max_rows, token)
+    ds, kind = load_for_recipe(run, token)
     pre = preflight.check(run, token=token, ds=(ds, kind))
     run = pre.recipe
     model, tok = worker.load_weights(run, pre, token, ctx.log)
     stop = _stop_on_divergence()
-    trainer = worker.make_trainer(run, pre, model, tok, ds if run.method == "dpo" else worker.sft_rows(ds, kind),
+    trainer = worker.make_trainer(run, pre, model, tok, ds if run.method != "sft" else worker.sft_rows(ds, kind),
                                   None, folder / "checkpoints", [LabCallback(ctx), stop])
     trainer.args.save_strategy = "no"
     trainer.create_optimizer()
@@ -155,10 +157,20 @@ def run(ctx) -> None:
     ctx.progress(1.0, "Sweep done", force=True)
 
 
+def refuse_grpo(recipe: TrainRecipe) -> None:
+    """The sweep reads a loss that falls as the model learns; GRPO's loss is a policy-gradient term that does not."""
+    if recipe.method == "grpo":
+        raise LabError("The LR finder sweeps a supervised loss; GRPO's loss does not fall as the model learns, so "
+                       "the sweep would suggest nothing useful.", "Start from the GRPO preset's rate (2e-4 for "
+                       "LoRA on a small model; 1e-6–1e-5 for a full fine-tune) and watch the reward curves.",
+                       "learning_rate")
+
+
 def submit(recipe: TrainRecipe, sweep: LrSweep | None = None, token: str | None = None):
     from lab import jobs
     from lab.train.preflight import check
 
+    refuse_grpo(recipe)
     check(recipe, token=token)
     body = {"recipe": recipe.model_dump(mode="json"), "sweep": (sweep or LrSweep()).model_dump()}
     return jobs.submit("train.lr_find", body, title=f"LR finder · {recipe.model.split('/')[-1]}", token=token)

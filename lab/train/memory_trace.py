@@ -30,6 +30,7 @@ class Profile:
     layers: int
     hidden: int
     vocab: int
+    kv_per_token: float = 0.0  # bytes of one token's keys and values over all layers (GRPO's generation cache)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,7 +155,17 @@ def _profile_cached(config_json: str, dtype: str, lora_json: str, full: bool) ->
     elem = 4 if dtype == "float32" else 2
     return Profile(params=params, trainable=trainable, embed_params=embed, linear_params=linear,
                    act_per_token=per_token, layer_input_per_token=hidden * elem,
-                   layers=int(text.get("num_hidden_layers", 0)), hidden=hidden, vocab=int(text.get("vocab_size", 0)))
+                   layers=int(text.get("num_hidden_layers", 0)), hidden=hidden, vocab=int(text.get("vocab_size", 0)),
+                   kv_per_token=kv_bytes_per_token(text, elem))
+
+
+def kv_bytes_per_token(config: dict, elem: int) -> float:
+    """Keys and values of one token in every layer (grouped-query attention stores fewer heads)."""
+    hidden = int(config.get("hidden_size", 0))
+    heads = int(config.get("num_attention_heads") or 1)
+    kv_heads = int(config.get("num_key_value_heads") or heads)
+    head_dim = int(config.get("head_dim") or hidden // heads)
+    return 2.0 * int(config.get("num_hidden_layers", 0)) * kv_heads * head_dim * elem
 
 
 def profile(config: dict, dtype: str, lora: dict | None, full: bool = False) -> Profile:

@@ -17,10 +17,12 @@ OPTIONAL = {"max_rows"}
 
 
 def field_kind(name: str) -> tuple[str, list]:
-    """(widget kind, choices) for a recipe field: radio | checks | check | int | float | text."""
+    """(widget kind, choices) for a recipe field: radio | checks | lines | check | int | float | text."""
     ann = TrainRecipe.model_fields[name].annotation
     if typing.get_origin(ann) is typing.Literal:
         return "radio", list(typing.get_args(ann))
+    if name == "rewards":
+        return "lines", []  # one reward per line: NAME[:PARAM][@WEIGHT]
     if typing.get_origin(ann) is list:
         return "checks", list(typing.get_args(typing.get_args(ann)[0]))
     args = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
@@ -40,7 +42,7 @@ def recipe_from_form(values: dict) -> TrainRecipe:
             value = int(value)
         elif kind == "float" and value is not None:
             value = float(value)
-        elif kind == "text":
+        elif kind == "text" or (kind == "lines" and not isinstance(value, list)):
             value = (value or "").strip()
         elif kind == "checks":
             value = list(value or [])
@@ -49,15 +51,21 @@ def recipe_from_form(values: dict) -> TrainRecipe:
 
 
 def form_from_recipe(recipe: TrainRecipe) -> dict:
-    return recipe.model_dump(mode="json")
+    from lab.train.rewards import rewards_text
+
+    return {**recipe.model_dump(mode="json"), "rewards": rewards_text(recipe.rewards)}
 
 
 def apply_preset(name: str, current: dict) -> TrainRecipe:
     """A preset over the current form: model, dataset and naming stay, the technique's knobs change."""
     if name not in PRESETS:
         raise LabError(f"Unknown preset {name!r}.", f"Pick one of: {', '.join(PRESETS)}.", "preset")
+    from lab.train.preset_data import dataset_for
+
     keep = {k: current.get(k) for k in ("model", "dataset", "dataset_split", "max_rows", "output_name")}
     base = TrainRecipe().model_dump()
+    data, _ = dataset_for(name)  # the lab's arithmetic set, the newest KTO export of arena votes
+    keep["dataset"] = data or keep["dataset"]
     return recipe_from_form({**base, **{k: v for k, v in keep.items() if v not in (None, "")}, **PRESETS[name]})
 
 
@@ -70,31 +78,39 @@ def preview_highlights(preview: dict) -> list[tuple[str, str | None]]:
 
 def check(recipe: TrainRecipe, token: str | None = None) -> dict:
     """The pre-launch report: warnings, plan, memory, one row's loss mask, the trl command and the YAML."""
-    from lab.train import build, masking, preflight
-    from lab.train.data import load_dataset
+    from lab.train import build, masking, method_panel, preflight
+    from lab.train.data import load_for_recipe
 
-    ds, kind = load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
+    ds, kind = load_for_recipe(recipe, token)
     pre = preflight.check(recipe, token=token, ds=(ds, kind))
     folder, prior = preflight.model_folders(pre.recipe.model, token)
     tok, _ = build.load_tokenizer(prior or folder, pre.recipe)
-    row = ds[0] if kind != "preference" or recipe.method == "dpo" else \
+    row = ds[0] if kind != "preference" or recipe.method in ("dpo", "reward") else \
         {"messages": ds[0]["prompt"] + ds[0]["chosen"], "n_context": len(ds[0]["prompt"])}
-    preview = masking.mask_preview(row, tok, "preference" if recipe.method == "dpo" else kind,
-                                   pre.recipe.completion_only_loss, pre.recipe.packing)
+    if recipe.method in ("grpo", "kto", "reward"):
+        preview = method_panel.check_preview(row, tok, pre.recipe)
+    else:
+        preview = masking.mask_preview(row, tok, "preference" if recipe.method == "dpo" else kind,
+                                       pre.recipe.completion_only_loss, pre.recipe.packing)
     lines = [f"**Plan:** {pre.plan.summary()}",
              f"**Data:** {pre.rows} rows ({pre.kind}) → {pre.train_rows} train, {pre.eval_rows} eval.",
              f"**Memory:** {preflight.memory_text(pre.memory)}",
              f"**Loss mask:** {preview['trained_tokens']} of {preview['total_tokens']} tokens of this row are "
              "trained (highlighted)."]
+    lines += [preview["note"]] if preview.get("note") else []
     lines += [f"⚠️ {w}" for w in pre.warnings]
     return {"markdown": "\n\n".join(lines), "preview": preview_highlights(preview), "memory": pre.memory,
             "warnings": pre.warnings, "recipe": pre.recipe, "yaml": pre.recipe.to_yaml(),
             "trl_command": build.trl_command(pre.recipe)}
 
 
-def start(recipe: TrainRecipe, token: str | None = None) -> dict:
+def start(recipe: TrainRecipe, token: str | None = None, user: str | None = None) -> dict:
     from lab.train import submit
 
+    if recipe.method == "grpo" and any(s.name == "python" for s in recipe.rewards):
+        from lab.train.rewards.user_code import check_allowed
+
+        check_allowed(user, where="app")  # the job runs the user's code: only for the lab's owner
     job = submit(recipe, token=token)  # private models and datasets need it too; it reaches only the worker
     note = "started" if job.state == "running" else "queued behind the running job"
     return {"job_id": job.id, "state": job.state, "message": f"Job `{job.id}` {note} (also in the Jobs tab)."}
@@ -106,6 +122,26 @@ def curve_frame(rows: list[dict]):
 
     df = pd.DataFrame(rows, columns=["step", "value", "series"])
     return df.astype({"step": "int64", "value": "float64", "series": "str"})
+
+
+def samples_frame(samples: dict):
+    import pandas as pd
+
+    return pd.DataFrame(samples["rows"], columns=samples["headers"])
+
+
+def preset_note(name: str) -> str:
+    from lab.train.preset_data import dataset_for
+
+    return dataset_for(name)[1]
+
+
+def preview_rewards(recipe: TrainRecipe, token: str | None = None, user: str | None = None) -> dict:
+    """The chosen rewards on a few answers the base model samples (see lab.train.rewards.preview)."""
+    from lab.train.rewards.preview import preview
+
+    out = preview(recipe, token=token, user=user, log=lambda m: None)
+    return {**out, "frame": samples_frame(out)}
 
 
 def _series(metrics: list[dict], keys: list[str]) -> list[dict]:
@@ -125,15 +161,21 @@ def status(job_id: str) -> dict:
     result = json.loads((job.folder / "result.json").read_text()) if (job.folder / "result.json").is_file() else {}
     summary = f"**{job.state}** · {job.message}"
     if last and job.state == "running":
-        summary += (f" · step {last['step']} · loss {last['loss']:.4f} · {last.get('tokens_per_s', 0):.0f} tokens/s"
-                    f" · ETA {duration(job.eta_s())}")
+        summary += (f" · step {last['step']} · loss {last['loss']:.4f} · {last.get('tokens_per_s') or 0:.0f} "
+                    f"tokens/s · ETA {duration(job.eta_s())}")
     summary += _memory_line(job.folder, last)
+    from lab.train import method_panel
+
+    notes = method_panel.notes(job.folder)
+    summary += "".join(f"\n\n{n}" for n in notes)
+    headers, samples = method_panel.samples_table(job.folder)
     return {"job_id": job.id, "state": job.state, "final": job.final, "progress": job.progress,
             "eta_s": job.eta_s(), "message": job.message, "error": job.error, "summary": summary,
             "loss": _series(metrics, ["loss", "eval_loss"]), "lr": _series(metrics, ["lr"]),
             "grad_norm": _series(metrics, ["grad_norm"]), "tokens_per_s": _series(metrics, ["tokens_per_s"]),
             "steps": last.get("step", 0), "log": log_tail(job.log_path, 30),
-            "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result}
+            "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result,
+            "notes": notes, "samples": {"headers": headers, "rows": samples}, **method_panel.grpo_curves(metrics)}
 
 
 def _memory_line(folder: Path, last: dict) -> str:
@@ -165,7 +207,7 @@ def dataset_choices() -> list[str]:
     """Dataset artifacts of this lab (newest first), as folder paths."""
     from lab.artifacts import list_artifacts
 
-    return [a["path"] for a in list_artifacts() if a.get("kind") == "dataset"]
+    return [a["path"] for a in list_artifacts() if a.get("kind") in ("dataset", "votes")]
 
 
 def stored_upload(path: str) -> str:

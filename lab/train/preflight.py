@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.hardware import Hardware, get_hardware
-from lab.train import memory
+from lab.train import memory, method_checks
 from lab.train.build import Plan, plan
 from lab.train.fit import SHARE, fit, refusal
 from lab.train.recipe import TrainRecipe
@@ -142,6 +142,7 @@ def _check_static(recipe: TrainRecipe, hw: Hardware) -> None:
 def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, list[str]]:
     """(train rows, eval rows, warnings); errors when the data does not fit the method or one batch."""
     warnings = []
+    method_checks.check_kind(recipe, kind)
     if recipe.method == "dpo" and kind != "preference":
         raise LabError("DPO needs preference rows (prompt, chosen, rejected), but this dataset has "
                        f"{'plain text' if kind == 'text' else 'SFT conversations'}.",
@@ -151,8 +152,9 @@ def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, lis
     n_eval = max(1, int(rows * recipe.eval_split)) if recipe.eval_split else 0
     n_train = rows - n_eval
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if n_train < recipe.batch_size * world:
-        raise LabError(f"The dataset has {n_train} training rows, fewer than one batch ({recipe.batch_size} rows"
+    per_batch = method_checks.rows_per_batch(recipe)
+    if n_train < per_batch * world:
+        raise LabError(f"The dataset has {n_train} training rows, fewer than one batch ({per_batch} rows"
                        f"{f' × {world} processes' if world > 1 else ''}).",
                        "Add rows (or raise max_rows), or lower batch_size.", "dataset")
     return n_train, n_eval, warnings
@@ -161,7 +163,7 @@ def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, lis
 def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = None, ds=None,
           free: float | None = None) -> Preflight:
     """Every check that can run without the weights. `ds` is the loaded (normalized, kind) pair when known."""
-    from lab.train.data import load_dataset
+    from lab.train.data import load_for_recipe
 
     hw = hw or get_hardware()
     _check_static(recipe, hw)
@@ -169,7 +171,7 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
     if facts["adapter"] and recipe.adapter == "qlora":
         raise LabError("QLoRA cannot train on top of an existing adapter (it would merge into 4-bit weights).",
                        "Merge that adapter into a full model first (merge: true), or use adapter 'lora'.", "adapter")
-    dataset, kind = ds or load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
+    dataset, kind = ds or load_for_recipe(recipe, token)
     n_train, n_eval, warnings = check_rows(recipe, kind, len(dataset))
     updates = {}
     limit = facts.get("max_positions")
@@ -186,6 +188,7 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
 
     tok = lengths.tokenizer_for(facts["folder"], eff.chat_template)
     lens = lengths.measure(dataset, kind, tok, seed=eff.seed, method=eff.method)
+    warnings += method_checks.check(eff, dataset, kind, facts, lens, token)
     eff, mem = fit_memory(eff, facts, hw, lens, n_train, warnings, free)
     p = plan(eff, hw)
     if p.four_bit and p.device == "cpu":

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lab import yamlio
 from lab.errors import LabError
 from lab.repo_id import is_repo_id
 from lab.settings import DEFAULT_MODEL
+from lab.train.arith import FORMAT as ARITH_FORMAT
+from lab.train.rewards.spec import REWARD_HELP, RewardSpec, parse_rewards
 from lab.validation import recipe_error
 
 AUTO_FIT = ("batch_size", "max_seq_length")
@@ -21,9 +23,12 @@ AUTO_FIT = ("batch_size", "max_seq_length")
 class TrainRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    method: Literal["sft", "dpo"] = Field(
+    method: Literal["sft", "dpo", "grpo", "kto", "reward"] = Field(
         "sft", description="SFT teaches the model to answer (loss on the answer only). DPO teaches it which of two "
-        "answers is better; it needs preference rows (prompt, chosen, rejected) and usually follows SFT.")
+        "answers is better; it needs preference rows (prompt, chosen, rejected) and usually follows SFT. GRPO "
+        "samples several answers per prompt and learns from your rewards (needs prompts). KTO learns from "
+        "thumbs up/down on single answers (prompt, completion, label). reward trains a reward model (a "
+        "sequence classifier) on preference rows, for GRPO or the Data tab's scoring.")
     model: str = Field(DEFAULT_MODEL, description="The base model: a Hub id or a local folder (safetensors). "
                        "Smaller models train faster and fit in less memory; larger ones learn more.")
     dataset: str = Field("", description="A Data-tab artifact folder, a data file (.json/.jsonl/.parquet/.csv) "
@@ -74,11 +79,30 @@ class TrainRecipe(BaseModel):
     chat_template: Literal["model", "chatml"] = Field(
         "model", description="The model's own chat template, or ChatML. A base model without a template gets "
                              "ChatML automatically, with a warning; chat with the result using the same template.")
-    dpo_beta: float = Field(0.1, gt=0, le=10, description="DPO only: how far the model may drift from the "
+    dpo_beta: float = Field(0.1, gt=0, le=10, description="DPO and KTO: how far the model may drift from the "
                             "reference. Lower (0.05) lets it move more; higher (0.5) keeps it close.")
     dpo_loss: Literal["sigmoid", "ipo", "hinge", "robust"] = Field(
         "sigmoid", description="DPO only: the preference loss. sigmoid is standard DPO; ipo resists overfitting "
                                "to noisy preferences; hinge is SLiC; robust tolerates label noise.")
+    rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO: the rewards, one per line as "
+                                      "NAME[:PARAM][@WEIGHT]; the total is their weighted sum. " + REWARD_HELP)
+    reward_errors: Literal["stop", "skip"] = Field(
+        "stop", description="GRPO: when a reward raises on a sample, stop the run showing the sample and the "
+                            "traceback, or skip that sample's score and count a warning.")
+    num_generations: int = Field(4, ge=2, le=256, description="GRPO: answers sampled per prompt; each is scored "
+                                 "against the others of its group. batch_size × grad_accum counts answers and must "
+                                 "be a multiple of it. More is a better baseline and costs generation time.")
+    max_completion_length: int = Field(256, ge=1, le=32768, description="GRPO: longest sampled answer in tokens. "
+                                       "Answers cut here count as clipped; generation time grows with it.")
+    temperature: float = Field(1.0, gt=0, le=2, description="GRPO: sampling temperature. Too low and a group's "
+                               "answers are alike (no signal); 0.7–1.0 is typical.")
+    grpo_beta: float = Field(0.0, ge=0, le=10, description="GRPO: KL penalty towards the reference. 0 (TRL's "
+                             "default) needs no reference pass; 0.01–0.1 keeps the model close to where it began.")
+    no_signal_steps: int = Field(5, ge=1, le=10_000, description="GRPO: warn \"no signal: check the reward\" when "
+                                 "every reward is 0 for this many first steps.")
+    desirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of thumbs-up rows. With fewer "
+                                    "thumbs-up than thumbs-down, raise it so the two sides weigh about the same.")
+    undesirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of thumbs-down rows.")
     eval_split: float = Field(0.0, ge=0, lt=0.5, description="Fraction of rows held out for an eval loss curve. "
                               "0.05–0.1 shows overfitting; 0 trains on everything.")
     eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0: ten times per run).")
@@ -119,6 +143,11 @@ class TrainRecipe(BaseModel):
             data = {**data, "auto_fit": [f for f in AUTO_FIT if f not in data]}
         return data
 
+    @field_validator("rewards", mode="before")
+    @classmethod
+    def _reward_lines(cls, value):
+        return parse_rewards(value)
+
     @model_validator(mode="after")
     def _check(self):
         for name in ("push_checkpoints_to", "push_to"):
@@ -128,8 +157,9 @@ class TrainRecipe(BaseModel):
         if self.push_checkpoints_to and self.save_total_limit < 2:
             raise ValueError("save_total_limit: keep at least 2 checkpoints when pushing them (one may be uploading "
                              "while the next is saved)")
-        if self.packing and self.method == "dpo":
-            raise ValueError("packing: only SFT packs rows; turn packing off for DPO")
+        if self.packing and self.method != "sft":
+            raise ValueError(f"packing: only SFT packs rows; turn packing off for {self.method.upper()}")
+        _check_method(self)
         if not self.target_modules.strip():
             raise ValueError("target_modules: empty; use 'all-linear' or a comma list such as 'q_proj,v_proj'")
         return self
@@ -167,6 +197,19 @@ class TrainRecipe(BaseModel):
             raise recipe_error(exc, cls.model_fields) from None
 
 
+def _check_method(r: TrainRecipe) -> None:
+    """Cross-field rules of GRPO and KTO, checked before anything loads."""
+    if r.method == "grpo":
+        if not r.rewards:
+            raise ValueError("rewards: GRPO needs at least one reward, e.g. format:<answer>.*</answer> and exact")
+        if r.effective_batch % r.num_generations:
+            raise ValueError(f"num_generations: batch_size × grad_accum ({r.effective_batch}) counts sampled "
+                             f"answers and must be a multiple of num_generations ({r.num_generations})")
+    if r.method == "kto" and r.batch_size < 2:
+        raise ValueError("batch_size: KTO needs at least 2 rows per batch (its KL term pairs each answer with "
+                         "another row's)")
+
+
 def describe(field: str) -> str:
     """The help text of one field (the UI's info=)."""
     return TrainRecipe.model_fields[field].description or ""
@@ -186,7 +229,21 @@ PRESETS: dict[str, dict] = {
     "DPO with LoRA": dict(method="dpo", adapter="lora", lora_r=16, lora_alpha=32, learning_rate=5e-6,
                           batch_size=4, grad_accum=4, max_seq_length=1024, dpo_beta=0.1, dpo_loss="sigmoid",
                           gradient_checkpointing="auto", scheduler="cosine", epochs=1.0, packing=False),
+    # the lab writes this preset's data (lab.train.arith); bench/suites/train_methods.py measures its rise
+    "GRPO: teach an answer format": dict(method="grpo", adapter="lora", lora_r=16, lora_alpha=32,
+                                         learning_rate=2e-4, batch_size=8, grad_accum=1, num_generations=4,
+                                         max_completion_length=16, temperature=1.0, grpo_beta=0.0,
+                                         rewards=[f"format:{ARITH_FORMAT}", "exact"], max_steps=60,
+                                         max_seq_length=256, scheduler="constant", warmup_ratio=0.0, packing=False),
+    "KTO from arena votes": dict(method="kto", adapter="lora", lora_r=16, lora_alpha=32, learning_rate=5e-6,
+                                 batch_size=4, grad_accum=4, max_seq_length=1024, dpo_beta=0.1,
+                                 gradient_checkpointing="auto", scheduler="cosine", epochs=1.0, packing=False),
+    "Reward model from preference pairs": dict(method="reward", adapter="lora", lora_r=16, lora_alpha=32,
+                                               learning_rate=1e-4, batch_size=4, grad_accum=2, max_seq_length=1024,
+                                               scheduler="cosine", epochs=1.0, packing=False),
 }
+# Presets whose dataset the lab provides: preset -> lab.train.preset_data source
+PRESET_DATA = {"GRPO: teach an answer format": "arithmetic", "KTO from arena votes": "arena-kto"}
 
 
 def preset(name: str, **overrides) -> TrainRecipe:

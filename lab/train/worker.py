@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.jobs.context import RUN_STATE, JobCancelled
-from lab.train import build, memory_guard, preflight
+from lab.train import build, memory_guard, methods, preflight
 from lab.train.recipe import TrainRecipe
 
 
@@ -78,14 +78,17 @@ def total_steps(recipe: TrainRecipe, n_train: int) -> int:
     return max(1, math.ceil(per_epoch * recipe.epochs))
 
 
-def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: Path, callbacks: list):
+def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: Path, callbacks: list,
+                 rewards: list | None = None):
     from lab.train.masking import check_answers_fit, prepare_sft, sft_collator
 
     args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
     args.include_num_input_tokens_seen = "non_padding"
     args.logging_nan_inf_filter = False  # a NaN loss must be seen, not papered over
     peft = build.lora_config(recipe) if recipe.adapter != "full" else None
-    if recipe.method == "dpo":
+    if recipe.method in methods.METHODS:
+        trainer = methods.make_trainer(recipe, args, model, tok, train_ds, eval_ds, peft, callbacks, rewards)
+    elif recipe.method == "dpo":
         from trl import DPOTrainer
 
         trainer = DPOTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
@@ -106,6 +109,18 @@ def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: P
 
     trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
     return trainer
+
+
+def grpo_parts(recipe: TrainRecipe, ctx, main: bool, token: str | None) -> tuple[list | None, list]:
+    """GRPO's reward functions (guarded, recording their scores) and the callback that watches them."""
+    if recipe.method != "grpo":
+        return None, []
+    from lab.train.grpo_watch import GrpoWatch
+    from lab.train.rewards import SampleBook, build as build_rewards
+
+    book = SampleBook()
+    rewards = build_rewards(recipe.rewards, recipe.reward_errors, book, token, ctx.log if main else lambda m: None)
+    return rewards, [GrpoWatch(ctx, recipe, rewards, book, main=main)]
 
 
 def load_weights(recipe: TrainRecipe, pre, token: str | None, log):
@@ -148,13 +163,13 @@ def lora_checksum(model) -> str:
 def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, callbacks: tuple = ()) -> dict:
     """The whole run. `callbacks`: extra TrainerCallbacks (tests and benchmarks watch the model with them)."""
     from lab.train.callbacks import LabCallback
-    from lab.train.data import load_dataset
+    from lab.train.data import load_for_recipe
 
     _quiet()
     folder.mkdir(parents=True, exist_ok=True)
     main = rank() == 0
     log = ctx.log if main else (lambda m: None)
-    ds, kind = load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
+    ds, kind = load_for_recipe(recipe, token)
     pre = _preflight(recipe, ds, kind, folder, token, log)
     recipe = pre.recipe
     if recipe.eval_tasks:  # a bad task file or name fails now, not after the training
@@ -162,12 +177,15 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
 
         check_tasks(recipe.eval_task_list, token)
     ctx.check_cancelled()
-    train_ds, eval_ds = split(ds if recipe.method == "dpo" else sft_rows(ds, kind), recipe, pre.eval_rows)
+    train_ds, eval_ds = split(ds if recipe.method != "sft" else sft_rows(ds, kind), recipe, pre.eval_rows)
     model, tok = load_weights(recipe, pre, token, log)
     ctx.check_cancelled()
     cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device)
+    cb.keys.update(methods.metric_keys(recipe))
+    rewards, watchers = grpo_parts(recipe, ctx, main, token)
     ckpt_dir = folder / "checkpoints"
-    trainer = make_trainer(recipe, pre, model, tok, train_ds, eval_ds, ckpt_dir, [cb, *callbacks])
+    trainer = make_trainer(recipe, pre, model, tok, train_ds, eval_ds, ckpt_dir, [cb, *watchers, *callbacks],
+                           rewards)
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
     last = resume_point(recipe, ckpt_dir, token, log)
     ctx.progress(0.01, "Training…", force=True)
@@ -265,7 +283,7 @@ def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, 
     summary = finish.save_result(trainer, tok, recipe, folder, steps, log)
     result = {**summary, "artifact": str(folder)}
     del trainer
-    if recipe.merge and recipe.adapter != "full":
+    if recipe.merge and recipe.adapter != "full" and recipe.method != "reward":  # a reward model is saved merged
         result["merged"] = str(finish.merge(folder, recipe, token, log))
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)  # the run is done; free the disk
     (folder / RUN_STATE).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The Chat tab's blind arena (votes, leaderboard, export as DPO data) and batch compare (table + CSV)."""
+"""The Chat tab's blind arena (votes, leaderboard, export as DPO or KTO data) and batch compare (table + CSV)."""
 from __future__ import annotations
 
 import functools
@@ -73,11 +73,11 @@ def vote(outcome: str, state: dict) -> tuple:
     return {**state, "voted": True}, reveal, board_frame()
 
 
-def export(name: str, oauth_token: gr.OAuthToken | None = None) -> str:
+def export(name: str, form: str = "dpo", oauth_token: gr.OAuthToken | None = None) -> str:
     require_user(oauth_token, "Exporting the votes (a new artifact on this server)")  # anonymous: no disk writes
-    folder = arena.export_preferences((name or "").strip())
+    folder = arena.export_preferences((name or "").strip(), form or "dpo")
     rows = sum(1 for _ in open(folder / "data.jsonl"))
-    return f"Exported {rows} preference rows to `{folder}`. Use it as the dataset of a DPO run in the Train tab."
+    return S.ARENA_EXPORTED[form or "dpo"].format(rows=rows, folder=folder)
 
 
 def build_arena(models: list, settings: list) -> None:
@@ -99,7 +99,8 @@ def build_arena(models: list, settings: list) -> None:
     board = gr.Dataframe(value=board_frame, headers=BOARD, interactive=False, label="Leaderboard", wrap=True)
     with gr.Row():
         name = gr.Textbox(label="Artifact name (optional)", scale=3)
-        export_btn = gr.Button("Export votes as a preference dataset", scale=2)
+        form = gr.Radio([(label, key) for key, label in S.ARENA_FORMS.items()], value="dpo", label="Export as", info=S.ARENA_FORMS_INFO, scale=2)
+        export_btn = gr.Button("Export votes as a dataset", scale=2)
     exported = gr.Markdown(elem_id="arena-exported")
 
     def run(prompt_text, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit,
@@ -111,7 +112,7 @@ def build_arena(models: list, settings: list) -> None:
                 api_name="arena_battle", concurrency_limit=16, show_progress="hidden")
     for key, button in buttons.items():
         button.click(functools.partial(vote, key), state, [state, reveal, board], api_name=f"arena_vote_{key}")
-    export_btn.click(shows_errors(export), name, exported, api_name="arena_export")
+    export_btn.click(shows_errors(export), [name, form], exported, api_name="arena_export")
     gr.Button("Refresh leaderboard", size="sm").click(board_frame, None, board, api_name="arena_leaderboard")
 
 

@@ -10,9 +10,17 @@ STOPPED = "Stopped."
 NOTHING_TO_STOP = "Nothing is being generated right now."
 ARENA_HELP = ("Blind arena: two of the picked models answer under hidden names, in random order. Vote, then "
               "see who was who. Votes are stored and export as a preference dataset (prompt, chosen, rejected) "
-              "for DPO in the Train tab.")
+              "for DPO, or as thumbs up/down rows (prompt, completion, label) for KTO, in the Train tab.")
 ARENA_NEED_BATTLE = "Start a battle first."
 ARENA_WAIT = "The two replies are still coming: vote when both have finished."
 ARENA_VOTED = "You already voted on this battle; start a new one."
 BATCH_HELP = ("Run a list of prompts through every picked model. Type one prompt per line, or upload a .txt, "
               ".csv (a 'prompt' column), .json or .jsonl file.")
+ARENA_FORMS = {"dpo": "DPO pairs", "kto": "KTO rows"}
+ARENA_FORMS_INFO = ("dpo: decisive votes as (prompt, chosen, rejected). kto: every judged answer with a thumbs up or "
+                    "down (prompt, completion, label); 'both bad' counts as two downs.")
+ARENA_EXPORTED = {
+    "dpo": "Exported {rows} preference rows to `{folder}`. Use it as the dataset of a DPO run in the Train tab.",
+    "kto": "Exported {rows} KTO rows to `{folder}`. Use it as the dataset of a KTO run in the Train tab "
+           "(preset: KTO from arena votes).",
+}

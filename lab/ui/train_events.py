@@ -47,11 +47,13 @@ def wire(c: dict) -> None:
             raise LabError("No preset picked.", "Pick one in the Preset list, then apply it.", "preset")
         r = panel.apply_preset(name, _values(*args))
         values = panel.form_from_recipe(r)
-        return [*(values[n] if values[n] is not None else None for n in FIELDS), r.to_yaml(), f"Preset: {name}."]
+        note = " ".join(x for x in (f"Preset: {name}.", panel.preset_note(name)) if x)
+        return [*(values[n] if values[n] is not None else None for n in FIELDS), r.to_yaml(), note]
 
     c["apply"].click(apply, [c["preset"], *form], [*form, c["yaml"], c["form_note"]], **PRIVATE)
     _wire_data(c)
     _wire_check(c, form)
+    _wire_preview(c, form)
     _wire_lr(c, form)
     _wire_run(c, form)
     _wire_hf(c, form)
@@ -73,6 +75,20 @@ def _wire_check(c: dict, form: list) -> None:
         return out["markdown"], out["preview"], out["yaml"], out["trl_command"]
 
     c["check"].click(check, form, [c["report"], c["mask"], c["yaml"], c["trl"]], **PRIVATE)
+
+
+def _user(profile) -> str | None:
+    return getattr(profile, "username", None) if profile is not None else None
+
+
+def _wire_preview(c: dict, form: list) -> None:
+    @shows_errors
+    def preview(oauth_token: gr.OAuthToken | None, profile: gr.OAuthProfile | None, *args):
+        token = user_token(oauth_token, "Previewing rewards")
+        out = panel.preview_rewards(_recipe(*args), token=token, user=_user(profile))
+        return out["frame"], out["note"]
+
+    c["preview_go"].click(preview, form, [c["preview_table"], c["preview_note"]], **PRIVATE)
 
 
 def _wire_lr(c: dict, form: list) -> None:
@@ -117,25 +133,28 @@ def _yaml_pair(values: dict):
 def _poll(job_id):
     """One timer tick of the live view."""
     if not job_id:
-        return [gr.update()] * 9 + [gr.Timer(active=False), gr.update()]
+        return [gr.update()] * 9 + [gr.Timer(active=False), gr.update()] + [gr.update()] * 4
     s = panel.status(job_id)
     text = s["summary"] + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
-    curves = [panel.curve_frame(s[k]) if s[k] else None for k in ("loss", "lr", "grad_norm", "tokens_per_s")]
+    keys = ("loss", "lr", "grad_norm", "tokens_per_s")
+    curves = [panel.curve_frame(s[k]) if s[k] else None for k in keys]
+    grpo = [panel.curve_frame(s[k]) if s[k] else None for k in ("rewards", "kl", "length")]
+    samples = panel.samples_frame(s["samples"]) if s["samples"]["rows"] else None
     return [progress_bar_html(s["progress"], s["message"]), text, *curves, s["log"], s["merged"] or s["artifact"],
-            gr.update(interactive=bool(s["artifact"])), gr.Timer(active=not s["final"]), s]
+            gr.update(interactive=bool(s["artifact"])), gr.Timer(active=not s["final"]), s, *grpo, samples]
 
 
 def _wire_run(c: dict, form: list) -> None:
     @shows_errors
-    def start(oauth_token: gr.OAuthToken | None, *args):
+    def start(oauth_token: gr.OAuthToken | None, profile: gr.OAuthProfile | None, *args):
         token = user_token(oauth_token, "Starting a training job")
-        out = panel.start(_recipe(*args), token=token)
+        out = panel.start(_recipe(*args), token=token, user=_user(profile))
         return out["job_id"], out["message"], gr.Timer(active=True)
 
     c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE)
     hidden = gr.JSON(visible=False)
     live = [c["bar"], c["status"], c["loss"], c["lr"], c["grad"], c["tps"], c["log"], c["artifact"], c["try_chat"],
-            c["timer"], hidden]
+            c["timer"], hidden, c["rewards_plot"], c["kl_plot"], c["length_plot"], c["samples"]]
     c["timer"].tick(_poll, c["job_id"], live, **PRIVATE, show_progress="hidden")
     c["job_id"].submit(lambda j: gr.Timer(active=bool(j)), c["job_id"], c["timer"], **PRIVATE)
 
@@ -167,9 +186,9 @@ def _wire_api() -> None:
     api_out = gr.JSON(visible=False)
 
     @shows_errors
-    def api_start(text, oauth_token: gr.OAuthToken | None = None):
+    def api_start(text, oauth_token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
         token = user_token(oauth_token, "Starting a training job")  # before the recipe is even read
-        return panel.start(panel.TrainRecipe.from_yaml(text), token=token)
+        return panel.start(panel.TrainRecipe.from_yaml(text), token=token, user=_user(profile))
 
     gr.Button(visible=False).click(api_start, api_in, api_out, api_name="train_start")
     gr.Button(visible=False).click(shows_errors(panel.status), api_in, api_out, api_name="train_status")

@@ -9,8 +9,9 @@ from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.recipe import PRESETS, TrainRecipe, describe
 
-HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only) or **DPO** (learn which answer is "
-        "better), as full fine-tuning, **LoRA** or **QLoRA**. Start from a preset, press **Check** to see the loss "
+HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
+        "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
+        "train a **reward model**, as full fine-tuning, **LoRA** or **QLoRA**. Start from a preset, press **Check** to see the loss "
         "mask and the memory estimate, then **Start training**. The run is a background job: closing the tab does "
         "not stop it, and a cancelled or interrupted run resumes from its last checkpoint.")
 GROUPS = [
@@ -19,12 +20,19 @@ GROUPS = [
     ("LoRA", ["lora_r", "lora_alpha", "lora_dropout", "target_modules"]),
     ("Data and loss", ["dataset_split", "max_rows", "eval_split", "eval_steps", "completion_only_loss",
                        "chat_template", "packing", "dpo_beta", "dpo_loss"]),
+    ("GRPO, KTO and rewards", ["rewards", "reward_errors", "num_generations", "max_completion_length",
+                               "temperature", "grpo_beta", "no_signal_steps", "desirable_weight",
+                               "undesirable_weight"]),
     ("Schedule and memory", ["warmup_ratio", "scheduler", "weight_decay", "seed", "gradient_checkpointing",
                              "use_cpu"]),
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
                                   "push_to", "report_to"]),
     ("Evaluate after training", ["eval_tasks"]),
 ]
+REWARDS_PLACEHOLDER = "format:^<answer>.*</answer>$\nexact@2"
+REWARDS_NOTE = ("One reward per line, `NAME[:PARAM][@WEIGHT]`. **`python:FILE.py` runs your own code** in the "
+                "training job: only for the owner of this lab, never on the public demo. Preview scores a few "
+                "answers sampled from the base model with the run's settings.")
 LABELS = {"lr": "learning rate", "max_seq_length": "max sequence length", "grad_accum": "gradient accumulation",
           "auto_fit": "the lab may lower, to fit memory", "run_anyway": "run anyway (even if it won't fit)"}
 
@@ -38,6 +46,8 @@ def _widget(name: str, default):
         return gr.Checkbox(value=default, **kw)
     if kind == "checks":
         return gr.CheckboxGroup(choices, value=default, **kw)
+    if kind == "lines":
+        return gr.Textbox(value=default or "", lines=3, placeholder=REWARDS_PLACEHOLDER, **kw)
     if kind in ("int", "float"):
         return gr.Number(value=default, precision=0 if kind == "int" else None, **kw)
     return gr.Textbox(value=default or "", **kw)
@@ -54,6 +64,17 @@ def _form() -> dict:
                         c["artifacts"] = gr.Dropdown([], label="Dataset artifacts", allow_custom_value=True, scale=3)
                         c["upload"] = gr.UploadButton("Upload a file", file_types=[".json", ".jsonl", ".parquet",
                                                                                    ".csv"], scale=1)
+                if name == "rewards":
+                    c.update(_reward_preview())
+    return c
+
+
+def _reward_preview() -> dict:
+    gr.Markdown(REWARDS_NOTE)
+    c = {"preview_go": gr.Button("Preview the rewards on the base model's answers", size="sm")}
+    c["preview_table"] = gr.Dataframe(label="Sampled answers and their rewards", interactive=False, wrap=True,
+                                      elem_id="train-reward-preview")
+    c["preview_note"] = gr.Markdown(elem_id="train-reward-preview-note")
     return c
 
 
@@ -111,6 +132,13 @@ def _run_layout() -> dict:
     with gr.Row():
         c["grad"] = _plot("Gradient norm", "grad norm", "train-grad")
         c["tps"] = _plot("Tokens per second", "tokens/s", "train-tps")
+    with gr.Accordion("GRPO: rewards and sample completions", open=True):
+        with gr.Row():
+            c["rewards_plot"] = _plot("Reward per step: each reward's mean and the total", "reward", "train-reward-curves")
+            c["kl_plot"] = _plot("KL, clipped answers and clipped ratio", "value", "train-kl")
+        c["length_plot"] = _plot("Completion length", "tokens", "train-length")
+        c["samples"] = gr.Dataframe(label="Sample completions of the latest logged step, with their rewards",
+                                    interactive=False, wrap=True, elem_id="train-samples")
     c["log"] = gr.Code(label="Log (live)", language=None, lines=10, interactive=False)
     c["artifact"] = gr.Textbox(label="Result", interactive=False, elem_id="train-result")
     c["timer"] = gr.Timer(2.0, active=False)

@@ -24,11 +24,16 @@ def test_yaml_round_trip_and_help_text():
 
 
 def test_presets_are_valid_and_distinct():
-    assert set(PRESETS) == {"QLoRA on a T4/A10G", "LoRA 16-bit", "Full fine-tune", "DPO with LoRA"}
+    assert set(PRESETS) == {"QLoRA on a T4/A10G", "LoRA 16-bit", "Full fine-tune", "DPO with LoRA",
+                            "GRPO: teach an answer format", "KTO from arena votes",
+                            "Reward model from preference pairs"}
     made = {name: preset(name, dataset="d.json") for name in PRESETS}
     assert made["QLoRA on a T4/A10G"].adapter == "qlora"
     assert made["Full fine-tune"].adapter == "full" and made["Full fine-tune"].learning_rate < 1e-4
     assert made["DPO with LoRA"].method == "dpo" and made["DPO with LoRA"].learning_rate < 1e-5
+    grpo = made["GRPO: teach an answer format"]
+    assert grpo.method == "grpo" and [r.name for r in grpo.rewards] == ["format", "exact"]
+    assert made["KTO from arena votes"].method == "kto" and made["Reward model from preference pairs"].method == "reward"
     with pytest.raises(LabError):
         preset("nope")
 
