@@ -12,12 +12,17 @@ def _f(value, digits: int = 2) -> str:
 
 
 def markdown() -> list[str]:
+    """Every report, oldest first: a later run may check only what an earlier one left open."""
     files = sorted(RESULTS.glob("*.json"))
     if not files:
         return ["No GPU check has been run yet (`bash bench/gpu/run.sh` on a GPU machine).", ""]
-    r = json.loads(files[-1].read_text())
+    return [line for f in files for line in _report(f)]
+
+
+def _report(path: Path) -> list[str]:
+    r = json.loads(path.read_text())
     env, items = r["environment"], r["items"]
-    lines = [f"### GPU check: {files[-1].stem} ({env.get('gpu')}, torch {env['torch']}, transformers "
+    lines = [f"### GPU check: {path.stem} ({env.get('gpu')}, torch {env['torch']}, transformers "
              f"{env['transformers']}, trl {env['trl']}, bitsandbytes {env.get('bitsandbytes')})", "",
              r.get("note", ""), "", "Command: `bash bench/gpu/prepare.sh` here, then `bash bench/gpu/run.sh` there "
              "(bench/gpu/check.py; one run, so single values, not medians).", ""]
