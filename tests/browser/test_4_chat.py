@@ -46,7 +46,7 @@ def test_side_by_side_then_arena_vote_and_export(page, lab, sft_adapter):
         page.locator(f"#arena-stats-{side}").get_by_text("tok/s").wait_for(timeout=180_000)
     page.get_by_role("button", name="A is better").click()
     page.locator("#arena-reveal").get_by_text("Model A was").wait_for()
-    page.get_by_role("button", name="Export votes as a preference dataset").click()
+    page.get_by_role("button", name="Export votes as a dataset").click()
     done = page.locator("#arena-exported").get_by_text("Exported")
     done.wait_for()
     rows = int(re.search(r"Exported (\d+) preference rows", done.inner_text()).group(1))
