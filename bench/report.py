@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -35,6 +36,22 @@ def short_cmd(argv: list[str] | None) -> str:
     return "`" + shlex.join(words) + "`"
 
 
+_CHECKOUT = re.compile(r"(?<![\w.~-])/[^\s\"']*?/(?=(?:bench|lab|tests)/)")  # any checkout's root, up to its folders
+
+
+def portable(value):
+    """The run's record without this machine's paths: the interpreter is `python`, files in a checkout are
+    relative to it, the shared data is ../shared, the home folder is ~ (results.json is committed)."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    value = value.replace(PYTHON, "python").replace(str(ROOT.parent / "shared"), "../shared").replace(str(Path.home()), "~")
+    return _CHECKOUT.sub("", value)
+
+
 def merge(out_dir: Path, run: dict, known_suites: set[str]) -> dict:
     """Fold this run's suites into the previous results.json, so `--only X` refreshes X and keeps the rest."""
     with open(out_dir / "results.json", "a+") as f:
@@ -49,7 +66,7 @@ def merge(out_dir: Path, run: dict, known_suites: set[str]) -> dict:
             entry["kept"] = True  # measured by an earlier run; its own date says when
         for name, entry in run["suites"].items():
             _keep_pairs(entry, old.get("suites", {}).get(name))
-        merged = {**run, "suites": dict(sorted({**suites, **run["suites"]}.items()))}
+        merged = portable({**run, "suites": dict(sorted({**suites, **run["suites"]}.items()))})
         f.seek(0)
         f.truncate()
         f.write(json.dumps(merged, indent=2, default=str) + "\n")
