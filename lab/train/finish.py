@@ -73,6 +73,7 @@ def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log
         save_reward_model(trainer, folder)
     else:
         trainer.save_model(str(folder))
+        _name_base_by_hub_id(folder, recipe.model)
     (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; recipe.yaml is the record of the run
     tok.save_pretrained(str(folder))
     metrics = read_metrics(folder / "metrics.jsonl")
@@ -85,6 +86,19 @@ def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log
                     **method_report.card_extra(recipe, folder, metrics)})
     log(f"Saved the {kind} to {folder}.")
     return summary
+
+
+def _name_base_by_hub_id(folder: Path, model: str) -> None:
+    """PEFT names the adapter's base by the folder it was loaded from (an HF cache snapshot for a Hub model).
+    A Hub id names it anywhere (another machine, the Hub, a Space that reads no cache path for a visitor)."""
+    from lab.repo_id import is_repo_id
+
+    config = folder / "adapter_config.json"
+    if not config.is_file() or not is_repo_id(model) or Path(model).expanduser().exists():
+        return
+    cfg = json.loads(config.read_text())
+    cfg["base_model_name_or_path"] = model
+    config.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
 def load_base_16bit(ref: str, token: str | None = None, on_gpu: bool = False):

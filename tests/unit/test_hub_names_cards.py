@@ -163,3 +163,18 @@ def test_errors_shown_on_a_space_name_no_server_path(monkeypatch):
     assert "/home" not in shown and "/etc" not in shown and "~/y" not in shown and "acme/data" in shown
     assert "https://hf.co/docs/x" in shown
     assert len(for_visitor("x" * 1_000_000)) < 1000
+
+
+def test_an_adapter_names_its_hub_base_by_id_not_by_a_cache_folder(tmp_path):
+    """PEFT writes the folder the base was loaded from; a Space reads no cache path for a visitor, and another
+    machine has no such folder, so a Hub base is named by its id."""
+    from lab.train.finish import _name_base_by_hub_id
+
+    cfg = tmp_path / "adapter_config.json"
+    cfg.write_text(json.dumps({"base_model_name_or_path": "/cache/models--acme--base/snapshots/abc", "r": 8}))
+    _name_base_by_hub_id(tmp_path, "acme/base")
+    assert json.loads(cfg.read_text()) == {"base_model_name_or_path": "acme/base", "r": 8}
+    local = tmp_path / "my-base"
+    local.mkdir()
+    _name_base_by_hub_id(tmp_path, str(local))  # a local base keeps what PEFT wrote
+    assert json.loads(cfg.read_text())["base_model_name_or_path"] == "acme/base"
