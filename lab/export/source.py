@@ -30,39 +30,22 @@ class Source:
         return [entry] if entry.get("path") else [parent_entry(self.model, "model"), entry]
 
 
-def _adapter(path: str) -> Path | None:
-    folder = Path(path).expanduser()
-    return folder.resolve() if (folder / "adapter_config.json").is_file() else None
-
-
 def parse(ref: str) -> Source:
-    """REF, ADAPTER_FOLDER or BASE+ADAPTER_FOLDER."""
-    ref = (ref or "").strip()
-    if not ref:
+    """REF, ADAPTER_FOLDER or BASE+ADAPTER_FOLDER, read as Chat reads them; an adapter must be safetensors."""
+    from lab.chat.entry import parse_ref
+
+    if not (ref or "").strip():
         raise LabError("No model to export.", "Pick an artifact, or give a Hub id, a folder or BASE+ADAPTER.",
                        "source")
-    adapter = _adapter(ref)
-    if adapter is None and "+" in ref and not Path(ref).expanduser().exists():
-        base, _, rest = ref.rpartition("+")
-        adapter = _adapter(rest.strip())
-        if adapter is None:
-            raise LabError(f"{rest.strip()!r} is not an adapter folder (no adapter_config.json).",
-                           "Write BASE+ADAPTER_FOLDER, where the folder holds a PEFT adapter.", "source")
-        return Source(ref, base.strip() or _adapter_base(adapter), adapter)
-    if adapter is not None:
-        return Source(ref, _adapter_base(adapter), adapter)
-    return Source(ref, ref, None)
-
-
-def _adapter_base(adapter: Path) -> str:
-    base = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
-    if not base:
-        raise LabError(f"The adapter {adapter.name} does not name its base model.",
-                       "Write BASE+ADAPTER_FOLDER to say which base it goes on.", "source")
-    if not (adapter / "adapter_model.safetensors").is_file():
+    try:
+        parsed = parse_ref(ref)
+    except LabError as exc:
+        raise LabError(exc.what, exc.fix, "source") from None
+    adapter = parsed.adapter
+    if adapter is not None and not (adapter / "adapter_model.safetensors").is_file():
         raise LabError(f"The adapter {adapter.name} has no adapter_model.safetensors.",
                        "Save the adapter with safetensors (PEFT's default).", "source")
-    return base
+    return Source(parsed.text, parsed.base, adapter)
 
 
 def config_folder(src: Source, token=None) -> Path:
