@@ -114,14 +114,15 @@ def pump() -> list[str]:
     return started
 
 
-def worker_env(token: str | None) -> dict:
+def worker_env(token: str | None, kind: str = "") -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _SECRET_VARS}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["LAB_HOME"] = str(get_settings().home)
-    from lab.jobs.watchdog import allocator_env
+    from lab.jobs.allocator import allocator_env
 
-    env = allocator_env(env)
+    # a training worker starts on glibc and switches to jemalloc itself when its preflight finds memory tight
+    env = allocator_env(env, "glibc" if kind.startswith("train.") else "jemalloc")
     if token:
         env["HF_TOKEN"] = token
     else:
@@ -131,10 +132,11 @@ def worker_env(token: str | None) -> dict:
 
 def _spawn(job_id: str) -> None:
     token = _TOKENS.pop(job_id, None)
+    kind = store.get_job(job_id).kind
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lab.jobs.worker", job_id],
-            env=worker_env(token), cwd=str(_ROOT), start_new_session=True,
+            env=worker_env(token, kind), cwd=str(_ROOT), start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
     except OSError as exc:

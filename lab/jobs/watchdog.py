@@ -175,38 +175,6 @@ def _signal(pid: int, sig: int) -> None:
             pass
 
 
-JEMALLOC_PATHS = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-                  "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2")
-# Freed memory goes back to the OS within a second, in the background: RSS follows the live tensors.
-JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
-
-
-def jemalloc() -> str | None:
-    """jemalloc's library when installed (Debian's libjemalloc2: setup.sh and the Space's packages.txt add it)."""
-    return next((p for p in JEMALLOC_PATHS if Path(p).is_file()), None)
-
-
-def allocator_env(env: dict) -> dict:
-    """A worker's environment with jemalloc preloaded when it is installed. With glibc's malloc a CPU LoRA step
-    measured 5.7 GB of RSS for 4.6 GB of live tensors (freed activations stay in its heaps between steps); with
-    jemalloc the peak was 4.7 GB, RSS fell back to 1.3 GB between steps, and the run used 6 % less CPU time.
-    Pinning glibc's mmap threshold kept RSS down too, but cost 20–24 % more CPU time in page faults."""
-    env = dict(env)
-    lib = jemalloc()
-    if lib and not env.get("LD_PRELOAD"):
-        env["LD_PRELOAD"] = lib
-        env.setdefault("MALLOC_CONF", JEMALLOC_CONF)
-    return env
-
-
-def allocator() -> str:
-    """Which allocator a worker started now runs on (the memory estimate allows for glibc's retained heap)."""
-    preload = os.environ.get("LD_PRELOAD", "").strip()
-    if preload:
-        return "jemalloc" if "jemalloc" in preload else "glibc"
-    return "jemalloc" if jemalloc() else "glibc"
-
-
 def protect_app() -> None:
     """Make this (worker) process the kernel's first choice should it ever have to kill one: never the app."""
     try:

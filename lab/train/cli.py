@@ -207,10 +207,11 @@ def _watched_child(args, folder: Path) -> int:
     lab with its numbers, never by the kernel. Ctrl-C / SIGTERM reach the child, which saves a checkpoint."""
     import subprocess
 
-    from lab.jobs.watchdog import Watchdog, allocator_env, read_stop_note
+    from lab.jobs.allocator import allocator_env
+    from lab.jobs.watchdog import Watchdog, read_stop_note
 
     folder.mkdir(parents=True, exist_ok=True)
-    env = allocator_env({**os.environ, "LAB_TRAIN_CHILD": "1"})
+    env = allocator_env({**os.environ, "LAB_TRAIN_CHILD": "1"}, "glibc")  # switches itself when memory is tight
     argv = [sys.executable, "-m", "lab", *args.argv, "--out", str(folder)]
     proc = subprocess.Popen(argv, env=env, start_new_session=True)
     forward = lambda signum, frame: os.killpg(proc.pid, signal.SIGTERM)  # noqa: E731

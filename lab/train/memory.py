@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from lab.jobs.watchdog import allocator
+from lab.jobs import allocator
 from lab.train.lengths import Lengths
 from lab.train.memory_trace import Profile, kv_bytes_per_token
 
@@ -124,8 +124,9 @@ def _lm_head(prof: Profile, tokens: int, plan) -> float:
     return tiles + tokens * prof.hidden * 4
 
 
-def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int) -> dict:
-    """GB by part and in total for the device that runs the recipe, plus the RAM of a GPU run."""
+def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int, alloc: str | None = None) -> dict:
+    """GB by part and in total for the device that runs the recipe, plus the RAM of a GPU run. `alloc`: the CPU
+    run's malloc (default: this process's)."""
     device = plan.device
     seqs, length = batch_shape(recipe, lengths, n_train)
     tokens = seqs * length
@@ -144,11 +145,12 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int)
         "runtime": RUNTIME[device],
     }
     torch_parts = sum(v for k, v in parts.items() if k != "runtime")
-    slack = ALLOCATOR_SLACK["cuda" if device == "cuda" else allocator()]
+    alloc = "glibc" if device == "cuda" else alloc or allocator.current()
+    slack = ALLOCATOR_SLACK["cuda" if device == "cuda" else alloc]
     total = torch_parts * slack + parts["runtime"]
     ram = total if device == "cpu" else RAM_OF_GPU_RUN
     return {
-        "device": device, "total_gb": round(total / GB, 2), "ram_gb": round(ram / GB, 2),
+        "device": device, "allocator": alloc, "total_gb": round(total / GB, 2), "ram_gb": round(ram / GB, 2),
         "vram_gb": round(total / GB, 2) if device == "cuda" else None,
         "parts_gb": {k: round(v / GB, 3) for k, v in parts.items() if v},
         "batch": {"sequences": seqs, "length": length, "tokens": tokens},

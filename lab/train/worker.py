@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.train import build, memory_guard, methods, preflight
 from lab.train.recipe import TrainRecipe
@@ -171,6 +172,7 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     log = ctx.log if main else (lambda m: None)
     ds, kind = load_for_recipe(recipe, token)
     pre = _preflight(recipe, ds, kind, folder, token, log)
+    allocator.switch_to(pre.memory.get("allocator", "glibc"), log)
     recipe = pre.recipe
     if recipe.eval_tasks:  # a bad task file or name fails now, not after the training
         from lab.eval.flow import check_tasks

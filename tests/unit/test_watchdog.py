@@ -1,5 +1,4 @@
-"""The watchdog on a real process that eats memory, cancel's grace period from the run's own timings, and the
-glibc setting that makes RSS follow live tensors."""
+"""The watchdog on a real process that eats memory, and cancel's grace period from the run's own timings."""
 from __future__ import annotations
 
 import json
@@ -61,17 +60,7 @@ def test_cancel_grace_comes_from_the_runs_step_and_save_times(tmp_path, lab_home
     assert manager.grace_s(tmp_path) == 1.5 * (33.0 + 20.0) + 5  # a 7B step plus its checkpoint save
 
 
-def test_workers_run_on_jemalloc_when_installed(monkeypatch):
-    lib = watchdog.jemalloc()
-    env = watchdog.allocator_env({"PATH": "/bin"})
-    if lib:
-        assert env["LD_PRELOAD"] == lib and "dirty_decay_ms" in env["MALLOC_CONF"] and env["PATH"] == "/bin"
-        assert manager.worker_env(None)["LD_PRELOAD"] == lib
-    else:
-        assert "LD_PRELOAD" not in env
-    assert watchdog.allocator_env({"LD_PRELOAD": "/x.so"})["LD_PRELOAD"] == "/x.so"  # the user's own wins
-    monkeypatch.setattr(watchdog, "JEMALLOC_PATHS", ())
-    assert watchdog.allocator_env({})  == {} and watchdog.allocator() in ("glibc", "jemalloc")
+def test_tree_rss_is_quick():
     start = time.time()
     assert watchdog.tree_rss(__import__("os").getpid()) > 10 * 2**20 and time.time() - start < 2
 
