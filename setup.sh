@@ -6,8 +6,8 @@ cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
 "$PY" -m pip install -q -r requirements-dev.txt
 "$PY" -m pip install -q --no-deps -r requirements-offline.txt
-# jemalloc: training workers run on it when present (their RSS then follows the live tensors); a Space installs it
-# from packages.txt. Without it they fall back to glibc's malloc, and the memory estimate allows for that.
+# jemalloc: a training worker switches to it when memory is tight (its RSS then follows the live tensors), and the
+# other jobs run on it; a Space installs it from packages.txt. Without it, glibc's malloc, which the estimate allows for.
 if [ ! -e /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] && [ ! -e /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 ] \
    && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjemalloc2 >/dev/null 2>&1 || {

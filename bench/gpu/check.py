@@ -7,7 +7,9 @@ tokenizer) and measures, writing one JSON report after every item (a run cut sho
   memory       the memory matrix on the 1B (SFT/DPO × LoRA/QLoRA/full × two lengths): estimate vs measured;
   watchdog     a deliberately oversized batch, run anyway: the lab must stop it cleanly, with its numbers;
   fp16         the T4 path forced (fp16 AMP, no bf16): QLoRA SFT trains with finite, falling loss;
-  chat_4bit    4-bit chat generation through the Chat tab's core: tokens/s.
+  chat_4bit    4-bit chat generation through the Chat tab's core: tokens/s;
+  speed        where the lab's SFT step time goes (CLI, in one process, raw TRL);
+  methods      GRPO and KTO with LoRA on the 1B through the lab's CLI against raw TRL scripts: step time.
 
     python bench/gpu/check.py --assets DIR --out report.json [--budget-s 450] [--smoke]
 
@@ -218,6 +220,40 @@ def speed(c: Check) -> dict:
     return out
 
 
+GRPO_REWARDS = ["--reward", r"format:^\s*<answer>\s*-?\d+\s*</answer>\s*$", "--reward", "exact"]
+
+
+def methods(c: Check) -> dict:
+    """GRPO (2 prompts × 4 answers of ≤ 16 tokens, format + exact rewards on the lab's arithmetic set) and KTO
+    (batch 4, sequence 512, the DPO demo's pairs unpaired) with LoRA: the lab's CLI against the raw TRL scripts
+    of bench/baselines, the same config; median step time over steps 3..N."""
+    from lab.train import arith
+
+    size, steps, seq = ("tiny", 4, 64) if c.args.smoke else ("1b", 12, 512)
+    model, arith_data = build_model(size, c.assets, c.work), arith.ensure() / "data.jsonl"
+    grpo_lab = ["--reward-errors", "stop", "--num-generations", "4", "--max-completion-length", "16",
+                "--learning-rate", "2e-4", "--scheduler", "constant", "--warmup-ratio", "0", *GRPO_REWARDS]
+    runs = {"grpo": (arith_data, 8, grpo_lab, ["trl_grpo.py", "--batch", "8", "--generations", "4",
+                                               "--completion", "16", "--lr", "2e-4"]),
+            "kto": (c.dpo_data, 4, ["--learning-rate", "5e-6"], ["trl_kto.py", "--batch", "4", "--seq", str(seq),
+                                                                 "--lr", "5e-6"])}
+    out = {"model": size, "steps": steps}
+    for method, (data, batch, lab_extra, (script, *base_extra)) in runs.items():
+        folder = c.work / f"method-{method}"
+        lab = _lab_cli(model, data, method, folder, steps, batch, seq, adapter="lora", extra=lab_extra)
+        rc, stdout, stderr = _subprocess([sys.executable, str(ROOT / "bench" / "baselines" / script), "--model",
+                                          str(model), "--data", str(data), "--steps", str(steps), *base_extra])
+        trl = _bench_result(stdout) if rc == 0 else {"error": stderr[-1000:]}
+        row = {"lab_rc": lab["rc"], "lab_error": lab["stderr_tail"][-800:], **_lab_step_times(folder),
+               "trl_step_time_s": trl.get("step_time_s"), "trl_error": trl.get("error", ""),
+               "lab_peak_gb": lab["memory"].get("peak_gb"), "trl_peak_gb": trl.get("peak_vram_gb"),
+               "estimate_gb": lab["memory"].get("total_gb")}
+        if row["step_time_s"] and row["trl_step_time_s"]:
+            row["step_time_ratio"] = round(row["step_time_s"] / row["trl_step_time_s"], 3)
+        out[method] = row
+    return out
+
+
 MATRIX = [(m, a, s) for m in ("sft", "dpo") for a in ("qlora", "lora", "full") for s in ("short", "long")]
 
 
@@ -339,7 +375,8 @@ def main() -> int:
     c.report["environment"] = environment()
     c.save()
     items = [("lab_vs_trl", lab_vs_trl, 120), ("memory", memory_matrix, 60), ("watchdog", watchdog, 45),
-             ("fp16", fp16_forced, 30), ("chat_4bit", chat_4bit, 20), ("speed", speed, 90)]
+             ("fp16", fp16_forced, 30), ("chat_4bit", chat_4bit, 20), ("speed", speed, 90),
+             ("methods", methods, 90)]
     wanted = [x for x in args.only.split(",") if x]  # in the order given
     by_name = {name: (fn, need) for name, fn, need in items}
     for name in wanted or list(by_name):
