@@ -35,6 +35,45 @@ def shown_ref(ref: str) -> str:
     return "+".join(f"{Path(p).name} (local)" if local(p) else p for p in parts)
 
 
+LOCAL_STARTS = ("/", "~/", "./", "../")
+
+
+def _local_path(text: str) -> bool:
+    """A string that names a file or folder on this machine (an absolute, home or relative path, or a
+    mergekit-style base+adapter of them): never published as it is."""
+    return "\n" not in text and any(p.startswith(LOCAL_STARTS) and not is_hub_id(p) for p in text.split("+"))
+
+
+def public_value(value):
+    """A parsed recipe or manifest as published: every local path replaced by 'NAME (local)'."""
+    if isinstance(value, dict):
+        return {k: public_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public_value(v) for v in value]
+    if isinstance(value, str) and _local_path(value):
+        return "+".join(f"{Path(p).name} (local)" if p.startswith(LOCAL_STARTS) else p for p in value.split("+"))
+    return value
+
+
+def _strings(value) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*map(_strings, value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*map(_strings, value)) if value else set()
+    return {value} if isinstance(value, str) else set()
+
+
+def public_recipe_text(text: str) -> str:
+    """recipe.yaml as a card shows it and the Hub receives it: its text (comments kept) with local paths replaced."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    for path in sorted((x for x in _strings(data) if _local_path(x)), key=len, reverse=True):
+        text = text.replace(path, public_value(path))
+    return text
+
+
 def card_metadata(manifest: dict) -> dict:
     """The card's YAML: base_model and datasets list Hub ids only (a local parent is named in the lineage text)."""
     parents = manifest.get("parents", [])
@@ -110,7 +149,7 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
         meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": data}]}]
     if manifest.get("evaluations"):
         meta["model-index"] = model_index(manifest, repo)
-    recipe = (folder / "recipe.yaml").read_text() if (folder / "recipe.yaml").is_file() else ""
+    recipe = public_recipe_text((folder / "recipe.yaml").read_text()) if (folder / "recipe.yaml").is_file() else ""
     metrics = manifest.get("metrics") or {}
     parts = [
         "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---",

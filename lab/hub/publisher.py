@@ -16,7 +16,7 @@ import yaml
 
 from lab.artifacts import MANIFEST, inherit_license, read_manifest
 from lab.auth import require_token
-from lab.cards import render_card, write_card
+from lab.cards import public_recipe_text, public_value, render_card, write_card
 from lab.errors import LabError
 from lab.hub.client import api, full_repo_id, hub_errors, repo_url, translate, validate_repo_name
 from lab.settings import get_settings
@@ -101,20 +101,29 @@ def infer_manifest(folder: Path) -> dict:
 
 
 def _public_manifest(manifest: dict, repo_id: str) -> dict:
-    """The manifest as published: local paths removed, the repo recorded."""
+    """The manifest as published: local paths removed or named by their last part, the repo recorded."""
     clean = json.loads(json.dumps(manifest, default=str))
     clean.pop("path", None)
     for p in clean.get("parents", []):
         p.pop("path", None)
+    clean = public_value(clean)
     clean["hub_repo"] = repo_id
     return clean
+
+
+def _public_file(rel: str, path: Path):
+    """What is uploaded for a file: recipe.yaml without the local paths of this machine, the rest as it is."""
+    if rel == "recipe.yaml":
+        return public_recipe_text(path.read_text()).encode()
+    return str(path)
 
 
 def _operations(folder: Path, manifest: dict, repo_id: str, has_manifest: bool) -> list:
     from huggingface_hub import CommitOperationAdd
 
     card = render_card(folder, repo_id, manifest=manifest)
-    ops = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(path)) for rel, path in files_to_push(folder)]
+    ops = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=_public_file(rel, path))
+           for rel, path in files_to_push(folder)]
     ops.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode()))
     if has_manifest:
         data = json.dumps(_public_manifest(manifest, repo_id), indent=2).encode()

@@ -124,3 +124,26 @@ def test_bad_input_gets_clear_errors_and_creates_nothing(fake_hub, bundled_model
     with pytest.raises(LabError, match="unreachable") as e:
         publish(folder, "tiny", fake_hub.token)
     assert e.value.field == "hub"
+
+
+def test_published_recipe_manifest_and_card_name_no_local_paths(fake_hub, bundled_model, lab_home):
+    """A recipe and lineage that name this machine's folders: the Hub gets 'NAME (local)', the folder keeps them."""
+    from lab.artifacts import finalize
+
+    folder = tiny_model_artifact(bundled_model, "paths")
+    data = lab_home / "artifacts" / "arithmetic-sums" / "data.jsonl"
+    reward = r"format:^\s*<answer>\s*-?\d+\s*</answer>\s*$"
+    recipe = (f"# made by the lab\nmethod: grpo\nmodel: {bundled_model}\ndataset: {data}\n"
+              f"rewards:\n- '{reward}'\n- exact\n")
+    finalize(folder, "model", [{"ref": str(bundled_model), "kind": "model", "license": "apache-2.0"}],
+             recipe=recipe, step="grpo")
+    publish(folder, "paths", fake_hub.token)
+    pushed = fake_hub.files("tester/paths")
+    for secret in (str(bundled_model), str(lab_home), str(lab_home.parent)):
+        assert files_containing(pushed, secret.encode()) == [], secret
+    text = (pushed / "recipe.yaml").read_text()
+    assert text.startswith("# made by the lab") and f"model: {bundled_model.name} (local)" in text
+    assert yaml.safe_load(text)["rewards"] == [reward, "exact"] and "data.jsonl (local)" in text
+    assert f"{bundled_model.name} (local)" in (pushed / "README.md").read_text()
+    assert read_manifest(pushed)["parents"][0]["ref"] == f"{bundled_model.name} (local)"
+    assert (folder / "recipe.yaml").read_text() == recipe  # the local folder keeps what reproduces the run
