@@ -27,21 +27,28 @@ def derived_tags(manifest: dict) -> list[str]:
     return out
 
 
+def _name_local(ref: str, local) -> str:
+    """A reference with each part that `local` says is a path on this machine replaced by 'NAME (local)'
+    (mergekit's base+adapter references part by part)."""
+    return "+".join(f"{Path(p).name} (local)" if local(p) else p for p in str(ref).split("+"))
+
+
 def shown_ref(ref: str) -> str:
-    """A parent as a card names it: a Hub id as it is, a local folder or file by its name only (mergekit's
-    base+adapter references part by part)."""
-    parts = str(ref).split("+")
+    """A parent as a card names it: a Hub id as it is, a local folder or file by its name only."""
     local = lambda p: not is_hub_id(p) and (p.startswith(("/", "~", ".")) or Path(p).expanduser().exists())  # noqa
-    return "+".join(f"{Path(p).name} (local)" if local(p) else p for p in parts)
+    return _name_local(ref, local)
 
 
 LOCAL_STARTS = ("/", "~/", "./", "../")
 
 
+def _local_part(part: str) -> bool:
+    """An absolute, home or relative path (not a Hub id): a folder or file of this machine, never published."""
+    return part.startswith(LOCAL_STARTS) and not is_hub_id(part)
+
+
 def _local_path(text: str) -> bool:
-    """A string that names a file or folder on this machine (an absolute, home or relative path, or a
-    mergekit-style base+adapter of them): never published as it is."""
-    return "\n" not in text and any(p.startswith(LOCAL_STARTS) and not is_hub_id(p) for p in text.split("+"))
+    return "\n" not in text and any(map(_local_part, text.split("+")))
 
 
 def public_value(value):
@@ -51,7 +58,7 @@ def public_value(value):
     if isinstance(value, list):
         return [public_value(v) for v in value]
     if isinstance(value, str) and _local_path(value):
-        return "+".join(f"{Path(p).name} (local)" if p.startswith(LOCAL_STARTS) else p for p in value.split("+"))
+        return _name_local(value, _local_part)
     return value
 
 

@@ -98,8 +98,9 @@ def pump() -> list[str]:
     started = []
     with store.connect(immediate=True) as con:
         running_heavy = con.execute("SELECT COUNT(*) FROM jobs WHERE state='running' AND heavy=1").fetchone()[0]
-        queued = con.execute("SELECT id, heavy, needs_token FROM jobs WHERE state='queued' ORDER BY created").fetchall()
-        for job_id, heavy, needs_token in queued:
+        queued = con.execute("SELECT id, kind, heavy, needs_token FROM jobs WHERE state='queued' ORDER BY created"
+                             ).fetchall()
+        for job_id, kind, heavy, needs_token in queued:
             if needs_token and job_id not in _TOKENS:
                 continue  # only the process that holds the token can start it
             if heavy and running_heavy:
@@ -108,10 +109,10 @@ def pump() -> list[str]:
             store.set_state(con, job_id, "running", started=time.time(), pid=None, pid_started=None,
                             message="Starting…")
             running_heavy += heavy
-            started.append(job_id)
-    for job_id in started:
-        _spawn(job_id)
-    return started
+            started.append((job_id, kind))
+    for job_id, kind in started:
+        _spawn(job_id, kind)
+    return [job_id for job_id, _ in started]
 
 
 def worker_env(token: str | None, kind: str = "") -> dict:
@@ -130,9 +131,8 @@ def worker_env(token: str | None, kind: str = "") -> dict:
     return env
 
 
-def _spawn(job_id: str) -> None:
+def _spawn(job_id: str, kind: str) -> None:
     token = _TOKENS.pop(job_id, None)
-    kind = store.get_job(job_id).kind
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lab.jobs.worker", job_id],
