@@ -5,8 +5,8 @@ Measured on this project's 2-core CPU machine with SmolLM2-135M (LoRA, batch 4, 
 - jemalloc with a 1 s decay returns them to the system: RSS follows the live tensors (3.7 GB), but every
   step faults the returned pages back in: KTO steps took 1.06× as long in a plain TRL script and 1.3× in the
   lab's worker (SFT and DPO were within 2 %).
-So a training run starts on glibc, and preflight picks jemalloc only when glibc's estimate would not fit as the
-user asked (it would otherwise lower the batch or the length). The worker then re-executes itself on jemalloc
+So a training run starts on glibc, and preflight picks jemalloc only when it lets the run fit with less lowered
+than glibc would (a bigger batch or length, or the settings as asked). The worker then re-executes itself on jemalloc
 before any weights load: the same pid, so the watchdog and the job record still point to it. A user's own
 LD_PRELOAD is left alone. GPU runs stay on glibc (their tensors live in VRAM). Other jobs run on jemalloc.
 """

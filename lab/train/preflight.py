@@ -129,13 +129,12 @@ def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: in
 
 
 def _fit_allocator(recipe: TrainRecipe, total_on, budget: float, p95: int, device: str):
-    """(allocator, Fit): the fastest allocator on which the run fits as asked, else the leanest one's fit
-    (lab/jobs/allocator.py has the measurements)."""
+    """(allocator, Fit): the fastest allocator that fits the run with no more changes than the leanest one needs
+    (lab/jobs/allocator.py has the measurements); the leanest when the run does not fit at all."""
     options = allocator.choices() if device == "cpu" else ("glibc",)
-    for alloc in options:
-        result = fit(recipe, total_on(alloc), budget, p95)
-        if result.fits and not result.changes:
-            break
+    fits = [(alloc, fit(recipe, total_on(alloc), budget, p95)) for alloc in options]
+    lean = fits[-1][1]
+    alloc, result = next((a, r) for a, r in fits if (r.fits and r.recipe == lean.recipe) or r is lean)
     if alloc != options[0]:
         fast = total_on(options[0])(recipe)
         result.changes.insert(0, f"The worker runs on jemalloc, which hands freed memory back to the system: "

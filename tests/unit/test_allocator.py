@@ -49,8 +49,9 @@ def test_preflight_picks_glibc_when_it_fits_and_jemalloc_before_lowering_anythin
     assert tight.memory["allocator"] == "jemalloc" and tight.recipe.batch_size == roomy.recipe.batch_size
     assert "jemalloc" in tight.memory["changes"][0] and f"{glibc_gb:.1f} GB" in tight.memory["changes"][0]
     assert tight.memory["total_gb"] == pytest.approx(jemalloc_gb, abs=0.02)
-    tighter = _check(bundled_model, alpaca_path, jemalloc_gb * 0.9 / 0.75)  # then the batch comes down
-    assert tighter.memory["allocator"] == "jemalloc" and tighter.recipe.batch_size < roomy.recipe.batch_size
+    tighter = _check(bundled_model, alpaca_path, jemalloc_gb * 0.9 / 0.75)  # then the batch comes down, and
+    assert tighter.recipe.batch_size < roomy.recipe.batch_size  # the lower batch fits on glibc too: the faster
+    assert tighter.memory["allocator"] == "glibc" and not any("jemalloc" in c for c in tighter.memory["changes"])
     monkeypatch.setattr(allocator, "choices", lambda: ("glibc",))  # no jemalloc installed: the batch instead
     assert _check(bundled_model, alpaca_path, between).recipe.batch_size < roomy.recipe.batch_size
 
@@ -82,3 +83,20 @@ def test_a_process_the_lab_did_not_start_never_switches(monkeypatch):
     monkeypatch.delenv(allocator.MARK, raising=False)
     monkeypatch.setattr(os, "execve", lambda *a: pytest.fail("pytest itself would have been replaced"))
     allocator.switch_to("jemalloc")
+
+
+def test_glibc_stays_when_jemalloc_would_need_the_same_changes(monkeypatch):
+    """A stand-in estimate: 1 GB plus 1 GB per sequence, glibc's heaps 1.25× of it."""
+    monkeypatch.setattr(allocator, "choices", lambda: ("glibc", "jemalloc"))
+    total_on = lambda alloc: lambda r: (1.0 + r.batch_size) * (1.25 if alloc == "glibc" else 1.0)  # noqa: E731
+    recipe = TrainRecipe.parse({}).model_copy(update={"batch_size": 8})  # the batch is the lab's to lower
+    alloc, out = preflight._fit_allocator(recipe, total_on, 3.0, 300, "cpu")
+    assert alloc == "jemalloc" and out.recipe.batch_size == 2  # glibc would need batch 1
+    assert "jemalloc" in out.changes[0]
+    alloc, out = preflight._fit_allocator(recipe, total_on, 2.6, 300, "cpu")
+    assert alloc == "glibc" and out.recipe.batch_size == 1  # batch 1 on both: the faster one
+    assert not any("jemalloc" in c for c in out.changes)
+    pinned = recipe.model_copy(update={"auto_fit": []})
+    alloc, out = preflight._fit_allocator(pinned, total_on, 2.6, 300, "cpu")
+    assert alloc == "jemalloc" and not out.fits  # fits nowhere (run anyway): the leaner one
+    assert preflight._fit_allocator(recipe, total_on, 2.6, 300, "cuda")[0] == "glibc"
