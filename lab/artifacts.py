@@ -7,6 +7,7 @@ parents; a later stage reads its parents' manifests (or Hub cards) to extend the
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -98,8 +99,10 @@ def inherit_license(parents: list[dict]) -> tuple[str, list[str]]:
 
 
 def finalize(folder: Path, kind: str, parents: list[dict], recipe=None, metrics: dict | None = None,
-             step: str = "", tags: list[str] | None = None, name: str = "", extra: dict | None = None) -> dict:
-    """Write recipe.yaml, lab.json and README.md into an artifact folder; returns the manifest."""
+             step: str = "", tags: list[str] | None = None, name: str = "", extra: dict | None = None,
+             owner: str | None = None) -> dict:
+    """Write recipe.yaml, lab.json and README.md into an artifact folder; returns the manifest. `owner` is the
+    lab.access key of who made it (default: LAB_OWNER, which the job manager sets for the job's worker)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     folder = Path(folder)
@@ -117,6 +120,7 @@ def finalize(folder: Path, kind: str, parents: list[dict], recipe=None, metrics:
         "kind": kind, "name": name or folder.name, "created": time.time(), "parents": parents,
         "lineage": lineage, "license": license_, "license_warnings": warnings, "tags": sorted(set(tags or [])),
         "metrics": metrics or {}, **(extra or {}),
+        "owner": os.environ.get("LAB_OWNER", "") if owner is None else owner, "shared": False,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     from lab.cards import write_card
@@ -165,16 +169,31 @@ def new_folder(kind: str, name: str = "") -> Path:
 
 
 def artifact_folder(path, manifest: bool = True) -> Path:
-    """An artifact chosen by its path: a folder (with its manifest) in LAB_HOME/artifacts, nothing else."""
+    """An artifact chosen by its folder name (or its path, for the owner's own tools): a folder (with its manifest)
+    directly in LAB_HOME/artifacts, nothing else."""
+    text = str(path or "").strip()
+    root = get_settings().artifacts.resolve()
     try:
-        folder = Path(str(path or "")).expanduser().resolve()
+        folder = (root / text if text and "/" not in text and "\\" not in text else Path(text).expanduser()).resolve()
     except (OSError, RuntimeError, ValueError):
         folder = None
-    root = get_settings().artifacts.resolve()
-    ok = folder is not None and folder.parent == root and folder.is_dir()
+    ok = bool(text) and folder is not None and folder.parent == root and folder.is_dir()
     if not ok or (manifest and not (folder / MANIFEST).is_file()):
         raise LabError("That is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
     return folder
+
+
+def owner_of(folder: Path) -> tuple[str, bool]:
+    """(owner key, shared) of an artifact folder, from its manifest ("" is the lab's owner)."""
+    m = read_manifest(folder)
+    return str(m.get("owner") or ""), bool(m.get("shared"))
+
+
+def set_shared(folder: Path, shared: bool) -> None:
+    path = artifact_folder(folder) / MANIFEST
+    m = json.loads(path.read_text())
+    m["shared"] = bool(shared)
+    path.write_text(json.dumps(m, indent=2, default=str))
 
 
 def delete_artifact(folder: Path) -> None:

@@ -7,6 +7,10 @@ from lab.errors import LabError
 from lab.settings import get_settings, is_offline
 
 
+_SPACE_TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+_space_token: list[str] = []  # the Space's own HF_TOKEN secret, taken out of the environment at start
+
+
 class Token(str):
     """A str whose repr never shows the secret."""
 
@@ -27,6 +31,30 @@ def local_token() -> Token | None:
         except Exception:
             raw = None
     return Token(raw) if raw else None
+
+
+def sequester_space_token() -> None:
+    """On a Space, take the Space's own token out of the process environment, so that no library call made for a
+    visitor can pick it up (huggingface_hub reads HF_TOKEN whenever it is passed no token). It stays here for the
+    owner's own actions (space_token()). Idempotent; off a Space it does nothing."""
+    if not get_settings().on_space:
+        return
+    for name in _SPACE_TOKEN_VARS:
+        value = os.environ.pop(name, "")
+        if value and not _space_token:
+            _space_token.append(value)
+    try:  # read at import: set the module constant too, so huggingface_hub never sends a stored login either
+        import huggingface_hub.constants as hub_constants
+
+        hub_constants.HF_HUB_DISABLE_IMPLICIT_TOKEN = True
+    except ImportError:
+        pass
+    os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
+
+
+def space_token() -> Token | None:
+    """The Space's own HF_TOKEN secret, for the owner's actions only (see lab.access)."""
+    return Token(_space_token[0]) if _space_token else None
 
 
 def whoami(token: str | None) -> str | None:

@@ -140,22 +140,25 @@ def upload_cache() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
 
 
-def check_space_path(path, field: str, uploads_only: bool = False) -> Path:
-    """On a Space, a local path is read only when it is an upload (Gradio's upload cache, or the lab's copy of
-    one in LAB_HOME/uploads) or, unless uploads_only, inside the lab's own folders (LAB_HOME, the models folder).
-    Nothing else on the server is read for a visitor, and the refusal names no path. Off a Space the machine is the
-    user's own, and any path goes."""
+def lab_roots(uploads_only: bool = False) -> list[Path]:
+    """The folders a Space reads local files from: uploads (Gradio's upload cache, the lab's copies in
+    LAB_HOME/uploads) and, unless uploads_only, the lab's own folders (LAB_HOME, the models folder)."""
     s = get_settings()
-    if not s.on_space:
+    roots = [upload_cache(), (s.home / "uploads").resolve()]
+    return roots if uploads_only else roots + [s.home.resolve(), s.models_root.resolve()]
+
+
+def check_space_path(path, field: str, uploads_only: bool = False) -> Path:
+    """On a Space, a local path is read only when it is an upload or, unless uploads_only, inside the lab's own
+    folders (lab_roots). Nothing else on the server is read for a visitor, and the refusal names no path and is the
+    same whether or not the path exists. Off a Space the machine is the user's own, and any path goes."""
+    if not get_settings().on_space:
         return Path(path)
     try:
-        real = Path(path).expanduser().resolve()
+        real = Path(str(path).removeprefix("file://")).expanduser().resolve()
     except (OSError, RuntimeError, ValueError):
         real = None
-    roots = [upload_cache(), (s.home / "uploads").resolve()]
-    if not uploads_only:
-        roots += [s.home.resolve(), s.models_root.resolve()]
-    if real is None or not any(real == r or r in real.parents for r in roots):
+    if real is None or not any(real == r or r in real.parents for r in lab_roots(uploads_only)):
         what = "an uploaded file" if uploads_only else "an upload, an artifact of this lab or a Hub id (org/name)"
         raise LabError("On a Space, the lab reads no file of the server outside its own folders.",
                        f"Give {what}.", field)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Callable
 from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.models.info import safetensors_header
+from lab.models.ref import ModelRef, parse
 from lab.repo_id import is_repo_id
 
 _UNKNOWN = object()  # adapter state must be re-applied in full (after an adapter was loaded)
@@ -46,61 +46,10 @@ class FairLock:
         return True
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    text: str
-    base: str
-    adapter: Path | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{_folder_label(self.base)} + {self.adapter.name}" if self.adapter else _folder_label(self.base)
-
-
-def _folder_label(ref: str) -> str:
-    """A local folder by its name; a model the lab downloaded or converted (models_dir/owner--name) by its Hub id."""
-    from lab.settings import get_settings
-
-    path = Path(ref).expanduser()
-    if not path.exists():
-        return ref
-    if path.resolve().parent == get_settings().models_dir.resolve() and "--" in path.name:
-        return path.name.replace("--", "/", 1)
-    return path.name
-
-
-def _adapter_folder(text: str) -> Path | None:
-    path = Path(text).expanduser()
-    if path.is_dir() and (path / "adapter_config.json").is_file():
-        return path.resolve()
-    return None
-
-
 def parse_ref(ref: str) -> ModelRef:
-    """A Hub id, the bundled default, a local model folder, an adapter folder, or BASE+ADAPTER_FOLDER."""
-    ref = (ref or "").strip()
-    if not ref:
-        raise LabError("No model given.", "Pick a model, or type a Hub id or a local folder.", "model")
-    adapter = _adapter_folder(ref)
-    if adapter is None and "+" in ref and not Path(ref).expanduser().exists():
-        base, _, rest = ref.rpartition("+")
-        adapter = _adapter_folder(rest.strip())
-        if adapter is None:
-            raise LabError(f"{rest.strip()!r} is not an adapter folder (no adapter_config.json).",
-                           "Write BASE+ADAPTER_FOLDER, where the folder holds a PEFT adapter.", "model")
-        return ModelRef(ref, base.strip() or _adapter_base(adapter), adapter)
-    if adapter is not None:
-        return ModelRef(ref, _adapter_base(adapter), adapter)
-    return ModelRef(ref, ref, None)
-
-
-def _adapter_base(adapter: Path) -> str:
-    cfg = json.loads((adapter / "adapter_config.json").read_text())
-    base = cfg.get("base_model_name_or_path") or ""
-    if not base:
-        raise LabError(f"The adapter {adapter.name} does not name its base model.",
-                       "Write BASE+ADAPTER_FOLDER to say which base it goes on.", "model")
-    return base
+    """A Hub id, the bundled default, an artifact, a local model or adapter folder, or BASE+ADAPTER (lab.models.ref,
+    where the rule on local paths lives)."""
+    return parse(ref, "model")
 
 
 def check_adapter_fits(model, adapter: Path) -> None:

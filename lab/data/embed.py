@@ -18,7 +18,8 @@ import numpy as np
 from lab.data.normalize import text_hash
 from lab.data.recipe import EMBED_MODEL
 from lab.errors import LabError
-from lab.settings import check_space_path, get_settings
+from lab.models.ref import local_folder
+from lab.settings import get_settings
 
 EMBED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the default package carries
 # a sentence-transformers repo's configs (modules.json, 1_Pooling/config.json, ...), vocabularies and weights
@@ -51,10 +52,8 @@ def model_folder(name: str = EMBED_MODEL, token: str | None = None) -> Path:
         if (folder := packaged_folder()) is not None:
             return folder
         name = EMBED_HUB_ID
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        check_space_path(folder, "model")  # on a Space: the lab's own folders only
-    else:
+    folder = local_folder(name, "model")  # on a Space: the lab's own folders only
+    if folder is None:
         try:
             folder = cached_model(name, ST_PATTERNS) or download_model(name, token, log=lambda m: None,
                                                                        patterns=ST_PATTERNS)

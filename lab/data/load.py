@@ -6,14 +6,13 @@ load with num_proc for runs.
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import uploads
 from lab.data import formats
 from lab.data.recipe import Source
 from lab.errors import LabError
@@ -113,9 +112,22 @@ def _parquet(path: Path) -> list[dict]:
                        "file") from None
 
 
+def data_path(text, field: str = "file") -> Path:
+    """The local data file (or dataset folder) a reference names: `upload:HASH/NAME` (an upload the lab keeps), an
+    artifact by its folder name, or a path (on a Space only inside the lab's folders, refused alike whether or not
+    it exists)."""
+    text = str(text or "").strip()
+    s = get_settings()
+    if text.startswith(uploads.PREFIX):
+        return uploads.path_of(text, field)
+    if text and "/" not in text and "\\" not in text and (s.artifacts / text).is_dir():
+        return (s.artifacts / text).resolve()
+    return check_space_path(Path(text).expanduser(), field)
+
+
 def read_file(path, limit: int | None = None) -> list[dict]:
     """The rows of a local data file, as dicts (on a Space: an upload or an artifact of the lab only)."""
-    path = _check_file(check_space_path(Path(path).expanduser(), "file"))
+    path = _check_file(data_path(path))
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         try:
@@ -130,19 +142,11 @@ def read_file(path, limit: int | None = None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def store_upload(path) -> Path:
-    """Copy an uploaded file into LAB_HOME/uploads (by content hash), so recipes can point at it later."""
+def store_upload(path, owner: str = "") -> Path:
+    """Keep an uploaded data file in LAB_HOME/uploads, noting who uploaded it (lab.uploads)."""
     path = _check_file(check_space_path(Path(path), "file", uploads_only=True))
     _check_upload_size(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    dest = get_settings().home / "uploads" / digest.hexdigest()[:16] / path.name
-    if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
-    return dest
+    return uploads.store(path, owner)
 
 
 def _hub_call(action: str, repo: str):
@@ -164,7 +168,7 @@ def _hub_dataset(source: Source, token: str | None, streaming: bool):
     split = source.split or "train"
     if source.limit and not streaming:
         split = f"{split}[:{source.limit}]"
-    kwargs = dict(name=source.config or None, split=split, revision=source.revision or None, token=token or None)
+    kwargs = dict(name=source.config or None, split=split, revision=source.revision or None, token=token or False)
     with _hub_call(f"Reading {source.hub}", source.hub):
         if streaming:
             return datasets.load_dataset(source.hub, streaming=True, **kwargs)

@@ -23,9 +23,11 @@ from lab.settings import get_settings
 
 _ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the `lab` package
 _TOKENS: dict[str, str] = {}
+_SECRETS: dict[str, dict[str, str]] = {}  # job id -> environment a worker gets once (a visitor's typed API key)
 _CHILDREN: dict[str, subprocess.Popen] = {}
 _WATCHDOGS: dict[str, "Watchdog"] = {}
-_SECRET_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+_SECRET_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "OAUTH_CLIENT_SECRET")
+SECRET_ENV = ("LAB_JUDGE_API_KEY",)  # the only names a job's secrets may take
 
 
 def _recipe_text(recipe) -> str:
@@ -36,20 +38,33 @@ def _recipe_text(recipe) -> str:
     return yaml.safe_dump(recipe, sort_keys=False)
 
 
-def submit(kind: str, recipe, title: str = "", token: str | None = None, artifact_dir: Path | None = None,
-           needs_token: bool = False) -> store.Job:
-    """Record a job and start it now, or queue it behind the running heavy job."""
-    k = get_kind(kind)
-    if k.heavy and not get_settings().heavy_allowed:
-        raise LabError(f"{k.label} is off on this public demo Space.",
+def check_allowed(kind: str) -> None:
+    """Jobs are off on the public demo Space: refused before any work (call it first in a handler)."""
+    if get_settings().demo:
+        raise LabError(f"{get_kind(kind).label} is off on this public demo Space.",
                        "Duplicate the Space to a private GPU (button at the top) to run it.", "job")
+
+
+def submit(kind: str, recipe, title: str = "", token: str | None = None, artifact_dir: Path | None = None,
+           needs_token: bool = False, owner: str | None = None, secrets: dict[str, str] | None = None) -> store.Job:
+    """Record a job and start it now, or queue it behind the running heavy job. `owner` is the lab.access key of
+    who asked (default: the job this runs in, LAB_OWNER, else the lab's owner); `secrets` reach the worker's
+    environment once and are never stored."""
+    k = get_kind(kind)
+    check_allowed(kind)
     if needs_token and not token:
         raise LabError("This job pushes to the Hub and needs you signed in.", "Sign in with Hugging Face first.",
                        "token")
+    bad = set(secrets or {}) - set(SECRET_ENV)
+    if bad:
+        raise ValueError(f"job secrets may only be {SECRET_ENV}, not {sorted(bad)}")
+    owner = os.environ.get("LAB_OWNER", "") if owner is None else owner
     job = store.create(kind, k.runner, k.heavy, _recipe_text(recipe), title or k.label,
-                       needs_token=needs_token, artifact_dir=artifact_dir)
+                       needs_token=needs_token, artifact_dir=artifact_dir, owner=owner)
     if token:
         _TOKENS[job.id] = token
+    if secrets:
+        _SECRETS[job.id] = {k: v for k, v in secrets.items() if v}
     pump()
     return store.get_job(job.id)
 
@@ -98,9 +113,9 @@ def pump() -> list[str]:
     started = []
     with store.connect(immediate=True) as con:
         running_heavy = con.execute("SELECT COUNT(*) FROM jobs WHERE state='running' AND heavy=1").fetchone()[0]
-        queued = con.execute("SELECT id, kind, heavy, needs_token FROM jobs WHERE state='queued' ORDER BY created"
-                             ).fetchall()
-        for job_id, kind, heavy, needs_token in queued:
+        queued = con.execute("SELECT id, kind, heavy, needs_token, owner FROM jobs WHERE state='queued' "
+                             "ORDER BY created").fetchall()
+        for job_id, kind, heavy, needs_token, owner in queued:
             if needs_token and job_id not in _TOKENS:
                 continue  # only the process that holds the token can start it
             if heavy and running_heavy:
@@ -109,14 +124,16 @@ def pump() -> list[str]:
             store.set_state(con, job_id, "running", started=time.time(), pid=None, pid_started=None,
                             message="Starting…")
             running_heavy += heavy
-            started.append((job_id, kind))
-    for job_id, kind in started:
-        _spawn(job_id, kind)
-    return [job_id for job_id, _ in started]
+            started.append((job_id, kind, owner))
+    for job_id, kind, owner in started:
+        _spawn(job_id, kind, owner)
+    return [job_id for job_id, _, _ in started]
 
 
-def worker_env(token: str | None, kind: str = "") -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in _SECRET_VARS}
+def worker_env(token: str | None, kind: str = "", owner: str = "", secrets: dict[str, str] | None = None) -> dict:
+    """A worker's environment: the app's, without any secret of the app (its HF token, its OAuth secret), plus
+    the job's own token and secrets, and LAB_OWNER (whose job it is: lab.access.job_caller() reads it)."""
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_VARS and k not in SECRET_ENV}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["LAB_HOME"] = str(get_settings().home)
@@ -124,6 +141,8 @@ def worker_env(token: str | None, kind: str = "") -> dict:
 
     # a training worker starts on glibc and switches to jemalloc itself when its preflight finds memory tight
     env = allocator_env(env, "glibc" if kind.startswith("train.") else "jemalloc")
+    env["LAB_OWNER"] = owner
+    env.update(secrets or {})
     if token:
         env["HF_TOKEN"] = token
     else:
@@ -131,12 +150,13 @@ def worker_env(token: str | None, kind: str = "") -> dict:
     return env
 
 
-def _spawn(job_id: str, kind: str) -> None:
+def _spawn(job_id: str, kind: str, owner: str = "") -> None:
     token = _TOKENS.pop(job_id, None)
+    secrets = _SECRETS.pop(job_id, None)
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lab.jobs.worker", job_id],
-            env=worker_env(token, kind), cwd=str(_ROOT), start_new_session=True,
+            env=worker_env(token, kind, owner, secrets), cwd=str(_ROOT), start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
     except OSError as exc:
@@ -236,7 +256,7 @@ def _kill_later(job: store.Job, grace_s: float) -> None:
     pump()
 
 
-def resume(job_id: str, token: str | None = None) -> store.Job:
+def resume(job_id: str, token: str | None = None, secrets: dict[str, str] | None = None) -> store.Job:
     """Queue an interrupted, failed or cancelled job again; its runner continues from its checkpoint."""
     job = store.get_job(job_id)
     if job.state not in ("interrupted", "failed", "cancelled"):
@@ -248,6 +268,8 @@ def resume(job_id: str, token: str | None = None) -> store.Job:
                         message="Queued to resume.")
     if token:
         _TOKENS[job_id] = token
+    if secrets:
+        _SECRETS[job_id] = {k: v for k, v in secrets.items() if k in SECRET_ENV and v}
     pump()
     return store.get_job(job_id)
 

@@ -29,10 +29,12 @@ CREATE TABLE IF NOT EXISTS jobs (
   state TEXT NOT NULL, recipe TEXT NOT NULL, title TEXT NOT NULL DEFAULT '',
   created REAL NOT NULL, started REAL, finished REAL, pid INTEGER, pid_started REAL,
   artifact_dir TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', progress REAL NOT NULL DEFAULT 0,
-  message TEXT NOT NULL DEFAULT '', needs_token INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0
+  message TEXT NOT NULL DEFAULT '', needs_token INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
+_ADDED = {"owner": "TEXT NOT NULL DEFAULT ''", "shared": "INTEGER NOT NULL DEFAULT 0"}  # columns newer than the table
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Job:
     message: str
     needs_token: int
     attempts: int
+    owner: str  # lab.access key of who submitted it ("" = the lab's owner)
+    shared: int  # the owner shared it with every visitor of the Space
 
     @property
     def final(self) -> bool:
@@ -99,6 +103,7 @@ def connect(immediate: bool = False):
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA busy_timeout=30000")
         con.executescript(_SCHEMA)
+        _migrate(con)
         con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         yield con
         con.execute("COMMIT")
@@ -110,19 +115,30 @@ def connect(immediate: bool = False):
         con.close()
 
 
+def _migrate(con) -> None:
+    have = {r[1] for r in con.execute("PRAGMA table_info(jobs)")}
+    for name, decl in _ADDED.items():
+        if name not in have:  # a LAB_HOME from before: every old job is the owner's
+            try:
+                con.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+            except sqlite3.OperationalError:  # another process added it a moment ago
+                pass
+
+
 def _row(row) -> Job:
     return Job(*row)
 
 
 def create(kind: str, runner: str, heavy: bool, recipe: str, title: str = "", needs_token: bool = False,
-           artifact_dir: Path | None = None) -> Job:
+           artifact_dir: Path | None = None, owner: str = "") -> Job:
     job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = artifact_dir or get_settings().artifacts / f"{kind.replace('.', '-')}-{job_id}"
     with connect(immediate=True) as con:
         con.execute(
-            "INSERT INTO jobs (id, kind, runner, heavy, state, recipe, title, created, artifact_dir, needs_token)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (job_id, kind, runner, int(heavy), "queued", recipe, title, time.time(), str(folder), int(needs_token)),
+            "INSERT INTO jobs (id, kind, runner, heavy, state, recipe, title, created, artifact_dir, needs_token,"
+            " owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (job_id, kind, runner, int(heavy), "queued", recipe, title, time.time(), str(folder), int(needs_token),
+             owner),
         )
     return get_job(job_id)
 

@@ -11,24 +11,17 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.models.info import estimate_params, info_from_folder, read_config, safetensors_header
+from lab.models.ref import parse
 
 DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "f16": 2, "float16": 2, "f32": 4, "float32": 4, "f64": 8, "float64": 8}
 _LAYER = "model.layers."
 
 
 def split_ref(ref: str, field_name: str = "model") -> tuple[str, str | None]:
-    """'base+adapter' -> (base, adapter); a plain ref -> (ref, None)."""
-    ref = (ref or "").strip()
-    if not ref:
-        raise LabError("A model reference is empty.", "Enter a Hub id, a local folder or base+adapter.", field_name)
-    if "@" in ref:
-        raise LabError(f"{ref!r} pins a revision (@…), which the lab cannot fetch safely yet.",
-                       "Drop the @revision (the lab downloads the main branch, safetensors only).", field_name)
-    parts = ref.split("+")
-    if len(parts) > 2 or not all(p.strip() for p in parts):
-        raise LabError(f"{ref!r} is not `model` or `model+adapter`.", "Use one `+` between base and adapter.",
-                       field_name)
-    return parts[0].strip(), (parts[1].strip() if len(parts) == 2 else None)
+    """'base+adapter' -> (base, adapter folder); a plain ref -> (ref, None). Parsed and checked by lab.models.ref
+    (the one grammar, and on a Space the one rule on local paths)."""
+    parsed = parse(ref, field_name, expand_adapter=False)
+    return parsed.base, (str(parsed.adapter) if parsed.adapter else None)
 
 
 @dataclass
@@ -105,7 +98,7 @@ def _hub_safetensors(model: str, token: str | None) -> bool | None:
     from huggingface_hub import HfApi
 
     try:
-        files = HfApi(token=token).list_repo_files(model)
+        files = HfApi(token=token or False).list_repo_files(model)
     except Exception:
         return None
     return any(f.endswith(".safetensors") for f in files)

@@ -11,7 +11,8 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.models import bundled
 from lab.repo_id import is_repo_id
-from lab.settings import check_space_path, get_settings, is_offline
+from lab.models.ref import local_folder, shown
+from lab.settings import get_settings, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
 CONFIG_PATTERNS = [
@@ -22,19 +23,12 @@ CONFIG_PATTERNS = [
 
 
 def _local(ref: str) -> Path | None:
-    path = Path(ref).expanduser()
-    try:
-        if not path.exists():
-            return None
-    except (OSError, ValueError):  # a name too long, or with a NUL: not a folder here
-        return None
-    check_space_path(path, "model")  # on a Space: the lab's own folders only
-    if not path.is_dir():
-        raise LabError(f"{ref} is a file, not a model folder.", "Pick the folder that holds config.json.", "model")
-    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
-        raise LabError(f"The folder {ref} has no config.json.",
+    """A local model folder (an artifact by name, or a path: on a Space only inside the lab's own folders)."""
+    path = local_folder(ref, "model")
+    if path is not None and not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+        raise LabError(f"The folder {shown(str(path))} has no config.json.",
                        "Pick a folder saved with save_pretrained (config.json + *.safetensors).", "model")
-    return path.resolve()
+    return path
 
 
 def _cached(repo_id: str, patterns: list[str]) -> Path | None:
@@ -75,7 +69,7 @@ def _hub_files(repo_id: str, token: str | None) -> list[str]:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     try:
-        return HfApi(token=token).list_repo_files(repo_id)
+        return HfApi(token=token or False).list_repo_files(repo_id)
     except GatedRepoError:
         raise LabError(f"{repo_id} is gated.", "Accept its terms on the Hub and sign in.", "model") from None
     except RepositoryNotFoundError:
@@ -126,7 +120,7 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
 
     check_safetensors(ref, _hub_files(ref, token))
     log(f"Downloading {ref} (config, tokenizer, safetensors only)…")
-    return Path(snapshot_download(ref, allow_patterns=CONFIG_PATTERNS + WEIGHT_PATTERNS, token=token))
+    return Path(snapshot_download(ref, allow_patterns=CONFIG_PATTERNS + WEIGHT_PATTERNS, token=token or False))
 
 
 def config_folder(ref: str, token: str | None = None) -> Path:
@@ -148,4 +142,4 @@ def config_folder(ref: str, token: str | None = None) -> Path:
     files = _hub_files(ref, token)
     if "config.json" not in files:
         raise LabError(f"{ref} has no config.json on the Hub.", "Pick a transformers model repo.", "model")
-    return Path(snapshot_download(ref, allow_patterns=CONFIG_PATTERNS, token=token))
+    return Path(snapshot_download(ref, allow_patterns=CONFIG_PATTERNS, token=token or False))

@@ -7,6 +7,7 @@ import traceback
 
 import gradio as gr
 
+from lab import access
 from lab.auth import Token, local_token
 from lab.errors import LabError
 from lab.settings import get_settings
@@ -29,6 +30,44 @@ def user_token(oauth_token: gr.OAuthToken | None, action: str) -> Token | None:
     """For a privileged action: refuse an anonymous visitor on a Space, then the token to act with."""
     require_user(oauth_token, action)
     return token_from(oauth_token)
+
+
+def _oauth_info(request) -> dict | None:
+    """The signed-in visitor's OAuth record from the request's session (what Gradio injects as gr.OAuthToken and
+    gr.OAuthProfile), read the same way Gradio reads it, or None."""
+    from gradio.helpers import _session_from_request
+    from gradio.oauth import _get_valid_oauth_info_from_session
+
+    try:
+        return _get_valid_oauth_info_from_session(_session_from_request(request))
+    except Exception:  # no session middleware (off a Space), or a session we cannot read: not signed in
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _orgs_of(token: str) -> tuple[str, ...]:
+    """The orgs a token's user belongs to (asked of the Hub once per token), for a Space that an org owns."""
+    from lab.hub.client import api
+
+    try:
+        return tuple(o.get("name", "") for o in api(token).whoami().get("orgs", []))
+    except Exception:
+        return ()
+
+
+def caller_of(request: gr.Request | None) -> access.Caller:
+    """Who sent this request: the local user off a Space; else the signed-in visitor (owner or not) or an anonymous
+    browser session. Decided on the server from the session cookie, whatever the client sent as inputs."""
+    info = _oauth_info(request) if get_settings().on_space else None
+    session = getattr(request, "session_hash", None) or ""
+    if not info:
+        return access.caller_for(None, None, [], session)
+    user = info.get("userinfo") or {}
+    name, token = user.get("preferred_username") or "", info.get("access_token")
+    orgs = [o.get("preferred_username") or o.get("name") or "" for o in user.get("orgs") or []]
+    if name and token and not orgs and name.lower() not in access.owners():
+        orgs = list(_orgs_of(token))
+    return access.caller_for(name, token, orgs, session)
 
 
 def on_load(fn, inputs, outputs, **kwargs):

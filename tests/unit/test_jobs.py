@@ -151,14 +151,37 @@ def test_token_never_lands_in_the_record():
             assert b"hf_supersecret_123" not in path.read_bytes(), path
 
 
-def test_demo_mode_refuses_heavy_jobs(monkeypatch):
+def test_demo_mode_refuses_every_job_before_recording_it(monkeypatch):
+    """The public demo runs no job at all, light ones included (a download is compute and disk on the owner's
+    bill): refused before anything is recorded or started."""
     from lab import settings
 
     monkeypatch.setenv("LAB_DEMO", "1")
     settings.reset_caches()
-    with pytest.raises(LabError, match="demo"):
-        jobs.submit("test.count", {"n": 1})
-    assert manager.wait(jobs.submit("test.light", {"n": 1, "sleep": 0}).id, 30).state == "succeeded"
+    for kind in ("test.count", "test.light"):
+        with pytest.raises(LabError, match="demo"):
+            jobs.submit(kind, {"n": 1})
+    assert jobs.list_jobs() == []
+
+
+def test_a_job_records_its_owner_and_its_worker_knows_it(monkeypatch):
+    """The submitter's access key is on the record, in the worker's LAB_OWNER and on what the worker makes; a job
+    submitted from inside a worker inherits it."""
+    job = manager.wait(jobs.submit("test.count", {"n": 1, "sleep": 0}, owner="alice").id, 30)
+    assert job.owner == "alice" and job.shared == 0
+    assert manager.worker_env(None, "x", "alice")["LAB_OWNER"] == "alice"
+    monkeypatch.setenv("LAB_OWNER", "bob")
+    assert jobs.submit("test.count", {"n": 1, "sleep": 0}).owner == "bob"
+
+
+def test_job_secrets_reach_only_the_worker_env_and_only_by_their_known_names(monkeypatch):
+    monkeypatch.setenv("OAUTH_CLIENT_SECRET", "app-secret")
+    monkeypatch.setenv("LAB_JUDGE_API_KEY", "from-the-app")
+    env = manager.worker_env(None, "x", "v", {"LAB_JUDGE_API_KEY": "visitor-key"})
+    assert env["LAB_JUDGE_API_KEY"] == "visitor-key" and "OAUTH_CLIENT_SECRET" not in env
+    assert "LAB_JUDGE_API_KEY" not in manager.worker_env(None, "x", "v")
+    with pytest.raises(ValueError):
+        jobs.submit("test.count", {"n": 1}, secrets={"HF_TOKEN": "x"})
 
 
 def test_known_library_noise_stays_out_of_the_job_log():

@@ -1,0 +1,167 @@
+"""ModelRef: the one grammar for a model reference, and the one rule for local paths.
+
+    org/name               a Hub model (config, tokenizer and *.safetensors only are ever fetched)
+    NAME                   an artifact of this lab (a folder in LAB_HOME/artifacts), by its folder name
+    /path/to/folder        a local model or adapter folder (on a Space: only inside the lab's own folders)
+    BASE+ADAPTER           a PEFT adapter folder on a base (a Hub id, an artifact or a folder)
+    ADAPTER                an adapter folder alone: its base is the one its adapter_config.json names
+
+Chat, merge, eval, export, training and the judges all parse their model fields here. On a Space a local path is
+read only inside the uploads, LAB_HOME or the models folder; anything else is refused with the same message whether
+or not it exists, so the refusal tells a visitor nothing about the server's disk.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.access import NOT_ALLOWED, NOT_ALLOWED_FIX
+from lab.errors import LabError
+from lab.repo_id import is_repo_id
+from lab.settings import get_settings, lab_roots
+
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    text: str  # as written
+    base: str  # a Hub id, or the local folder of the base model
+    adapter: Path | None = None  # a local PEFT adapter folder, applied on the base
+
+    @property
+    def base_is_hub(self) -> bool:
+        return is_repo_id(self.base) and not Path(self.base).is_absolute()
+
+    @property
+    def folders(self) -> list[Path]:
+        """The local folders this reference reads."""
+        out = [] if self.base_is_hub else [Path(self.base)]
+        return out + ([self.adapter] if self.adapter else [])
+
+    @property
+    def label(self) -> str:
+        """How the UI names it: Hub ids as they are, local folders by their name, never a server path."""
+        base = shown(self.base)
+        return f"{base} + {self.adapter.name}" if self.adapter else base
+
+    def __str__(self) -> str:
+        return f"{self.base}+{self.adapter}" if self.adapter else self.base
+
+
+def shown(ref: str) -> str:
+    """A Hub id as it is; a local folder by its name (a model the lab downloaded, models/owner--name, by its id)."""
+    if is_repo_id(ref) and not Path(ref).is_absolute():
+        return ref
+    path = Path(ref)
+    if path.parent == get_settings().models_dir and "--" in path.name:
+        return path.name.replace("--", "/", 1)
+    return path.name
+
+
+def _path_like(text: str) -> bool:
+    return text.startswith(("/", "~", ".", "file:")) or "\\" in text or (
+        "/" in text and not is_repo_id(text))
+
+
+def local_folder(text: str, field: str = "model") -> Path | None:
+    """The local folder `text` names, or None when it names none (then it may be a Hub id).
+
+    An artifact's folder name is looked up in LAB_HOME/artifacts first. On a Space, a path outside the lab's own
+    folders is refused before the disk is asked, with the same message as one that does not exist."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    s = get_settings()
+    if "/" not in text and "\\" not in text and text not in (".", ".."):
+        candidate = s.artifacts / text
+        if candidate.is_dir():
+            return candidate.resolve()
+    if s.on_space and (_path_like(text) or _exists(text)):
+        try:
+            real = Path(text.removeprefix("file://")).expanduser().resolve()
+        except (OSError, RuntimeError, ValueError):
+            real = None
+        if real is None or not any(real == r or r in real.parents for r in lab_roots()) or not real.is_dir():
+            raise LabError(NOT_ALLOWED, NOT_ALLOWED_FIX, field)
+        return real
+    if not s.on_space and _exists(text):
+        path = Path(text).expanduser()
+        if not path.is_dir():
+            raise LabError(f"{text} is a file, not a model folder.", "Pick the folder that holds config.json.", field)
+        return path.resolve()
+    if _path_like(text):
+        raise LabError(f"No model folder at {text}." if not s.on_space else NOT_ALLOWED,
+                       "Check the path, or give a Hub id (org/name)." if not s.on_space else NOT_ALLOWED_FIX, field)
+    return None
+
+
+def _exists(text: str) -> bool:
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):  # a name too long, or with a NUL: nothing here
+        return False
+
+
+def _adapter(folder: Path | None) -> Path | None:
+    return folder if folder is not None and (folder / "adapter_config.json").is_file() else None
+
+
+def _adapter_folder(text: str, field: str) -> Path:
+    try:
+        adapter = _adapter(local_folder(text, field))
+    except LabError:
+        if get_settings().on_space:
+            raise
+        adapter = None
+    if adapter is None:
+        raise LabError(f"{shown(text)!r} is not a PEFT adapter folder (no adapter_config.json).",
+                       "Write BASE+ADAPTER, where ADAPTER is the folder of a LoRA adapter of this lab.", field)
+    return adapter
+
+
+def adapter_base(adapter: Path, field: str = "model") -> str:
+    """The base an adapter names in its adapter_config.json (a Hub id or a folder, checked like any reference)."""
+    try:
+        cfg = json.loads((adapter / "adapter_config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        cfg = {}
+    base = str(cfg.get("base_model_name_or_path") or "").strip()
+    if not base:
+        raise LabError(f"The adapter {adapter.name} does not name its base model.",
+                       "Write BASE+ADAPTER to say which base it goes on.", field)
+    return base
+
+
+def _base(text: str, field: str) -> str:
+    folder = local_folder(text, field)
+    if folder is not None:
+        return str(folder)
+    if not is_repo_id(text):
+        raise LabError(f"{text[:80]!r} is neither a model of this lab nor a Hub id like 'org/name'.",
+                       "Give a Hub id, or pick a model or adapter of this lab.", field)
+    return text
+
+
+def parse(text, field: str = "model", expand_adapter: bool = True) -> ModelRef:
+    """A model reference, checked: Hub id, artifact, local folder, adapter folder, or BASE+ADAPTER. An adapter folder
+    alone stands for its base plus itself unless expand_adapter is False (mergekit reads such a folder itself)."""
+    text = (text if isinstance(text, str) else "").strip()
+    if not text:
+        raise LabError("No model given.", "Pick a model, or type a Hub id (org/name).", field)
+    if len(text) > 1000 or any(ord(c) < 32 for c in text):
+        raise LabError(NOT_ALLOWED, NOT_ALLOWED_FIX, field)
+    if "@" in text:
+        raise LabError(f"{text[:80]!r} pins a revision (@…), which the lab does not fetch.",
+                       "Drop the @revision: the lab downloads the main branch, safetensors only.", field)
+    whole = None if "+" in text else local_folder(text, field)
+    if "+" in text:
+        base_text, _, adapter_text = text.rpartition("+")
+        if not base_text.strip() or not adapter_text.strip() or "+" in base_text:
+            raise LabError(f"{text[:80]!r} is not MODEL or BASE+ADAPTER.", "Use one '+' between base and adapter.",
+                           field)
+        adapter = _adapter_folder(adapter_text.strip(), field)
+        return ModelRef(text, _base(base_text.strip(), field), adapter)
+    if expand_adapter and _adapter(whole) is not None:
+        return ModelRef(text, _base(adapter_base(whole, field), field), whole)
+    return ModelRef(text, str(whole) if whole is not None else _base(text, field), None)
