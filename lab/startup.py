@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab import jobs
+from lab.auth import sequester_space_token
 from lab.settings import get_settings
 
 
@@ -30,8 +31,10 @@ _state = StartupState()
 
 
 def start() -> StartupState:
-    """Note whether LAB_HOME was empty, then mark jobs whose worker is gone as interrupted."""
+    """Keep the Space's own token away from visitors (lab.auth), note whether LAB_HOME was empty, then mark jobs
+    whose worker is gone as interrupted."""
     global _state
+    sequester_space_token()
     fresh = not get_settings().jobs_db.exists()
     _state = StartupState(fresh_home=fresh, interrupted=jobs.recover())
     return _state

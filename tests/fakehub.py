@@ -37,6 +37,8 @@ class FakeHub:
         self.root = Path(root)
         self.tokens = {TOKEN: USER}
         self.token, self.user = TOKEN, USER
+        self.orgs: dict[str, list[str]] = {}  # user -> the orgs they belong to
+        self.auth_log: list[tuple[str, str, str]] = []  # (method, path, bearer token) of every request with one
         self.page_size = page_size
         self.requests: list[tuple[str, str]] = []
         self.failures: dict[str, int] = {}
@@ -66,6 +68,16 @@ class FakeHub:
                 except OSError:
                     pass
             self._thread = None
+
+    def add_user(self, name: str, orgs: tuple[str, ...] = (), token: str | None = None) -> str:
+        """Another account (and its token), e.g. a visitor who signs in with `sign_in(url, user=name)`."""
+        token = token or f"fake-token-{name}-{uuid.uuid4().hex[:8]}"
+        self.tokens[token] = name
+        self.orgs[name] = list(orgs)
+        return token
+
+    def tokens_seen(self) -> set[str]:
+        return {t for _, _, t in self.auth_log}
 
     # ---- failure injection
     def fail(self, point: str, times: int = 1) -> None:

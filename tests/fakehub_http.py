@@ -103,6 +103,8 @@ class Handler(UploadRoutes, JobRoutes, OAuthRoutes, BaseHTTPRequestHandler):
     def _auth(self, path: str) -> str | None:
         header = self.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
+        if token:
+            self.hub.auth_log.append((self.command, path, token))
         if not token or path.startswith("/__lfs/"):
             return None
         user = self.hub.tokens.get(token)
@@ -175,7 +177,8 @@ class Handler(UploadRoutes, JobRoutes, OAuthRoutes, BaseHTTPRequestHandler):
     # ---- account and search
     def r_whoami(self):
         user = self.need_user()
-        self.send_json({"type": "user", "id": "u-" + user, "name": user, "fullname": user.title(), "orgs": [],
+        orgs = [{"type": "org", "name": o, "fullname": o.title()} for o in self.hub.orgs.get(user, [])]
+        self.send_json({"type": "user", "id": "u-" + user, "name": user, "fullname": user.title(), "orgs": orgs,
                         "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}}})
 
     def r_search(self, kind):

@@ -2,7 +2,7 @@
 
 Gradio's OAuth on a Space (authlib) reads OPENID_PROVIDER_URL/.well-known/openid-configuration, sends the
 visitor to its authorization endpoint, and trades the code it gets back for a token. Here the visitor is
-always the fake Hub's user, and the token is that user's token, so what the app does with it (push, whoami)
+the fake Hub's user (or the account a test names with `login_hint`), and the token is that user's token, so what the app does with it (push, whoami)
 happens on the fake Hub. The token response carries `userinfo` itself and no id_token (nothing to verify).
 """
 from __future__ import annotations
@@ -34,7 +34,8 @@ class OAuthRoutes:
         if not redirect:
             raise HubError(400, "redirect_uri is required")
         code = uuid.uuid4().hex
-        self.hub.oauth_codes[code] = self.hub.user
+        hint = self.query.get("login_hint", [""])[0]  # tests sign in as another account this way
+        self.hub.oauth_codes[code] = hint if hint in self.hub.tokens.values() else self.hub.user
         sep = "&" if "?" in redirect else "?"
         self.send_response(302)
         self.send_header("Location", redirect + sep + urlencode({"code": code,

@@ -11,8 +11,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 
-def sign_in(app_url: str, timeout: float = 30.0) -> dict[str, str]:
-    """Follow /login/huggingface → the provider → /login/callback; returns the signed-in visitor's headers."""
+def sign_in(app_url: str, timeout: float = 30.0, user: str | None = None) -> dict[str, str]:
+    """Follow /login/huggingface → the provider → /login/callback; returns the signed-in visitor's headers. `user`
+    signs in as that account of the fake Hub (FakeHub.add_user) instead of its default user."""
     app = urlsplit(app_url)
     url, cookies = urljoin(app_url, "login/huggingface"), {}
     with httpx.Client(timeout=timeout) as http:
@@ -27,6 +28,8 @@ def sign_in(app_url: str, timeout: float = 30.0) -> dict[str, str]:
             if r.status_code not in (301, 302, 303, 307):
                 raise AssertionError(f"sign-in stopped at {url}: HTTP {r.status_code} {r.text[:300]}")
             url = urljoin(url, r.headers["location"])
+            if user and "/oauth/authorize" in url and "login_hint=" not in url:
+                url += ("&" if "?" in url else "?") + f"login_hint={user}"
             if urlsplit(url).netloc == app.netloc and not urlsplit(url).path.startswith("/login"):
                 break  # back on the app, signed in
     if "session" not in cookies:

@@ -16,8 +16,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.access import NOT_ALLOWED, NOT_ALLOWED_FIX
+from lab.access import NOT_ALLOWED, NOT_ALLOWED_FIX, Caller
 from lab.errors import LabError
+from lab.jobs.owners import check_paths
+from lab.models.bundled import is_bundled
 from lab.repo_id import is_repo_id
 from lab.settings import get_settings, lab_roots
 
@@ -165,3 +167,15 @@ def parse(text, field: str = "model", expand_adapter: bool = True) -> ModelRef:
     if expand_adapter and _adapter(whole) is not None:
         return ModelRef(text, _base(adapter_base(whole, field), field), whole)
     return ModelRef(text, str(whole) if whole is not None else _base(text, field), None)
+
+
+def parse_for(caller: Caller, text, field: str = "model", expand_adapter: bool = True) -> ModelRef:
+    """parse(), then what this caller may use: on a Space a visitor reads only their own or shared artifacts, the
+    models folder and their own uploads; on the demo only a signed-in visitor makes the lab download a Hub model
+    (the bundled one excepted). Refused before anything is read or downloaded."""
+    ref = parse(text, field, expand_adapter)
+    check_paths(caller, ref.folders, field)
+    if get_settings().demo and not caller.signed_in and ref.base_is_hub and not is_bundled(ref.base):
+        raise LabError(f"Loading {ref.base} from the Hub on this demo needs you signed in.",
+                       "Sign in with Hugging Face (button at the top), or use the bundled model.", field)
+    return ref

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import traceback
 
 import gradio as gr
@@ -11,6 +10,7 @@ from lab import access
 from lab.auth import Token, local_token
 from lab.errors import LabError
 from lab.settings import get_settings
+from lab.shown import for_visitor
 
 
 def token_from(oauth_token: gr.OAuthToken | None) -> Token | None:
@@ -89,18 +89,6 @@ def take_on_show() -> list:
     taken = list(_ON_SHOW)
     _ON_SHOW.clear()
     return taken
-
-
-_PATH = re.compile(r"(?<![\w:/.~-])(?:file://)?[~/][^\s'\"`<>|,;]*")  # an absolute path, not a URL's
-MAX_ERROR_CHARS = 600
-
-
-def for_visitor(text: str) -> str:
-    """An error as a Space shows it: no path of the server in it, and no megabyte echo of an input."""
-    if not get_settings().on_space:
-        return text
-    text = _PATH.sub("<path>", text)
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "…"
 
 
 def lab_error(exc: LabError) -> gr.Error:
