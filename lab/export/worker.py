@@ -12,7 +12,7 @@ from lab.export.recipe import ExportRecipe
 from lab.settings import get_settings
 
 
-def submit(recipe: ExportRecipe, token=None) -> jobs.Job:
+def submit(recipe: ExportRecipe, token=None, owner: str | None = None) -> jobs.Job:
     """Check what is cheap to check now (the output name, the architecture), then queue the export."""
     from lab.auth import require_token
     from lab.export import core, source
@@ -29,7 +29,8 @@ def submit(recipe: ExportRecipe, token=None) -> jobs.Job:
     recipe = recipe.model_copy(update={"out": str(out)})
     folder = get_settings().home / "jobs" / f"export-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     return jobs.submit("export", recipe.model_dump(), title=f"Export {src.name} to GGUF ({', '.join(recipe.types)})",
-                       token=token if recipe.push else None, artifact_dir=folder, needs_token=bool(recipe.push))
+                       token=token if recipe.push else None, artifact_dir=folder, needs_token=bool(recipe.push),
+                       owner=owner)
 
 
 def run(ctx) -> None:

@@ -15,12 +15,13 @@ jobs.register_kind("hub.push", "lab.hub.jobs:run_push", heavy=False, label="Push
 
 
 def submit_push(folder, repo: str, token: str | None, private: bool = True, overwrite: bool = False,
-                artifacts_only: bool = False, gate_task: str = "") -> jobs.Job:
+                artifacts_only: bool = False, gate_task: str = "", owner: str | None = None) -> jobs.Job:
     """Check what can be checked now (sign-in, name, folder, the token with the Hub), then queue the push.
 
     artifacts_only: the folder must be a finished artifact in LAB_HOME (the UI and its API never push
     arbitrary server folders).
     """
+    jobs.check_allowed("hub.push")
     token = require_token(token, "Publishing to the Hub")
     validate_repo_name(repo)
     path = check_artifact(folder) if artifacts_only else check_folder(folder)
@@ -31,7 +32,8 @@ def submit_push(folder, repo: str, token: str | None, private: bool = True, over
     repo_id = full_repo_id(repo, token)
     recipe = {"folder": str(path), "repo": repo_id, "private": bool(private), "overwrite": bool(overwrite),
               "gate_task": gate_task}
-    return jobs.submit("hub.push", recipe, title=f"Push {path.name} to {repo_id}", token=token, needs_token=True)
+    return jobs.submit("hub.push", recipe, title=f"Push {path.name} to {repo_id}", token=token, needs_token=True,
+                       owner=owner)
 
 
 def run_push(ctx) -> None:

@@ -103,7 +103,8 @@ def infer_manifest(folder: Path) -> dict:
 def _public_manifest(manifest: dict, repo_id: str) -> dict:
     """The manifest as published: local paths removed or named by their last part, the repo recorded."""
     clean = json.loads(json.dumps(manifest, default=str))
-    clean.pop("path", None)
+    for key in ("path", "owner", "shared"):  # who made it on this Space, and its sharing there, stay here
+        clean.pop(key, None)
     for p in clean.get("parents", []):
         p.pop("path", None)
     clean = public_value(clean)

@@ -4,6 +4,9 @@ Gradio-free, so the UI only copies these values into components (and a test can 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from lab.shown import scrub
 from lab.tour.core import STAGES, TourEvent
 
 ICONS = {"pending": "○", "running": "◔", "done": "✔", "failed": "✘"}  # in every common font, unlike emoji
@@ -46,11 +49,11 @@ class Board:
         lines = []
         for key, label, _ in STAGES:
             state, message = self.states[key]
-            where = f" · `{self.artifacts[key]}`" if key in self.artifacts else ""
+            where = f" · `{Path(self.artifacts[key]).name}`" if key in self.artifacts else ""  # its name, not its path
             lines.append(f"{ICONS[state]} **{label}**" + (f": {message}" if message else "") + where)
         if self.summary:
             lines.append(("**" if self.ok else "**✘ ") + self.summary.get("message", "") + "**")
-        return "\n\n".join(lines)
+        return scrub("\n\n".join(lines))  # on a Space: no server path in a stage's message
 
     def table(self) -> list[list[str]]:
         rows = [[r.get(c, "") for c in COLUMNS] for r in self.replies]

@@ -24,17 +24,18 @@ EVENTS = "events.jsonl"
 register_kind(KIND, "lab.tour.jobs:run", heavy=False, label="The tour")
 
 
-def running() -> Job | None:
-    """The tour job that is queued or running, if any (a page opened again follows it instead of a new one)."""
-    return next((j for j in list_jobs(50, ("queued", "running")) if j.kind == KIND), None)
+def running(owner: str = "") -> Job | None:
+    """`owner`'s tour job that is queued or running, if any (a page opened again follows it instead of a new one)."""
+    return next((j for j in list_jobs(50, ("queued", "running")) if j.kind == KIND and j.owner == owner), None)
 
 
-def submit(recipe: TourRecipe | None = None) -> Job:
+def submit(recipe: TourRecipe | None = None, owner: str | None = None) -> Job:
     check_allowed()
     recipe = recipe or TourRecipe()
     tour_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
     folder = get_settings().home / "tour" / tour_id
-    return submit_job(KIND, {"id": tour_id, "tour": recipe.model_dump()}, title="The tour", artifact_dir=folder)
+    return submit_job(KIND, {"id": tour_id, "tour": recipe.model_dump()}, title="The tour", artifact_dir=folder,
+                      owner=owner)
 
 
 def run(ctx) -> None:

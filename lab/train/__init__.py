@@ -14,16 +14,19 @@ register_kind("train.lr_find", "lab.train.lr_finder:run", heavy=True, label="LR 
 __all__ = ["TrainRecipe", "PRESETS", "preset", "KINDS", "submit"]
 
 
-def submit(recipe: TrainRecipe, token: str | None = None, title: str = "", check: bool = True):
+def submit(recipe: TrainRecipe, token: str | None = None, title: str = "", check: bool = True,
+           owner: str | None = None):
     """Check the recipe (before anything loads), then queue the job: it starts now unless another heavy job runs."""
     from lab import jobs
     from lab.artifacts import new_folder
     from lab.train.preflight import check as preflight
 
+    jobs.check_allowed(KINDS[recipe.method])  # the demo trains nothing: refused before the data is read
     if check:
         preflight(recipe, token=token)
     needs_token = bool(recipe.push_checkpoints_to or recipe.push_to)
     folder = new_folder("adapter" if recipe.adapter != "full" else "model", recipe.output_name) \
         if recipe.output_name else None
     return jobs.submit(KINDS[recipe.method], recipe, title=title or f"{recipe.method.upper()} {recipe.adapter} · "
-                       f"{recipe.model.split('/')[-1]}", token=token, artifact_dir=folder, needs_token=needs_token)
+                       f"{recipe.model.split('/')[-1]}", token=token, artifact_dir=folder, needs_token=needs_token,
+                       owner=owner)

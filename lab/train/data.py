@@ -16,29 +16,47 @@ from lab.repo_id import is_repo_id
 KIND_OF_FORM = {"messages": "sft", "prompt_completion": "sft", "preference": "preference", "text": "text"}
 
 
-def source_for(ref: str, split: str = "train", max_rows: int | None = None):
-    """A lab.data Source for a dataset reference (artifact folder, file or Hub id)."""
-    from lab.data.export import DATA_FILE
-    from lab.data.recipe import Source
+def dataset_path(ref: str, field: str = "dataset") -> Path | None:
+    """The local file or folder a dataset reference names (an artifact by name, `upload:HASH/NAME`, a path; on a
+    Space only inside the lab's folders), or None for a Hub id."""
+    from lab.data.load import data_path
 
     ref = (ref or "").strip()
     if not ref:
-        raise LabError("No dataset chosen.", "Pick a Data-tab artifact, upload a file or give a Hub id.", "dataset")
-    path = Path(ref).expanduser()
+        raise LabError("No dataset chosen.", "Pick a Data-tab artifact, upload a file or give a Hub id.", field)
+    if is_repo_id(ref) and not _exists(ref):
+        return None
+    return data_path(ref, field)
+
+
+def _exists(ref: str) -> bool:
+    try:
+        return Path(ref).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def source_for(ref: str, split: str = "train", max_rows: int | None = None):
+    """A lab.data Source for a dataset reference (artifact, upload, file or Hub id)."""
+    from lab.data.export import DATA_FILE
+    from lab.data.recipe import Source
+
+    path = dataset_path(ref)
+    if path is None:
+        return Source(hub=ref.strip(), split=split, limit=max_rows)
     if path.is_dir():
         data = path / DATA_FILE
         if not data.is_file():
             found = sorted(p for s in ("*.parquet", "*.jsonl", "*.json") for p in path.glob(s) if p.name != "lab.json")
             if not found:
-                raise LabError(f"The folder {ref} holds no {DATA_FILE} (nor another data file).",
+                raise LabError(f"The folder {path.name} holds no {DATA_FILE} (nor another data file).",
                                "Pick a dataset artifact made by the Data tab, or a data file.", "dataset")
             data = found[0]
         return Source(path=str(data), limit=max_rows)
     if path.is_file():
         return Source(path=str(path), limit=max_rows)
-    if is_repo_id(ref):
-        return Source(hub=ref, split=split, limit=max_rows)
-    raise LabError(f"No dataset at {ref!r}.", "Give a Data-tab artifact folder, a data file or a Hub id.", "dataset")
+    raise LabError(f"No dataset at {ref.strip()[:200]!r}.", "Give a Data-tab artifact, a data file or a Hub id.",
+                   "dataset")
 
 
 def _shape(row: dict, form: str) -> dict:

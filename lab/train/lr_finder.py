@@ -166,11 +166,13 @@ def refuse_grpo(recipe: TrainRecipe) -> None:
                        "learning_rate")
 
 
-def submit(recipe: TrainRecipe, sweep: LrSweep | None = None, token: str | None = None):
+def submit(recipe: TrainRecipe, sweep: LrSweep | None = None, token: str | None = None, owner: str | None = None):
     from lab import jobs
     from lab.train.preflight import check
 
+    jobs.check_allowed("train.lr_find")
     refuse_grpo(recipe)
     check(recipe, token=token)
     body = {"recipe": recipe.model_dump(mode="json"), "sweep": (sweep or LrSweep()).model_dump()}
-    return jobs.submit("train.lr_find", body, title=f"LR finder · {recipe.model.split('/')[-1]}", token=token)
+    return jobs.submit("train.lr_find", body, title=f"LR finder · {recipe.model.split('/')[-1]}", token=token,
+                       owner=owner)

@@ -8,7 +8,13 @@ import json
 import typing
 from pathlib import Path
 
+from lab import jobs, uploads
+from lab.access import Caller
+from lab.data.load import store_upload
 from lab.errors import LabError
+from lab.jobs import owners
+from lab.models.ref import parse_for
+from lab.train.data import dataset_path
 from lab.train.recipe import PRESETS, TrainRecipe
 
 FIELDS = list(TrainRecipe.model_fields)
@@ -76,11 +82,29 @@ def preview_highlights(preview: dict) -> list[tuple[str, str | None]]:
     return ([("CHOSEN ▸ ", "label")] + preview["chosen"] + [("\n\nREJECTED ▸ ", "label")] + preview["rejected"])
 
 
-def check(recipe: TrainRecipe, token: str | None = None) -> dict:
+def check_access(recipe: TrainRecipe, caller: Caller) -> None:
+    """What this caller may make a run read, before anything is read: the model and the dataset (on a Space a visitor
+    uses their own or shared artifacts and uploads, Hub ids, the bundled model), reward models, and no environment
+    variable of the server named as a judge's key (only the owner may)."""
+    parse_for(caller, recipe.model, "model")
+    path = dataset_path(recipe.dataset)
+    if path is not None:
+        owners.check_paths(caller, [path], "dataset")
+    for spec in recipe.rewards:
+        if spec.name == "rm" and spec.param:
+            parse_for(caller, spec.param, "rewards")
+        if spec.name == "judge" and (spec.options or {}).get("api_key_env") and not caller.is_owner:
+            raise LabError("Only the owner of this Space may name an environment variable as the judge's key.",
+                           "Use a Hugging Face endpoint with your sign-in, or a local judge model.", "rewards")
+
+
+def check(recipe: TrainRecipe, token: str | None = None, caller: Caller | None = None) -> dict:
     """The pre-launch report: warnings, plan, memory, one row's loss mask, the trl command and the YAML."""
     from lab.train import build, masking, method_panel, preflight
     from lab.train.data import load_for_recipe
 
+    if caller is not None:
+        check_access(recipe, caller)
     ds, kind = load_for_recipe(recipe, token)
     pre = preflight.check(recipe, token=token, ds=(ds, kind))
     folder, prior = preflight.model_folders(pre.recipe.model, token)
@@ -104,14 +128,18 @@ def check(recipe: TrainRecipe, token: str | None = None) -> dict:
             "trl_command": build.trl_command(pre.recipe)}
 
 
-def start(recipe: TrainRecipe, token: str | None = None, user: str | None = None) -> dict:
-    from lab.train import submit
+def start(recipe: TrainRecipe, caller: Caller) -> dict:
+    """Queue the run for this caller: refused on the demo and for anonymous visitors before any work."""
+    from lab.train import KINDS, submit
+    from lab.train.rewards.user_code import check_allowed
 
+    jobs.check_allowed(KINDS[recipe.method])
+    caller.require_signed_in("Starting a training job")
     if recipe.method == "grpo" and any(s.name == "python" for s in recipe.rewards):
-        from lab.train.rewards.user_code import check_allowed
-
-        check_allowed(user, where="app")  # the job runs the user's code: only for the lab's owner
-    job = submit(recipe, token=token)  # private models and datasets need it too; it reaches only the worker
+        check_allowed(caller, where="app")  # the job runs the user's code: only for the lab's owner
+    check_access(recipe, caller)
+    # private models and datasets need the caller's own token too; it reaches only the worker
+    job = submit(recipe, token=caller.hub_token(), owner=caller.key)
     note = "started" if job.state == "running" else "queued behind the running job"
     return {"job_id": job.id, "state": job.state, "message": f"Job `{job.id}` {note} (also in the Jobs tab)."}
 
@@ -136,11 +164,12 @@ def preset_note(name: str) -> str:
     return dataset_for(name)[1]
 
 
-def preview_rewards(recipe: TrainRecipe, token: str | None = None, user: str | None = None) -> dict:
+def preview_rewards(recipe: TrainRecipe, caller: Caller) -> dict:
     """The chosen rewards on a few answers the base model samples (see lab.train.rewards.preview)."""
     from lab.train.rewards.preview import preview
 
-    out = preview(recipe, token=token, user=user, log=lambda m: None)
+    check_access(recipe, caller)
+    out = preview(recipe, token=caller.hub_token(), caller=caller, log=lambda m: None)
     return {**out, "frame": samples_frame(out)}
 
 
@@ -149,13 +178,12 @@ def _series(metrics: list[dict], keys: list[str]) -> list[dict]:
             if k in m and m.get("step") is not None]
 
 
-def status(job_id: str) -> dict:
-    """One poll of a training job: state, progress, ETA, curves (rows for line plots), log tail, artifact."""
-    from lab import jobs
+def status(job_id: str, caller: Caller) -> dict:
+    """One poll of a training job the caller may see: state, progress, ETA, curves, log tail, artifact."""
     from lab.jobs.context import read_metrics
     from lab.ui_text import duration, log_tail
 
-    job = jobs.get_job(job_id)
+    job = owners.job_for(caller, job_id)
     metrics = read_metrics(job.metrics_path)
     last = next((m for m in reversed(metrics) if "loss" in m), {})
     result = json.loads((job.folder / "result.json").read_text()) if (job.folder / "result.json").is_file() else {}
@@ -191,10 +219,8 @@ def _memory_line(folder: Path, last: dict) -> str:
     return f" · memory estimate {mem['total_gb']:.2f} GB"
 
 
-def lr_status(job_id: str) -> dict:
-    from lab import jobs
-
-    job = jobs.get_job(job_id)
+def lr_status(job_id: str, caller: Caller) -> dict:
+    job = owners.job_for(caller, job_id)
     path = job.folder / "lr_find.json"
     found = json.loads(path.read_text()) if path.is_file() else {}
     png = job.folder / "lr_find.png"
@@ -203,14 +229,11 @@ def lr_status(job_id: str) -> dict:
             "note": found.get("note", ""), "plot": str(png) if png.is_file() else None}
 
 
-def dataset_choices() -> list[str]:
-    """Dataset artifacts of this lab (newest first), as folder paths."""
-    from lab.artifacts import list_artifacts
-
-    return [a["path"] for a in list_artifacts() if a.get("kind") in ("dataset", "votes")]
+def dataset_choices(caller: Caller) -> list[str]:
+    """The dataset artifacts this caller may train on (newest first), by folder name."""
+    return [Path(a["path"]).name for a in owners.visible_artifacts(caller) if a.get("kind") in ("dataset", "votes")]
 
 
-def stored_upload(path: str) -> str:
-    from lab.data.load import store_upload
-
-    return str(store_upload(Path(path)))
+def stored_upload(path: str, caller: Caller) -> str:
+    """Keep an uploaded data file for this caller; the form then names it `upload:HASH/NAME`."""
+    return uploads.ref(store_upload(Path(path), owner=caller.key))

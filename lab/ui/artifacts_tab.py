@@ -1,4 +1,6 @@
-"""The Artifacts tab: every dataset, adapter, model, merge and vote set, with its card, lineage and actions."""
+"""The Artifacts tab: the caller's datasets, adapters, models, merges and vote sets (the owner sees all, a visitor
+their own and what the owner shared), each with its card, lineage and actions. An artifact is named by its folder
+name, never by its place on the server."""
 from __future__ import annotations
 
 import base64
@@ -8,13 +10,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from lab.artifacts import artifact_folder, delete_artifact, folder_size, list_artifacts, read_manifest
+from lab.access import Caller, owner_label
+from lab.artifacts import delete_artifact, folder_size, read_manifest
+from lab.cards import shown_ref
 from lab.errors import LabError
+from lab.jobs import owners
 from lab.lineage import family_edges
 from lab.ui import bus, export_panel, score_colour
-from lab.ui.common import lab_error, require_user, shows_errors
+from lab.ui.common import caller_of, lab_error, shows_errors
 
-COLUMNS = ["name", "kind", "size", "parents", "created", "path"]
+COLUMNS = ["name", "kind", "size", "parents", "created", "owner", "folder"]
 KIND_FILTER = ["all", "dataset", "adapter", "model", "merge", "gguf", "votes"]
 CHATTABLE = {"adapter", "model", "merge"}
 EXPORTABLE = CHATTABLE
@@ -26,24 +31,30 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB" if n < 2**30 else f"{n / 2**30:.2f} GB"
 
 
-def rows(kind: str = "all") -> list[list]:
+def rows(caller: Caller, kind: str = "all") -> list[list]:
     out = []
-    for m in list_artifacts():
+    for m in owners.visible_artifacts(caller):
         if kind != "all" and m.get("kind") != kind:
             continue
-        parents = ", ".join(Path(p["ref"]).name if p["ref"].startswith("/") else p["ref"] for p in m.get("parents", []))
+        parents = ", ".join(shown_ref(p["ref"]) for p in m.get("parents", []))
+        who = owner_label(m.get("owner")) + (" · shared" if m.get("shared") else "")
         out.append([m.get("name", ""), m.get("kind", ""), _mb(folder_size(Path(m["path"]))), parents,
-                    time.strftime("%Y-%m-%d %H:%M", time.localtime(m.get("created", 0))), m["path"]])
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(m.get("created", 0))), who,
+                    Path(m["path"]).name])
     return out
 
 
-def _manifest(path: str) -> dict:
-    if not path:
+def _folder(caller: Caller, ref: str) -> Path:
+    if not ref:
         raise gr.Error("Pick an artifact first (click a row).")
     try:
-        return read_manifest(artifact_folder(path))
+        return owners.artifact_for(caller, ref)
     except LabError as exc:
         raise lab_error(exc) from None
+
+
+def _manifest(caller: Caller, ref: str) -> dict:
+    return read_manifest(_folder(caller, ref))
 
 
 def _inline_images(text: str, folder: Path) -> str:
@@ -62,25 +73,25 @@ def _inline_images(text: str, folder: Path) -> str:
     return IMAGE_LINK.sub(swap, text)
 
 
-def card(path: str) -> str:
-    _manifest(path)
-    path = str(artifact_folder(path))
-    readme = Path(path) / "README.md"
+def card(ref: str, request: gr.Request) -> str:
+    folder = _folder(caller_of(request), ref)
+    readme = folder / "README.md"
     if not readme.is_file():
         return "This artifact has no card."
     text = readme.read_text(errors="replace")
     if text.startswith("---\n") and "\n---\n" in text[4:]:  # the Hub metadata header, shown as YAML, not prose
         head, body = text[4:].split("\n---\n", 1)
         text = f"```yaml\n{head}\n```\n{body}"
-    return _inline_images(text, Path(path))
+    return _inline_images(text, folder)
 
 
-def lineage(path: str, colour: str | None = None) -> str:
+def lineage(ref: str, colour: str | None = None, request: gr.Request = None) -> str:
     from lab.eval.record import scored_tree
 
-    m = _manifest(path)
-    edges = family_edges(m, m.get("name", Path(path).name))
-    return scored_tree(m, m.get("name", Path(path).name), colour or "") if edges else "<p>No recorded parents.</p>"
+    folder = _folder(caller_of(request), ref)
+    m = read_manifest(folder)
+    edges = family_edges(m, m.get("name", folder.name))
+    return scored_tree(m, m.get("name", folder.name), colour or "") if edges else "<p>No recorded parents.</p>"
 
 
 def build() -> None:
@@ -103,14 +114,20 @@ def build() -> None:
     with gr.Row():
         confirm = gr.Checkbox(label="Yes, delete this artifact's folder for good", value=False)
         delete_btn = gr.Button("Delete", variant="stop")
+    with gr.Row():
+        shared = gr.Checkbox(False, label="Share with every visitor of this Space (owner only)")
+        share_btn = gr.Button("Apply sharing")
     status = gr.Markdown()
     export = export_panel.build()
     card_md = gr.Markdown()
     tree = gr.HTML()
 
-    refresh.click(rows, kind, table, api_name="artifacts_list")
-    kind.change(rows, kind, table, api_visibility="private")
-    gr.context.Context.root_block.load(rows, kind, table, api_visibility="private")
+    def listed(k, request: gr.Request):
+        return rows(caller_of(request), k)
+
+    refresh.click(listed, kind, table, api_name="artifacts_list")
+    kind.change(listed, kind, table, api_visibility="private")
+    gr.context.Context.root_block.load(listed, kind, table, api_visibility="private")
 
     def select(evt: gr.SelectData):
         return evt.row_value[-1] if evt.row_value else ""
@@ -118,16 +135,17 @@ def build() -> None:
     table.select(select, None, picked, api_visibility="private")
     card_btn.click(card, picked, card_md, api_name="artifact_card")
     tree_btn.click(lineage, [picked, colour], tree, api_name="artifact_lineage")
-    colour.input(lambda path, c: lineage(path, c) if path else gr.skip(), [picked, colour], tree,
+    colour.input(lambda ref, c, request: lineage(ref, c, request) if ref else gr.skip(), [picked, colour], tree,
                  api_visibility="private")
 
     def send(target: str, tab: str, allowed: set[str] | None):
-        def handler(path):
-            m = _manifest(path)
+        def handler(ref, request: gr.Request):
+            folder = _folder(caller_of(request), ref)
+            m = read_manifest(folder)
             if allowed and m.get("kind") not in allowed:
                 raise gr.Error(f"A {m.get('kind')} cannot go to {tab.title()}: pick a "
                                f"{' / '.join(sorted(allowed))}.")
-            return bus.stamp(path), bus.goto(tab)
+            return bus.stamp(folder.name), bus.goto(tab)
         return handler
 
     from lab.ui.app import TABS
@@ -142,20 +160,29 @@ def build() -> None:
         btn.click(send(target, tab, allowed), picked, [getattr(bus.BUS, target), bus.BUS.tabs],
                   api_visibility="private")
 
-    def to_export(path):
-        if _manifest(path).get("kind") not in EXPORTABLE:
+    def to_export(ref, request: gr.Request):
+        folder = _folder(caller_of(request), ref)
+        if read_manifest(folder).get("kind") not in EXPORTABLE:
             raise gr.Error(f"Only a {' / '.join(sorted(EXPORTABLE))} exports to GGUF.")
-        return path, gr.Accordion(open=True)
+        return folder.name, gr.Accordion(open=True)
 
     export_btn.click(to_export, picked, [export["source"], export["accordion"]], api_visibility="private")
 
     @shows_errors
-    def delete(path, sure, oauth_token: gr.OAuthToken | None = None):
-        require_user(oauth_token, "Deleting an artifact")
-        _manifest(path)
+    def delete(ref, sure, request: gr.Request):
+        caller = caller_of(request)
+        caller.require_signed_in("Deleting an artifact")
+        folder = owners.artifact_to_change(caller, ref, "Deleting")
         if not sure:
             return "Tick the confirmation box first: deleting cannot be undone.", gr.skip(), gr.skip()
-        delete_artifact(Path(path))
-        return f"Deleted `{Path(path).name}`.", rows("all"), ""
+        delete_artifact(folder)
+        return f"Deleted `{folder.name}`.", rows(caller, "all"), ""
 
     delete_btn.click(delete, [picked, confirm], [status, table, picked], api_name="artifact_delete")
+
+    @shows_errors
+    def share(ref, on, request: gr.Request):
+        caller = caller_of(request)
+        return owners.share_artifact(caller, ref, bool(on)), rows(caller, "all")
+
+    share_btn.click(share, [picked, shared], [status, table], api_name="artifact_share")

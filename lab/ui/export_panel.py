@@ -7,20 +7,31 @@ from pathlib import Path
 import gradio as gr
 
 from lab import jobs
+from lab.access import Caller
 from lab.export import arch, llamacpp
-from lab.export.recipe import TYPE_HELP, ExportRecipe, build as build_recipe, out_for_name
+from lab.export.recipe import TYPE_HELP, ExportRecipe, build as build_recipe, default_out, out_for_name
+from lab.export.source import parse as parse_source
 from lab.export.worker import result_of, submit
+from lab.jobs import owners
+from lab.models.ref import parse_for
+from lab.shown import scrub
 from lab.ui import export_strings as S
-from lab.ui.common import progress_bar_html, shows_errors, user_token
+from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
 
-def start(source, types, name, overwrite, push, private, oauth_token: gr.OAuthToken | None = None):
-    """Queue the export job; returns (job id, message)."""
-    token = user_token(oauth_token, "Exporting a model")
+def start(caller: Caller, source, types, name, overwrite, push, private):
+    """Queue the export job for this caller; returns (job id, message). Refused on the demo and for anonymous
+    visitors before anything is read; a visitor exports only what they may use, and overwrites only their own."""
+    jobs.check_allowed("export")
+    caller.require_signed_in("Exporting a model")
+    parse_for(caller, source or "", "source")
     recipe = build_recipe(source=source or "", types=list(types or []), out=out_for_name(name),
                           overwrite=bool(overwrite), push=(push or "").strip(), private=bool(private))
-    job = submit(recipe, token)
-    return job.id, f"Export job `{job.id}` started: {job.title}."
+    out = Path(recipe.out) if recipe.out else default_out(parse_source(recipe.source).name)
+    if out.exists():  # replacing (or clashing with) an artifact: only its owner's to do
+        owners.artifact_to_change(caller, out.name, "Overwriting an artifact")
+    job = submit(recipe, caller.hub_token(), owner=caller.key)
+    return job.id, f"Export job `{job.id}` started: {scrub(job.title)}."
 
 
 def result_rows(result: dict) -> list[list]:
@@ -33,21 +44,22 @@ def result_rows(result: dict) -> list[list]:
     return rows
 
 
-def status(job_id: str):
+def status(caller: Caller, job_id: str):
     """(bar html, status line, table rows, Modelfile text, keep polling)."""
     if not job_id:
         return progress_bar_html(0), "", [], "", False
-    job = jobs.get_job(job_id)
+    job = owners.job_for(caller, job_id)
     if job.state == "succeeded":
         result = result_of(job)
-        line = f"✅ Exported to `{result.get('out', '')}`." + "".join(f" ⚠️ {w}" for w in result.get("warnings", []))
+        line = f"✅ Exported to `{Path(result.get('out', '')).name}`." + "".join(
+            f" ⚠️ {scrub(w)}" for w in result.get("warnings", []))
         if result.get("url"):
             line += f" Published: [{result['url']}]({result['url']})"
         return progress_bar_html(1.0, "done"), line, result_rows(result), result.get("modelfile", ""), False
     if job.final:
-        error = job.error.splitlines()[0][:400] if job.error else ""
+        error = scrub(job.error.splitlines()[0][:400]) if job.error else ""
         return progress_bar_html(job.progress, job.state), f"❌ {job.state}: {error}", [], "", False
-    return progress_bar_html(job.progress, job.message), job.message, [], "", True
+    return progress_bar_html(job.progress, job.message), scrub(job.message), [], "", True
 
 
 def build() -> dict:
@@ -72,15 +84,15 @@ def build() -> dict:
         modelfile = gr.Code(label="Modelfile (Ollama)", interactive=False)
     timer = gr.Timer(1.0, active=False)
 
-    def begin(*values, oauth_token: gr.OAuthToken | None = None):
-        jid, message = start(*values, oauth_token=oauth_token)
+    def begin(source_, types_, name_, overwrite_, push_, private_, request: gr.Request):
+        jid, message = start(caller_of(request), source_, types_, name_, overwrite_, push_, private_)
         return jid, message, [], "", gr.Timer(active=True)
 
     go.click(shows_errors(begin), [source, types, name, overwrite, push, private],
              [job_id, line, table, modelfile, timer], api_name="export_gguf")
 
-    def poll(jid):
-        html, text, rows, mf, more = status(jid)
+    def poll(jid, request: gr.Request):
+        html, text, rows, mf, more = status(caller_of(request), jid)
         return html, text, rows, mf, gr.Timer(active=more)
 
     timer.tick(poll, job_id, [bar, line, table, modelfile, timer], api_visibility="private", show_progress="hidden")

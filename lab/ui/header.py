@@ -7,7 +7,7 @@ from lab.auth import status_text
 from lab.hardware import get_hardware
 from lab.settings import get_settings
 from lab.ui import strings
-from lab.ui.common import on_load, token_from
+from lab.ui.common import caller_of, on_load
 
 
 def build() -> None:
@@ -28,11 +28,14 @@ def build() -> None:
             gr.Markdown(f"**{strings.DEMO_NOTE}**")
             gr.DuplicateButton(value="Duplicate this Space", variant="primary", elem_id="lab-duplicate")
 
-    def load(oauth_token: gr.OAuthToken | None = None):
-        token = token_from(oauth_token)
-        who = status_text(token)
+    def load(request: gr.Request):
+        caller = caller_of(request)
+        token = caller.hub_token()
+        who = status_text(token, caller.name or None)
         if not s.on_space and not token:
             who += f". {strings.LOCAL_SIGNIN}"
+        if s.on_space and caller.signed_in:
+            who += strings.ROLE_OWNER if caller.is_owner else strings.ROLE_VISITOR
         return f"Hardware: {get_hardware().summary()}", f"**{who}**"
 
     on_load(load, None, [hw, signin])

@@ -1,4 +1,5 @@
-"""The Jobs tab: every background job with state, progress, ETA, a live log tail, cancel and resume."""
+"""The Jobs tab: the caller's background jobs (the owner sees all, a visitor their own and what the owner shared)
+with state, progress, ETA, a live log tail, cancel, resume and, for the owner, sharing."""
 from __future__ import annotations
 
 import time
@@ -6,30 +7,41 @@ import time
 import gradio as gr
 
 from lab import jobs
+from lab.access import Caller, owner_label
+from lab.jobs import owners
 from lab.jobs.store import Job
+from lab.shown import scrub, scrub_value
 from lab.ui import strings
-from lab.ui.common import on_load, progress_bar_html, require_user, shows_errors, token_from
+from lab.ui.common import caller_of, on_load, progress_bar_html, shows_errors
 from lab.ui_text import duration, log_tail
 
-COLUMNS = ["id", "title", "kind", "state", "progress", "ETA", "started"]
+COLUMNS = ["id", "title", "kind", "state", "progress", "ETA", "started", "owner"]
 
 
 def _row(j: Job) -> list:
     started = time.strftime("%H:%M:%S", time.localtime(j.started)) if j.started else "–"
-    return [j.id, j.title, j.kind, j.state, f"{j.progress * 100:.0f}%", duration(j.eta_s()), started]
+    who = owner_label(j.owner) + (" · shared" if j.shared else "")
+    return [j.id, j.title, j.kind, j.state, f"{j.progress * 100:.0f}%", duration(j.eta_s()), started, who]
 
 
-def list_rows() -> list[list]:
+def list_rows(caller: Caller) -> list[list]:
     jobs.pump()
-    return [_row(j) for j in jobs.list_jobs(limit=100)]
+    return [_row(j) for j in owners.visible_jobs(caller, limit=100)]
 
 
-def job_details(job_id: str | None) -> dict:
-    """What the UI shows for one job (also the `job_show` API)."""
+def job_record(caller: Caller, j: Job) -> dict:
+    """A job as a caller may see it: on a Space with no server path (its folder by name, its recipe and log
+    scrubbed), and never another visitor's access key."""
+    d = {**j.to_dict(), "owner": owner_label(j.owner), "artifact_dir": j.folder.name}
+    return scrub_value(d)
+
+
+def job_details(caller: Caller, job_id: str | None) -> dict:
+    """What the UI shows for one job (also the `job_show` API): only a job the caller may see."""
     if not job_id:
         return {}
-    j = jobs.get_job(job_id)
-    return {**j.to_dict(), "recipe": j.recipe, "log_tail": log_tail(j.log_path, 60)}
+    j = owners.job_for(caller, job_id)
+    return {**job_record(caller, j), "recipe": scrub(j.recipe), "log_tail": scrub(log_tail(j.log_path, 60))}
 
 
 def _summary(d: dict) -> str:
@@ -44,19 +56,32 @@ def _summary(d: dict) -> str:
 
 
 @shows_errors
-def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
-    require_user(oauth_token, "Cancelling a job")  # also through the API, on a Space
-    return jobs.cancel(job_id) if job_id else "Pick a job first."
+def cancel(job_id, request: gr.Request):
+    """Cancel a job the caller started (the owner: any job); also through the API."""
+    caller = caller_of(request)
+    caller.require_signed_in("Cancelling a job")
+    if not job_id:
+        return "Pick a job first."
+    return jobs.cancel(owners.job_to_act_on(caller, job_id, "Cancelling").id)
 
 
 @shows_errors
-def resume(job_id, oauth_token: gr.OAuthToken | None = None):
-    require_user(oauth_token, "Resuming a job")
+def resume(job_id, request: gr.Request):
+    caller = caller_of(request)
+    caller.require_signed_in("Resuming a job")
     if not job_id:
         return "Pick a job first."
-    job = jobs.get_job(job_id)
-    token = token_from(oauth_token) if job.needs_token else None
-    return f"Job {jobs.resume(job_id, token=token).id} queued to resume."
+    job = owners.job_to_act_on(caller, job_id, "Resuming")
+    token = caller.hub_token() if job.needs_token else None
+    return f"Job {jobs.resume(job.id, token=token).id} queued to resume."
+
+
+@shows_errors
+def share(job_id, shared, request: gr.Request):
+    """The owner shares a job with every visitor of the Space (to watch), or stops sharing it."""
+    if not job_id:
+        return "Pick a job first."
+    return owners.share_job(caller_of(request), job_id, bool(shared))
 
 
 def build() -> None:
@@ -66,6 +91,7 @@ def build() -> None:
         pick = gr.Dropdown(label="Job", choices=[], allow_custom_value=True, scale=3)
         cancel_btn = gr.Button("Cancel", variant="stop", scale=1)
         resume_btn = gr.Button("Resume", scale=1)
+        shared = gr.Checkbox(False, label="Shared with every visitor (owner only)", scale=1)
     notice = gr.Markdown()
     summary = gr.Markdown(strings.NO_JOBS)
     bar = gr.HTML(progress_bar_html(0))
@@ -73,15 +99,17 @@ def build() -> None:
     timer = gr.Timer(2.0)
 
     @shows_errors
-    def refresh(selected):
-        rows = list_rows()
+    def refresh(selected, request: gr.Request):
+        caller = caller_of(request)
+        rows = list_rows(caller)
         ids = [r[0] for r in rows]
         selected = selected if selected in ids else (ids[0] if ids else None)
-        d = job_details(selected)
+        d = job_details(caller, selected)
         return (rows, gr.Dropdown(choices=ids, value=selected), _summary(d),
-                progress_bar_html(d.get("progress", 0), d.get("state", "")), d.get("log_tail", ""))
+                progress_bar_html(d.get("progress", 0), d.get("state", "")), d.get("log_tail", ""),
+                gr.Checkbox(value=bool(d.get("shared")), interactive=caller.is_owner))
 
-    outs = [table, pick, summary, bar, log]
+    outs = [table, pick, summary, bar, log, shared]
     timer.tick(refresh, pick, outs, api_visibility="private", show_progress="hidden")
     pick.change(refresh, pick, outs, api_visibility="private", show_progress="hidden")
     on_load(refresh, pick, outs)
@@ -93,8 +121,16 @@ def build() -> None:
 
     cancel_btn.click(cancel, pick, notice, api_name="job_cancel")
     resume_btn.click(resume, pick, notice, api_name="job_resume")
-    # Read-only endpoints for clients (and tests): the list and one job.
+    shared.input(share, [pick, shared], notice, api_name="job_share")
+    # Read-only endpoints for clients (and tests): the caller's jobs, and one of them.
     hidden = gr.JSON(visible=False)
-    gr.Button(visible=False).click(lambda: [j.to_dict() for j in jobs.list_jobs()], None, hidden,
-                                   api_name="jobs_list")
-    gr.Button(visible=False).click(shows_errors(job_details), pick, hidden, api_name="job_show")
+
+    def listed(request: gr.Request):
+        caller = caller_of(request)
+        return [job_record(caller, j) for j in owners.visible_jobs(caller)]
+
+    def shown(job_id, request: gr.Request):
+        return job_details(caller_of(request), job_id)
+
+    gr.Button(visible=False).click(listed, None, hidden, api_name="jobs_list")
+    gr.Button(visible=False).click(shows_errors(shown), pick, hidden, api_name="job_show")

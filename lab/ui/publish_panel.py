@@ -5,38 +5,45 @@ from the visitor's OAuth login on a Space, or HF_TOKEN / the stored login locall
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
-from lab import jobs
-from lab.artifacts import list_artifacts
+from lab.access import Caller
 from lab.hub.jobs import push_result, submit_push
+from lab.jobs import owners
 from lab.ui import hub_strings
-from lab.ui.common import on_load, progress_bar_html, shows_errors, token_from
+from lab.ui.common import caller_of, on_load, progress_bar_html, shows_errors
 
-def artifact_choices() -> list[tuple[str, str]]:
+
+def artifact_choices(caller: Caller) -> list[tuple[str, str]]:
+    """(label, folder name) of the artifacts this caller may publish: their own and the shared ones."""
     out = []
-    for m in list_artifacts():
+    for m in owners.visible_artifacts(caller):
         label = f"{m.get('name')} · {m.get('kind')}"
         if m.get("hub_repo"):
             label += f" · on the Hub as {m['hub_repo']}"
-        out.append((label, m["path"]))
+        out.append((label, Path(m["path"]).name))
     return out
 
 
 def push(artifact: str, repo: str, private: bool, overwrite: bool, gate: str | None = None,
-         oauth_token: gr.OAuthToken | None = None):
-    """Queue the push of a lab artifact; returns (job id, message). Refused unless signed in, and, with a gate
-    task, unless the artifact's score on it is at least its base's."""
-    job = submit_push(artifact, repo, token_from(oauth_token), private=bool(private), overwrite=bool(overwrite),
-                      artifacts_only=True, gate_task=(gate or "").strip())
+         request: gr.Request = None):
+    """Queue the push of a lab artifact the caller may use, with the caller's own token; returns (job id,
+    message). Refused unless signed in, and, with a gate task, unless the artifact scores at least its base."""
+    caller = caller_of(request)
+    caller.require_signed_in("Publishing to the Hub")
+    folder = owners.artifact_for(caller, artifact)
+    job = submit_push(folder, repo, caller.hub_token(), private=bool(private), overwrite=bool(overwrite),
+                      artifacts_only=True, gate_task=(gate or "").strip(), owner=caller.key)
     return job.id, f"Push job `{job.id}` started: {job.title}."
 
 
-def push_status(job_id: str) -> tuple[str, str, bool]:
+def push_status(caller: Caller, job_id: str) -> tuple[str, str, bool]:
     """Progress bar HTML, a status line, and whether to keep polling."""
     if not job_id:
         return progress_bar_html(0), "", False
-    job = jobs.get_job(job_id)
+    job = owners.job_for(caller, job_id)
     if job.state == "succeeded":
         url = push_result(job).get("url", "")
         return progress_bar_html(1.0, "done"), f"✅ Published: [{url}]({url})", False
@@ -64,24 +71,24 @@ def build(api_name: str | None = "hub_push") -> dict:
     status = gr.Markdown()
     timer = gr.Timer(1.0, active=False)
 
-    def choices():
+    def choices(request: gr.Request):
         from lab.eval.record import score_choices
 
         tasks = list(dict.fromkeys(c.split(" · ")[0] for c in score_choices()))
-        return gr.Dropdown(choices=artifact_choices()), gr.Dropdown(choices=tasks)
+        return gr.Dropdown(choices=artifact_choices(caller_of(request))), gr.Dropdown(choices=tasks)
 
     on_load(choices, None, [artifact, gate])
     refresh.click(choices, None, [artifact, gate], api_visibility="private")
 
-    def start(a, r, p, o, g=None, oauth_token: gr.OAuthToken | None = None):
-        jid, message = push(a, r, p, o, g, oauth_token)
+    def start(a, r, p, o, g=None, request: gr.Request = None):
+        jid, message = push(a, r, p, o, g, request)
         return jid, message, gr.Timer(active=True)
 
     visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
     go.click(shows_errors(start), [artifact, repo, private, overwrite, gate], [job_id, status, timer], **visibility)
 
-    def poll(jid):
-        html, line, more = push_status(jid)
+    def poll(jid, request: gr.Request):
+        html, line, more = push_status(caller_of(request), jid)
         return html, line, gr.Timer(active=more)
 
     timer.tick(poll, job_id, [bar, status, timer], api_visibility="private", show_progress="hidden")

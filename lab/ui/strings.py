@@ -9,3 +9,6 @@ JOBS_HELP = ("Long work runs in the background: closing the tab does not stop it
              "interrupted jobs can be resumed.")
 NO_JOBS = "No jobs yet. Start one from a tab, or prepare a model in the Models tab."
 MODELS_HELP = "The default model runs offline. Any Hub id or local folder works too (safetensors only)."
+ROLE_OWNER = " (the owner of this Space: you see every job and artifact, and can share them)"
+ROLE_VISITOR = (" (a visitor: you see your own jobs and artifacts, and what the owner shared; your Hub calls use "
+                "your own sign-in)")

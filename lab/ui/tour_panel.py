@@ -6,6 +6,8 @@ Open by default while LAB_HOME holds no artifact (a newcomer). On the public dem
 the tour needs a duplicated Space instead of running; on any Space it needs a signed-in visitor, like a job."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from lab.errors import LabError
@@ -13,7 +15,7 @@ from lab.tour import check_allowed, is_first_run
 from lab.tour import jobs as tour_jobs
 from lab.tour.board import COLUMNS, Board
 from lab.ui import bus
-from lab.ui.common import progress_bar_html, require_user
+from lab.ui.common import caller_of, progress_bar_html
 
 PRIVATE = {"api_visibility": "private"}
 TITLE = "New here? Start with the tour"
@@ -51,20 +53,22 @@ def _frame(board: Board, paths: dict):
             gr.Button(interactive=ready), gr.Button(interactive=ready))
 
 
-def run_tour(oauth_token: gr.OAuthToken | None = None):
-    """Start the tour as a job on the server (or follow the one already running) and stream its stages; closing
-    the page stops only this stream. A refusal (demo Space, not signed in) is shown in place of the stage list."""
+def run_tour(request: gr.Request):
+    """Start the caller's tour as a job on the server (or follow theirs already running) and stream its stages;
+    closing the page stops only this stream. A refusal (demo Space, not signed in) shows in place of the stages."""
     try:
         check_allowed()
-        require_user(oauth_token, "The tour")
-        job = tour_jobs.running() or tour_jobs.submit()
+        caller = caller_of(request)
+        caller.require_signed_in("The tour")
+        job = tour_jobs.running(caller.key) or tour_jobs.submit(owner=caller.key)
     except LabError as exc:
         yield f"⚠️ **{exc.what}** {exc.fix}", "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
     board = Board()
     for ev in tour_jobs.follow(job.id):
         board.update(ev)
-        yield _frame(board, {"train": board.artifacts.get("train", ""), "merge": board.artifacts.get("merge", "")})
+        yield _frame(board, {k: Path(board.artifacts[k]).name if board.artifacts.get(k) else ""
+                             for k in ("train", "merge")})
 
 
 def _connect(chat_ft, chat_merge, paths) -> None:

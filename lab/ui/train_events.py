@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pathlib import Path
+
 from lab import jobs
 from lab.errors import LabError
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.ui import bus
-from lab.ui.common import on_load, on_show, progress_bar_html, require_user, shows_errors, token_from, user_token
+from lab.jobs import owners
+from lab.shown import scrub, scrub_value
+from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 FIELDS = panel.FIELDS
@@ -60,56 +64,65 @@ def wire(c: dict) -> None:
 
 
 def _wire_data(c: dict) -> None:
-    on_load(lambda: gr.Dropdown(choices=panel.dataset_choices()), None, c["artifacts"])
-    on_show(lambda: gr.Dropdown(choices=panel.dataset_choices()), c["artifacts"])  # exported since the page loaded
+    def choices(request: gr.Request):
+        return gr.Dropdown(choices=panel.dataset_choices(caller_of(request)))
+
+    on_load(choices, None, c["artifacts"])
+    on_show(choices, c["artifacts"])  # exported since the page loaded
     c["artifacts"].input(lambda v: v or gr.update(), c["artifacts"], c["dataset"], **PRIVATE)
-    c["upload"].upload(shows_errors(lambda f: panel.stored_upload(f)), c["upload"], c["dataset"], **PRIVATE)
+
+    def upload(f, request: gr.Request):
+        return panel.stored_upload(f, caller_of(request))
+
+    c["upload"].upload(shows_errors(upload), c["upload"], c["dataset"], **PRIVATE)
     if bus.BUS.train is not None:  # "Train on this" from the Artifacts tab
         bus.BUS.train.change(lambda v: bus.unstamp(v) or gr.update(), bus.BUS.train, c["dataset"], **PRIVATE)
 
 
 def _wire_check(c: dict, form: list) -> None:
     @shows_errors
-    def check(oauth_token: gr.OAuthToken | None, *args):  # the token first: gradio injects it by position
-        out = panel.check(_recipe(*args), token=token_from(oauth_token))
-        return out["markdown"], out["preview"], out["yaml"], out["trl_command"]
+    def check(request: gr.Request, *args):  # the request first: gradio injects it by position
+        caller = caller_of(request)
+        out = panel.check(_recipe(*args), token=caller.hub_token(), caller=caller)
+        return scrub(out["markdown"]), out["preview"], scrub(out["yaml"]), scrub(out["trl_command"])
 
     c["check"].click(check, form, [c["report"], c["mask"], c["yaml"], c["trl"]], **PRIVATE)
 
 
-def _user(profile) -> str | None:
-    return getattr(profile, "username", None) if profile is not None else None
-
-
 def _wire_preview(c: dict, form: list) -> None:
     @shows_errors
-    def preview(oauth_token: gr.OAuthToken | None, profile: gr.OAuthProfile | None, *args):
-        token = user_token(oauth_token, "Previewing rewards")
-        out = panel.preview_rewards(_recipe(*args), token=token, user=_user(profile))
-        return out["frame"], out["note"]
+    def preview(request: gr.Request, *args):
+        caller = caller_of(request)
+        caller.require_signed_in("Previewing rewards")
+        out = panel.preview_rewards(_recipe(*args), caller)
+        return out["frame"], scrub(out["note"])
 
     c["preview_go"].click(preview, form, [c["preview_table"], c["preview_note"]], **PRIVATE)
 
 
 def _wire_lr(c: dict, form: list) -> None:
     @shows_errors
-    def go(oauth_token: gr.OAuthToken | None, steps, *args):
+    def go(request: gr.Request, steps, *args):
+        jobs.check_allowed("train.lr_find")
+        caller = caller_of(request)
+        caller.require_signed_in("Running the LR finder")
         sweep = lr_finder.LrSweep(steps=int(steps or 40))
-        token = user_token(oauth_token, "Running the LR finder")
-        job = lr_finder.submit(_recipe(*args), sweep, token=token)
+        recipe = _recipe(*args)
+        panel.check_access(recipe, caller)
+        job = lr_finder.submit(recipe, sweep, token=caller.hub_token(), owner=caller.key)
         return job.id, f"LR sweep `{job.id}` {job.state}…", gr.Timer(active=True)
 
     c["lr_go"].click(go, [c["lr_steps"], *form], [c["lr_job"], c["lr_note"], c["lr_timer"]], **PRIVATE)
 
-    def tick(job_id):
+    def tick(job_id, request: gr.Request):
         if not job_id:
             return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
-        s = panel.lr_status(job_id)
+        s = panel.lr_status(job_id, caller_of(request))
         if s["final"] and s["suggestion"]:
             note = (f"Suggested learning rate: **{s['suggestion']:.3g}** (the loss bottomed out at "
                     f"{s['lr_at_min']:.3g}). {s['note']}")
         else:
-            note = f"**{s['state']}** · {s['message']}" + (f"\n\n{s['error'][:500]}" if s["error"] else "")
+            note = scrub(f"**{s['state']}** · {s['message']}" + (f"\n\n{s['error'][:500]}" if s["error"] else ""))
         return note, s["plot"], s["suggestion"], gr.update(interactive=bool(s["suggestion"])), \
             gr.Timer(active=not s["final"])
 
@@ -130,25 +143,25 @@ def _yaml_pair(values: dict):
         return gr.update(), f"⚠️ {exc}"
 
 
-def _poll(job_id):
-    """One timer tick of the live view."""
+def _poll(job_id, request: gr.Request):
+    """One timer tick of the live view (of a job the caller may see)."""
     if not job_id:
         return [gr.update()] * 9 + [gr.Timer(active=False), gr.update()] + [gr.update()] * 4
-    s = panel.status(job_id)
+    s = scrub_value(panel.status(job_id, caller_of(request)))
     text = s["summary"] + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
     keys = ("loss", "lr", "grad_norm", "tokens_per_s")
     curves = [panel.curve_frame(s[k]) if s[k] else None for k in keys]
     grpo = [panel.curve_frame(s[k]) if s[k] else None for k in ("rewards", "kl", "length")]
     samples = panel.samples_frame(s["samples"]) if s["samples"]["rows"] else None
-    return [progress_bar_html(s["progress"], s["message"]), text, *curves, s["log"], s["merged"] or s["artifact"],
+    result = Path(s["merged"] or s["artifact"]).name if (s["merged"] or s["artifact"]) else ""
+    return [progress_bar_html(s["progress"], s["message"]), text, *curves, s["log"], result,
             gr.update(interactive=bool(s["artifact"])), gr.Timer(active=not s["final"]), s, *grpo, samples]
 
 
 def _wire_run(c: dict, form: list) -> None:
     @shows_errors
-    def start(oauth_token: gr.OAuthToken | None, profile: gr.OAuthProfile | None, *args):
-        token = user_token(oauth_token, "Starting a training job")
-        out = panel.start(_recipe(*args), token=token, user=_user(profile))
+    def start(request: gr.Request, *args):
+        out = panel.start(_recipe(*args), caller_of(request))
         return out["job_id"], out["message"], gr.Timer(active=True)
 
     c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE)
@@ -159,20 +172,24 @@ def _wire_run(c: dict, form: list) -> None:
     c["job_id"].submit(lambda j: gr.Timer(active=bool(j)), c["job_id"], c["timer"], **PRIVATE)
 
     @shows_errors
-    def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
-        require_user(oauth_token, "Cancelling a job")
-        return jobs.cancel(job_id) if job_id else "No training job selected."
+    def cancel(job_id, request: gr.Request):
+        caller = caller_of(request)
+        caller.require_signed_in("Cancelling a job")
+        if not job_id:
+            return "No training job selected."
+        return jobs.cancel(owners.job_to_act_on(caller, job_id, "Cancelling").id)
 
     c["cancel"].click(cancel, c["job_id"], c["status"], **PRIVATE)
 
     @shows_errors
-    def resume(job_id, oauth_token: gr.OAuthToken | None = None):
-        require_user(oauth_token, "Resuming a job")
+    def resume(job_id, request: gr.Request):
+        caller = caller_of(request)
+        caller.require_signed_in("Resuming a job")
         if not job_id:
             return "No training job selected.", gr.update()
-        job = jobs.get_job(job_id)
-        jobs.resume(job_id, token=token_from(oauth_token) if job.needs_token else None)
-        return f"Job `{job_id}` queued to resume from its last checkpoint.", gr.Timer(active=True)
+        job = owners.job_to_act_on(caller, job_id, "Resuming")
+        jobs.resume(job.id, token=caller.hub_token() if job.needs_token else None)
+        return f"Job `{job.id}` queued to resume from its last checkpoint.", gr.Timer(active=True)
 
     c["resume"].click(resume, c["job_id"], [c["status"], c["timer"]], **PRIVATE)
     _wire_chat(c)
@@ -186,12 +203,18 @@ def _wire_api() -> None:
     api_out = gr.JSON(visible=False)
 
     @shows_errors
-    def api_start(text, oauth_token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
-        token = user_token(oauth_token, "Starting a training job")  # before the recipe is even read
-        return panel.start(panel.TrainRecipe.from_yaml(text), token=token, user=_user(profile))
+    def api_start(text, request: gr.Request):
+        jobs.check_allowed("train.sft")  # the demo trains nothing: refused before the recipe is even read
+        caller = caller_of(request)
+        caller.require_signed_in("Starting a training job")
+        return panel.start(panel.TrainRecipe.from_yaml(text), caller)
+
+    @shows_errors
+    def api_status(job_id, request: gr.Request):
+        return scrub_value(panel.status(job_id, caller_of(request)))
 
     gr.Button(visible=False).click(api_start, api_in, api_out, api_name="train_start")
-    gr.Button(visible=False).click(shows_errors(panel.status), api_in, api_out, api_name="train_status")
+    gr.Button(visible=False).click(api_status, api_in, api_out, api_name="train_status")
 
 
 def _wire_chat(c: dict) -> None:
@@ -201,12 +224,12 @@ def _wire_chat(c: dict) -> None:
     dropdown = next((b for b in blocks if isinstance(b, gr.Dropdown) and b.label == "Model 1"), None)
     targets = [t for t in (dropdown, bus.BUS.chat, bus.BUS.tabs) if t is not None]
 
-    def try_chat(ref):
+    def try_chat(ref, request: gr.Request):
         out = []
         if dropdown is not None:
             from lab.chat.entry import model_choices
 
-            out.append(gr.update(choices=model_choices(), value=ref))
+            out.append(gr.update(choices=model_choices(caller_of(request)), value=ref))
         if bus.BUS.chat is not None:
             out.append(bus.stamp(ref))
         if bus.BUS.tabs is not None:
@@ -223,14 +246,20 @@ def _wire_publish(c: dict) -> None:
         return
     from lab.ui.publish_panel import artifact_choices
 
-    c["artifact"].change(lambda a: gr.update(choices=artifact_choices(), value=a) if a else gr.update(),
-                         c["artifact"], pub["artifact"], **PRIVATE)
+    def pick(a, request: gr.Request):
+        return gr.update(choices=artifact_choices(caller_of(request)), value=a) if a else gr.update()
+
+    c["artifact"].change(pick, c["artifact"], pub["artifact"], **PRIVATE)
 
 
 def _wire_hf(c: dict, form: list) -> None:
     @shows_errors
-    def submit(oauth_token: gr.OAuthToken | None, flavor, space, *args):
-        out = submit_hf_job(_recipe(*args), flavor, token_from(oauth_token), HfJobSpec(code_space=space or ""))
+    def submit(request: gr.Request, flavor, space, *args):
+        caller = caller_of(request)
+        caller.require_signed_in("Submitting to Hugging Face Jobs")
+        recipe = _recipe(*args)
+        panel.check_access(recipe, caller)
+        out = submit_hf_job(recipe, flavor, caller.hub_token(), HfJobSpec(code_space=space or ""))
         return f"Submitted [{out['job_id']}]({out['url']}) on {out['flavor']} ({out['status'] or 'scheduling'})."
 
     c["hf_go"].click(submit, [c["flavor"], c["space"], *form], c["hf_note"], **PRIVATE)

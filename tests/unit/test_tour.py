@@ -47,7 +47,7 @@ def test_the_board_shows_each_stage_as_it_goes():
     assert "◔ **Bundled model**: Loading…" in board.markdown() and "○ **Filter**" in board.markdown()
     board.update(TourEvent("filter", "done", "75 → 62 rows", 0.1, "/a/data"))
     board.update(TourEvent("train", "failed", "out of memory", 0.1))
-    assert "✔ **Filter**: 75 → 62 rows · `/a/data`" in board.markdown() and "✘ **SFT**" in board.markdown()
+    assert "✔ **Filter**: 75 → 62 rows · `data`" in board.markdown() and "✘ **SFT**" in board.markdown()
     board.update(TourEvent("tour", "failed", "stopped", 0.1, data={"ok": False, "message": "stopped"}))
     assert board.finished and not board.ok and board.table() == []
     assert len(STAGES) == 7

@@ -116,6 +116,7 @@ def test_a_batched_reward_that_raises_is_retried_sample_by_sample():
 
 
 def test_python_rewards_run_only_for_the_owner(tmp_path, monkeypatch):
+    from lab import access
     from lab.train.rewards.user_code import PythonReward, check_allowed
 
     path = tmp_path / "my_reward.py"
@@ -123,14 +124,14 @@ def test_python_rewards_run_only_for_the_owner(tmp_path, monkeypatch):
                     "    return 1.0 if completion.strip() == answer else 0.0\n")
     scorer = PythonReward(str(path))
     assert scorer.score(text.Sample("p", " 42 ", 2, {"answer": "42"})) == 1.0
-    check_allowed(None)  # locally the person at the keyboard owns the lab
-    monkeypatch.setenv("SPACE_ID", "alice/lab")
-    monkeypatch.setenv("SPACE_AUTHOR_NAME", "alice")
+    check_allowed(access.local())  # locally the person at the keyboard owns the lab
+    monkeypatch.setenv("SPACE_ID", "acme/lab")
+    monkeypatch.setenv("SPACE_AUTHOR_NAME", "acme")  # an org's Space: its members own it
     settings.reset_caches()
-    check_allowed("alice")
-    for user in (None, "mallory"):
+    check_allowed(access.caller_for("alice", "t", ["acme"], "s1"))
+    for caller in (None, access.caller_for(None, None, [], "s2"), access.caller_for("mallory", "t", [], "s3")):
         with pytest.raises(LabError):
-            check_allowed(user)
+            check_allowed(caller)
     monkeypatch.setenv("LAB_DEMO", "1")
     settings.reset_caches()
     with pytest.raises(LabError) as err:

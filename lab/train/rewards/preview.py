@@ -28,7 +28,7 @@ def _generate(model, tok, prompt: list[dict], recipe, n: int) -> list[tuple[str,
     return answers
 
 
-def preview(recipe, prompts: int = 2, token: str | None = None, user: str | None = None, log=print) -> dict:
+def preview(recipe, prompts: int = 2, token: str | None = None, caller=None, log=print) -> dict:
     """{"headers", "rows", "means", "errors", "note"}: each sampled answer with every reward's score."""
     import torch
 
@@ -40,7 +40,7 @@ def preview(recipe, prompts: int = 2, token: str | None = None, user: str | None
         raise LabError("Preview scores GRPO rewards.", "Set the method to grpo and add at least one reward.",
                        "rewards")
     if any(s.name == "python" for s in recipe.rewards):
-        check_allowed(user, where="app")
+        check_allowed(caller, where="app")
     ds, _ = load_for_recipe(recipe.model_copy(update={"max_rows": MAX_PROMPTS * 4}), token)
     rewards.check(recipe.rewards, list(ds.column_names), token)
     base = recipe.model_copy(update={"adapter": "lora"})  # sampled from the 16-bit base, whatever the run trains

@@ -7,9 +7,9 @@ owner is whoever duplicated it). Locally, the person at the keyboard owns the la
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
+from lab.access import Caller
 from lab.errors import LabError
 from lab.settings import get_settings
 from lab.train.rewards.text import Sample
@@ -17,27 +17,19 @@ from lab.train.rewards.text import Sample
 DEFAULT_FUNCTION = "reward"
 
 
-def space_owner() -> str:
-    """The Space's owner as Hugging Face sets it (SPACE_AUTHOR_NAME); empty off a Space."""
-    return os.environ.get("SPACE_AUTHOR_NAME", "")
-
-
-def check_allowed(user: str | None = None, where: str = "app") -> None:
-    """Refuse user code on the public demo, and on a Space for anyone but its signed-in owner.
-    `where`: "app" checks the visitor; "worker" (a job the app already checked, or the CLI) only the demo."""
+def check_allowed(caller: Caller | None = None, where: str = "app") -> None:
+    """Refuse user code on the public demo, and on a Space for anyone but its owner (lab.access decides who that is).
+    `where`: "app" checks the caller; "worker" (a job the app already checked, or the CLI) only the demo."""
     s = get_settings()
     if s.demo:
         raise LabError("Python rewards run your own code, which the public demo never does.",
                        "Duplicate the Space (or run the lab locally) and use the python reward there.", "rewards")
-    if where == "app" and s.on_space:
-        owner = space_owner()
-        if not user:
+    if where == "app" and s.on_space and not (caller is not None and caller.is_owner):
+        if caller is None or not caller.signed_in:
             raise LabError("Python rewards run code on this Space, so they need its owner signed in.",
                            "Sign in with Hugging Face (button at the top) as the Space's owner.", "sign-in")
-        if not owner or user.lower() != owner.lower():
-            raise LabError(f"Python rewards run code on this Space; only its owner ({owner or 'unknown'}) may "
-                           f"use them, not {user}.", "Duplicate the Space to your account and run it there.",
-                           "rewards")
+        raise LabError(f"Python rewards run code on this Space; only its owner may use them, not {caller.name}.",
+                       "Duplicate the Space to your account and run it there.", "rewards")
 
 
 def _split(param: str) -> tuple[Path, str]:
