@@ -135,8 +135,10 @@ def build() -> None:
     table.select(select, None, picked, api_visibility="private")
     card_btn.click(card, picked, card_md, api_name="artifact_card")
     tree_btn.click(lineage, [picked, colour], tree, api_name="artifact_lineage")
-    colour.input(lambda ref, c, request: lineage(ref, c, request) if ref else gr.skip(), [picked, colour], tree,
-                 api_visibility="private")
+    def recolour(ref, c, request: gr.Request):
+        return lineage(ref, c, request) if ref else gr.skip()
+
+    colour.input(recolour, [picked, colour], tree, api_visibility="private")
 
     def send(target: str, tab: str, allowed: set[str] | None):
         def handler(ref, request: gr.Request):

@@ -1,5 +1,7 @@
 """A signed-in visitor on a duplicated Space acts with their own OAuth token (the fake Hub is the OpenID
 provider); the anonymous visitor beside them is still refused."""
+import json
+
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -23,12 +25,19 @@ def test_a_signed_in_visitor_publishes_with_their_own_token(fake_hub, bundled_mo
             monkeypatch.setattr(gradio.oauth, name, value)  # read once at gradio's import
     settings.reset_caches()
     artifact = tiny_model_artifact(bundled_model, name="mine")
+    manifest = json.loads((artifact / "lab.json").read_text())
+    (artifact / "lab.json").write_text(json.dumps({**manifest, "owner": fake_hub.user}))  # the visitor made it
+    fake_hub.add_user("mallory")
     with running_app() as (_demo, url):
         with pytest.raises(AppError, match="needs you signed in"):
-            Client(url, verbose=False).predict(str(artifact), "anon", True, False, api_name="/hub_push")
+            Client(url, verbose=False).predict(artifact.name, "anon", True, False, api_name="/hub_push")
+        other = Client(url, verbose=False, headers=sign_in(url, user="mallory"))
+        with pytest.raises(AppError, match="not an artifact of this lab"):  # another visitor's: as if not there
+            other.predict(artifact.name, "theirs", True, False, api_name="/hub_push")
         signed_in = Client(url, verbose=False, headers=sign_in(url))
-        job_id = signed_in.predict(str(artifact), "mine", True, False, api_name="/hub_push")[0]
+        job_id = signed_in.predict(artifact.name, "mine", True, False, api_name="/hub_push")[0]
         job = wait_for(lambda: (j := jobs.get_job(job_id)).final and j, 120, "the push job")
     assert job.state == "succeeded", job.error
     assert fake_hub.exists(f"{fake_hub.user}/mine") and not fake_hub.exists(f"{fake_hub.user}/anon")
+    assert not fake_hub.exists("mallory/theirs")
     assert (fake_hub.files(f"{fake_hub.user}/mine") / "model.safetensors").is_file()
