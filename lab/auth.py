@@ -39,10 +39,9 @@ def sequester_space_token() -> None:
     owner's own actions (space_token()). Idempotent; off a Space it does nothing."""
     if not get_settings().on_space:
         return
-    for name in _SPACE_TOKEN_VARS:
-        value = os.environ.pop(name, "")
-        if value and not _space_token:
-            _space_token.append(value)
+    found = [v for v in (os.environ.pop(name, "") for name in _SPACE_TOKEN_VARS) if v]
+    if found:  # a restart of the app in this process (tests) brings the environment's token anew
+        _space_token[:] = found[:1]
     try:  # read at import: set the module constant too, so huggingface_hub never sends a stored login either
         import huggingface_hub.constants as hub_constants
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from lab import jobs
 from lab.access import Caller
 from lab.hub.jobs import push_result, submit_push
 from lab.jobs import owners
@@ -31,6 +32,7 @@ def push(artifact: str, repo: str, private: bool, overwrite: bool, gate: str | N
          request: gr.Request = None):
     """Queue the push of a lab artifact the caller may use, with the caller's own token; returns (job id,
     message). Refused unless signed in, and, with a gate task, unless the artifact scores at least its base."""
+    jobs.check_allowed("hub.push")
     caller = caller_of(request)
     caller.require_signed_in("Publishing to the Hub")
     folder = owners.artifact_for(caller, artifact)
