@@ -29,9 +29,9 @@ def list_rows(caller: Caller) -> list[list]:
     return [_row(j) for j in owners.visible_jobs(caller, limit=100)]
 
 
-def job_record(caller: Caller, j: Job) -> dict:
-    """A job as a caller may see it: on a Space with no server path (its folder by name, its recipe and log
-    scrubbed), and never another visitor's access key."""
+def job_record(j: Job) -> dict:
+    """A job as a visitor may see it: on a Space with no server path (its folder by name, its text scrubbed), and
+    its owner by name ("an anonymous visitor" rather than a session key)."""
     d = {**j.to_dict(), "owner": owner_label(j.owner), "artifact_dir": j.folder.name}
     return scrub_value(d)
 
@@ -41,7 +41,7 @@ def job_details(caller: Caller, job_id: str | None) -> dict:
     if not job_id:
         return {}
     j = owners.job_for(caller, job_id)
-    return {**job_record(caller, j), "recipe": scrub(j.recipe), "log_tail": scrub(log_tail(j.log_path, 60))}
+    return {**job_record(j), "recipe": scrub(j.recipe), "log_tail": scrub(log_tail(j.log_path, 60))}
 
 
 def _summary(d: dict) -> str:
@@ -126,8 +126,7 @@ def build() -> None:
     hidden = gr.JSON(visible=False)
 
     def listed(request: gr.Request):
-        caller = caller_of(request)
-        return [job_record(caller, j) for j in owners.visible_jobs(caller)]
+        return [job_record(j) for j in owners.visible_jobs(caller_of(request))]
 
     def shown(job_id, request: gr.Request):
         return job_details(caller_of(request), job_id)
