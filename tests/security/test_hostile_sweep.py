@@ -1,0 +1,166 @@
+"""The adversarial sweep: every event function of the real app (public, undocumented and private, called by
+fn_index through the queue as a browser or a hostile client would) gets hostile values, field by field, from an
+anonymous visitor of the demo, a signed-in visitor of a duplicated Space, and that Space's owner.
+
+Planted around it: a canary file outside the lab's folders (reachable by a relative, `~`, absolute or file:// path,
+or a Hub-id-shaped local folder), and another visitor's job, artifact and upload holding a second canary. Whatever
+is called, no canary comes back, no server path shows in any output, the Space's own token never leaves in a
+request, a server standing in for "the attacker" receives nothing, and the app still answers afterwards.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lab import jobs, uploads
+from lab.jobs import store
+from lab.artifacts import finalize, new_folder
+from tests.security.conftest import CANARY as TOKEN_CANARY
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(  # Gradio's Spaces hot-reloader: harmless
+    "ignore:(?s)Exception in thread.*spaces. package is required:pytest.PytestUnhandledThreadExceptionWarning")]
+
+OUTSIDE = "canary-outside-3c9f1e"  # in files planted outside the lab's folders
+ALICE = "canary-alice-77d0b2"  # in another visitor's job, artifact and upload
+SKIP = {"lab-tour"}  # concurrency ids of events that start long work whatever they are sent (refused on the demo)
+jobs.register_kind("test.sweep.count", "tests.runners:count", heavy=False)
+
+
+class Attacker(BaseHTTPRequestHandler):
+    """Records every request; stands in for the visitor's own server and for the cloud metadata address."""
+    seen: list = []
+
+    def _any(self):
+        Attacker.seen.append((self.command, self.path, dict(self.headers)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"choices": [{"message": {"content": "Score: 5"}}]}')
+
+    do_GET = do_POST = do_PUT = _any
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def attacker():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _plant(root: Path, home: Path) -> Path:
+    """The outside canary (a data file, a model folder with a card), and alice's job, artifact and upload."""
+    data, model = root / "acme" / "data", root / "acme" / "model"
+    data.mkdir(parents=True)
+    model.mkdir()
+    (data / "rows.jsonl").write_text(json.dumps({"instruction": OUTSIDE, "input": "", "output": OUTSIDE}) + "\n")
+    (model / "config.json").write_text(json.dumps({"architectures": [f"{OUTSIDE}ForCausalLM"], "model_type": "llama"}))
+    (model / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(model)}))
+    (model / "README.md").write_text(f"# {OUTSIDE}\n")
+    src = root / "alice-rows.jsonl"
+    src.write_text(json.dumps({"prompt": ALICE, "completion": ALICE}) + "\n")
+    kept = uploads.store(src, "alice")
+    folder = new_folder("dataset", "alice-private")
+    (folder / "data.jsonl").write_text(src.read_text())
+    finalize(folder, "dataset", [], recipe={"notes": ALICE}, owner="alice")
+    store.create("test.sweep.count", "tests.runners:count", False, f"n: 1\nnote: {ALICE}\ndataset: {kept}\n",
+                 title=ALICE, artifact_dir=folder, owner="alice")  # recorded only (the demo runs no job)
+    return data, uploads.ref(kept), folder
+
+
+def _hostile(root: Path, data: Path, upload: str, theirs: Path, attacker: str) -> list[str]:
+    return [str(data), str(data / "rows.jsonl"), "acme/data", "acme/model", "~/acme/data", f"file://{data}",
+            f"../{root.name}/acme/data", str(data.parent / "model"), f"x+{data.parent / 'model'}", upload,
+            theirs.name, str(theirs), f"{attacker}/v1", "http://169.254.169.254/latest/meta-data/",
+            "(a+)+$", "x" * 100_000, "acme/data\x00", "HF_TOKEN", "OAUTH_CLIENT_SECRET"]
+
+
+TEXTUAL = ("Textbox", "Code", "Dropdown", "Radio", "JSON")  # fields a hostile value can go into as text
+
+
+def _wire(comp):
+    """A component's starting value as the browser sends it."""
+    if getattr(comp, "stateful", False):
+        return None
+    value = comp.value() if callable(comp.value) else comp.value
+    try:
+        value = comp.postprocess(value)
+    except Exception:
+        return None
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+def _cases(demo, hostile: list[str], quick: list[str]):
+    """(fn_index, data) with one hostile value in one text field of every event function."""
+    for index, fn in demo.fns.items():
+        if fn.fn is None or fn.concurrency_id in SKIP:
+            continue
+        base = [_wire(c) for c in fn.inputs]
+        values = hostile if fn.api_visibility == "public" else quick
+        for i, comp in enumerate(fn.inputs):
+            if type(comp).__name__ in TEXTUAL and not getattr(comp, "stateful", False):
+                for v in values:
+                    yield index, [*base[:i], v, *base[i + 1:]]
+
+
+def _call(app, headers: dict | None, index: int, data: list) -> str:
+    """One event as the browser sends it (through the queue, or straight for an unqueued one); the whole answer
+    (outputs or error) as text."""
+    session = f"sweep-{index}-{abs(hash(json.dumps(data, default=str))) % 10**9}"
+    body = {"data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None}
+    with httpx.Client(base_url=app.url, timeout=60, headers=headers or {}) as http:
+        if not app.demo.fns[index].queue:
+            return http.post("gradio_api/run/predict", json=body).text
+        r = http.post("gradio_api/queue/join", json=body)
+        if r.status_code != 200:
+            return r.text
+        out = []
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                out.append(line)
+                msg = json.loads(line[5:]) if line.startswith("data:") else {}
+                if msg.get("msg") in ("process_completed", "close_stream", "unexpected_error"):
+                    break
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("mode,who", [("demo", None), ("space", "bob"), ("space", "tester")])
+def test_hostile_values_in_every_event_read_nothing_leak_nothing(request, mode, who, tmp_path, monkeypatch,
+                                                                  attacker, online):
+    from lab.settings import get_settings
+
+    app = request.getfixturevalue(mode)
+    home = get_settings().home
+    root = tmp_path / "outside"
+    data, upload, theirs = _plant(root, home)
+    monkeypatch.chdir(root)  # "acme/data" names the canary here: a Hub-id-shaped local folder
+    monkeypatch.setenv("HOME", str(root))  # and "~/acme/data" too
+    Attacker.seen.clear()
+    app.hub.auth_log.clear()
+    hostile = _hostile(root, data, upload, theirs, attacker)
+    quick = [str(data), f"x+{data.parent / 'model'}", upload, theirs.name, f"{attacker}/v1", "HF_TOKEN"]
+    headers = app.headers.get(who) if who else None
+    cases = list(_cases(app.demo, hostile, quick))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda c: (c[0], _call(app, headers, *c)), cases))
+    server_paths = [str(home), str(Path(__file__).resolve().parents[2]), str(root)]
+    leaks = [(i, OUTSIDE) for i, text in answers if OUTSIDE in text]
+    if who != "tester":  # the owner may see alice's work; a visitor never
+        leaks += [(i, ALICE) for i, text in answers if ALICE in text]
+    paths = [(i, p) for i, text in answers for p in server_paths if p in text]
+    assert len(cases) > 500
+    assert leaks == [], leaks[:5]
+    assert paths == [], [(app.demo.fns[i].name, p) for i, p in paths[:5]]
+    assert app.canary_seen() == []
+    if who != "tester":
+        assert Attacker.seen == []
+    assert httpx.get(app.url + "gradio_api/app_id", timeout=5).status_code == 200
