@@ -170,8 +170,10 @@ class Judge(_Step):
     model: str = Field(DEFAULT_MODEL, description="The judge: a model id or folder (local), or the endpoint's "
                        "model name (openai).")
     endpoint: str = Field("", description="Base URL of the OpenAI-compatible API (openai backend).")
-    api_key_env: str = Field("", description="Environment variable holding the endpoint's key (empty: your "
-                             "Hugging Face sign-in). The key itself is never saved.")
+    api_key_env: str = Field("", description="The owner's only: an environment variable of the server holding the "
+                             "endpoint's key. Anyone else types their key into the API key field (used for that run "
+                             "only, never saved). Both empty: your Hugging Face sign-in for a Hugging Face "
+                             "endpoint, no key elsewhere.")
     rubric: str = Field(DEFAULT_RUBRIC, description="The judge's instructions; {prompt} and {answer} are filled "
                         "in. The reply must contain a score from 1 to 5.")
     min_score: int = Field(3, ge=1, le=5, description="Keep rows scored at least this.")
