@@ -101,11 +101,23 @@ class EndpointJudge:
     endpoint answered (its status, its body) is told to the owner and to signed-in visitors, never to an anonymous
     one: to them a failure is only a failure."""
 
-    def __init__(self, endpoint: str, model: str, max_new_tokens: int, key: str = "", caller: Caller | None = None):
+    def __init__(self, endpoint: str, model: str, max_new_tokens: int, key: str = "", caller: Caller | None = None,
+                 budget_s: float | None = None):
         self.caller = caller or local()
         self.url = endpoint.rstrip("/")
         self.model, self.max_new_tokens = model, max_new_tokens
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.deadline = time.monotonic() + budget_s if budget_s else None  # a visitor's in-page work is bounded
+
+    def _timeout_s(self) -> float:
+        if self.deadline is None:
+            return TIMEOUT_S
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise LabError("The judge endpoint took too long for this page, so it stopped. No failed call was saved "
+                           "as a score.", "Use a faster endpoint, fewer clusters, or switch the judge off here.",
+                           "judge.endpoint")
+        return min(TIMEOUT_S, left)
 
     def _tell(self, detail: str) -> str:
         return detail if self.caller.signed_in else ""
@@ -114,7 +126,7 @@ class EndpointJudge:
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
                 "max_tokens": self.max_new_tokens, "temperature": 0}
         return outbound.request("POST", completions_url(self.url), self.caller, "judge.endpoint", json=body,
-                                headers=self.headers, timeout_s=TIMEOUT_S)
+                                headers=self.headers, timeout_s=self._timeout_s())
 
     def attempt(self, prompt: str) -> tuple[str | None, str, float | None]:
         """One call: (reply, "", None), or (None, why it failed, the Retry-After it asked for). A refused key, or an
@@ -143,7 +155,10 @@ class EndpointJudge:
             if reply is not None:
                 return reply
             if wait is not None:
-                time.sleep(retry_after if retry_after is not None else wait)
+                pause = retry_after if retry_after is not None else wait
+                if self.deadline is not None:
+                    pause = min(pause, max(0.0, self.deadline - time.monotonic()))
+                time.sleep(pause)
         raise LabError(f"The judge endpoint {self.url} failed{f' ({why})' if why else ''} {len(RETRY_WAITS_S) + 1} "
                        "tries in a row, so the run stopped. No failed call was saved as a score.",
                        "Run it again later: the rows judged so far are cached and not asked again (or lower the "
@@ -160,13 +175,14 @@ def _retry_after(response) -> float | None:
         return None
 
 
-def make_judge(step, token: str | None = None, log=print, caller: Caller | None = None, key: str | None = None):
+def make_judge(step, token: str | None = None, log=print, caller: Caller | None = None, key: str | None = None,
+               budget_s: float | None = None):
     """The judge a step (or Evaluate's / GRPO's judge settings) asks for, as `caller` may use it. No caller: inside a
     job's worker, whose job it is, with the key its submitter typed (LAB_JUDGE_API_KEY). Refused before anything
-    is loaded or called."""
+    is loaded or called. budget_s: how long an endpoint judge may take in all (work in the app's own process)."""
     who = acting_caller(caller)
     check_judge(step, who)
     if step.backend == "openai":
         secret = endpoint_key(step, who, typed_key(caller, key), token)
-        return EndpointJudge(step.endpoint, step.model, step.max_new_tokens, secret, who)
+        return EndpointJudge(step.endpoint, step.model, step.max_new_tokens, secret, who, budget_s)
     return LocalJudge(step.model, step.max_new_tokens, token if token is not None else who.hub_token(), log)

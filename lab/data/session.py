@@ -26,6 +26,7 @@ from lab.jobs.manager import check_allowed
 
 IN_PROCESS_ROWS = 20_000  # above this, a run is a job
 IN_PROCESS_EMBED_ROWS = 3_000  # embedding on CPU: ~450 short texts/s
+VISITOR_JUDGE_S = 120.0  # what a visitor's endpoint judge may take in all when Explore names clusters in-process
 
 
 def step_order() -> list[str]:
@@ -247,7 +248,8 @@ class Session:
         policy.check_rows(len(rows), "explore")
         with policy.busy(who, "exploration"):
             every = self.result.table.texts(clusters_step.key)
-            judge = make_judge(judge_step, token, caller=who, key=judge_key) if judging else None
+            judge = make_judge(judge_step, token, caller=who, key=judge_key,
+                               budget_s=None if who.is_owner else VISITOR_JUDGE_S) if judging else None
             self.exploration = explore([every[i] for i in rows.tolist()], clusters_step.k, clusters_step.seed,
                                        clusters_step.model, judge, progress, clusters_step.method, token)
         self.explored_rows = rows

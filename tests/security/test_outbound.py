@@ -136,3 +136,14 @@ def test_an_anonymous_visitor_is_told_no_remote_status_and_no_body(on_space, mon
     assert not any("internal-detail" in t or "10.0.0.3" in t for t in told.values())
     assert "500" not in told["anonymous", 500] and "401" not in told["anonymous", 401]
     assert "HTTP 500" in told["visitor", 500] and "HTTP 401" in told["visitor", 401]  # signed in: the status only
+
+
+def test_a_visitors_in_page_judge_is_bounded_in_time(on_space, monkeypatch):
+    import time
+
+    _dns(monkeypatch, {"judge.example": [[PUBLIC]]})
+    wire = _Wire(monkeypatch, lambda r: httpx.Response(503, headers={"retry-after": "30"}))
+    start = time.monotonic()
+    with pytest.raises(LabError, match="took too long"):
+        EndpointJudge("https://judge.example/v1", "m", 8, "", EVE, budget_s=1.5)(["Rate this."] * 50)
+    assert time.monotonic() - start < 5 and 1 <= len(wire.sent) <= 5
