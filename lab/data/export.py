@@ -79,8 +79,9 @@ def card_summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def save(result: RunResult, recipe: FilterRecipe, folder: Path) -> Path:
-    """Write the dataset, its review and its manifest/card into folder (which may be a job's folder)."""
+def save(result: RunResult, recipe: FilterRecipe, folder: Path, owner: str | None = None) -> Path:
+    """Write the dataset, its review and its manifest/card into folder (which may be a job's folder). `owner`: the
+    lab.access key of who made it (default: the job's owner, LAB_OWNER)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_parquet(result, folder / DATA_FILE)
@@ -90,13 +91,13 @@ def save(result: RunResult, recipe: FilterRecipe, folder: Path) -> Path:
                **{s["step"]: f"{s['rows_in']} → {s['rows_out']}" for s in rep["funnel"] if s["enabled"]}}
     finalize(folder, "dataset", [_parent(s) for s in recipe.sources], recipe=recipe, metrics=metrics,
              step="data filter", tags=[rep["form"], "lab-data"],
-             extra={"summary": card_summary(result), "form": rep["form"], "rows": rep["rows_out"]})
+             extra={"summary": card_summary(result), "form": rep["form"], "rows": rep["rows_out"]}, owner=owner)
     return folder
 
 
-def export(result: RunResult, recipe: FilterRecipe, name: str = "") -> Path:
-    """A new dataset artifact in LAB_HOME (an existing one is never reused)."""
-    return save(result, recipe, new_folder("dataset", name or recipe.name))
+def export(result: RunResult, recipe: FilterRecipe, name: str = "", owner: str | None = None) -> Path:
+    """A new dataset artifact in LAB_HOME (an existing one is never reused), marked as `owner`'s."""
+    return save(result, recipe, new_folder("dataset", name or recipe.name), owner)
 
 
 def check_output(out, force: bool = False) -> Path:

@@ -6,11 +6,14 @@ import os
 
 
 def run(ctx) -> None:
+    from lab.access import job_caller
     from lab.data.export import save
+    from lab.data.policy import check_recipe
     from lab.data.pipeline import run as run_pipeline
     from lab.data.recipe import FilterRecipe
 
     recipe = FilterRecipe.parse(ctx.recipe)
+    check_recipe(recipe, job_caller())  # checked at submit; again here, as whose job it is
     result = run_pipeline(recipe, token=os.environ.get("HF_TOKEN") or None,
                           progress=lambda f, m="": ctx.progress(0.95 * f, m), log=ctx.log)
     save(result, recipe, ctx.folder)  # the funnel goes to lab.json and the card (no metrics.jsonl: it would

@@ -2,14 +2,20 @@
 
 Replies are parsed robustly ("Score: 4", "4/5", "[[4]]", {"score": 4}, a bare "4"); a reply with no score
 in range is unscored (None), never a crash. A call that fails is not a reply: it is retried, then stops the run.
+Who may use which judge, with which key, is lab.data.judge_policy's to say.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 
+import httpx
+
+from lab import outbound
+from lab.access import Caller, local
+from lab.data.judge_policy import (  # noqa: F401 (hub_endpoint: re-exported)
+    acting_caller, check_judge, completions_url, endpoint_key, hub_endpoint, typed_key)
 from lab.errors import LabError
 
 _PATTERNS = [
@@ -84,69 +90,63 @@ class LocalJudge:
 
 
 RETRY_WAITS_S = (1.0, 2.0, 4.0, 8.0)  # between tries of one call; a Retry-After header (up to 60 s) wins
-HUB_HOSTS = ("huggingface.co", "hf.space", "huggingface.cloud")
-
-
-def hub_endpoint(url: str) -> bool:
-    """An endpoint of Hugging Face (Inference Providers, Inference Endpoints, a Space, this lab's HF_ENDPOINT)."""
-    from urllib.parse import urlparse
-
-    from lab.settings import hub_endpoint as lab_hub
-
-    host = (urlparse(url).hostname or "").lower()
-    return host == urlparse(lab_hub()).hostname or any(host == h or host.endswith("." + h) for h in HUB_HOSTS)
+TIMEOUT_S = 120.0
 
 
 class EndpointJudge:
     """An OpenAI-compatible chat completions endpoint (HF Inference Providers, vLLM, TGI, OpenAI...), called through
-    huggingface_hub's InferenceClient. A failed call (HTTP 429, 5xx, a dropped connection) is tried again after a
-    wait; one that still fails stops the run, and is never saved as a score: a re-run asks again."""
+    the outbound policy (lab.outbound) for `caller`. A failed call (HTTP 429, 5xx, a dropped connection) is tried
+    again after a wait; one that still fails stops the run, and is never saved as a score: a re-run asks again.
+    `key` is the one lab.data.judge_policy.endpoint_key chose (empty: no Authorization header at all). What an
+    endpoint answered (its status, its body) is told to the owner and to signed-in visitors, never to an anonymous
+    one: to them a failure is only a failure."""
 
-    def __init__(self, endpoint: str, model: str, max_new_tokens: int, api_key_env: str = "",
-                 token: str | None = None):
-        from huggingface_hub import InferenceClient
-
-        key = os.environ.get(api_key_env, "") if api_key_env else (token or "" if hub_endpoint(endpoint) else "")
-        if api_key_env and not key:
-            raise LabError(f"The environment variable {api_key_env} is not set.",
-                           "Set it to the endpoint's API key, or leave the field empty to use your HF sign-in.",
-                           "judge.api_key_env")
+    def __init__(self, endpoint: str, model: str, max_new_tokens: int, key: str = "", caller: Caller | None = None,
+                 budget_s: float | None = None):
+        self.caller = caller or local()
         self.url = endpoint.rstrip("/")
         self.model, self.max_new_tokens = model, max_new_tokens
-        # no key: no Authorization header at all (the client would otherwise send the stored HF login, and that
-        # token must not reach an endpoint outside Hugging Face)
-        self.client = InferenceClient(base_url=self.url, api_key=key or None, timeout=120,
-                                      headers={} if key else {"authorization": ""})
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.deadline = time.monotonic() + budget_s if budget_s else None  # a visitor's in-page work is bounded
 
-    def _ask(self, prompt: str) -> str:
-        out = self.client.chat_completion([{"role": "user", "content": prompt}], model=self.model,
-                                          max_tokens=self.max_new_tokens, temperature=0)
-        try:
-            return str(out.choices[0].message.content or "")
-        except (AttributeError, IndexError, TypeError):
-            return ""  # an answer without a reply: unscored, like a reply without a score
+    def _timeout_s(self) -> float:
+        if self.deadline is None:
+            return TIMEOUT_S
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise LabError("The judge endpoint took too long for this page, so it stopped. No failed call was saved "
+                           "as a score.", "Use a faster endpoint, fewer clusters, or switch the judge off here.",
+                           "judge.endpoint")
+        return min(TIMEOUT_S, left)
+
+    def _tell(self, detail: str) -> str:
+        return detail if self.caller.signed_in else ""
+
+    def _post(self, prompt: str) -> httpx.Response:
+        body = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
+                "max_tokens": self.max_new_tokens, "temperature": 0}
+        return outbound.request("POST", completions_url(self.url), self.caller, "judge.endpoint", json=body,
+                                headers=self.headers, timeout_s=self._timeout_s())
 
     def attempt(self, prompt: str) -> tuple[str | None, str, float | None]:
-        """One call: (reply, "", None), or (None, why it failed, the Retry-After it asked for). A refused key or
-        HF_HUB_OFFLINE raises: retrying cannot help. (lab.eval retries with its own policy.)"""
-        import httpx2  # huggingface_hub's HTTP client
-        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
-
+        """One call: (reply, "", None), or (None, why it failed, the Retry-After it asked for). A refused key, or an
+        address the lab does not call for this caller, raises: retrying cannot help. (lab.eval retries with its own
+        policy.)"""
         try:
-            return self._ask(prompt), "", None
-        except OfflineModeIsEnabled:
-            raise LabError("HF_HUB_OFFLINE is set, so huggingface_hub calls no endpoint, the judge's included.",
-                           "Unset HF_HUB_OFFLINE to use an endpoint judge, or judge with a local model.",
-                           "judge.endpoint") from None
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else 0
-            if status in (401, 403):
-                raise LabError(f"The judge endpoint refused the key (HTTP {status}).",
-                               "Sign in, or set a valid key in the environment variable you named.",
-                               "judge.api_key_env") from None
-            return None, f"HTTP {status}", _retry_after(exc.response)
-        except (InferenceTimeoutError, httpx2.TransportError, OSError) as exc:
-            return None, type(exc).__name__, None
+            response = self._post(prompt)
+        except (httpx.TimeoutException, httpx.TransportError, OSError) as exc:
+            return None, self._tell(type(exc).__name__), None
+        status = response.status_code
+        if status in (401, 403):
+            raise LabError("The judge endpoint refused the key" + self._tell(f" (HTTP {status})") + ".",
+                           "Type a valid API key into the judge's API key field, or sign in (for a Hugging Face "
+                           "endpoint).", "judge.api_key_env")
+        if status != 200:
+            return None, self._tell(f"HTTP {status}"), _retry_after(response)
+        try:
+            return str(response.json()["choices"][0]["message"]["content"] or ""), "", None
+        except (ValueError, KeyError, IndexError, TypeError):
+            return "", "", None  # an answer without a reply: unscored, like a reply without a score
 
     def _one(self, prompt: str) -> str:
         why = ""
@@ -155,9 +155,12 @@ class EndpointJudge:
             if reply is not None:
                 return reply
             if wait is not None:
-                time.sleep(retry_after if retry_after is not None else wait)
-        raise LabError(f"The judge endpoint {self.url} failed ({why}) {len(RETRY_WAITS_S) + 1} tries in a row, so the "
-                       "run stopped. No failed call was saved as a score.",
+                pause = retry_after if retry_after is not None else wait
+                if self.deadline is not None:
+                    pause = min(pause, max(0.0, self.deadline - time.monotonic()))
+                time.sleep(pause)
+        raise LabError(f"The judge endpoint {self.url} failed{f' ({why})' if why else ''} {len(RETRY_WAITS_S) + 1} "
+                       "tries in a row, so the run stopped. No failed call was saved as a score.",
                        "Run it again later: the rows judged so far are cached and not asked again (or lower the "
                        "request rate your endpoint sees).", "judge.endpoint")
 
@@ -172,7 +175,14 @@ def _retry_after(response) -> float | None:
         return None
 
 
-def make_judge(step, token: str | None = None, log=print):
+def make_judge(step, token: str | None = None, log=print, caller: Caller | None = None, key: str | None = None,
+               budget_s: float | None = None):
+    """The judge a step (or Evaluate's / GRPO's judge settings) asks for, as `caller` may use it. No caller: inside a
+    job's worker, whose job it is, with the key its submitter typed (LAB_JUDGE_API_KEY). Refused before anything
+    is loaded or called. budget_s: how long an endpoint judge may take in all (work in the app's own process)."""
+    who = acting_caller(caller)
+    check_judge(step, who)
     if step.backend == "openai":
-        return EndpointJudge(step.endpoint, step.model, step.max_new_tokens, step.api_key_env, token)
-    return LocalJudge(step.model, step.max_new_tokens, token, log)
+        secret = endpoint_key(step, who, typed_key(caller, key), token)
+        return EndpointJudge(step.endpoint, step.model, step.max_new_tokens, secret, who, budget_s)
+    return LocalJudge(step.model, step.max_new_tokens, token if token is not None else who.hub_token(), log)

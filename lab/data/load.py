@@ -185,6 +185,10 @@ def hub_preview(source: Source, n: int = PREVIEW_ROWS, token: str | None = None)
 def raw_rows(source: Source, token: str | None = None) -> list[dict]:
     if source.path:
         return read_file(source.path, source.limit)
+    if get_settings().demo and source.limit:  # the public demo streams the few rows it reads, nothing more
+        ds = _hub_dataset(source, token, streaming=True)
+        with _hub_call(f"Streaming {source.hub}", source.hub):
+            return [dict(r) for r in itertools.islice(ds, source.limit)]
     with _hub_call(f"Loading {source.hub}", source.hub):
         return _hub_dataset(source, token, streaming=False).to_list()
 

@@ -120,8 +120,11 @@ def _apply(result: RunResult, pos: int, step, outcome, seconds: float) -> np.nda
 
 
 def run(recipe: FilterRecipe, token: str | None = None, progress=None, log=print,
-        table: normalize.Table | None = None, sources: list[dict] | None = None) -> RunResult:
-    """Run the recipe. Pass an already loaded table (and its sources) to skip loading."""
+        table: normalize.Table | None = None, sources: list[dict] | None = None, caller=None,
+        judge_key: str | None = None) -> RunResult:
+    """Run the recipe. Pass an already loaded table (and its sources) to skip loading. `caller` (a
+    lab.access.Caller) is who the steps act for and `judge_key` the API key they typed for an endpoint judge; None
+    for both inside a job's worker (whose job it is, and the key its submitter typed)."""
     recipe = FilterRecipe.parse(recipe)
     report = progress or (lambda fraction, message="": None)
     if table is None:
@@ -136,7 +139,7 @@ def run(recipe: FilterRecipe, token: str | None = None, progress=None, log=print
         share = lambda f, m="", n=n: report((n + max(0.0, min(1.0, f))) / len(steps), f"{label}: {m}".strip(": "))
         share(0.0)
         log(f"{label}: {len(result.kept)} rows in")
-        ctx = Context(table, result.kept, token, log, share, result.scores)
+        ctx = Context(table, result.kept, token, log, share, result.scores, caller, judge_key)
         start = time.perf_counter()
         outcome = STEPS[step.type](step, ctx)
         result.kept = _apply(result, pos, step, outcome, time.perf_counter() - start)

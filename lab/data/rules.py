@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 
+from lab import safe_regex
 from lab.errors import LabError
 
 
@@ -29,10 +30,10 @@ def refusals(texts: list[str], phrases: list[str]) -> tuple[np.ndarray, list[str
 
 
 def regex(texts: list[str], include: str, exclude: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(fails include, matches exclude) masks."""
-    flags = re.IGNORECASE if ignore_case else 0
-    inc = re.compile(include, flags) if include else None
-    exc = re.compile(exclude, flags) if exclude else None
+    """(fails include, matches exclude) masks. The patterns run on RE2 (lab.safe_regex): linear in the text,
+    whatever the pattern, so no row can stall the app."""
+    inc = safe_regex.compile(include, "regex.include", ignore_case) if include else None
+    exc = safe_regex.compile(exclude, "regex.exclude", ignore_case) if exclude else None
     missing = np.array([inc is not None and not inc.search(t) for t in texts], dtype=bool)
     excluded = np.array([exc is not None and bool(exc.search(t)) for t in texts], dtype=bool)
     return missing, excluded & ~missing

@@ -3,6 +3,9 @@ run and its exploration. The tab's handlers only convert widget values and call 
 
 Small runs go in-process (the review shows at once); large ones, and runs that load models for scoring,
 go to a `data.run` job whose folder becomes the dataset artifact.
+
+Every method that works takes the caller (a lab.access.Caller; None: see lab.data.judge_policy.acting_caller) and
+refuses, before any work, what lab.data.policy says they may not do. An upload is held as `upload:HASH/NAME`.
 """
 from __future__ import annotations
 
@@ -12,12 +15,18 @@ from typing import Literal, get_args, get_origin
 
 import numpy as np
 
-from lab.data import export, formats, load, normalize
+from lab import uploads
+from lab.access import Caller
+from lab.data import export, formats, load, normalize, policy
+from lab.data.judge_policy import acting_caller, check_judge
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, make_step
+from lab.data.review import funnel_figure, funnel_rows, group_rows, sample_rows  # noqa: F401 (the tab's tables)
 from lab.errors import LabError
+from lab.jobs.manager import check_allowed
 
 IN_PROCESS_ROWS = 20_000  # above this, a run is a job
 IN_PROCESS_EMBED_ROWS = 3_000  # embedding on CPU: ~450 short texts/s
+VISITOR_JUDGE_S = 120.0  # what a visitor's endpoint judge may take in all when Explore names clusters in-process
 
 
 def step_order() -> list[str]:
@@ -93,18 +102,23 @@ class Session:
         self.pending: tuple | None = None  # (sources, index, form) waiting for a column mapping
 
     # ---- load
-    def load(self, sources: list[Source], form: str = "auto", token: str | None = None) -> dict:
+    def load(self, sources: list[Source], form: str = "auto", token: str | None = None,
+             caller: Caller | None = None) -> dict:
         """Load and normalize every source. NeedsMapping (naming the source) when one is ambiguous."""
         if not sources:
             raise LabError("Nothing to load.", "Upload a data file or enter a Hub dataset id.", "sources")
+        who = acting_caller(caller)
+        policy.check_sources(sources, who)
         loaded = []
-        for i, source in enumerate(sources):
-            try:
-                loaded.append(load.load_source(source, token))
-            except formats.NeedsMapping as exc:
-                exc.source_index = i
-                exc.what = f"{source.label}: {exc.what}"
-                raise
+        with policy.busy(who, "load"):
+            for i, source in enumerate(sources):
+                try:
+                    loaded.append(load.load_source(source, token))
+                except formats.NeedsMapping as exc:
+                    exc.source_index = i
+                    exc.what = f"{source.label}: {exc.what}"
+                    raise
+        policy.check_rows(sum(len(x.rows) for x in loaded))
         self.table = normalize.combine(loaded, form)
         self.sources = list(sources)
         self.source_info = [{"source": x.label, "format": x.format, "rows": len(x.rows)} for x in loaded]
@@ -113,18 +127,21 @@ class Session:
                 "preview": [self.table.record(i) for i in range(min(5, len(self.table)))]}
 
     @staticmethod
-    def upload_sources(paths: list[str]) -> list[Source]:
-        return [Source(path=str(load.store_upload(p))) for p in paths or []]
+    def upload_sources(paths: list[str], owner: str = "") -> list[Source]:
+        """Keep the browser's uploads (as `owner`'s, a lab.access key) and name them upload:HASH/NAME."""
+        return [Source(path=uploads.ref(load.store_upload(p, owner))) for p in paths or []]
 
-    def load_or_ask(self, sources: list[Source], form: str = "auto", token: str | None = None) -> dict:
+    def load_or_ask(self, sources: list[Source], form: str = "auto", token: str | None = None,
+                    caller: Caller | None = None) -> dict:
         """load(), or — when a source's columns are ambiguous — what the column-mapping step needs."""
         try:
-            return {"loaded": self.load(sources, form, token)}
+            return {"loaded": self.load(sources, form, token, caller)}
         except formats.NeedsMapping as exc:
             self.pending = (list(sources), exc.source_index, form)
             return {"mapping": {"why": exc.what, "columns": exc.columns, "candidates": exc.candidates}}
 
-    def apply_mapping(self, fmt: str, mapping: dict[str, str], token: str | None = None) -> dict:
+    def apply_mapping(self, fmt: str, mapping: dict[str, str], token: str | None = None,
+                      caller: Caller | None = None) -> dict:
         """Reload with the user's format and column mapping for the ambiguous source."""
         if not self.pending:
             raise LabError("No source is waiting for a column mapping.", "Load a dataset first.", "columns")
@@ -132,7 +149,7 @@ class Session:
         fields = formats.get_format(fmt).fields
         clean = {k: v for k, v in mapping.items() if v and k in fields and v != k}
         sources[index] = sources[index].model_copy(update={"format": fmt, "columns": clean})
-        return self.load_or_ask(sources, form, token)
+        return self.load_or_ask(sources, form, token, caller)
 
     # ---- run
     def needs_job(self, recipe: FilterRecipe) -> bool:
@@ -140,31 +157,43 @@ class Session:
         costs = {s.cost for s in recipe.steps if s.enabled}
         return rows > IN_PROCESS_ROWS or "model" in costs or ("embeds" in costs and rows > IN_PROCESS_EMBED_ROWS)
 
-    def run_yaml(self, text: str, token: str | None = None) -> dict:
+    def run_yaml(self, text: str, token: str | None = None, caller: Caller | None = None,
+                 judge_key: str = "") -> dict:
         if not (text or "").strip():
             raise LabError("Nothing to run: no data is loaded.", "Load a file or a Hub dataset in step 1 first.",
                            "sources")
-        return self.run(FilterRecipe.from_yaml(text), token)
+        return self.run(FilterRecipe.from_yaml(text), token, caller, judge_key)
 
-    def run(self, recipe: FilterRecipe, token: str | None = None) -> dict:
-        """Run in-process and return the review, or start a job and return {"job": id}."""
+    def run(self, recipe: FilterRecipe, token: str | None = None, caller: Caller | None = None,
+            judge_key: str = "") -> dict:
+        """Run in-process and return the review, or start a job (the caller's) and return {"job": id}. Refused
+        before any work: a job on the public demo, a file this session did not load, anything lab.data.policy
+        refuses this caller. `judge_key`: the API key the caller typed for an endpoint judge (never stored)."""
         from lab.data import submit_run
-        from lab.data.pipeline import run
+        from lab.data.pipeline import load_table, run
 
+        who = acting_caller(caller)
         recipe = FilterRecipe.parse(recipe)
+        as_job = self.needs_job(recipe)
+        if as_job:
+            check_allowed("data.run")
         self._check_files(recipe)
-        same = self.table is not None and [s.model_dump() for s in recipe.sources] == \
-            [s.model_dump() for s in self.sources]
-        if self.needs_job(recipe):
-            job = submit_run(recipe, token)
+        policy.check_recipe(recipe, who)
+        if as_job:
+            job = submit_run(recipe, token, owner=who.key, judge_key=judge_key)
             self.recipe, self.job_id, self.folder, self.result = recipe, job.id, job.folder, None
             return {"job": job.id}
-        if same:
-            self.result = run(recipe, token, table=self.table, sources=self.source_info, log=lambda m: None)
-        else:
-            self.result = run(recipe, token, log=lambda m: None)
-            self.table, self.sources, self.source_info = self.result.table, list(recipe.sources), \
-                self.result.sources
+        same = self.table is not None and [s.model_dump() for s in recipe.sources] == \
+            [s.model_dump() for s in self.sources]
+        with policy.busy(who, "data run"):
+            if same:
+                table, info = self.table, self.source_info
+            else:
+                table, info = load_table(recipe, token, log=lambda m: None)
+            policy.check_rows(len(table))
+            self.result = run(recipe, token, table=table, sources=info, log=lambda m: None, caller=who,
+                              judge_key=judge_key)
+        self.table, self.sources, self.source_info = table, list(recipe.sources), info
         self.recipe, self.folder, self.exploration, self.job_id = recipe, None, None, ""
         return export.review(self.result)
 
@@ -180,13 +209,14 @@ class Session:
         return export.load_review(self.folder)
 
     # ---- export
-    def export(self, name: str = "") -> Path:
+    def export(self, name: str = "", owner: str | None = None) -> Path:
+        """The run's dataset artifact (made now, as `owner`'s, unless a job made it or it was exported already)."""
         if self.job_id and self.folder is not None:
             return self.folder  # a job's folder is the artifact
         if self.result is None:
             raise LabError("Nothing to export yet.", "Run the filters first.", "export")
         if self.folder is None:
-            self.folder = export.export(self.result, self.recipe, name)
+            self.folder = export.export(self.result, self.recipe, name, owner)
         return self.folder
 
     def download(self) -> Path:
@@ -201,17 +231,27 @@ class Session:
         dropped = [r["row"] for r in self.result.removed if r["reason"] == "dropped cluster"]
         return np.sort(np.concatenate([self.result.kept, np.array(dropped, dtype=np.int64)]))
 
-    def explore(self, clusters_step, judge_step=None, token: str | None = None, progress=None):
-        """Cluster what reaches the clusters step, with its settings; the judge names clusters when it is on."""
+    def explore(self, clusters_step, judge_step=None, token: str | None = None, progress=None,
+                caller: Caller | None = None, judge_key: str = ""):
+        """Cluster what reaches the clusters step, with its settings; the judge names clusters when it is on.
+        The embedder and the judge are checked for the caller before anything loads or is called."""
         from lab.data.explore import explore
         from lab.data.judge import make_judge
 
-        rows = self.rows_for_clusters()
+        who = acting_caller(caller)
         clusters_step = clusters_step or make_step("clusters")
-        every = self.result.table.texts(clusters_step.key)
-        judge = make_judge(judge_step, token) if judge_step is not None and judge_step.enabled else None
-        self.exploration = explore([every[i] for i in rows.tolist()], clusters_step.k, clusters_step.seed,
-                                   clusters_step.model, judge, progress, clusters_step.method, token)
+        judging = judge_step is not None and judge_step.enabled
+        policy.check_embedder(who, clusters_step.model, "clusters.model")
+        if judging:
+            check_judge(judge_step, who)
+        rows = self.rows_for_clusters()
+        policy.check_rows(len(rows), "explore")
+        with policy.busy(who, "exploration"):
+            every = self.result.table.texts(clusters_step.key)
+            judge = make_judge(judge_step, token, caller=who, key=judge_key,
+                               budget_s=None if who.is_owner else VISITOR_JUDGE_S) if judging else None
+            self.exploration = explore([every[i] for i in rows.tolist()], clusters_step.k, clusters_step.seed,
+                                       clusters_step.model, judge, progress, clusters_step.method, token)
         self.explored_rows = rows
         return self.exploration
 
@@ -241,35 +281,3 @@ class Session:
             raise LabError("No exploration yet.", "Press Explore first.", "explore")
         members = self.exploration.members(int(cluster))[:n]
         return [[int(self.explored_rows[m]), self.exploration.texts[m][:300]] for m in members.tolist()]
-
-
-# ---- review tables (pure functions of the review dict, for both in-process and job runs)
-def funnel_rows(review: dict) -> list[list]:
-    return [[s["step"] + ("" if s["enabled"] else " (off)"), s["rows_in"], s["rows_out"], s["removed"],
-             s["seconds"]] for s in review["report"]["funnel"]]
-
-
-def sample_rows(review: dict, reason: str) -> list[list]:
-    out = []
-    for rec in review["samples"].get(reason, []):
-        row = {k: v for k, v in rec.items() if k not in ("reason", "detail", "source")}
-        text = " | ".join(" / ".join(m["content"][:200] for m in v) for v in row.values() if isinstance(v, list))
-        out.append([rec.get("source", ""), rec.get("detail", ""), text[:600]])
-    return out
-
-
-def group_rows(review: dict) -> list[list]:
-    return [[g["kept_row"], g["kept"][:300], len(g["removed"]),
-             " ‖ ".join(f"#{r['row']} ({r['step'].split('. ', 1)[-1]}): {r['text'][:150]}" for r in g["removed"][:3])]
-            for g in review["groups"]]
-
-
-def funnel_figure(review: dict):
-    import plotly.graph_objects as go
-
-    steps = [s for s in review["report"]["funnel"] if s["enabled"]]
-    labels = ["loaded"] + [s["step"] for s in steps]
-    values = [review["report"]["rows_in"]] + [s["rows_out"] for s in steps]
-    fig = go.Figure(go.Funnel(y=labels, x=values, textinfo="value+percent initial"))
-    fig.update_layout(height=80 + 45 * len(labels), margin={"t": 20, "l": 10, "r": 10, "b": 10})
-    return fig

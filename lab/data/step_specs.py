@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from lab import safe_regex
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
 from lab.validation import recipe_error
@@ -106,23 +107,26 @@ class Regex(_Step):
     type: Literal["regex"] = "regex"
     label: ClassVar[str] = "Regex"
     key: Key = Field("sample", description="The text the patterns are matched against. " + KEY_HELP)
-    include: str = Field("", description="Keep only rows matching this Python regular expression (empty: all).")
-    exclude: str = Field("", description="Remove rows matching this Python regular expression (empty: none).")
+    include: str = Field("", description="Keep only rows matching this regular expression (empty: all). RE2 syntax "
+                         "(Python's, without backreferences or lookarounds): it runs in linear time.")
+    exclude: str = Field("", description="Remove rows matching this regular expression (empty: none). RE2 syntax, "
+                         "like include.")
     ignore_case: bool = Field(True, description="Match without regard to case.")
 
-    @model_validator(mode="after")
-    def _compiles(self):
-        import re
-
-        if not self.enabled:
-            return self
-        if not self.include and not self.exclude:
-            raise ValueError("give an include or an exclude pattern")
-        for name in ("include", "exclude"):
+    @field_validator("include", "exclude")
+    @classmethod
+    def _runs_on_re2(cls, pattern: str, info: ValidationInfo) -> str:
+        if pattern and info.data.get("enabled", True):  # a switched-off step keeps its settings unchecked
             try:
-                re.compile(getattr(self, name))
-            except re.error as exc:
-                raise ValueError(f"{name}: {getattr(self, name)!r} is not a valid regular expression ({exc})")
+                safe_regex.check(pattern, info.field_name)
+            except LabError as exc:
+                raise ValueError(f"{exc.what} {exc.fix.rstrip('.')}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _one_pattern(self):
+        if self.enabled and not self.include and not self.exclude:
+            raise ValueError("give an include or an exclude pattern")
         return self
 
 
@@ -166,8 +170,10 @@ class Judge(_Step):
     model: str = Field(DEFAULT_MODEL, description="The judge: a model id or folder (local), or the endpoint's "
                        "model name (openai).")
     endpoint: str = Field("", description="Base URL of the OpenAI-compatible API (openai backend).")
-    api_key_env: str = Field("", description="Environment variable holding the endpoint's key (empty: your "
-                             "Hugging Face sign-in). The key itself is never saved.")
+    api_key_env: str = Field("", description="The owner's only: an environment variable of the server holding the "
+                             "endpoint's key. Anyone else types their key into the API key field (used for that run "
+                             "only, never saved). Both empty: your Hugging Face sign-in for a Hugging Face "
+                             "endpoint, no key elsewhere.")
     rubric: str = Field(DEFAULT_RUBRIC, description="The judge's instructions; {prompt} and {answer} are filled "
                         "in. The reply must contain a score from 1 to 5.")
     min_score: int = Field(3, ge=1, le=5, description="Keep rows scored at least this.")

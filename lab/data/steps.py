@@ -34,6 +34,8 @@ class Context:
     log: Callable = print
     progress: Callable = lambda fraction, message="": None
     scores: dict = field(default_factory=dict)  # column name -> scores over all rows (NaN: not scored)
+    caller: object = None  # the lab.access.Caller the steps act for (None: the job's, in its worker)
+    judge_key: str | None = field(default=None, repr=False)  # the API key typed for an endpoint judge
 
     def texts(self, key: str) -> list[str]:
         every = self.table.texts(key)
@@ -155,7 +157,7 @@ def judge(step, ctx: Context) -> Outcome:
     from lab.data.judge import judge_prompt, make_judge, parse_score
     from lab.data.scoring import score_with_cache, scorer_id
 
-    ask = _once(lambda: make_judge(step, ctx.token, ctx.log))
+    ask = _once(lambda: make_judge(step, ctx.token, ctx.log, ctx.caller, ctx.judge_key))
     sid = scorer_id({"judge": step.model, "backend": step.backend, "endpoint": step.endpoint,
                      "rubric": step.rubric, "max_new_tokens": step.max_new_tokens})
     prompts = [judge_prompt(step.rubric, p, a) for p, a in zip(ctx.texts("prompt"), ctx.texts("answer"))]

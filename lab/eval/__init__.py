@@ -8,16 +8,26 @@ from lab.jobs import register_kind
 register_kind("eval", "lab.eval.worker:run", heavy=True, label="Evaluate")
 
 
-def submit(recipe, token: str | None = None, out=None, title: str = ""):
-    """Check the recipe (every task file read and checked, task names known; no model loaded), then queue the
-    job: it starts now unless another heavy job runs. Results land in `out` (default: LAB_HOME/evals/…)."""
+def submit(recipe, token: str | None = None, out=None, title: str = "", caller=None, judge_key: str = ""):
+    """Check the recipe (every task file read and checked, task names known, the judge's settings checked for
+    `caller`; no model loaded), then queue the job as `caller`'s: it starts now unless another heavy job runs.
+    Results land in `out` (default: LAB_HOME/evals/…).
+
+    caller: the lab.access.Caller who asks (None: see lab.data.judge_policy.acting_caller; the app passes
+    lab.ui.common.caller_of(request)). judge_key: the API key they typed for an endpoint judge; it reaches only this
+    job's worker (as LAB_JUDGE_API_KEY) and is never stored. On the public demo the job is refused first."""
     from lab import jobs
+    from lab.data.judge_policy import JUDGE_KEY_ENV, acting_caller
+    from lab.jobs.manager import check_allowed
     from lab.eval.flow import new_out
     from lab.eval.plan import make
     from lab.eval.recipe import EvalRecipe
 
+    check_allowed("eval")
+    who = acting_caller(caller)
     recipe = EvalRecipe.parse(recipe)
-    plan = make(recipe, token)
+    plan = make(recipe, token, who)
     names = ", ".join(plan.names[:3]) + ("…" if len(plan.names) > 3 else "")
     return jobs.submit("eval", recipe, title=title or f"Evaluate {len(recipe.models)} model(s) on {names}",
-                       token=token, artifact_dir=out or new_out())
+                       token=token, artifact_dir=out or new_out(), owner=who.key,
+                       secrets={JUDGE_KEY_ENV: judge_key} if judge_key else None)

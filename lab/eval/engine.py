@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.eval.re2_filter import use_re2
+
 PROMPT_CHARS = 2000  # what the sample viewer keeps of each prompt
 _QUIET_FILTERS = ("none", "extract")
 
@@ -37,8 +39,11 @@ def task_manager(include: list[Path], defaults: bool):
 
 def evaluate(lm, names: list[str], include: list[Path], cwd: Path | None, settings: RunSettings,
              defaults: bool = False) -> dict:
-    """lm-eval's results dict for `names` (custom task YAMLs live in `cwd`, their data next to them)."""
+    """lm-eval's results dict for `names` (custom task YAMLs live in `cwd`, their data next to them). Regex filters
+    run on RE2 (lab.eval.re2_filter)."""
     from lm_eval import simple_evaluate
+
+    use_re2()
 
     manager = task_manager(include, defaults)
     if not defaults and any(n not in manager.all_tasks for n in names):

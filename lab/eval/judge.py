@@ -13,7 +13,7 @@ import math
 import re
 import time
 
-from lab.errors import LabError
+from lab.access import Caller
 from lab.eval.recipe import JudgeSettings
 
 _VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]")
@@ -37,13 +37,16 @@ def verdict(reply: str | None) -> str | None:
 
 
 class Asker:
-    """Sends judge prompts; a reply of None means no verdict after every retry."""
+    """Sends judge prompts; a reply of None means no verdict after every retry. `caller` is who the judge acts for
+    (None: inside the eval job's worker, whose job it is) and `key` the API key they typed (None in a worker: the
+    one its submitter typed, LAB_JUDGE_API_KEY); lab.data.judge_policy says what they may use."""
 
-    def __init__(self, settings: JudgeSettings, token: str | None = None, log=print, sleep=time.sleep):
+    def __init__(self, settings: JudgeSettings, token: str | None = None, log=print, sleep=time.sleep,
+                 caller: Caller | None = None, key: str | None = None):
         from lab.data.judge import make_judge
 
         self.settings, self.log, self.sleep = settings, log, sleep
-        self.judge = make_judge(settings, token, log)
+        self.judge = make_judge(settings, token, log, caller, key)
         self.failed_in_a_row = 0
 
     def __call__(self, prompts: list[str]) -> list[str | None]:
@@ -111,14 +114,11 @@ def score_entry(entry: dict, task: str, values: list[float | None]) -> dict:
     return entry
 
 
-def check(settings: JudgeSettings) -> None:
-    """Before anything loads: an endpoint judge needs its key variable set."""
-    import os
+def check(settings: JudgeSettings, caller: Caller | None = None) -> None:
+    """Before anything loads: what `caller` may not have the judge do is refused (an api_key_env is the owner's
+    only, and must be set; an endpoint goes through the outbound policy; a local judge model through
+    lab.models.ref.parse_for). No caller: inside the eval job's worker, whose job it is; in the app on a Space, a
+    call that does not say who asks is checked as an anonymous visitor's."""
+    from lab.data.judge_policy import acting_caller, check_judge
 
-    if settings.backend == "openai" and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise LabError("HF_HUB_OFFLINE is set, so huggingface_hub calls no endpoint, the judge's included.",
-                       "Unset HF_HUB_OFFLINE to use an endpoint judge, or judge with a local model.", "judge.endpoint")
-    if settings.backend == "openai" and settings.api_key_env and not os.environ.get(settings.api_key_env):
-        raise LabError(f"The environment variable {settings.api_key_env} is not set.",
-                       "Set it to the judge endpoint's API key, or leave the field empty to use your HF sign-in.",
-                       "judge.api_key_env")
+    check_judge(settings, acting_caller(caller))

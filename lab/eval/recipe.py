@@ -90,7 +90,8 @@ class CustomTask(BaseModel):
                                      "('Rome.' equals 'Rome').")
     regex: str = Field("", description="Exact match: a regular expression that extracts the answer from the "
                        "reply (its first group if it has one, else the whole match), e.g. 'answer is (\\w+)'. "
-                       "Empty compares the whole reply.")
+                       "RE2 syntax (no backreferences or lookarounds): it runs in linear time. Empty compares the "
+                       "whole reply.")
     max_gen_toks: int = Field(0, ge=0, le=4096, description="Longest generated answer in tokens (0: 32 for exact "
                               "match, 256 for judged answers).")
 

@@ -1,21 +1,27 @@
 """The Data tab's events. Each handler converts widget values, calls the Session, and formats what it returns.
 
-Public endpoints (also for gradio_client): data_load, data_hub_preview, data_run (takes the recipe YAML),
-data_explore, data_export. Everything else is internal (api_visibility="private").
+Public endpoints (also for gradio_client): data_load, data_hub_preview, data_run (takes the recipe YAML and the
+judge's API key), data_explore (the same), data_export. Everything else is internal (api_visibility="private").
+Every handler asks who is calling (caller_of) and hands that caller to the core, which decides; Hub calls carry
+the caller's own token. The CPU-heavy ones (load, run, explore) share a concurrency limit, so they never take
+every worker of the app, and lab.data.policy lets each visitor run one at a time.
 """
 from __future__ import annotations
 
 import gradio as gr
 
-from lab import jobs
 from lab.data import session as core
 from lab.data.formats import FORMATS
 from lab.data.recipe import FilterRecipe, Source
 from lab.errors import LabError
+from lab.jobs.manager import check_allowed
+from lab.jobs.owners import job_for
+from lab.shown import for_visitor
 from lab.ui import data_strings as S
-from lab.ui.common import progress_bar_html, require_user, shows_errors, token_from
+from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
+HEAVY = {"concurrency_id": "data-cpu", "concurrency_limit": 2}  # in-process data work: at most two at once
 
 
 def recipe_yaml(sess: core.Session, form: str, values: list) -> str:
@@ -58,36 +64,38 @@ def review_outputs(review: dict) -> tuple:
 
 def _wire_load(c) -> None:
     def load(sess, files=None, hub=None, config=None, split=None, limit=None, form=None,
-             oauth_token: gr.OAuthToken | None = None):
-        sources = sess.upload_sources(files or [])
+             request: gr.Request = None):
+        caller = caller_of(request)
+        sources = sess.upload_sources(files or [], owner=caller.key)
         if (hub or "").strip():
             sources.append(Source(hub=hub.strip(), config=config or "", split=split or "train",
                                   limit=int(limit) if limit else None))
         form = form or "auto"
-        return _loaded(sess, sess.load_or_ask(sources, form, token_from(oauth_token)), form, c.map_fields)
+        return _loaded(sess, sess.load_or_ask(sources, form, caller.hub_token(), caller), form, c.map_fields)
 
     outputs = [c.status, c.preview, c.recipe, c.map_box, c.map_note, c.fmt, *c.map_dd]
     _from_widgets(c, c.load.click(shows_errors(load), [c.state, c.files, c.hub, c.config, c.split, c.limit, c.form],
-                                  outputs, api_name="data_load").success)
+                                  outputs, api_name="data_load", **HEAVY).success)
 
-    def preview(hub_id, cfg, split, oauth_token: gr.OAuthToken | None = None):
+    def preview(hub_id, cfg, split, request: gr.Request = None):
         from lab.data.load import hub_preview
 
         if not (hub_id or "").strip():  # else the Source model refuses it with a raw validation message
             raise LabError("No Hub dataset id given.", S.NEED_HUB_ID, "hub")
         return hub_preview(Source(hub=(hub_id or "").strip(), config=cfg or "", split=split or "train"),
-                           token=token_from(oauth_token))
+                           token=caller_of(request).hub_token())
 
     c.hub_preview.click(shows_errors(preview), [c.hub, c.config, c.split], c.preview, api_name="data_hub_preview")
     c.fmt.change(lambda f: [gr.Dropdown(visible=bool(f) and x in FORMATS[f].fields) for x in c.map_fields],
                  c.fmt, c.map_dd, **PRIVATE)
 
-    def apply(sess, form, fmt, *cols, oauth_token: gr.OAuthToken | None = None):
-        out = sess.apply_mapping(fmt, dict(zip(c.map_fields, cols)), token_from(oauth_token))
+    def apply(sess, form, fmt, *cols, request: gr.Request = None):
+        caller = caller_of(request)
+        out = sess.apply_mapping(fmt, dict(zip(c.map_fields, cols)), caller.hub_token(), caller)
         return _loaded(sess, out, form, c.map_fields)
 
     _from_widgets(c, c.map_apply.click(shows_errors(apply), [c.state, c.form, c.fmt, *c.map_dd], outputs,
-                                       **PRIVATE).success)
+                                       **PRIVATE, **HEAVY).success)
 
 
 def _wire_run(c) -> None:
@@ -95,46 +103,53 @@ def _wire_run(c) -> None:
                c.review]
     keep = [gr.skip()] * 6
 
-    def run(sess, recipe, oauth_token: gr.OAuthToken | None = None):
+    def run(sess, recipe, judge_key=None, request: gr.Request = None):
+        caller = caller_of(request)
         if (recipe or "").strip() and sess.needs_job(FilterRecipe.from_yaml(recipe)):
-            require_user(oauth_token, "Running a filter as a background job")  # small runs stay open to all
-        out = sess.run_yaml(recipe, token_from(oauth_token))
+            check_allowed("data.run")  # off on the demo, before anything else
+            caller.require_signed_in("Running a filter as a background job")  # small runs stay open to all
+        out = sess.run_yaml(recipe, caller.hub_token(), caller, judge_key or "")
         if "job" in out:
             return (S.JOB_STARTED.format(job=out["job"]), out["job"], gr.Timer(active=True),
                     gr.HTML(progress_bar_html(0), visible=True), *keep)
         return (S.RAN.format(**out["report"]), "", gr.Timer(active=False), gr.HTML(visible=False),
                 *review_outputs(out))
 
-    _from_widgets(c, c.run.click).success(shows_errors(run), [c.state, c.recipe], outputs, api_name="data_run")
+    _from_widgets(c, c.run.click).success(shows_errors(run), [c.state, c.recipe, c.judge_key], outputs,
+                                          api_name="data_run", **HEAVY)
 
-    def poll(sess, job_id):
-        job = jobs.get_job(job_id)
+    def poll(sess, job_id, request: gr.Request = None):
+        job = job_for(caller_of(request), job_id)
+        message = for_visitor(job.message or "")
         if not job.final:
-            return (job.message, job_id, gr.Timer(active=True),
-                    gr.HTML(progress_bar_html(job.progress, job.message), visible=True), *keep)
+            return (message, job_id, gr.Timer(active=True),
+                    gr.HTML(progress_bar_html(job.progress, message), visible=True), *keep)
         if job.state != "succeeded":
-            line = job.error.splitlines()[0][:400] if job.error else ""
+            line = for_visitor(job.error.splitlines()[0][:400]) if job.error else ""
             return (f"❌ {job.state}: {line}", job_id, gr.Timer(active=False), gr.HTML(visible=False), *keep)
         out = sess.job_review()
         return (S.RAN.format(**out["report"]), job_id, gr.Timer(active=False), gr.HTML(visible=False),
                 *review_outputs(out))
 
-    c.timer.tick(poll, [c.state, c.job_id], outputs, show_progress="hidden", **PRIVATE)
+    c.timer.tick(shows_errors(poll), [c.state, c.job_id], outputs, show_progress="hidden", **PRIVATE)
     c.reason.change(lambda rv, r: core.sample_rows(rv, r) if rv and r else [], [c.review, c.reason], c.samples,
                     **PRIVATE)
 
 
 def _wire_explore(c) -> None:
-    def explore(sess, recipe, oauth_token: gr.OAuthToken | None = None):
+    def explore(sess, recipe, judge_key=None, request: gr.Request = None):
         from lab.data.explore import map_figure
 
+        caller = caller_of(request)
         steps = {s.type: s for s in FilterRecipe.from_yaml(recipe or "{}").steps}
-        ex = sess.explore(steps.get("clusters"), steps.get("judge"), token_from(oauth_token))
+        ex = sess.explore(steps.get("clusters"), steps.get("judge"), caller.hub_token(), caller=caller,
+                          judge_key=judge_key or "")
         lengths, scores = sess.histograms()
         return map_figure(ex), ex.sizes(), lengths, scores
 
-    _from_widgets(c, c.explore.click).success(shows_errors(explore), [c.state, c.recipe],
-                                               [c.map_plot, c.sizes, c.len_plot, c.score_plot], api_name="data_explore")
+    _from_widgets(c, c.explore.click).success(shows_errors(explore), [c.state, c.recipe, c.judge_key],
+                                               [c.map_plot, c.sizes, c.len_plot, c.score_plot], api_name="data_explore",
+                                               **HEAVY)
     c.show.click(shows_errors(lambda s, n: s.cluster_rows(int(n or 0))), [c.state, c.cluster_no], c.cluster_rows,
                  **PRIVATE)
     drops, enabled = c.widgets[("clusters", "drop")], c.widgets[("clusters", "enabled")]
@@ -151,10 +166,11 @@ def _wire_explore(c) -> None:
 
 
 def _wire_export(c) -> None:
-    def export(sess, name=None, oauth_token: gr.OAuthToken | None = None):
-        require_user(oauth_token, "Exporting a dataset (a new artifact on this server)")  # anonymous: no disk writes
-        folder = sess.export((name or "").strip())
-        return S.EXPORTED.format(folder=folder), str(sess.download())
+    def export(sess, name=None, request: gr.Request = None):
+        caller = caller_of(request)
+        caller.require_signed_in("Exporting a dataset (a new artifact on this server)")  # anonymous: no disk writes
+        folder = sess.export((name or "").strip(), owner=caller.key)
+        return S.EXPORTED.format(folder=folder.name), str(sess.download())
 
     c.export.click(shows_errors(export), [c.state, c.name], [c.export_status, c.download], api_name="data_export")
 

@@ -25,3 +25,7 @@ NO_SCORES = "No scores yet: switch on the reward model or the LLM judge step."
 CLUSTER_DROPPED = ("Cluster {n} will be dropped: the **Drop clusters** step now drops {drops}. Press **Run filters** "
                    "to apply it.")
 CLUSTER_KEPT = "Cluster {n} is kept: the **Drop clusters** step now drops {drops}. Press **Run filters** to apply it."
+JUDGE_KEY = "API key (this page only)"
+JUDGE_KEY_INFO = ("The endpoint's key for the LLM judge: sent to that endpoint only, for runs and explorations you "
+                  "start from this page; never saved, never in the recipe. Empty: your Hugging Face sign-in for a "
+                  "Hugging Face endpoint, no key elsewhere.")

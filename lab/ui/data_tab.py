@@ -8,7 +8,9 @@ import gradio as gr
 
 from lab.data import session as core
 from lab.data.formats import FORMATS
+from lab.data.policy import demo_rows_note
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, describe
+from lab.settings import get_settings
 from lab.ui import data_events, publish_panel
 from lab.ui import data_strings as S
 
@@ -56,10 +58,15 @@ def _load_section(c: SimpleNamespace) -> None:
 
 def _filter_section(c: SimpleNamespace) -> None:
     c.widgets = {}
+    if get_settings().demo:
+        gr.Markdown(demo_rows_note(), elem_id="data-demo-limits")
     for kind in core.step_order():
         with gr.Accordion(STEP_TYPES[kind].label, open=False):
             for name in core.step_fields(kind):
                 c.widgets[(kind, name)] = _control(kind, name)
+            if kind == "judge":  # beside the judge's settings, but never in the recipe: held by this page only
+                c.judge_key = gr.Textbox("", type="password", label=S.JUDGE_KEY, info=S.JUDGE_KEY_INFO,
+                                         elem_id="data-judge-key")
     c.controls = list(c.widgets.values())
     c.recipe = gr.Code(language="yaml", label=S.RECIPE, interactive=False)
     c.run = gr.Button("Run filters", variant="primary")

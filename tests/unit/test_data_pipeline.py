@@ -81,8 +81,9 @@ def test_bad_settings_name_the_field(tmp_path):
     with pytest.raises(LabError) as err:
         _recipe(tmp_path / "x.jsonl", {"type": "fuzzy_dedup", "threshold": 1.5})
     assert err.value.field == "steps.0.fuzzy_dedup.threshold"
-    with pytest.raises(LabError, match="not a valid regular expression"):
+    with pytest.raises(LabError, match="not a valid regex") as err:
         make_step("regex", include="(")
+    assert err.value.field == "regex.include"
     with pytest.raises(LabError, match="either a file path or a Hub dataset id"):
         FilterRecipe.parse({"sources": [{}]})
 

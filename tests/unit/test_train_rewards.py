@@ -42,7 +42,7 @@ def test_judge_options_ride_on_the_line_as_json():
 
 @pytest.mark.parametrize("rewards_value, words", [
     (["bogus:1"], "unknown reward 'bogus'"),
-    (["format:("], "not a valid regular expression"),
+    (["format:("], "not a valid regex"),
     (["format"], "needs a parameter"),
     (["length:ten"], "positive number of tokens"),
     ([], "needs at least one reward"),

@@ -11,9 +11,12 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lab import safe_regex
+
 # name -> (what it scores, what PARAM is). The form's help and the errors read this.
 NAMES: dict[str, tuple[str, str]] = {
-    "format": ("1 when the completion matches a regular expression, else 0", "the regex (required)"),
+    "format": ("1 when the completion matches a regular expression, else 0",
+               "the regex (required; RE2 syntax: no backreferences or lookarounds)"),
     "tags": ("the share of required tag pairs present, e.g. <think>…</think><answer>…</answer>",
              "tag names, comma separated (default: answer)"),
     "exact": ("1 when the answer (inside <answer>…</answer> when present) equals the reference after "
@@ -57,11 +60,8 @@ class RewardSpec(BaseModel):
         if self.name in NEEDS_PARAM and not self.param.strip():
             raise ValueError(f"the {self.name} reward needs a parameter: {NAMES[self.name][1]} "
                              f"(write {self.name}:PARAM)")
-        if self.name == "format":
-            try:
-                re.compile(self.param)
-            except re.error as exc:
-                raise ValueError(f"format:{self.param!r} is not a valid regular expression ({exc})") from None
+        if self.name == "format":  # RE2 (linear time): a LabError naming the field and the fix when it cannot run
+            safe_regex.check(self.param, "rewards.format")
         if self.name in ("length", "too_long") and not (self.param.isdigit() and int(self.param) > 0):
             raise ValueError(f"{self.name}:{self.param!r}: give a positive number of tokens")
         if self.options and self.name != "judge":

@@ -9,6 +9,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from lab import safe_regex
+
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _END_PUNCT = " \t\n.!?;:,'\"`$*"
 
@@ -41,7 +43,7 @@ def reference(sample: Sample, column: str):
 
 class Format:
     def __init__(self, pattern: str):
-        self.pattern = re.compile(pattern, re.DOTALL)
+        self.pattern = safe_regex.compile(pattern, "rewards.format", dotall=True)  # RE2: linear in the completion
 
     def score(self, s: Sample) -> float:
         return 1.0 if self.pattern.search(s.completion) else 0.0
@@ -50,7 +52,8 @@ class Format:
 class Tags:
     def __init__(self, names: str = ""):
         tags = [t.strip().strip("<>/") for t in (names or "answer").split(",") if t.strip()]
-        self.patterns = [re.compile(rf"<{re.escape(t)}>.+?</{re.escape(t)}>", re.DOTALL) for t in tags]
+        self.patterns = [safe_regex.compile(rf"<{re.escape(t)}>.+?</{re.escape(t)}>", "rewards.tags", dotall=True)
+                         for t in tags]
 
     def score(self, s: Sample) -> float:
         return sum(bool(p.search(s.completion)) for p in self.patterns) / len(self.patterns)
