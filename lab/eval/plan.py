@@ -50,8 +50,9 @@ def classify(entry: str) -> CustomTask | str:
     raise catalog.unknown_error(text)
 
 
-def make(recipe: EvalRecipe, token: str | None = None) -> Plan:
-    """Build and check everything a run needs, loading no model."""
+def make(recipe: EvalRecipe, token: str | None = None, caller=None) -> Plan:
+    """Build and check everything a run needs, loading no model. `caller` (a lab.access.Caller) is who asks: the
+    judge's settings are checked for them (None: see lab.eval.judge.check)."""
     from lab.settings import is_offline
 
     plan = Plan(recipe)
@@ -130,10 +131,10 @@ def model_params(ref: str, token: str | None = None) -> int:
     return params or estimate_params(cfg.get("text_config", cfg))
 
 
-def estimate_recipe(recipe: EvalRecipe, token: str | None = None) -> dict:
-    """The size and time estimate shown before launch."""
+def estimate_recipe(recipe: EvalRecipe, token: str | None = None, caller=None) -> dict:
+    """The size and time estimate shown before launch (the recipe checked for `caller`, as make() does)."""
     from lab.eval.models import precision
 
-    plan = make(recipe, token)
+    plan = make(recipe, token, caller)
     params = [model_params(m, token) for m in recipe.models]
     return estimate(plan, params, gpu=precision() != "fp32")
