@@ -215,7 +215,7 @@ def model_choices(caller=None) -> list[tuple[str, str]]:
     from lab.models.usable import artifact_value, hub_models_offline, model_artifacts, nobody
 
     caller = caller or nobody()
-    out = [(ref, ref) for ref in hub_models_offline()]
+    out = [(ref, ref) for ref in hub_models_offline(caller)]
     for art in model_artifacts(caller):
         value = artifact_value(caller, art["path"])
         if value not in {r for _, r in out}:

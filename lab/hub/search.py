@@ -9,7 +9,7 @@ import yaml
 
 from lab.errors import LabError
 from lab.hub.client import api, is_unreachable, translate
-from lab.settings import is_offline
+from lab.settings import get_settings, is_offline
 
 SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trending_score"}
 MODEL_COLUMNS = ["id", "downloads", "likes", "architecture", "license"]
@@ -154,12 +154,15 @@ def local_models(query: str = "", caller=None) -> list[dict]:
     """Models usable offline: the bundled default, the HF cache, LAB_HOME model/adapter/merge artifacts (those
     `caller` may use, by the name it may send back; None: every artifact, by path)."""
     from lab.models import available_offline, bundled
+    from lab.models.usable import shown_to
 
     rows = []
     for name in available_offline():
         path = Path(name)
         if path.is_absolute():
             continue  # artifacts are listed below, with their manifest
+        if caller is not None and not shown_to(caller, name):
+            continue  # the cache holds the owner's downloads, private ones too
         is_bundled = bundled.is_bundled(name)
         folder = bundled.bundled_folder() if is_bundled else _cached_folder(name)
         lic = _readme_license(folder) if folder and folder.is_dir() else ""
@@ -181,7 +184,8 @@ def local_datasets(query: str = "", caller=None) -> list[dict]:
         from huggingface_hub import scan_cache_dir
 
         rows += [{"id": r.repo_id, "license": "", "tags": "", "source": "cache"}
-                 for r in scan_cache_dir().repos if r.repo_type == "dataset"]
+                 for r in scan_cache_dir().repos if r.repo_type == "dataset"
+                 and (caller is None or caller.is_owner or not get_settings().on_space)]
     except Exception:  # no cache folder yet
         pass
     q = (query or "").strip().lower()

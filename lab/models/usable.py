@@ -134,9 +134,21 @@ def artifact_value(caller: Caller, folder) -> str:
     return folder.name if get_settings().on_space else str(folder)
 
 
-def hub_models_offline() -> list[str]:
-    """Hub ids usable without downloading: the bundled default and the Hugging Face cache."""
-    return [m for m in available_offline() if is_repo_id(m) and not Path(m).is_absolute()]
+def shown_to(caller: Caller, repo_id: str) -> bool:
+    """Whether a Hub model on this machine may be named to the caller without asking the Hub: always for the owner
+    (and off a Space) and for the bundled model; for a visitor, once the Hub has shown it to them (check_hub_model).
+    The cache holds what the owner downloaded, private models too: their names are not listed to visitors."""
+    if caller.is_owner or not get_settings().on_space or is_bundled(repo_id):
+        return True
+    with _seen_lock:
+        return _seen.get(_key(caller, repo_id), 0) > time.monotonic()
+
+
+def hub_models_offline(caller: Caller | None = None) -> list[str]:
+    """Hub ids usable without downloading: the bundled default and the Hugging Face cache (those `caller` may be
+    shown: see shown_to)."""
+    caller = caller or local()
+    return [m for m in available_offline() if is_repo_id(m) and not Path(m).is_absolute() and shown_to(caller, m)]
 
 
 def model_artifacts(caller: Caller, kinds=MODEL_KINDS) -> list[dict]:
@@ -148,4 +160,4 @@ def offline_names(caller: Caller) -> list[str]:
     """Models usable offline as this caller may name them: Hub ids, then their artifacts."""
     arts = [artifact_value(caller, m["path"]) for m in model_artifacts(caller)
             if (Path(m["path"]) / "config.json").is_file()]
-    return list(dict.fromkeys(hub_models_offline() + arts))
+    return list(dict.fromkeys(hub_models_offline(caller) + arts))

@@ -12,9 +12,9 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.jobs.manager import check_allowed
-from lab.jobs.owners import artifact_for, job_to_act_on
+from lab.jobs.owners import job_to_act_on
 from lab.shown import scrub, scrub_value
-from lab.ui import bus, score_colour
+from lab.ui import merge_links, score_colour
 from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
@@ -215,8 +215,8 @@ def _wire(c: dict) -> None:
                        filled, **PRIVATE)
     _wire_checks(c)
     _wire_run(c)
-    _wire_chat(c)
-    _wire_bus(c, form, filled)
+    merge_links.wire_chat(c)
+    merge_links.wire_bus(c, form, filled, _fill, _values)
     on_load(_first_load, None, [c["local"], *filled])
     on_show(_local, c["local"])  # models trained since the page loaded
 
@@ -264,14 +264,14 @@ def _wire_run(c: dict) -> None:
             return [gr.update(), gr.update(), gr.Timer(active=False), "", gr.update(), gr.update()] + \
                 [gr.update()] * len(publish)
         text = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
-        family = _family(s["out"], None, request) if s["out"] else gr.update()
-        done = [_publish_choice(s["out"])] * len(publish)
+        family = merge_links.family(s["out"], None, request) if s["out"] else gr.update()
+        done = [merge_links.publish_choice(s["out"])] * len(publish)
         return [progress_bar_html(s["progress"], s["message"]), text, gr.Timer(active=not s["final"]), s["out"],
                 family, gr.update(interactive=bool(s["out"])), *done]
 
     c["timer"].tick(tick, c["job_id"], [c["progress"], c["job_status"], c["timer"], c["out"], c["family"],
                                         c["try_chat"], *publish], **PRIVATE)
-    c["colour"].input(_family, [c["out"], c["colour"]], c["family"], **PRIVATE)
+    c["colour"].input(merge_links.family, [c["out"], c["colour"]], c["family"], **PRIVATE)
 
     @shows_errors
     def cancel(job_id, request: gr.Request):
@@ -282,56 +282,3 @@ def _wire_run(c: dict) -> None:
         return jobs.cancel(job_to_act_on(caller, job_id, "Cancelling a merge").id)
 
     c["cancel"].click(cancel, c["job_id"], c["job_status"], **PRIVATE)
-
-
-def _wire_chat(c: dict) -> None:
-    """Try it in Chat: the merge goes to the Chat tab through the app's request bus, and the Chat tab opens."""
-    targets = [t for t in (bus.BUS.chat, bus.BUS.tabs) if t is not None]
-
-    def try_chat(out):
-        updates = [bus.stamp(out)] if bus.BUS.chat is not None else []
-        if bus.BUS.tabs is not None:
-            updates.append(bus.goto("chat"))
-        return [*updates, "" if bus.BUS.chat is not None else f"Open the Chat tab and pick `{out}`."]
-
-    c["try_chat"].click(try_chat, c["out"], [*targets, c["job_status"]], **PRIVATE)
-
-
-def _wire_bus(c: dict, form: list, filled: list) -> None:
-    """"Merge this" from another tab (e.g. Artifacts): the model joins the form."""
-    if bus.BUS.merge is None:
-        return
-
-    def receive(request: gr.Request, value, *args):
-        ref = scrub(bus.unstamp(value))  # on a Space an artifact goes by its folder name, never its path
-        if not ref:
-            return [gr.skip()] * len(filled)
-        try:
-            return _fill(editor.add_model(_values(*args), ref, caller=caller_of(request)),
-                         f"Added `{ref}` to the merge.")
-        except LabError as exc:
-            return [gr.skip()] * (len(filled) - 1) + [f"⚠️ {scrub(str(exc))}"]
-
-    bus.BUS.merge.change(receive, [bus.BUS.merge, *form], filled, **PRIVATE)
-
-
-def _family(folder: str, colour: str | None = None, request: gr.Request = None) -> str:
-    """The family tree of a merge this caller may see (their own or shared), by its name."""
-    from lab.artifacts import read_manifest
-    from lab.eval.record import scored_tree
-
-    try:
-        folder = artifact_for(caller_of(request), folder) if folder else None
-    except LabError:
-        folder = None
-    manifest = read_manifest(folder) if folder else {}
-    return scored_tree(manifest, manifest.get("name", ""), colour or "") if manifest else ""
-
-
-def _publish_choice(out: str):
-    """The publish panel's artifact picker, pointed at the new merge (publishing goes through the Hub panel)."""
-    if not out:
-        return gr.update()
-    from lab.ui.publish_panel import artifact_choices
-
-    return gr.update(choices=artifact_choices(), value=out)

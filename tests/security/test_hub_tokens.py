@@ -66,6 +66,14 @@ def test_no_visitor_reads_the_owners_private_model_nor_acts_with_the_spaces_toke
     assert bob_token in seen  # the signed-in visitor's calls carried their own token
 
 
+def test_the_pickers_name_the_owners_cached_private_model_to_the_owner_only(space):
+    for user in (VISITOR, None):
+        for module, name in (("lab.ui.chat_tab", "_choices"), ("lab.ui.models_tab", "offline_list")):
+            listed, failed = space.event(module, name, user=user)
+            assert not failed and PRIVATE_REPO not in texts(listed), (module, user, listed)
+    assert PRIVATE_REPO in texts(space.event("lab.ui.chat_tab", "_choices", user=OWNER)[0])
+
+
 def test_a_visitor_reads_their_own_private_model_with_their_own_token(space, tmp_path):
     mine = f"{VISITOR}/my-model"
     space.hub.seed(mine, files={"config.json": b'{"architectures": ["MistralForCausalLM"], "model_type": "mistral"}'},

@@ -35,7 +35,9 @@ def _eval_run(home: Path, name: str, owner: str) -> str:
 
 
 def _queued(kind: str, owner: str) -> str:
-    return store.create(kind, f"lab.{kind}.worker:run", True, "x: 1\n", f"{kind} of {owner}", owner=owner).id
+    """A job that stays queued (it waits for a token no process holds)."""
+    return store.create(kind, f"lab.{kind}.worker:run", True, "x: 1\n", f"{kind} of {owner}", needs_token=True,
+                        owner=owner).id
 
 
 @pytest.fixture(scope="module")
