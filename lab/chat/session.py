@@ -10,7 +10,6 @@ from lab.chat.entry import parse_ref
 from lab.chat.prompt import build_messages, flatten_history
 from lab.chat.stream import Event
 from lab.errors import LabError
-from lab.models.ref import parse_for
 from lab.models.usable import model_for
 from lab.shown import for_visitor
 
@@ -30,9 +29,9 @@ def label_of(ref: str) -> str:
 
 def label_for(caller: Caller, ref: str) -> str:
     """A pane's label for a model the caller picked: its ModelRef label when it is theirs to use, else the text
-    they typed (without a server path). Reads no more than parse_for does: nothing of another's artifact."""
+    they typed (without a server path). Reads nothing of another's artifact, and asks the Hub nothing."""
     try:
-        return parse_for(caller, ref, "models").label
+        return model_for(caller, ref, "models", ask_hub=False).label
     except LabError:
         return for_visitor(ref)
 

@@ -91,7 +91,7 @@ def _artifact_top(part: str) -> Path | None:
     return root / real.relative_to(root).parts[0] if root in real.parents else None
 
 
-def _precheck(caller: Caller, text: str, field: str) -> None:
+def _precheck(caller: Caller, text: str, field: str, ask_hub: bool = True) -> None:
     """For a visitor of a Space, before lab.models.ref reads anything: every part of the reference is a Hub model
     the Hub shows them, or an artifact that is theirs or shared. Another's artifact, one that does not exist and a
     folder of the app get one refusal, so no answer tells what is on the server's disk."""
@@ -101,7 +101,8 @@ def _precheck(caller: Caller, text: str, field: str) -> None:
             if get_settings().demo and not caller.signed_in and not is_bundled(part):
                 raise LabError(f"Loading {part} from the Hub on this demo needs you signed in.",
                                "Sign in with Hugging Face (button at the top), or use the bundled model.", field)
-            check_hub_model(caller, part, field)  # a Hub id is the Hub's, even where a local folder has that name
+            if ask_hub:  # a Hub id is the Hub's, even where a local folder has that name
+                check_hub_model(caller, part, field)
             continue
         top = _artifact_top(part)
         if _bare(part) and (top is None or not top.is_dir()):
@@ -110,14 +111,16 @@ def _precheck(caller: Caller, text: str, field: str) -> None:
             raise LabError(NOT_ALLOWED, NOT_ALLOWED_FIX, field)
 
 
-def model_for(caller: Caller, text, field: str = "model", expand_adapter: bool = True) -> ModelRef:
+def model_for(caller: Caller, text, field: str = "model", expand_adapter: bool = True,
+              ask_hub: bool = True) -> ModelRef:
     """A model reference this caller may use: for a visitor of a Space every part checked first (_precheck), then
     parse_for (the grammar, the folder rule, whose artifacts, the demo's download rule), then the Hub's word on a
-    Hub base (an adapter's own base too). Before anything is read or fetched."""
+    Hub base (an adapter's own base too). Before anything is read or fetched. ask_hub=False leaves the Hub out (a
+    label: nothing is loaded)."""
     if not caller.is_owner and get_settings().on_space and isinstance(text, str) and len(text) <= 1000:
-        _precheck(caller, text.strip(), field)
+        _precheck(caller, text.strip(), field, ask_hub)
     ref = parse_for(caller, text, field, expand_adapter)
-    if ref.base_is_hub:
+    if ref.base_is_hub and ask_hub:
         check_hub_model(caller, ref.base, field)
     return ref
 
