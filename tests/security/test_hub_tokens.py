@@ -4,6 +4,7 @@ use leaves it. Anonymous and signed-in visitors ask for it through Models, the H
 estimate: each is refused, and no request made for them carries the canary. The owner reads it with their token."""
 from __future__ import annotations
 
+import httpx
 import pytest
 from gradio_client.exceptions import AppError
 
@@ -67,6 +68,7 @@ def test_no_visitor_reads_the_owners_private_model_nor_acts_with_the_spaces_toke
 
 
 def test_the_pickers_name_the_owners_cached_private_model_to_the_owner_only(space):
+    assert PRIVATE_REPO not in httpx.get(space.url + "config").text  # the page as anyone gets it
     for user in (VISITOR, None):
         for module, name in (("lab.ui.chat_tab", "_choices"), ("lab.ui.models_tab", "offline_list")):
             listed, failed = space.event(module, name, user=user)
