@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.access import Caller
 from lab.chat import ratings
 from lab.chat.entry import parse_ref
 from lab.errors import LabError
@@ -23,7 +24,8 @@ from lab.settings import get_settings
 OUTCOMES = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
 SCHEMA = """CREATE TABLE IF NOT EXISTS votes (
   id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, model_a TEXT NOT NULL, model_b TEXT NOT NULL,
-  prompt TEXT NOT NULL, reply_a TEXT NOT NULL, reply_b TEXT NOT NULL, outcome TEXT NOT NULL, settings TEXT)"""
+  prompt TEXT NOT NULL, reply_a TEXT NOT NULL, reply_b TEXT NOT NULL, outcome TEXT NOT NULL, settings TEXT,
+  owner TEXT NOT NULL DEFAULT '')"""
 
 
 @dataclass(frozen=True)
@@ -56,36 +58,48 @@ def _connect() -> sqlite3.Connection:
     con.row_factory = sqlite3.Row
     con.execute("PRAGMA journal_mode=WAL")
     con.execute(SCHEMA)
+    if "owner" not in {row[1] for row in con.execute("PRAGMA table_info(votes)")}:  # a votes.db from before owners
+        try:
+            con.execute("ALTER TABLE votes ADD COLUMN owner TEXT NOT NULL DEFAULT ''")  # earlier votes: the owner's
+        except sqlite3.OperationalError as exc:  # another connection added it first
+            if "duplicate column" not in str(exc):
+                raise
     return con
 
 
 def record_vote(battle: Battle, prompt: list[dict], reply_a: str, reply_b: str, outcome: str,
-                settings: dict | None = None) -> int:
-    """Store one vote; returns its id. The prompt is the messages both models answered."""
+                settings: dict | None = None, owner: str = "") -> int:
+    """Store one vote; returns its id. The prompt is the messages both models answered; `owner` is the voter's
+    lab.access key ("" the lab's owner)."""
     if outcome not in OUTCOMES:
         raise LabError(f"Unknown vote {outcome!r}.", f"Vote one of {', '.join(OUTCOMES)}.", "vote")
     if not prompt or not (reply_a.strip() and reply_b.strip()):
         raise LabError("There is nothing to vote on yet.", "Run a battle and wait for both replies.", "vote")
     with closing(_connect()) as con, con:
         cur = con.execute(
-            "INSERT INTO votes (created, model_a, model_b, prompt, reply_a, reply_b, outcome, settings) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO votes (created, model_a, model_b, prompt, reply_a, reply_b, outcome, settings, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (time.time(), battle.model_a, battle.model_b, json.dumps(prompt), reply_a, reply_b, outcome,
-             json.dumps(settings or {})))
+             json.dumps(settings or {}), owner or ""))
         return int(cur.lastrowid)
 
 
-def list_votes() -> list[dict]:
+def list_votes(caller: Caller | None = None) -> list[dict]:
+    """The votes `caller` may see: a visitor's own; every vote for the owner (and the CLI, caller None)."""
     if not db_path().is_file():
         return []
     with closing(_connect()) as con:
-        rows = con.execute("SELECT * FROM votes ORDER BY id").fetchall()
+        if caller is None or caller.is_owner:
+            rows = con.execute("SELECT * FROM votes ORDER BY id").fetchall()
+        else:
+            rows = con.execute("SELECT * FROM votes WHERE owner=? ORDER BY id", (caller.key,)).fetchall()
     return [{**dict(r), "prompt": json.loads(r["prompt"]), "settings": json.loads(r["settings"] or "{}")}
             for r in rows]
 
 
-def leaderboard(rounds: int = 200, seed: int = 0) -> list[dict]:
-    return ratings.leaderboard(ratings.battles_from_votes(list_votes()), rounds=rounds, seed=seed)
+def leaderboard(rounds: int = 200, seed: int = 0, caller: Caller | None = None) -> list[dict]:
+    """Ratings from the votes `caller` may see (list_votes)."""
+    return ratings.leaderboard(ratings.battles_from_votes(list_votes(caller)), rounds=rounds, seed=seed)
 
 
 def preference_rows(votes: list[dict]) -> tuple[list[dict], int]:
@@ -140,15 +154,16 @@ def _parents(votes: list[dict]) -> list[dict]:
     return parents
 
 
-def export_preferences(name: str = "", form: str = "dpo") -> Path:
-    """Write the votes as an artifact (data.jsonl + recipe + manifest + card); returns its folder.
-    form "dpo": decisive votes as preference pairs; "kto": every judged answer with its up/down label."""
+def export_preferences(name: str = "", form: str = "dpo", caller: Caller | None = None) -> Path:
+    """Write the votes `caller` may see as an artifact (data.jsonl + recipe + manifest + card), owned by the
+    caller; returns its folder. form "dpo": decisive votes as preference pairs; "kto": every judged answer with
+    its up/down label."""
     from lab.artifacts import finalize, new_folder
 
     if form not in FORMS:
         raise LabError(f"Unknown export form {form!r}.", f"Use one of: {', '.join(FORMS)}.", "form")
     to_rows, described, tags = FORMS[form]
-    votes = list_votes()
+    votes = list_votes(caller)
     rows, skipped = to_rows(votes)
     if not rows:
         raise LabError(f"No votes to export as {form.upper()} rows ({skipped} ties"
@@ -161,5 +176,5 @@ def export_preferences(name: str = "", form: str = "dpo") -> Path:
               "skipped_ties": skipped}
     finalize(folder, kind="votes", parents=_parents(votes), recipe=recipe, step=f"arena votes ({form})",
              metrics={"rows": len(rows), "skipped_ties": skipped, "votes": len(votes)},
-             tags=[*tags, "arena", "human-feedback"])
+             tags=[*tags, "arena", "human-feedback"], owner=None if caller is None else caller.key)
     return folder

@@ -12,7 +12,6 @@ from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.models.info import safetensors_header
 from lab.models.ref import ModelRef, parse
-from lab.repo_id import is_repo_id
 
 _UNKNOWN = object()  # adapter state must be re-applied in full (after an adapter was loaded)
 
@@ -210,13 +209,15 @@ class Handle:
             self.release_fn(self.entry)
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(label, ref) for the pickers: models available offline, then the lab's adapters, models and merges."""
-    from lab.artifacts import list_artifacts
-    from lab.models import available_offline
+def model_choices(caller=None) -> list[tuple[str, str]]:
+    """(label, ref) for the pickers: Hub models available offline (bundled, cached), then the caller's own and
+    shared adapters, models and merges; on a Space named by folder name, a value the visitor can send back."""
+    from lab.models.usable import artifact_value, hub_models_offline, model_artifacts, nobody
 
-    out = [(ref if is_repo_id(ref) else Path(ref).name, ref) for ref in available_offline()]
-    for art in list_artifacts():
-        if art.get("kind") in ("adapter", "model", "merge") and art["path"] not in {r for _, r in out}:
-            out.append((f"{art.get('name') or Path(art['path']).name} ({art['kind']})", art["path"]))
+    caller = caller or nobody()
+    out = [(ref, ref) for ref in hub_models_offline(caller)]
+    for art in model_artifacts(caller):
+        value = artifact_value(caller, art["path"])
+        if value not in {r for _, r in out}:
+            out.append((f"{art.get('name') or Path(art['path']).name} ({art['kind']})", value))
     return out

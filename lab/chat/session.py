@@ -5,10 +5,13 @@ Histories are per pane, as plain {"role", "content": str} messages; a pane whose
 """
 from __future__ import annotations
 
+from lab.access import Caller
 from lab.chat.entry import parse_ref
 from lab.chat.prompt import build_messages, flatten_history
 from lab.chat.stream import Event
 from lab.errors import LabError
+from lab.models.usable import model_for
+from lab.shown import for_visitor
 
 PANES = 4
 
@@ -21,7 +24,23 @@ def label_of(ref: str) -> str:
     try:
         return parse_ref(ref).label
     except LabError:
-        return ref
+        return for_visitor(ref)
+
+
+def label_for(caller: Caller, ref: str) -> str:
+    """A pane's label for a model the caller picked: its ModelRef label when it is theirs to use, else the text
+    they typed (without a server path). Reads nothing of another's artifact, and asks the Hub nothing."""
+    try:
+        return model_for(caller, ref, "models", ask_hub=False).label
+    except LabError:
+        return for_visitor(ref)
+
+
+def checked_labels(caller: Caller, refs: list) -> list[str]:
+    """Every pane's model checked for this caller (model_for: before anything is read or downloaded), and its
+    label; a model they may not use raises its LabError."""
+    refs = (list(refs or []) + [""] * PANES)[:PANES]
+    return [model_for(caller, r, "models").label if (r or "").strip() else "" for r in refs]
 
 
 class Turn:
@@ -53,9 +72,9 @@ class Turn:
             if ev.kind == "delta":
                 self.text[i] += ev.text
             elif ev.kind == "notice":
-                self.notes[i].append(ev.text)
+                self.notes[i].append(for_visitor(ev.text))
             elif ev.kind == "error":
-                self.errors[i] = ev.text
+                self.errors[i] = for_visitor(ev.text)
             elif ev.kind == "done":
                 self.stats[i] = ev.stats
 

@@ -20,11 +20,12 @@ def open_benchmarks() -> tuple[bool, str]:
 
 
 def recipe_from_form(models, files, hub: str, kind: str, regex: str, open_tasks, names: str, limit, fewshot,
-                     chat: str, batch, judge: dict) -> EvalRecipe:
-    """The form's values as a validated recipe; uploads are copied into LAB_HOME first (the job reads them)."""
+                     chat: str, batch, judge: dict, owner: str = "") -> EvalRecipe:
+    """The form's values as a validated recipe; uploads are copied into LAB_HOME first (the job reads them), noted
+    as `owner`'s (a lab.access key)."""
     from lab.data.load import store_upload
 
-    custom = [{"path": str(store_upload(f)), "kind": kind or "auto", "regex": regex or ""}
+    custom = [{"path": str(store_upload(f, owner)), "kind": kind or "auto", "regex": regex or ""}
               for f in (files or [])]
     for hub_id in [h.strip() for h in (hub or "").split(",") if h.strip()]:
         repo, _, split = hub_id.partition(":")
@@ -44,8 +45,15 @@ def downloads(out) -> tuple[str | None, str]:
     import shutil
     import tempfile
 
+    from lab.shown import scrub_value
+
     dest = Path(tempfile.mkdtemp(prefix="lab-eval-"))
-    results = shutil.copy(Path(out) / "results.json", dest / "results.json")
+    if get_settings().on_space:  # a Space's visitor downloads the results without the server's paths in them
+        data = scrub_value(json.loads((Path(out) / "results.json").read_text()))
+        (dest / "results.json").write_text(json.dumps(data, indent=2))
+        results = dest / "results.json"
+    else:
+        results = shutil.copy(Path(out) / "results.json", dest / "results.json")
     try:
         return str(bundle(out, dest)), str(results)
     except LabError:
@@ -62,17 +70,53 @@ def _whole(text, field: str) -> int | None:
     return int(text)
 
 
-def status(job_id: str) -> dict:
+def start(caller, recipe: EvalRecipe, judge_key: str = ""):
+    """Queue `caller`'s evaluation: every model (and a local judge) checked for them, an environment variable named
+    by the owner only, the recipe checked as the job will run it; the key they typed reaches only this job's
+    worker (LAB_JUDGE_API_KEY), never the recipe or the job record. Refused on the public demo first."""
+    from lab import jobs
+    from lab.eval.access import check_for
+    from lab.eval.flow import new_out
+    from lab.eval.plan import make
+    from lab.jobs.manager import check_allowed
+
+    check_allowed("eval")
+    caller.require_signed_in("Starting an evaluation")
+    check_for(caller, recipe)
+    token = caller.hub_token()
+    plan = make(recipe, token, caller)
+    names = ", ".join(plan.names[:3]) + ("…" if len(plan.names) > 3 else "")
+    key = (judge_key or "").strip()
+    return jobs.submit("eval", recipe, title=f"Evaluate {len(recipe.models)} model(s) on {names}", token=token,
+                       artifact_dir=new_out(), owner=caller.key,
+                       secrets={"LAB_JUDGE_API_KEY": key} if key else None)
+
+
+def status(job_id: str, caller=None) -> dict:
+    """A job as the tab shows it; with `caller`, only a job they may see, its results by the name they may send
+    back, and its message and error without server paths."""
     from lab.jobs import get_job
+    from lab.jobs.owners import job_for
+    from lab.models.usable import artifact_value
+    from lab.shown import for_visitor, scrub
 
-    job = get_job(job_id)
+    job = get_job(job_id) if caller is None else job_for(caller, job_id)
     done = job.state == "succeeded" and (job.folder / "results.json").is_file()
-    return {"state": job.state, "progress": job.progress, "message": job.message, "error": job.error,
-            "final": job.final, "out": str(job.folder) if done else ""}
+    if caller is None:
+        return {"state": job.state, "progress": job.progress, "message": job.message, "error": job.error,
+                "final": job.final, "out": str(job.folder) if done else ""}
+    return {"state": job.state, "progress": job.progress, "message": scrub(job.message or ""),
+            "error": for_visitor(job.error) if job.error else job.error, "final": job.final,
+            "out": artifact_value(caller, job.folder) if done else ""}
 
 
-def past_runs() -> list[tuple[str, str]]:
-    """(label, folder) of finished evaluations, newest first."""
+def past_runs(caller=None) -> list[tuple[str, str]]:
+    """(label, folder) of finished evaluations, newest first; with `caller`, those they may open, by name on a
+    Space (lab.eval.access)."""
+    if caller is not None:
+        from lab.eval.access import past_runs as visible
+
+        return visible(caller)
     root = get_settings().home / "evals"
     runs = sorted(root.glob("*/results.json"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
     out = []
@@ -105,7 +149,9 @@ def bundle(out, dest) -> Path:
     if not files:
         raise LabError("This evaluation has no custom tasks to download.", "Add a task file and run it.", "tasks")
     result = json.loads((out / "results.json").read_text())
-    commands = [m["lm_eval_command"].split(" && ", 1)[-1] for m in result["models"] if m.get("lm_eval_command")]
+    from lab.shown import scrub
+
+    commands = [scrub(m["lm_eval_command"].split(" && ", 1)[-1]) for m in result["models"] if m.get("lm_eval_command")]
     path = Path(dest) / "tasks.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for f in files:

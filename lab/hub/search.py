@@ -9,7 +9,7 @@ import yaml
 
 from lab.errors import LabError
 from lab.hub.client import api, is_unreachable, translate
-from lab.settings import is_offline
+from lab.settings import get_settings, is_offline
 
 SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trending_score"}
 MODEL_COLUMNS = ["id", "downloads", "likes", "architecture", "license"]
@@ -68,11 +68,12 @@ def _dataset_row(d) -> dict:
 
 
 def search_models(query: str = "", *, library: str = "", architecture: str = "", author: str = "",
-                  sort: str = "downloads", limit: int = 20, token: str | None = None) -> SearchResult:
-    """Models on the Hub matching `query` (filters: library, architecture/model type, author), best first."""
+                  sort: str = "downloads", limit: int = 20, token: str | None = None, caller=None) -> SearchResult:
+    """Models on the Hub matching `query` (filters: library, architecture/model type, author), best first.
+    Offline, the models on this machine that `caller` may use (lab.access; None: all of them)."""
     sort_key, limit = _check(sort, limit)
     if is_offline():
-        return SearchResult(local_models(query), True, OFFLINE_NOTICE)
+        return SearchResult(local_models(query, caller), True, OFFLINE_NOTICE)
     tags = [t.strip() for t in (library, architecture) if t and t.strip()]
     try:
         found = api(token).list_models(search=query.strip() or None, author=author.strip() or None,
@@ -80,25 +81,25 @@ def search_models(query: str = "", *, library: str = "", architecture: str = "",
         rows = [_model_row(m) for m in found]
     except Exception as exc:
         if is_unreachable(exc):
-            return SearchResult(local_models(query), True, OFFLINE_NOTICE)
+            return SearchResult(local_models(query, caller), True, OFFLINE_NOTICE)
         raise translate(exc, "Searching the Hub", field="query") from None
     notice = "" if rows else f"No models on the Hub match {query!r}."
     return SearchResult(rows, False, notice)
 
 
 def search_datasets(query: str = "", *, author: str = "", sort: str = "downloads", limit: int = 20,
-                    token: str | None = None) -> SearchResult:
+                    token: str | None = None, caller=None) -> SearchResult:
     sort_key, limit = _check(sort, limit)
     offline_notice = OFFLINE_NOTICE.replace("models", "datasets").replace(" and the bundled model", "")
     if is_offline():
-        return SearchResult(local_datasets(query), True, offline_notice, list(DATASET_COLUMNS))
+        return SearchResult(local_datasets(query, caller), True, offline_notice, list(DATASET_COLUMNS))
     try:
         found = api(token).list_datasets(search=query.strip() or None, author=author.strip() or None,
                                          sort=sort_key, limit=limit, expand=_DATASET_EXPAND)
         rows = [_dataset_row(d) for d in found]
     except Exception as exc:
         if is_unreachable(exc):
-            return SearchResult(local_datasets(query), True, offline_notice, list(DATASET_COLUMNS))
+            return SearchResult(local_datasets(query, caller), True, offline_notice, list(DATASET_COLUMNS))
         raise translate(exc, "Searching the Hub", field="query") from None
     notice = "" if rows else f"No datasets on the Hub match {query!r}."
     return SearchResult(rows, False, notice, list(DATASET_COLUMNS))
@@ -138,40 +139,53 @@ def _cached_folder(repo_id: str, repo_type: str = "model") -> Path | None:
     return None
 
 
-def local_models(query: str = "") -> list[dict]:
-    """Models usable offline: the bundled default, the HF cache, LAB_HOME model/adapter/merge artifacts."""
+def _artifacts(caller) -> list[dict]:
+    """The artifacts `caller` may see (all of them for None), each with the name a picker gives it."""
     from lab.artifacts import list_artifacts
+    from lab.jobs.owners import visible_artifacts
+    from lab.models.usable import artifact_value
+
+    if caller is None:
+        return [{**m, "id": m["path"]} for m in list_artifacts()]
+    return [{**m, "id": artifact_value(caller, m["path"])} for m in visible_artifacts(caller)]
+
+
+def local_models(query: str = "", caller=None) -> list[dict]:
+    """Models usable offline: the bundled default, the HF cache, LAB_HOME model/adapter/merge artifacts (those
+    `caller` may use, by the name it may send back; None: every artifact, by path)."""
     from lab.models import available_offline, bundled
+    from lab.models.usable import shown_to
 
     rows = []
     for name in available_offline():
         path = Path(name)
         if path.is_absolute():
             continue  # artifacts are listed below, with their manifest
+        if caller is not None and not shown_to(caller, name):
+            continue  # the cache holds the owner's downloads, private ones too
         is_bundled = bundled.is_bundled(name)
         folder = bundled.bundled_folder() if is_bundled else _cached_folder(name)
         lic = _readme_license(folder) if folder and folder.is_dir() else ""
         rows.append({"id": name, "architecture": _architecture(folder) or ("LlamaForCausalLM" if is_bundled else ""),
                      "license": lic or ("apache-2.0" if is_bundled else ""),  # SmolLM2's license
                      "source": "bundled" if is_bundled else "cache"})
-    for m in list_artifacts():
+    for m in _artifacts(caller):
         if m.get("kind") in ("model", "merge", "adapter"):
-            rows.append({"id": m["path"], "architecture": _architecture(Path(m["path"])) or m["kind"],
+            rows.append({"id": m["id"], "architecture": _architecture(Path(m["path"])) or m["kind"],
                          "license": m.get("license", ""), "source": "artifact"})
     q = (query or "").strip().lower()
     return [r for r in rows if q in r["id"].lower()]
 
 
-def local_datasets(query: str = "") -> list[dict]:
-    from lab.artifacts import list_artifacts
-
-    rows = [{"id": m["path"], "license": m.get("license", ""), "tags": ", ".join(m.get("tags", [])),
-             "source": "artifact"} for m in list_artifacts() if m.get("kind") in ("dataset", "votes")]
+def local_datasets(query: str = "", caller=None) -> list[dict]:
+    rows = [{"id": m["id"], "license": m.get("license", ""), "tags": ", ".join(m.get("tags", [])),
+             "source": "artifact"} for m in _artifacts(caller) if m.get("kind") in ("dataset", "votes")]
     try:
         from huggingface_hub import scan_cache_dir
 
         rows += [{"id": r.repo_id, "license": "", "tags": "", "source": "cache"}
-                 for r in scan_cache_dir().repos if r.repo_type == "dataset"]
+                 for r in scan_cache_dir().repos if r.repo_type == "dataset"
+                 and (caller is None or caller.is_owner or not get_settings().on_space)]
     except Exception:  # no cache folder yet
         pass
     q = (query or "").strip().lower()

@@ -12,7 +12,11 @@ from lab.errors import LabError
 from lab.merge.form import from_form, to_form
 from lab.merge.methods import FORM_METHODS, GATE_MODES, METHODS, param_help
 from lab.merge.recipe import AnyRecipe, MergeRecipe, load_recipe
-from lab.settings import DEFAULT_MODEL
+from lab.access import Caller
+from lab.merge.refs import check_chat_template, check_refs
+from lab.models.usable import artifact_value, model_artifacts, model_for
+from lab.settings import DEFAULT_MODEL, get_settings
+from lab.shown import scrub
 
 METHOD_CHOICES = [(f"{METHODS[m].label}", m) for m in FORM_METHODS] + [("Franken-MoE (mergekit-moe)", "moe")] + \
     [(f"{m.label} (more)", m.name) for m in METHODS.values() if m.name not in FORM_METHODS]
@@ -69,9 +73,10 @@ def switch_method(values: dict, method: str) -> dict:
     return values
 
 
-def add_model(values: dict, ref: str, layers: int | None = None) -> dict:
-    """Append a picked model: a models row, a new passthrough slice, a source in every slice, or an expert."""
-    ref = merge_ref(ref)
+def add_model(values: dict, ref: str, layers: int | None = None, caller: Caller | None = None) -> dict:
+    """Append a picked model: a models row, a new passthrough slice, a source in every slice, or an expert. With
+    `caller`, the model is checked for them before anything of it is read."""
+    ref = merge_ref(ref, caller)
     if not ref:
         raise LabError("No model picked.", "Search the Hub or pick a local model first.", "model")
     values = dict(values)
@@ -92,40 +97,64 @@ def add_model(values: dict, ref: str, layers: int | None = None) -> dict:
     return values
 
 
-def merge_ref(ref: str) -> str:
-    """A model reference mergekit can merge: an adapter folder becomes `base+adapter` (mergekit's LoRA syntax)."""
+def merge_ref(ref: str, caller: Caller | None = None) -> str:
+    """A model reference mergekit can merge: an adapter folder becomes `base+adapter` (mergekit's LoRA syntax).
+    With `caller`, the reference is checked for them first (nothing of a folder they may not use is read), and on
+    a Space both parts are named as the caller may send them back (an artifact by its folder name)."""
     from lab.artifacts import read_manifest
 
-    folder = Path((ref or "").strip()).expanduser()
+    text = (ref or "").strip()
+    if caller is None:
+        folder = Path(text).expanduser()
+    elif not text:
+        return text
+    else:
+        mref = model_for(caller, text, "model", expand_adapter=False)
+        if mref.adapter is not None or mref.base_is_hub:  # base+adapter already, or a Hub id
+            return text
+        folder = Path(mref.base)  # a local folder this caller may use
     if folder.is_dir() and (folder / "adapter_config.json").is_file() and not (folder / "config.json").is_file():
         cfg = json.loads((folder / "adapter_config.json").read_text())
         base = read_manifest(folder).get("base_model_path") or cfg.get("base_model_name_or_path") or DEFAULT_MODEL
+        if caller is not None and get_settings().on_space:
+            return f"{scrub(str(base))}+{folder.name if _is_artifact(folder) else text}"
         return f"{base}+{folder}"
-    return (ref or "").strip()
+    return text
 
 
-def local_choices() -> list[tuple[str, str]]:
-    """Local models for the pickers: the bundled model, Train-tab fine-tunes (adapters as base+adapter), merges."""
+def _is_artifact(folder: Path) -> bool:
+    return Path(folder).resolve().parent == get_settings().artifacts.resolve()
+
+
+def local_choices(caller: Caller | None = None) -> list[tuple[str, str]]:
+    """Local models for the pickers: the bundled model, Train-tab fine-tunes (adapters as base+adapter), merges;
+    with `caller`, only their own and shared ones, named as they may send them back (folder names on a Space)."""
     from lab.artifacts import list_artifacts
 
     out = [(f"{DEFAULT_MODEL} (bundled)", DEFAULT_MODEL)]
-    for art in list_artifacts():
+    arts = list_artifacts() if caller is None else model_artifacts(caller)
+    for art in arts:
         folder = Path(art["path"])
         if art.get("kind") == "adapter" and (folder / "adapter_config.json").is_file():
-            ref = merge_ref(str(folder))
+            ref = merge_ref(str(folder)) if caller is None else merge_ref(artifact_value(caller, folder), caller)
             out.append((f"{art.get('name')} (adapter on {Path(ref.split('+')[0]).name})", ref))
         elif art.get("kind") in ("model", "merge") and (folder / "config.json").is_file():
-            out.append((f"{art.get('name')} ({art['kind']})", str(folder)))
+            out.append((f"{art.get('name')} ({art['kind']})",
+                        str(folder) if caller is None else artifact_value(caller, folder)))
     return out
 
 
-def check(text: str, token=None):
+def check(text: str, token=None, caller: Caller | None = None):
     """mergekit's own schema, then preflight, for the YAML in the editor: (report markdown, model rows, report).
-    The first check imports mergekit into the app (a few seconds, once)."""
+    With `caller`, every model is checked for them first. The first check imports mergekit into the app (a few
+    seconds, once)."""
     from lab.merge.preflight import preflight
     from lab.merge.recipe import check_with_mergekit
 
     recipe = load_recipe(text)
+    if caller is not None:
+        check_refs(caller, recipe)
+    check_chat_template(recipe.chat_template if hasattr(recipe, "chat_template") else None)
     check_with_mergekit(recipe)
     report = preflight(recipe, token=token)
     rows = [list(r.values()) for r in report.models]
@@ -144,14 +173,20 @@ def pictures(recipe: AnyRecipe, report=None):
 
 
 def start(text: str, name: str = "", shard_size: int | None = None, seed: int | None = None, token=None,
-          eval_tasks: list[str] | None = None):
-    """Check the YAML, refuse on preflight errors, then submit the merge job into a new artifact folder."""
+          eval_tasks: list[str] | None = None, caller: Caller | None = None):
+    """Check the YAML, refuse on preflight errors, then submit the merge job into a new artifact folder. With
+    `caller`, every model is checked for them first and the job is theirs."""
     import lab.merge  # noqa: F401  registers the kind
     from lab.artifacts import new_folder
     from lab.jobs import submit
+    from lab.jobs.manager import check_allowed
     from lab.merge.preflight import preflight
 
+    check_allowed("merge")
     recipe = load_recipe(text)
+    if caller is not None:
+        check_refs(caller, recipe)
+    check_chat_template(recipe.chat_template if hasattr(recipe, "chat_template") else None)
     preflight(recipe, token=token).raise_for_errors()
     if eval_tasks:
         from lab.eval.flow import check_tasks
@@ -162,17 +197,22 @@ def start(text: str, name: str = "", shard_size: int | None = None, seed: int | 
                if v}
     try:
         return submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
-                      title=f"Merge ({recipe.merge_method}) → {folder.name}", token=token, artifact_dir=folder)
+                      title=f"Merge ({recipe.merge_method}) → {folder.name}", token=token, artifact_dir=folder,
+                      owner=None if caller is None else caller.key)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
 
-def status(job_id: str) -> dict:
-    """The job as the tab shows it: state, progress, message, error, and the output folder once it succeeded."""
+def status(job_id: str, caller: Caller | None = None) -> dict:
+    """The job as the tab shows it: state, progress, message, error, and the output once it succeeded (with
+    `caller`: only a job they may see, the output by the name they may send back, text without server paths)."""
     from lab.jobs import get_job
+    from lab.jobs.owners import job_for
+    from lab.shown import for_visitor
 
-    job = get_job(job_id)
+    job = get_job(job_id) if caller is None else job_for(caller, job_id)
     done = job.state == "succeeded" and (job.folder / "lab.json").is_file()
-    return {"state": job.state, "progress": job.progress, "message": job.message, "error": job.error,
-            "final": job.final, "out": str(job.folder) if done else ""}
+    out = (str(job.folder) if caller is None else artifact_value(caller, job.folder)) if done else ""
+    return {"state": job.state, "progress": job.progress, "message": scrub(job.message or ""),
+            "error": for_visitor(job.error or "") if job.error else job.error, "final": job.final, "out": out}

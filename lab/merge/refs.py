@@ -9,9 +9,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab.access import Caller
 from lab.errors import LabError
 from lab.models.info import estimate_params, info_from_folder, read_config, safetensors_header
 from lab.models.ref import parse
+from lab.models.usable import model_for
 
 DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "f16": 2, "float16": 2, "f32": 4, "float32": 4, "f64": 8, "float64": 8}
 _LAYER = "model.layers."
@@ -22,6 +24,38 @@ def split_ref(ref: str, field_name: str = "model") -> tuple[str, str | None]:
     (the one grammar, and on a Space the one rule on local paths)."""
     parsed = parse(ref, field_name, expand_adapter=False)
     return parsed.base, (str(parsed.adapter) if parsed.adapter else None)
+
+
+def _tokenizer_refs(value, key: str = "") -> list[str]:
+    """Model references inside mergekit's advanced `tokenizer:` config (its source, and token embeddings' models)."""
+    if isinstance(value, dict):
+        return [r for k, v in value.items() for r in _tokenizer_refs(v, str(k))]
+    if isinstance(value, list):
+        return [r for v in value for r in _tokenizer_refs(v, key)]
+    if key in ("source", "model") and isinstance(value, str) and value not in ("union", "base"):
+        return [value]
+    return []
+
+
+def check_chat_template(text: str | None) -> None:
+    """mergekit reads a short template name as a file next to its own templates: a name with a path in it would
+    read a .jinja file anywhere on the server."""
+    if text and len(text) < 256 and "{" not in text and ("/" in text or "\\" in text or ".." in text):
+        raise LabError(f"chat_template {text[:60]!r} is neither a template name nor a Jinja template.",
+                       "Use auto, a built-in name (chatml, llama3, alpaca, …) or paste the Jinja template.",
+                       "chat_template")
+
+
+def check_refs(caller: Caller, recipe) -> None:
+    """Every model a merge names (base, inputs, tokenizer source, the advanced tokenizer's models) checked for the
+    caller before anything is read or fetched: their own or shared artifacts, Hub models they may read."""
+    fields = {ref: f for f, ref in reversed(recipe.sources())}
+    if recipe.base_model:
+        fields.setdefault(recipe.base_model, "base_model")
+    refs = list(recipe.refs()) + _tokenizer_refs(getattr(recipe, "tokenizer", None) or {})
+    for ref in dict.fromkeys(refs):
+        model_for(caller, ref, fields.get(ref, "model"), expand_adapter=False)
+    check_chat_template(getattr(recipe, "chat_template", None))
 
 
 @dataclass

@@ -96,27 +96,30 @@ TEMPLATES = {t.key: t for t in [
 ]}
 
 
-def newest_finetune() -> str:
-    """The newest local fine-tune as a merge reference: `base+adapter` for an adapter, the folder for a model."""
+def newest_finetune(caller=None) -> str:
+    """The newest local fine-tune as a merge reference: `base+adapter` for an adapter, the folder for a model.
+    With `caller` (lab.access), the newest of their own and shared ones, named as they may send it back."""
     from lab.artifacts import list_artifacts
+    from lab.models.usable import artifact_value, model_artifacts
 
-    for art in list_artifacts():
+    for art in list_artifacts() if caller is None else model_artifacts(caller):
         folder = Path(art["path"])
+        name = str(folder) if caller is None else artifact_value(caller, folder)
         if art.get("kind") == "adapter" and (folder / "adapter_config.json").is_file():
-            return f"{DEFAULT_MODEL}+{folder}"
+            return f"{DEFAULT_MODEL}+{name}"
         if art.get("kind") in ("model", "merge") and (folder / "config.json").is_file():
-            return str(folder)
+            return name
     raise LabError("There is no local fine-tune yet.", "Train one in the Train tab (or give a model folder), "
                    "then pick this template again.", "template")
 
 
-def offline_yaml(finetune: str | None = None) -> str:
-    ft = finetune or newest_finetune()
+def offline_yaml(finetune: str | None = None, caller=None) -> str:
+    ft = finetune or newest_finetune(caller)
     return (f"models:\n  - model: {DEFAULT_MODEL}\n  - model: {ft}\nmerge_method: slerp\n"
             f"base_model: {DEFAULT_MODEL}\nparameters:\n  t: [0.3, 0.5, 0.7]\n")
 
 
-def template_yaml(key: str) -> str:
+def template_yaml(key: str, caller=None) -> str:
     if key not in TEMPLATES:
         raise LabError(f"No template {key!r}.", "Pick one of: " + ", ".join(TEMPLATES) + ".", "template")
-    return offline_yaml() if key == "offline" else TEMPLATES[key].yaml
+    return offline_yaml(caller=caller) if key == "offline" else TEMPLATES[key].yaml

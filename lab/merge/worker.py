@@ -15,12 +15,13 @@ from typing import Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lab.access import Caller, job_caller
 from lab.errors import LabError
 from lab.merge.output import write_outputs
 from lab.merge.preflight import preflight
 from lab.merge.progress import report_progress
 from lab.merge.recipe import AnyRecipe, MoERecipe, check_with_mergekit, dump_yaml, from_dict, load_recipe
-from lab.merge.refs import resolve_for_merge
+from lab.merge.refs import check_chat_template, check_refs, resolve_for_merge
 
 LOG = logging.getLogger("lab.merge")
 
@@ -133,14 +134,18 @@ def check_out(out: Path, job_folder: bool = False) -> None:
 
 
 def merge(source: Union[str, dict], out: Path, options: MergeOptions | None = None, token: str | None = None,
-          log=print, progress=None, job_folder: bool = False) -> dict:
-    """Check, resolve and run a merge (or MoE) config; returns {method, out, params, layers, …}."""
+          log=print, progress=None, job_folder: bool = False, caller: Caller | None = None) -> dict:
+    """Check, resolve and run a merge (or MoE) config; returns {method, out, params, layers, …}. With `caller`
+    (a job's owner), every model is checked for them first (lab.merge.refs.check_refs)."""
     started = time.time()
     options = options or MergeOptions()
     out = Path(out).expanduser().resolve()
     text = source if isinstance(source, str) else dump_yaml(source)
     recipe = load_recipe(text) if isinstance(source, str) else from_dict(source)
     check_out(out, job_folder)
+    if caller is not None:
+        check_refs(caller, recipe)
+    check_chat_template(getattr(recipe, "chat_template", None))
     check_with_mergekit(recipe)
     if options.eval_tasks:  # a bad task fails now, not after the merge
         from lab.eval.flow import check_tasks
@@ -185,6 +190,6 @@ def run(ctx) -> None:
         raise LabError("The job has no merge config.", "Submit a merge from the Merge tab or the CLI.", "config")
     options = MergeOptions.model_validate(recipe.get("options") or {})
     result = merge(source, ctx.folder, options, token=os.environ.get("HF_TOKEN"), log=ctx.log,
-                   progress=lambda f, m="": ctx.progress(f, m), job_folder=True)
+                   progress=lambda f, m="": ctx.progress(f, m), job_folder=True, caller=job_caller())
     (ctx.folder / "merge_result.json").write_text(json.dumps(result, indent=2))
     ctx.progress(1.0, f"Done: {result['params']:,} parameters, {result['layers']} layers", force=True)

@@ -1,7 +1,6 @@
 """The Chat tab's blind arena (votes, leaderboard, export as DPO or KTO data) and batch compare (table + CSV)."""
 from __future__ import annotations
 
-import functools
 import tempfile
 from pathlib import Path
 
@@ -10,30 +9,41 @@ import pandas as pd
 
 from lab.chat import arena
 from lab.chat.batch import parse_prompts, run_batch, write_csv
-from lab.chat.session import Turn, label_of
+from lab.chat.session import Turn, checked_labels, label_of
 from lab.chat.spec import spec_from_values
 from lab.chat.stream import forget_stop, new_stop, stream_many
 from lab.errors import LabError
 from lab.ui import chat_strings as S
-from lab.ui.common import lab_error, require_user, shows_errors, token_from
+from lab.models.usable import artifact_value, nobody
+from lab.shown import for_visitor
+from lab.ui.common import caller_of, lab_error, on_load, shows_errors
 
 BOARD = ["model", "battles", "wins", "losses", "ties", "win rate", "Bradley–Terry (95% CI)", "Elo (95% CI)"]
 
 
-def board_frame() -> pd.DataFrame:
+def board_frame(caller=None) -> pd.DataFrame:
+    """The leaderboard of the votes this caller may see: a visitor's own, every vote for the owner."""
     rows = [[label_of(r["model"]), r["battles"], r["wins"], r["losses"], r["ties"], f"{r['win_rate'] * 100:.0f}%",
              f"{r['bt']:.0f} ({r['bt_lo']:.0f}–{r['bt_hi']:.0f})",
              f"{r['elo']:.0f} ({r['elo_lo']:.0f}–{r['elo_hi']:.0f})"]
-            for r in arena.leaderboard()]
+            for r in arena.leaderboard(caller=caller)]
     return pd.DataFrame(rows, columns=BOARD)
 
 
-def battle(prompt, models, settings, request, token):
-    """Stream a blind battle; yields (state, chat A, chat B, stats A, stats B, reveal)."""
+def leaderboard(request: gr.Request) -> pd.DataFrame:
+    return board_frame(caller_of(request))
+
+
+def battle(prompt, models, settings, request, caller=None):
+    """Stream a blind battle; yields (state, chat A, chat B, stats A, stats B, reveal). Every picked model is
+    checked for the caller before anything is read or downloaded."""
+    caller = caller or caller_of(request)
+    token = caller.hub_token()
     try:
         spec = spec_from_values(models, *settings)
         b = arena.new_battle(models)
         turn = Turn([], [b.model_a, b.model_b], prompt, spec.system_prompt, labels=["Model A", "Model B"])
+        checked_labels(caller, models)
     except LabError as exc:
         raise lab_error(exc) from None
     frame = lambda st: (st, turn.display(0), turn.display(1), turn.stats_line(0), turn.stats_line(1), "")  # noqa
@@ -55,8 +65,9 @@ def battle(prompt, models, settings, request, token):
     yield frame(state)
 
 
-def vote(outcome: str, state: dict) -> tuple:
-    """Store the vote, then reveal who was who; returns (state, reveal, leaderboard)."""
+def vote(outcome: str, state: dict, request: gr.Request) -> tuple:
+    """Store the vote (the voter's), then reveal who was who; returns (state, reveal, leaderboard)."""
+    caller = caller_of(request)
     if state and state.get("running"):
         raise gr.Error(S.ARENA_WAIT)
     if not state or "battle" not in state:
@@ -65,19 +76,27 @@ def vote(outcome: str, state: dict) -> tuple:
         raise gr.Error(S.ARENA_VOTED)
     try:
         b = arena.Battle(**state["battle"])
-        arena.record_vote(b, state["prompt"], *state["replies"], outcome, state.get("settings"))
+        arena.record_vote(b, state["prompt"], *state["replies"], outcome, state.get("settings"), owner=caller.key)
     except LabError as exc:
         raise lab_error(exc) from None
     reveal = (f"Model A was **{label_of(b.model_a)}**, Model B was **{label_of(b.model_b)}**. "
               f"Your vote: {arena.OUTCOMES[outcome]}.")
-    return {**state, "voted": True}, reveal, board_frame()
+    return {**state, "voted": True}, reveal, board_frame(caller)
 
 
-def export(name: str, form: str = "dpo", oauth_token: gr.OAuthToken | None = None) -> str:
-    require_user(oauth_token, "Exporting the votes (a new artifact on this server)")  # anonymous: no disk writes
-    folder = arena.export_preferences((name or "").strip(), form or "dpo")
+def _voter(outcome: str):
+    def cast(state: dict, request: gr.Request) -> tuple:
+        return vote(outcome, state, request)
+    return cast
+
+
+def export(name: str, form: str = "dpo", request: gr.Request = None) -> str:
+    """The caller's votes (every vote for the owner) as a new artifact of theirs."""
+    caller = caller_of(request)
+    caller.require_signed_in("Exporting the votes (a new artifact on this server)")  # anonymous: no disk writes
+    folder = arena.export_preferences((name or "").strip(), form or "dpo", caller=caller)
     rows = sum(1 for _ in open(folder / "data.jsonl"))
-    return S.ARENA_EXPORTED[form or "dpo"].format(rows=rows, folder=folder)
+    return S.ARENA_EXPORTED[form or "dpo"].format(rows=rows, folder=artifact_value(caller, folder))
 
 
 def build_arena(models: list, settings: list) -> None:
@@ -96,7 +115,8 @@ def build_arena(models: list, settings: list) -> None:
     with gr.Row():
         buttons = {key: gr.Button(text) for key, text in arena.OUTCOMES.items()}
     reveal = gr.Markdown(elem_id="arena-reveal")
-    board = gr.Dataframe(value=board_frame, headers=BOARD, interactive=False, label="Leaderboard", wrap=True)
+    board = gr.Dataframe(value=board_frame(nobody()), headers=BOARD, interactive=False, label="Leaderboard",
+                         wrap=True)  # the owner's votes never go into the page: filled per caller on load
     with gr.Row():
         name = gr.Textbox(label="Artifact name (optional)", scale=3)
         form = gr.Radio([(label, key) for key, label in S.ARENA_FORMS.items()], value="dpo", label="Export as", info=S.ARENA_FORMS_INFO, scale=2)
@@ -104,23 +124,28 @@ def build_arena(models: list, settings: list) -> None:
     exported = gr.Markdown(elem_id="arena-exported")
 
     def run(prompt_text, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit,
-            request: gr.Request, oauth_token: gr.OAuthToken | None = None):
+            request: gr.Request):
         sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
-        yield from battle(prompt_text, [m1, m2, m3, m4], sets, request, token_from(oauth_token))
+        yield from battle(prompt_text, [m1, m2, m3, m4], sets, request, caller_of(request))
 
     start.click(run, [prompt, *models, *settings], [state, chat_a, chat_b, stats_a, stats_b, reveal],
                 api_name="arena_battle", concurrency_limit=16, show_progress="hidden")
     for key, button in buttons.items():
-        button.click(functools.partial(vote, key), state, [state, reveal, board], api_name=f"arena_vote_{key}")
+        button.click(_voter(key), state, [state, reveal, board], api_name=f"arena_vote_{key}")
     export_btn.click(shows_errors(export), [name, form], exported, api_name="arena_export")
-    gr.Button("Refresh leaderboard", size="sm").click(board_frame, None, board, api_name="arena_leaderboard")
+    gr.Button("Refresh leaderboard", size="sm").click(leaderboard, None, board, api_name="arena_leaderboard")
+    on_load(leaderboard, None, board)
 
 
-def batch(prompts_text, upload, models, settings, token, progress=None) -> tuple:
+def batch(prompts_text, upload, models, settings, caller, progress=None) -> tuple:
+    """Every prompt through every model, once each model is checked for the caller (their Hub token)."""
     spec = spec_from_values(models, *settings)
+    checked_labels(caller, models)
     prompts = parse_prompts(prompts_text, upload)
-    headers, rows = run_batch(spec, prompts, token=token,
+    headers, rows = run_batch(spec, prompts, token=caller.hub_token(),
                               progress=(lambda i, n: progress(i / n, desc=f"{i}/{n} prompts")) if progress else None)
+    rows = [[for_visitor(cell) if isinstance(cell, str) and cell.startswith("[error]") else cell for cell in row]
+            for row in rows]
     path = write_csv(headers, rows, Path(tempfile.mkdtemp(prefix="lab-batch-")) / "batch-compare.csv")
     errors = sum(cell.startswith("[error]") for row in rows for cell in row[1:])
     note = f"{len(rows)} prompts × {len(headers) - 1} models." + (f" {errors} replies failed." if errors else "")
@@ -140,9 +165,9 @@ def build_batch(models: list, settings: list) -> None:
 
     @shows_errors
     def run(prompts_text, file, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit,
-            progress=gr.Progress(), oauth_token: gr.OAuthToken | None = None):
+            request: gr.Request, progress=gr.Progress()):
         sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
-        df, path, note = batch(prompts_text, file, [m1, m2, m3, m4], sets, token_from(oauth_token), progress)
+        df, path, note = batch(prompts_text, file, [m1, m2, m3, m4], sets, caller_of(request), progress)
         return df, path, note
 
     run_btn.click(run, [prompts, upload, *models, *settings], [table, csv_file, status], api_name="batch_compare",

@@ -13,8 +13,9 @@ from lab.chat.spec import ChatSpec, spec_from_values
 from lab.chat.stream import forget_stop, new_stop, request_stop, stream_many
 from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL, get_settings
+from lab.shown import scrub
 from lab.ui import chat_arena, chat_strings as S
-from lab.ui.common import lab_error, on_load, on_show, token_from
+from lab.ui.common import caller_of, lab_error, on_load, on_show
 
 PANES = chat_session.PANES
 CHAT_CONCURRENCY = 16  # sessions streaming at once; panes on one base take turns token by token
@@ -50,11 +51,16 @@ def _frame(turn, histories, notice: str) -> tuple:
     return (histories, *shown, *stats, notice)
 
 
-def run_turn(histories, prompt, models, settings, request, token=None):
-    """Stream one prompt through every pane; yields (histories, chatbots…, stats…, notice) frames."""
+def run_turn(histories, prompt, models, settings, request, caller=None):
+    """Stream one prompt through every pane; yields (histories, chatbots…, stats…, notice) frames. Every model is
+    checked for the caller (lab.models.usable.model_for) before anything is read or downloaded; the Hub is called
+    with the caller's own token."""
+    caller = caller or caller_of(request)
+    token = caller.hub_token()
     try:
         spec = spec_from_values(models, *settings)
-        turn = chat_session.Turn(histories, models, prompt, spec.system_prompt)
+        turn = chat_session.Turn(histories, models, prompt, spec.system_prompt, labels=[""] * PANES)
+        turn.labels = chat_session.checked_labels(caller, models)
     except LabError as exc:
         raise lab_error(exc) from None
     notice = " ".join(spec.notices)
@@ -77,7 +83,7 @@ def run_turn(histories, prompt, models, settings, request, token=None):
 
 def build() -> None:
     gr.Markdown(S.CHAT_HELP)
-    choices = model_choices()
+    choices = model_choices()  # what anyone may pick (the page is built before anyone asks); on_load fills the rest
     defaults = [DEFAULT_MODEL, DEFAULT_MODEL if len(choices) < 2 else choices[1][1], None, None]
     gr.Markdown(S.MODEL_INFO)
     with gr.Row():
@@ -116,7 +122,7 @@ def _listen_to_bus(models) -> None:
     from lab.ui import bus
 
     def receive(request, *current):
-        ref = bus.unstamp(request)
+        ref = scrub(bus.unstamp(request))  # on a Space an artifact goes by its folder name, never its path
         if not ref:
             return [gr.skip()] * len(current)
         free = next((i for i in range(1, len(current)) if not current[i]), 1)
@@ -129,19 +135,20 @@ def _wire(models, settings, histories, panes, stats, columns, prompt, send, stop
     outs = [histories, *panes, *stats, notice]
 
     def chat(prompt_text, m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit, hist,
-             request: gr.Request, oauth_token: gr.OAuthToken | None = None):
+             request: gr.Request):
         sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
-        for frame in run_turn(hist, prompt_text, [m1, m2, m3, m4], sets, request, token_from(oauth_token)):
+        for frame in run_turn(hist, prompt_text, [m1, m2, m3, m4], sets, request, caller_of(request)):
             yield frame + ("",)  # the last output empties the message box
 
     def regenerate(m1, m2, m3, m4, system, temperature, top_p, max_new, rep, seed, four_bit, hist,
-                   request: gr.Request, oauth_token: gr.OAuthToken | None = None):
+                   request: gr.Request):
+        caller = caller_of(request)
         try:
             hist, last = chat_session.undo_last(hist)
         except LabError as exc:
             raise lab_error(exc) from None
         sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
-        yield from run_turn(hist, last, [m1, m2, m3, m4], sets, request, token_from(oauth_token))
+        yield from run_turn(hist, last, [m1, m2, m3, m4], sets, request, caller)
 
     def stop_replies(request: gr.Request):
         return S.STOPPED if request_stop(_session(request)) else S.NOTHING_TO_STOP
@@ -161,17 +168,26 @@ def _wire(models, settings, histories, panes, stats, columns, prompt, send, stop
     for i, dropdown in enumerate(models):  # a new model in a pane starts that pane afresh
         dropdown.change(_reset_pane(i), [dropdown, histories], [histories, panes[i], stats[i], columns[i]],
                         api_visibility="private", queue=False)
-    on_load(lambda: [gr.Dropdown(choices=model_choices())] * PANES, None, models, queue=False)
-    on_show(lambda: [gr.Dropdown(choices=model_choices())] * PANES, models)  # adapters and merges made since
+    on_load(_choices, None, models, queue=False)
+    on_show(_choices, models)  # adapters and merges made since
 
 
-def _pane_label(i: int, ref: str | None) -> str:
-    return f"Pane {i + 1}: {chat_session.label_of(ref)}" if ref else f"Pane {i + 1}"
+def _choices(request: gr.Request) -> list:
+    """Every pane's picker: the models this caller may use (their own and shared artifacts by folder name)."""
+    return [gr.Dropdown(choices=model_choices(caller_of(request)))] * PANES
+
+
+def _pane_label(i: int, ref: str | None, caller=None) -> str:
+    if not ref:
+        return f"Pane {i + 1}"
+    label = chat_session.label_for(caller, ref) if caller is not None else chat_session.label_of(ref)
+    return f"Pane {i + 1}: {label}"
 
 
 def _reset_pane(i: int):
-    def reset(ref, hist):
+    def reset(ref, hist, request: gr.Request):
         hist = [list(h) for h in (hist or chat_session.empty_histories())]
         hist[i] = []
-        return hist, gr.Chatbot(value=[], label=_pane_label(i, ref)), "", gr.Column(visible=bool(ref))
+        label = _pane_label(i, ref, caller_of(request))
+        return hist, gr.Chatbot(value=[], label=label), "", gr.Column(visible=bool(ref))
     return reset

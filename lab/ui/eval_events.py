@@ -1,12 +1,21 @@
-"""The Evaluate tab's events: estimate, start/poll/cancel the job, and show a run's leaderboard, chart and samples."""
+"""The Evaluate tab's events: estimate, start/poll/cancel the job, and show a run's leaderboard, chart and samples.
+
+Every handler asks who calls (caller_of): models (and a local judge) are checked for that caller before anything is
+read or fetched, the Hub is called with their own token, a job is refused on the demo first and is theirs, and a
+past run opens only when it is theirs or shared (by its name on a Space, never a server path)."""
 from __future__ import annotations
 
 import gradio as gr
 
+from lab.errors import LabError
 from lab.eval import board, report
+from lab.eval.access import check_for, run_folder
 from lab.eval.flow import summary
+from lab.jobs.manager import check_allowed
+from lab.jobs.owners import job_to_act_on
+from lab.shown import scrub, scrub_value
 from lab.ui import eval_strings as S
-from lab.ui.common import on_load, on_show, progress_bar_html, require_user, shows_errors, token_from, user_token
+from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -16,10 +25,10 @@ def _form(c: dict) -> list:
             c["fewshot"], c["chat"], c["batch"], *[c["judge"][k] for k in sorted(c["judge"])]]
 
 
-def _recipe(c: dict, values: tuple):
+def _recipe(c: dict, values: tuple, caller):
     judge_keys = sorted(c["judge"])
     fixed, judge = values[:11], dict(zip(judge_keys, values[11:]))
-    return board.recipe_from_form(*fixed, judge=judge)
+    return board.recipe_from_form(*fixed, judge=judge, owner=caller.key)
 
 
 def _describe_tasks(plan) -> str:
@@ -29,8 +38,9 @@ def _describe_tasks(plan) -> str:
     return "\n".join(lines)
 
 
-def render(out: str, task: str | None = None, worse: bool = False) -> list:
-    """Leaderboard, chart, notes, sample-task picker, samples, downloads and commands for a results folder."""
+def render(out, task: str | None = None, worse: bool = False) -> list:
+    """Leaderboard, chart, notes, sample-task picker, samples, downloads and commands for a results folder (one the
+    caller may open: see lab.eval.access.run_folder)."""
     result = report.load(out) if out else {}
     if not result:
         return [gr.update()] * 8 + [S.NO_RESULTS]
@@ -41,9 +51,17 @@ def render(out: str, task: str | None = None, worse: bool = False) -> list:
     zipped, results = board.downloads(out)
     commands = "\n".join(m["lm_eval_command"] for m in result["models"] if m.get("lm_eval_command"))
     notes = "\n".join(f"- {line}" for line in summary(result)["lines"])
-    return [gr.Dataframe(value=rows, headers=headers), report.chart(result), notes,
+    return [gr.Dataframe(value=scrub_value(rows), headers=headers), report.chart(result), scrub(notes),
             gr.Dropdown(choices=names, value=task), gr.Dataframe(value=s_rows, headers=s_headers), zipped,
-            results, commands, summary(result)["message"]]
+            results, scrub(commands), scrub(summary(result)["message"])]
+
+
+def _opened(caller, name):
+    """The folder of a past run the caller may open, or None (the same for another's run and no run)."""
+    try:
+        return run_folder(caller, name) if name else None
+    except LabError:
+        return None
 
 
 def wire(c: dict) -> None:
@@ -52,43 +70,54 @@ def wire(c: dict) -> None:
     shown = [c["board"], c["chart"], c["notes"], c["sample_task"], c["samples"], c["bundle"], c["results_file"],
              c["commands"], c["status"]]
 
-    def refresh():
+    def refresh(request: gr.Request):
+        caller = caller_of(request)
         usable, why = board.open_benchmarks()
         note = "" if usable else f"⚠️ {why} They are listed but cannot run here."
-        return (gr.Dropdown(choices=model_choices()), gr.Dropdown(interactive=usable), gr.Textbox(interactive=usable),
-                note, gr.Dropdown(choices=board.past_runs()))
+        return (gr.Dropdown(choices=model_choices(caller)), gr.Dropdown(interactive=usable),
+                gr.Textbox(interactive=usable), note, gr.Dropdown(choices=board.past_runs(caller)))
 
     targets = [c["models"], c["open"], c["names"], c["open_note"], c["past"]]
     on_load(refresh, None, targets)
     on_show(refresh, targets)
 
     @shows_errors
-    def estimate(*values, oauth_token: gr.OAuthToken | None = None):
+    def estimate(request: gr.Request, *values):  # gr.Request first: Gradio injects it by position
         from lab.eval.plan import estimate_recipe, make
 
-        recipe = _recipe(c, values)
-        token = token_from(oauth_token)
-        return _describe_tasks(make(recipe, token)) + "\n\n**Estimate:** " + estimate_recipe(recipe, token)["text"]
+        caller = caller_of(request)
+        recipe = _recipe(c, values, caller)
+        check_for(caller, recipe)  # every model for this caller, before any config is read or fetched
+        token = caller.hub_token()
+        text = _describe_tasks(make(recipe, token, caller)) + "\n\n**Estimate:** " + \
+            estimate_recipe(recipe, token, caller)["text"]
+        return scrub(text)
 
     c["estimate"].click(estimate, _form(c), c["report"], **PRIVATE)
 
     @shows_errors
-    def run(*values, oauth_token: gr.OAuthToken | None = None):
-        from lab import eval as lab_eval
-
-        token = user_token(oauth_token, "Starting an evaluation")
-        job = lab_eval.submit(_recipe(c, values), token=token)
+    def run(request: gr.Request, *values):
+        check_allowed("eval")  # off on the demo: before any other work
+        caller = caller_of(request)
+        caller.require_signed_in("Starting an evaluation")
+        *form, key = values
+        job = board.start(caller, _recipe(c, tuple(form), caller), judge_key=key or "")
         return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True)
 
-    c["run"].click(run, _form(c), [c["job_id"], c["status"], c["timer"]], **PRIVATE)
+    c["run"].click(run, [*_form(c), c["judge_key"]], [c["job_id"], c["status"], c["timer"]], **PRIVATE)
 
-    def tick(job_id):
-        if not job_id:
+    def tick(job_id, request: gr.Request):
+        caller = caller_of(request)
+        try:
+            s = board.status(job_id, caller) if job_id else None
+        except LabError:  # not this caller's job: the same as no job
+            s = None
+        if s is None:
             return [gr.update(), gr.update(), gr.Timer(active=False), ""] + [gr.update()] * len(shown)
-        s = board.status(job_id)
         line = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
-        rendered = render(s["out"]) if s["out"] else [gr.update()] * len(shown)
-        if s["out"]:
+        folder = _opened(caller, s["out"])
+        rendered = render(folder) if folder else [gr.update()] * len(shown)
+        if folder:
             rendered[-1] = line
         return [progress_bar_html(s["progress"], s["message"]), line, gr.Timer(active=not s["final"]), s["out"],
                 *rendered]
@@ -97,16 +126,25 @@ def wire(c: dict) -> None:
                     show_progress="hidden")
 
     @shows_errors
-    def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
+    def cancel(job_id, request: gr.Request):
         from lab import jobs
 
-        require_user(oauth_token, "Cancelling an evaluation")
-        return jobs.cancel(job_id) if job_id else "No evaluation is running."
+        caller = caller_of(request)
+        caller.require_signed_in("Cancelling an evaluation")
+        if not job_id:
+            return "No evaluation is running."
+        return jobs.cancel(job_to_act_on(caller, job_id, "Cancelling an evaluation").id)
 
     c["cancel"].click(cancel, c["job_id"], c["status"], **PRIVATE)
-    c["show"].click(lambda out: [out, *render(out)], c["past"], [c["out"], *shown], **PRIVATE)
 
-    def samples(out, task, worse):
+    def show(name, request: gr.Request):
+        folder = _opened(caller_of(request), name)
+        return [name if folder else "", *render(folder)]
+
+    c["show"].click(show, c["past"], [c["out"], *shown], **PRIVATE)
+
+    def samples(name, task, worse, request: gr.Request):
+        out = _opened(caller_of(request), name)
         result = report.load(out) if out else {}
         if not result or not task:
             return gr.update()

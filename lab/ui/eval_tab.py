@@ -48,6 +48,7 @@ def _settings(c: dict) -> None:
             for name in ("model", "endpoint", "api_key_env", "reference_model"):
                 c["judge"][name] = gr.Textbox(getattr(defaults, name), label=name.replace("_", " "),
                                               info=describe(name, JudgeSettings))
+        c["judge_key"] = gr.Textbox(label=S.JUDGE_KEY, type="password", info=S.JUDGE_KEY_INFO, elem_id="eval-judge-key")
         c["judge"]["rubric"] = gr.Textbox(label="rubric", lines=3, info=describe("rubric", JudgeSettings))
 
 

@@ -9,16 +9,17 @@ import gradio as gr
 
 from lab.hub.search import DATASET_COLUMNS, MODEL_COLUMNS, SORTS, search_datasets, search_models
 from lab.ui import hub_strings
-from lab.ui.common import shows_errors, token_from
+from lab.ui.common import caller_of, shows_errors
 
 
-def search(query: str, sort: str, datasets: bool = False, oauth_token: gr.OAuthToken | None = None):
-    """Rows for the results table, the notice (offline / nothing found), and the ids in order."""
-    token = token_from(oauth_token)
+def search(query: str, sort: str, datasets: bool = False, caller=None):
+    """Rows for the results table, the notice (offline / nothing found), and the ids in order. The Hub is asked
+    with the caller's own token; offline, the caller's own and shared artifacts are listed by name."""
+    token = caller.hub_token() if caller is not None else None
     if datasets:
-        result = search_datasets(query or "", sort=sort or "downloads", limit=25, token=token)
+        result = search_datasets(query or "", sort=sort or "downloads", limit=25, token=token, caller=caller)
     else:
-        result = search_models(query or "", sort=sort or "downloads", limit=25, token=token)
+        result = search_models(query or "", sort=sort or "downloads", limit=25, token=token, caller=caller)
     notice = f"**{result.notice}**" if result.offline else result.notice
     return result.table(), notice, [r["id"] for r in result.rows]
 
@@ -39,8 +40,8 @@ def build_picker(target: gr.Textbox | None = None, datasets: bool = False, api_n
             use = gr.Button("Use", variant="primary", scale=1, min_width=90)
     ids = gr.State([])
 
-    def run(q, s, oauth_token: gr.OAuthToken | None = None):
-        return search(q, s, datasets, oauth_token)
+    def run(q, s, request: gr.Request):
+        return search(q, s, datasets, caller_of(request))
 
     visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
     go.click(shows_errors(run), [query, sort], [results, notice, ids], **visibility)

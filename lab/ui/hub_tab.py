@@ -8,10 +8,12 @@ import gradio as gr
 from lab.hub import dataset_preview, model_meta
 from lab.models.info import human_params
 from lab.ui import bus, hub_picker, hub_strings, publish_panel
-from lab.ui.common import shows_errors, token_from
+from lab.ui.common import caller_of, shows_errors
 
-def model_facts(repo_id: str, oauth_token: gr.OAuthToken | None = None) -> tuple[str, dict]:
-    facts = model_meta(repo_id, token=token_from(oauth_token))
+
+def model_facts(repo_id: str, request: gr.Request) -> tuple[str, dict]:
+    """Facts of a Hub model, read with the caller's own token (a visitor's, never the Space's)."""
+    facts = model_meta(repo_id, token=caller_of(request).hub_token())
     line = (f"**{facts['repo']}** · {facts['architecture']} · {human_params(facts['params'])} parameters · "
             f"license {facts['license'] or 'unknown'} · base model: {', '.join(facts['base_model']) or '—'}")
     if facts["pickle_only"]:
@@ -23,8 +25,8 @@ def _cell(value):
     return json.dumps(value, ensure_ascii=False)[:500] if isinstance(value, (list, dict)) else value
 
 
-def preview(repo_id: str, oauth_token: gr.OAuthToken | None = None):
-    p = dataset_preview(repo_id, 10, token=token_from(oauth_token))
+def preview(repo_id: str, request: gr.Request):
+    p = dataset_preview(repo_id, 10, token=caller_of(request).hub_token())
     rows = [[_cell(r.get(c, "")) for c in p["columns"]] for r in p["rows"] if isinstance(r, dict)]
     return f"First {len(rows)} rows of `{p['file']}` in **{p['repo']}**", {"headers": p["columns"], "data": rows}
 

@@ -11,8 +11,11 @@ from lab.merge.methods import GATE_MODES
 from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
-from lab.ui import bus, score_colour
-from lab.ui.common import on_load, on_show, progress_bar_html, require_user, shows_errors, token_from, user_token
+from lab.jobs.manager import check_allowed
+from lab.jobs.owners import job_to_act_on
+from lab.shown import scrub, scrub_value
+from lab.ui import merge_links, score_colour
+from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
              "slices", "parameters", "gate_mode", "experts_per_token", "experts", "advanced"]
@@ -164,9 +167,18 @@ def _fill(values: dict, note: str = "") -> list:
 
 
 @shows_errors
-def _use_template(key):
-    text = template_yaml(key or "slerp")
+def _use_template(key, request: gr.Request = None):
+    text = template_yaml(key or "slerp", caller_of(request))
     return [*_form_updates(editor.yaml_to_form(text)), text, "Template loaded: replace the model ids."]
+
+
+def _local(request: gr.Request):
+    """The local models this caller may merge (their own and shared), by the names they may send back."""
+    return gr.update(choices=editor.local_choices(caller_of(request)))
+
+
+def _first_load(request: gr.Request):
+    return [_local(request), *_use_template("slerp", request)]
 
 
 def _wire(c: dict) -> None:
@@ -194,27 +206,31 @@ def _wire(c: dict) -> None:
     c["layout"].input(lambda *a: _fill(_values(*a)), form, filled, **PRIVATE)
     c["use_template"].click(_use_template, c["template"], filled, **PRIVATE)
     c["local"].input(lambda ref: ref, c["local"], c["picked"], **PRIVATE)
-    add = shows_errors(lambda picked, *a: _fill(editor.add_model(_values(*a), picked)))
+    @shows_errors
+    def add(request: gr.Request, picked, *a):  # gr.Request first: Gradio injects it by position
+        return _fill(editor.add_model(_values(*a), picked, caller=caller_of(request)))
+
     c["add"].click(add, [c["picked"], *form], filled, **PRIVATE)
     c["as_base"].click(lambda picked, *a: _fill({**_values(*a), "base_model": picked}), [c["picked"], *form],
                        filled, **PRIVATE)
     _wire_checks(c)
     _wire_run(c)
-    _wire_chat(c)
-    _wire_bus(c, form, filled)
-    on_load(lambda: [gr.update(choices=editor.local_choices()), *_use_template("slerp")], None, [c["local"], *filled])
-    on_show(lambda: gr.update(choices=editor.local_choices()), c["local"])  # models trained since the page loaded
+    merge_links.wire_chat(c)
+    merge_links.wire_bus(c, form, filled, _fill, _values)
+    on_load(_first_load, None, [c["local"], *filled])
+    on_show(_local, c["local"])  # models trained since the page loaded
 
 
 def _wire_checks(c: dict) -> None:
     @shows_errors
-    def check(text, oauth_token: gr.OAuthToken | None = None):
+    def check(text, request: gr.Request):
         from lab.merge.recipe import load_recipe
 
-        md, rows, report = editor.check(text, token=token_from(oauth_token))
+        caller = caller_of(request)  # every model checked for the caller first; the Hub with their token
+        md, rows, report = editor.check(text, token=caller.hub_token(), caller=caller)
         layer_map, curves = editor.pictures(load_recipe(text), report)
         # whole-model merges have no layer map: hide the empty frame rather than leave it blank
-        return md, rows, gr.Plot(value=layer_map, visible=layer_map is not None), curves
+        return scrub(md), scrub_value(rows), gr.Plot(value=layer_map, visible=layer_map is not None), curves
 
     c["check"].click(check, c["yaml"], [c["report"], c["model_rows"], c["layer_map"], c["curves"]], **PRIVATE)
 
@@ -223,10 +239,13 @@ def _wire_run(c: dict) -> None:
     from lab import jobs
 
     @shows_errors
-    def run(text, name, shard, seed, tasks, oauth_token: gr.OAuthToken | None = None):
-        token = user_token(oauth_token, "Starting a merge")
+    def run(text, name, shard, seed, tasks, request: gr.Request):
+        check_allowed("merge")  # off on the demo: before any other work
+        caller = caller_of(request)
+        caller.require_signed_in("Starting a merge")
         job = editor.start(text, name, int(shard) if shard else None, int(seed) if seed is not None else None,
-                           token=token, eval_tasks=[t.strip() for t in (tasks or "").split(",") if t.strip()])
+                           token=caller.hub_token(), caller=caller,
+                           eval_tasks=[t.strip() for t in (tasks or "").split(",") if t.strip()])
         return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True), \
             gr.update(interactive=False)
 
@@ -235,71 +254,31 @@ def _wire_run(c: dict) -> None:
 
     publish = [c["publish"]["artifact"]] if c.get("publish") else []
 
-    def tick(job_id):
-        if not job_id:
+    def tick(job_id, request: gr.Request):
+        caller = caller_of(request)
+        try:
+            s = editor.status(job_id, caller) if job_id else None
+        except LabError as exc:  # not a job of this caller's: the same answer as no job
+            s, job_id = None, ""
+        if not job_id or s is None:
             return [gr.update(), gr.update(), gr.Timer(active=False), "", gr.update(), gr.update()] + \
                 [gr.update()] * len(publish)
-        s = editor.status(job_id)
         text = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
-        family = _family(s["out"]) if s["out"] else gr.update()
-        done = [_publish_choice(s["out"])] * len(publish)
+        family = merge_links.family(s["out"], None, request) if s["out"] else gr.update()
+        done = [merge_links.publish_choice(s["out"])] * len(publish)
         return [progress_bar_html(s["progress"], s["message"]), text, gr.Timer(active=not s["final"]), s["out"],
                 family, gr.update(interactive=bool(s["out"])), *done]
 
     c["timer"].tick(tick, c["job_id"], [c["progress"], c["job_status"], c["timer"], c["out"], c["family"],
                                         c["try_chat"], *publish], **PRIVATE)
-    c["colour"].input(_family, [c["out"], c["colour"]], c["family"], **PRIVATE)
+    c["colour"].input(merge_links.family, [c["out"], c["colour"]], c["family"], **PRIVATE)
 
     @shows_errors
-    def cancel(job_id, oauth_token: gr.OAuthToken | None = None):
-        require_user(oauth_token, "Cancelling a merge")
-        return jobs.cancel(job_id) if job_id else "No merge is running."
+    def cancel(job_id, request: gr.Request):
+        caller = caller_of(request)
+        caller.require_signed_in("Cancelling a merge")
+        if not job_id:
+            return "No merge is running."
+        return jobs.cancel(job_to_act_on(caller, job_id, "Cancelling a merge").id)
 
     c["cancel"].click(cancel, c["job_id"], c["job_status"], **PRIVATE)
-
-
-def _wire_chat(c: dict) -> None:
-    """Try it in Chat: the merge goes to the Chat tab through the app's request bus, and the Chat tab opens."""
-    targets = [t for t in (bus.BUS.chat, bus.BUS.tabs) if t is not None]
-
-    def try_chat(out):
-        updates = [bus.stamp(out)] if bus.BUS.chat is not None else []
-        if bus.BUS.tabs is not None:
-            updates.append(bus.goto("chat"))
-        return [*updates, "" if bus.BUS.chat is not None else f"Open the Chat tab and pick `{out}`."]
-
-    c["try_chat"].click(try_chat, c["out"], [*targets, c["job_status"]], **PRIVATE)
-
-
-def _wire_bus(c: dict, form: list, filled: list) -> None:
-    """"Merge this" from another tab (e.g. Artifacts): the model joins the form."""
-    if bus.BUS.merge is None:
-        return
-
-    def receive(request, *args):
-        ref = bus.unstamp(request)
-        if not ref:
-            return [gr.skip()] * len(filled)
-        try:
-            return _fill(editor.add_model(_values(*args), ref), f"Added `{ref}` to the merge.")
-        except LabError as exc:
-            return [gr.skip()] * (len(filled) - 1) + [f"⚠️ {exc}"]
-
-    bus.BUS.merge.change(receive, [bus.BUS.merge, *form], filled, **PRIVATE)
-
-
-def _family(folder: str, colour: str | None = None) -> str:
-    from lab.artifacts import read_manifest
-    from lab.eval.record import scored_tree
-
-    manifest = read_manifest(folder) if folder else {}
-    return scored_tree(manifest, manifest.get("name", ""), colour or "") if manifest else ""
-
-
-def _publish_choice(out: str):
-    """The publish panel's artifact picker, pointed at the new merge (publishing goes through the Hub panel)."""
-    if not out:
-        return gr.update()
-    from lab.ui.publish_panel import artifact_choices
-
-    return gr.update(choices=artifact_choices(), value=out)

@@ -1,28 +1,50 @@
-"""The Models tab: the default model and its facts; prepare (download or convert) any model as a job."""
+"""The Models tab: the default model and its facts; prepare (download or convert) any model as a job.
+
+Every handler asks who calls (caller_of): a model is checked for that caller (lab.models.usable.model_for) before
+anything is read or fetched, the Hub is called with the caller's own token, and a job is refused on the demo first.
+"""
 from __future__ import annotations
 
 import gradio as gr
 
 from lab import jobs
-from lab.models import available_offline, info
+from lab.jobs.manager import check_allowed
+from lab.models import info
 from lab.models.info import human_params
+from lab.models.usable import model_for, offline_names
 from lab.settings import DEFAULT_MODEL
 from lab.ui import strings
-from lab.ui.common import require_user, shows_errors
+from lab.ui.common import caller_of, shows_errors
 
 
-def model_facts(ref: str) -> tuple[dict, str]:
-    facts = info(ref)
-    line = (f"**{ref}** · {facts['architecture']} · {human_params(facts['params'])} parameters · "
+def model_facts(ref: str, caller=None) -> tuple[dict, str]:
+    mref = model_for(caller, ref, "model", expand_adapter=False) if caller is not None else None
+    facts = info(ref, token=caller.hub_token() if caller is not None else None)
+    name = mref.label if mref is not None else ref
+    line = (f"**{name}** · {facts['architecture']} · {human_params(facts['params'])} parameters · "
             f"{facts['layers']} layers · vocab {facts['vocab_size']} · chat template: "
             f"{'yes' if facts['chat_template'] else 'no'}")
     return facts, line
 
 
-def prepare(ref: str, oauth_token: gr.OAuthToken | None = None) -> str:
-    require_user(oauth_token, "Preparing a model (a download job)")
-    job = jobs.submit("models.prepare", {"model": ref}, title=f"Prepare {ref}")
+def show_info(ref: str, request: gr.Request):
+    facts, line = model_facts(ref, caller_of(request))
+    return line, facts
+
+
+def prepare(ref: str, request: gr.Request) -> str:
+    check_allowed("models.prepare")  # off on the demo: before anything else
+    caller = caller_of(request)
+    caller.require_signed_in("Preparing a model (a download job)")
+    mref = model_for(caller, ref, "model", expand_adapter=False)
+    job = jobs.submit("models.prepare", {"model": (ref or "").strip()}, title=f"Prepare {mref.label}",
+                      token=caller.hub_token(), owner=caller.key)
     return f"Job `{job.id}` is {job.state}: follow it in the Jobs tab."
+
+
+def offline_list(request: gr.Request) -> str:
+    names = offline_names(caller_of(request))
+    return "Available offline: " + (", ".join(f"`{m}`" for m in names) or "none")
 
 
 def build() -> None:
@@ -34,8 +56,7 @@ def build() -> None:
     line = gr.Markdown()
     facts = gr.JSON(label="Facts (from config files only)")
     offline = gr.Markdown()
-    info_btn.click(shows_errors(lambda r: model_facts(r)[::-1]), ref, [line, facts], api_name="model_info")
+    info_btn.click(shows_errors(show_info), ref, [line, facts], api_name="model_info")
     prep_btn.click(shows_errors(prepare), ref, line, api_name="model_prepare")
-    gr.Button("List models available offline", size="sm").click(
-        lambda: "Available offline: " + (", ".join(f"`{m}`" for m in available_offline()) or "none"),
-        None, offline, api_visibility="private")
+    gr.Button("List models available offline", size="sm").click(offline_list, None, offline,
+                                                                 api_visibility="private")

@@ -1,0 +1,72 @@
+"""Jobs and results of the Merge and Evaluate tabs (issue 21, findings 4 and 7 in these tabs): a visitor opens only
+their own evaluations (the owner every one), listed by name, and what comes back names no server path (notes,
+commands, the downloaded results); another's job named by a hostile client is neither shown nor cancelled."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab.jobs import store
+from tests.security.spaces import FILTER, OTHER, OWNER, VISITOR, space_app, space_env, texts  # noqa: F401
+
+pytestmark = FILTER
+
+
+def _eval_run(home: Path, name: str, owner: str) -> str:
+    """A finished evaluation in LAB_HOME/evals/NAME, made by `owner`'s job; returns the job id."""
+    folder = home / "evals" / name
+    (folder / "samples" / "0").mkdir(parents=True)
+    command = f"cd {folder / 'tasks'} && lm_eval --model hf --model_args pretrained={home}/artifacts/m --tasks t1"
+    result = {"models": [{"model": "m", "label": f"{owner or 'alice'}-model", "scores": {"t1": {"acc": 0.5}},
+                          "error": "", "lm_eval_command": command}],
+              "tasks": [{"name": "t1", "kind": "multiple_choice", "metric": "acc", "source": "t1.jsonl",
+                         "custom": True, "yaml": str(folder / "tasks" / "t1.yaml")}], "out": str(folder)}
+    (folder / "results.json").write_text(json.dumps(result))
+    (folder / "samples" / "0" / "t1.json").write_text(json.dumps([{"id": 0, "question": "q", "target": "a",
+                                                                   "answer": "a", "correct": True}]))
+    job = store.create("eval", "lab.eval.worker:run", True, "models: [m]\n", f"eval of {owner}", artifact_dir=folder,
+                       owner=owner)
+    with store.connect(immediate=True) as con:
+        store.set_state(con, job.id, "running", started=1.0)
+        store.set_state(con, job.id, "succeeded", finished=2.0, progress=1.0)
+    return job.id
+
+
+def _queued(kind: str, owner: str) -> str:
+    """A job that stays queued (it waits for a token no process holds)."""
+    return store.create(kind, f"lab.{kind}.worker:run", True, "x: 1\n", f"{kind} of {owner}", needs_token=True,
+                        owner=owner).id
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    root = tmp_path_factory.mktemp("jobs")
+    with space_app(root) as s:
+        yield s
+
+
+def test_a_visitor_opens_polls_and_cancels_only_their_own_runs(space):
+    home = space.home
+    bob_run, carol_run = _eval_run(home, "eval-bob", VISITOR), _eval_run(home, "eval-carol", OTHER)
+    assert bob_run and carol_run
+    listed, failed = space.event("lab.ui.eval_events", "refresh", user=VISITOR, session="bob-page")
+    assert not failed and "eval-bob" in texts(listed) and "eval-carol" not in texts(listed)
+    assert str(home) not in texts(listed)
+    assert "eval-carol" in texts(space.event("lab.ui.eval_events", "refresh", user=OWNER)[0])
+
+    shown, failed = space.event("lab.ui.eval_events", "show", {0: "eval-bob"}, user=VISITOR, session="bob-page")
+    assert not failed and "bob-model" in texts(shown), shown
+    assert str(home) not in texts(shown[:5] + shown[7:])
+    downloaded = json.loads(Path(shown[7]["path"]).read_text()) if isinstance(shown[7], dict) else {}
+    assert downloaded and str(home) not in json.dumps(downloaded)
+    for name in ("eval-carol", str(home / "evals" / "eval-carol"), "../evals/eval-carol", "eval-nope"):
+        other, failed = space.event("lab.ui.eval_events", "show", {0: name}, user=VISITOR, session="bob-page")
+        assert "carol-model" not in texts(other) and "alice-model" not in texts(other), name  # refused or empty
+
+    for kind, module in (("merge", "lab.ui.merge_tab"), ("eval", "lab.ui.eval_events")):
+        carols = _queued(kind, OTHER)  # a hostile client names another's job where the page keeps its own
+        polled, _ = space.event(module, "tick", {0: carols}, user=VISITOR)
+        answer, _ = space.event(module, "cancel", {0: carols}, user=VISITOR)
+        assert f"of {OTHER}" not in texts([polled, answer]) and store.get_job(carols).state == "queued"
