@@ -74,22 +74,14 @@ def start(caller, recipe: EvalRecipe, judge_key: str = ""):
     """Queue `caller`'s evaluation: every model (and a local judge) checked for them, an environment variable named
     by the owner only, the recipe checked as the job will run it; the key they typed reaches only this job's
     worker (LAB_JUDGE_API_KEY), never the recipe or the job record. Refused on the public demo first."""
-    from lab import jobs
+    from lab.eval import submit
     from lab.eval.access import check_for
-    from lab.eval.flow import new_out
-    from lab.eval.plan import make
     from lab.jobs.manager import check_allowed
 
     check_allowed("eval")
     caller.require_signed_in("Starting an evaluation")
     check_for(caller, recipe)
-    token = caller.hub_token()
-    plan = make(recipe, token, caller)
-    names = ", ".join(plan.names[:3]) + ("…" if len(plan.names) > 3 else "")
-    key = (judge_key or "").strip()
-    return jobs.submit("eval", recipe, title=f"Evaluate {len(recipe.models)} model(s) on {names}", token=token,
-                       artifact_dir=new_out(), owner=caller.key,
-                       secrets={"LAB_JUDGE_API_KEY": key} if key else None)
+    return submit(recipe, token=caller.hub_token(), caller=caller, judge_key=(judge_key or "").strip())
 
 
 def status(job_id: str, caller=None) -> dict:

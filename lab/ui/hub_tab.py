@@ -55,11 +55,13 @@ def _tabs(inner) -> None:
     with gr.Tab("Publish", id="hub-publish"):
         panel = publish_panel.build()
 
-    def receive(request):
-        path = bus.unstamp(request)
-        if not path:
+    def receive(sent, request: gr.Request):
+        name = bus.unstamp(sent)
+        if not name:
             return gr.skip(), gr.skip()
-        return gr.Dropdown(choices=publish_panel.artifact_choices(), value=path), gr.Tabs(selected="hub-publish")
+        choices = publish_panel.artifact_choices(caller_of(request))
+        value = name if name in {v for _, v in choices} else None
+        return gr.Dropdown(choices=choices, value=value), gr.Tabs(selected="hub-publish")
 
     # "Publish it" from the Artifacts tab selects the artifact here.
     bus.BUS.publish.change(receive, bus.BUS.publish, [panel["artifact"], inner], api_visibility="private")

@@ -60,14 +60,14 @@ def family(folder: str, colour: str | None = None, request: gr.Request = None) -
     return scored_tree(manifest, manifest.get("name", ""), colour or "") if manifest else ""
 
 
-def publish_choice(out: str):
+def publish_choice(out: str, caller):
     """The publish panel's artifact picker, pointed at the new merge when the panel lists it (publishing goes
     through the Hub panel)."""
     if not out:
         return gr.update()
     from lab.ui.publish_panel import artifact_choices
 
-    choices = artifact_choices()
+    choices = artifact_choices(caller)
     values = {v for _, v in choices}
     match = next((v for v in values if v == out or Path(v).name == out), None)
     return gr.update(choices=choices, value=match) if match else gr.update(choices=choices)

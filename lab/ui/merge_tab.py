@@ -265,7 +265,7 @@ def _wire_run(c: dict) -> None:
                 [gr.update()] * len(publish)
         text = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
         family = merge_links.family(s["out"], None, request) if s["out"] else gr.update()
-        done = [merge_links.publish_choice(s["out"])] * len(publish)
+        done = [merge_links.publish_choice(s["out"], caller)] * len(publish)
         return [progress_bar_html(s["progress"], s["message"]), text, gr.Timer(active=not s["final"]), s["out"],
                 family, gr.update(interactive=bool(s["out"])), *done]
 

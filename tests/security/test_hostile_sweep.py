@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(  # Gradio's Spaces h
 
 OUTSIDE = "canary-outside-3c9f1e"  # in files planted outside the lab's folders
 ALICE = "canary-alice-77d0b2"  # in another visitor's job, artifact and upload
+CALL_S = 30  # longest wait for one event's answer
 SKIP = {"lab-tour"}  # concurrency ids of events that start long work whatever they are sent (refused on the demo)
 jobs.register_kind("test.sweep.count", "tests.runners:count", heavy=False)
 
@@ -84,13 +86,22 @@ def _hostile(root: Path, data: Path, upload: str, theirs: Path, attacker: str) -
             "(a+)+$", "x" * 100_000, "acme/data\x00", "HF_TOKEN", "OAUTH_CLIENT_SECRET"]
 
 
-TEXTUAL = ("Textbox", "Code", "Dropdown", "Radio", "JSON")  # fields a hostile value can go into as text
+TEXTUAL = ("Textbox", "Code", "Dropdown", "JSON")  # fields a hostile value can go into as text
+
+
+def _free_text(comp) -> bool:
+    """A field that takes any text (a choice among fixed options is checked by Gradio before the app sees it)."""
+    if type(comp).__name__ not in TEXTUAL or getattr(comp, "stateful", False):
+        return False
+    return type(comp).__name__ != "Dropdown" or bool(getattr(comp, "allow_custom_value", False))
 
 
 def _wire(comp):
     """A component's starting value as the browser sends it."""
     if getattr(comp, "stateful", False):
         return None
+    if type(comp).__name__ == "Number":
+        return 1  # the smallest work: one new token, one row, one step
     value = comp.value() if callable(comp.value) else comp.value
     try:
         value = comp.postprocess(value)
@@ -100,16 +111,21 @@ def _wire(comp):
 
 
 def _cases(demo, hostile: list[str], quick: list[str]):
-    """(fn_index, data) with one hostile value in one text field of every event function."""
+    """(fn_index, data) with one hostile value in one text field of every event function. A function wired to many
+    events (a form's every field re-rendering its YAML) is driven once per input position."""
+    seen = set()
     for index, fn in demo.fns.items():
         if fn.fn is None or fn.concurrency_id in SKIP:
             continue
+        code = getattr(getattr(fn.fn, "__wrapped__", fn.fn), "__code__", None)
         base = [_wire(c) for c in fn.inputs]
         values = hostile if fn.api_visibility == "public" else quick
         for i, comp in enumerate(fn.inputs):
-            if type(comp).__name__ in TEXTUAL and not getattr(comp, "stateful", False):
-                for v in values:
-                    yield index, [*base[:i], v, *base[i + 1:]]
+            if not _free_text(comp) or (code, i) in seen:
+                continue
+            seen.add((code, i))
+            for v in values:
+                yield index, [*base[:i], v, *base[i + 1:]]
 
 
 def _call(app, headers: dict | None, index: int, data: list) -> str:
@@ -123,12 +139,15 @@ def _call(app, headers: dict | None, index: int, data: list) -> str:
         r = http.post("gradio_api/queue/join", json=body)
         if r.status_code != 200:
             return r.text
-        out = []
+        out, deadline = [], time.time() + CALL_S
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
                 out.append(line)
                 msg = json.loads(line[5:]) if line.startswith("data:") else {}
                 if msg.get("msg") in ("process_completed", "close_stream", "unexpected_error"):
+                    break
+                if time.time() > deadline:  # a stream still going (a chat reply): what it said so far counts
+                    out.append("<still running>")
                     break
     return "\n".join(out)
 
@@ -157,7 +176,7 @@ def test_hostile_values_in_every_event_read_nothing_leak_nothing(request, mode, 
     if who != "tester":  # the owner may see alice's work; a visitor never
         leaks += [(i, ALICE) for i, text in answers if ALICE in text]
     paths = [(i, p) for i, text in answers for p in server_paths if p in text]
-    assert len(cases) > 500
+    assert len(cases) > 300
     assert leaks == [], leaks[:5]
     assert paths == [], [(app.demo.fns[i].name, p) for i, p in paths[:5]]
     assert app.canary_seen() == []
