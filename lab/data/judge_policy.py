@@ -6,7 +6,7 @@
   only: a visitor naming one is refused before any variable is looked up, so no name is an oracle), the key the
   caller typed into the page (held for that request, or for that job's worker as LAB_JUDGE_API_KEY, never stored),
   the caller's own Hugging Face token for a Hugging Face endpoint, or none: no Authorization header at all.
-- A local judge model is a model reference like any other (lab.models.ref.parse_for).
+- A local judge model is a model reference like any other (lab.models.usable.model_for).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from lab import outbound
 from lab.access import ANONYMOUS, Caller, job_caller
 from lab.errors import LabError
-from lab.models.ref import parse_for
+from lab.models.usable import model_for
 from lab.settings import get_settings, hub_endpoint as lab_hub
 
 JUDGE_KEY_ENV = "LAB_JUDGE_API_KEY"  # how a typed key reaches a job's worker (lab.jobs.submit(secrets=...))
@@ -82,7 +82,7 @@ def check_judge(settings, caller: Caller) -> None:
         check_key_env(settings, caller)
         outbound.checked_address(completions_url(settings.endpoint), caller, "judge.endpoint")
     else:
-        parse_for(caller, settings.model, "judge.model")
+        model_for(caller, settings.model, "judge.model")
 
 
 def endpoint_key(settings, caller: Caller, key: str = "", token: str | None = None) -> str:

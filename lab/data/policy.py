@@ -3,7 +3,7 @@
 - A source file is an upload the caller made, or an artifact they may use (lab.jobs.owners.check_paths); an upload is
   named `upload:HASH/NAME`, never by its place on the server.
 - Every model field of a step (semantic dedup, clusters, the length step's tokenizer, the reward model, a local judge)
-  goes through lab.models.ref.parse_for: on the public demo an anonymous visitor uses the bundled model and embedder
+  goes through lab.models.usable.model_for: on the public demo an anonymous visitor uses the bundled model and embedder
   only. The judge's endpoint and key go through lab.data.judge_policy.
 - On the public demo a data run reads at most DEMO_MAX_ROWS rows (a Hub dataset needs Max rows set that low).
 - A visitor has one CPU-heavy Data request (load, run, explore) at a time: a second one is told to wait.
@@ -20,7 +20,7 @@ from lab.data.load import data_path
 from lab.data.recipe import EMBED_MODEL, FilterRecipe, Source
 from lab.errors import LabError
 from lab.jobs.owners import check_paths
-from lab.models.ref import parse_for
+from lab.models.usable import model_for
 from lab.settings import get_settings
 
 DEMO_MAX_ROWS = 2000  # rows one data run reads on the public demo
@@ -61,7 +61,7 @@ def check_embedder(caller: Caller, name: str, field: str) -> None:
     """A sentence-transformers model field: the bundled embedder, or a model reference this caller may use."""
     if (name or "").strip() in (EMBED_MODEL, EMBED_HUB_ID):
         return
-    parse_for(caller, name, field)
+    model_for(caller, name, field)
 
 
 def check_steps(steps: list, caller: Caller) -> None:
@@ -71,9 +71,9 @@ def check_steps(steps: list, caller: Caller) -> None:
         if step.type in ("semantic_dedup", "clusters"):
             check_embedder(caller, step.model, f"{step.type}.model")
         elif step.type == "length":
-            parse_for(caller, step.tokenizer, "length.tokenizer")
+            model_for(caller, step.tokenizer, "length.tokenizer")
         elif step.type == "reward":
-            parse_for(caller, step.model, "reward.model")
+            model_for(caller, step.model, "reward.model")
         elif step.type == "judge":
             check_judge(step, caller)
 

@@ -13,7 +13,7 @@ from lab.access import Caller
 from lab.data.load import store_upload
 from lab.errors import LabError
 from lab.jobs import owners
-from lab.models.ref import parse_for
+from lab.models.usable import model_for
 from lab.train.data import dataset_path
 from lab.train.recipe import PRESETS, TrainRecipe
 
@@ -86,13 +86,13 @@ def check_access(recipe: TrainRecipe, caller: Caller) -> None:
     """What this caller may make a run read, before anything is read: the model and the dataset (on a Space a visitor
     uses their own or shared artifacts and uploads, Hub ids, the bundled model), reward models, and no environment
     variable of the server named as a judge's key (only the owner may)."""
-    parse_for(caller, recipe.model, "model")
+    model_for(caller, recipe.model, "model")
     path = dataset_path(recipe.dataset)
     if path is not None:
         owners.check_paths(caller, [path], "dataset")
     for spec in recipe.rewards:
         if spec.name == "rm" and spec.param:
-            parse_for(caller, spec.param, "rewards")
+            model_for(caller, spec.param, "rewards")
         if spec.name == "judge" and (spec.options or {}).get("api_key_env") and not caller.is_owner:
             raise LabError("Only the owner of this Space may name an environment variable as the judge's key.",
                            "Use a Hugging Face endpoint with your sign-in, or a local judge model.", "rewards")

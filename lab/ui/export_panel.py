@@ -13,7 +13,7 @@ from lab.export.recipe import TYPE_HELP, ExportRecipe, build as build_recipe, de
 from lab.export.source import parse as parse_source
 from lab.export.worker import result_of, submit
 from lab.jobs import owners
-from lab.models.ref import parse_for
+from lab.models.usable import model_for
 from lab.shown import scrub
 from lab.ui import export_strings as S
 from lab.ui.common import caller_of, progress_bar_html, shows_errors
@@ -24,7 +24,7 @@ def start(caller: Caller, source, types, name, overwrite, push, private):
     visitors before anything is read; a visitor exports only what they may use, and overwrites only their own."""
     jobs.check_allowed("export")
     caller.require_signed_in("Exporting a model")
-    parse_for(caller, source or "", "source")
+    model_for(caller, source or "", "source")
     recipe = build_recipe(source=source or "", types=list(types or []), out=out_for_name(name),
                           overwrite=bool(overwrite), push=(push or "").strip(), private=bool(private))
     out = Path(recipe.out) if recipe.out else default_out(parse_source(recipe.source).name)
