@@ -125,7 +125,7 @@ def _cases(demo, hostile: list[str], quick: list[str]):
                 continue
             seen.add((code, i))
             for v in values:
-                yield index, [*base[:i], v, *base[i + 1:]]
+                yield index, v, [*base[:i], v, *base[i + 1:]]
 
 
 def _call(app, headers: dict | None, index: int, data: list) -> str:
@@ -169,8 +169,8 @@ def test_hostile_values_in_every_event_read_nothing_leak_nothing(request, mode, 
     quick = [str(data), f"x+{data.parent / 'model'}", upload, theirs.name, f"{attacker}/v1", "HF_TOKEN"]
     headers = app.headers.get(who) if who else None
     cases = list(_cases(app.demo, hostile, quick))
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda c: (c[0], _call(app, headers, *c)), cases))
+    with ThreadPoolExecutor(4) as pool:  # an echo of what the visitor sent tells them nothing new: left out
+        answers = list(pool.map(lambda c: (c[0], _call(app, headers, c[0], c[2]).replace(c[1], "")), cases))
     server_paths = [str(home), str(Path(__file__).resolve().parents[2]), str(root)]
     leaks = [(i, OUTSIDE) for i, text in answers if OUTSIDE in text]
     if who != "tester":  # the owner may see alice's work; a visitor never
