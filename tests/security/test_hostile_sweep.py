@@ -80,10 +80,9 @@ def _plant(root: Path, home: Path) -> Path:
 
 
 def _hostile(root: Path, data: Path, upload: str, theirs: Path, attacker: str) -> list[str]:
-    return [str(data), str(data / "rows.jsonl"), "acme/data", "acme/model", "~/acme/data", f"file://{data}",
-            f"../{root.name}/acme/data", str(data.parent / "model"), f"x+{data.parent / 'model'}", upload,
-            theirs.name, str(theirs), f"{attacker}/v1", "http://169.254.169.254/latest/meta-data/",
-            "(a+)+$", "x" * 100_000, "acme/data\x00", "HF_TOKEN", "OAUTH_CLIENT_SECRET"]
+    return [str(data / "rows.jsonl"), "acme/data", "acme/model", "~/acme/data", f"file://{data}",
+            f"../{root.name}/acme/data", f"x+{data.parent / 'model'}", upload, theirs.name, str(theirs),
+            f"{attacker}/v1", "http://169.254.169.254/latest/meta-data/", "(a+)+$", "x" * 100_000, "HF_TOKEN"]
 
 
 TEXTUAL = ("Textbox", "Code", "Dropdown", "JSON")  # fields a hostile value can go into as text
@@ -166,10 +165,10 @@ def test_hostile_values_in_every_event_read_nothing_leak_nothing(request, mode, 
     Attacker.seen.clear()
     app.hub.auth_log.clear()
     hostile = _hostile(root, data, upload, theirs, attacker)
-    quick = [str(data), f"x+{data.parent / 'model'}", upload, theirs.name, f"{attacker}/v1", "HF_TOKEN"]
+    quick = [str(data.parent / "model"), upload, theirs.name, f"{attacker}/v1"]
     headers = app.headers.get(who) if who else None
     cases = list(_cases(app.demo, hostile, quick))
-    with ThreadPoolExecutor(4) as pool:  # an echo of what the visitor sent tells them nothing new: left out
+    with ThreadPoolExecutor(8) as pool:  # an echo of what the visitor sent tells them nothing new: left out
         answers = list(pool.map(lambda c: (c[0], _call(app, headers, c[0], c[2]).replace(c[1], "")), cases))
     server_paths = [str(home), str(Path(__file__).resolve().parents[2]), str(root)]
     leaks = [(i, OUTSIDE) for i, text in answers if OUTSIDE in text]
