@@ -5,7 +5,7 @@ Adding a method is one new file here, registered by adding it to the import line
 place in the Train tab); the recipe, the worker, preflight, the memory estimate, the card, the form, the CLI and
 the `trl` command printer all read the registry.
 """
-from lab.train.methods import sft, dpo, grpo, kto, reward  # noqa: F401  (isort: skip) each registers itself
+from lab.train.methods import sft, dpo, grpo, kto, reward, orpo  # noqa: F401  (isort: skip) each registers itself
 from lab.train.methods.base import REGISTRY as METHODS
 from lab.train.methods.base import Method, MethodSettings
 
