@@ -260,7 +260,7 @@ MATRIX = [(m, a, s) for m in ("sft", "dpo") for a in ("qlora", "lora", "full") f
 def memory_matrix(c: Check) -> dict:
     """The lab's own worker in this process, one run after another; the allocator's peak is reset before each."""
     from lab.hardware import set_hardware
-    from lab.train.cli import LocalContext
+    from lab.jobs.local import LocalContext
     from lab.train.recipe import TrainRecipe
     from lab.train.worker import train
 
@@ -314,7 +314,7 @@ def fp16_forced(c: Check) -> dict:
     import torch
 
     from lab.hardware import Gpu, Hardware, get_hardware, set_hardware
-    from lab.train.cli import LocalContext
+    from lab.jobs.local import LocalContext
     from lab.train.recipe import TrainRecipe
     from lab.train.worker import train
 

@@ -111,7 +111,7 @@ def _eval(args) -> int:
     if args.job:
         return _as_job(recipe, out, token)
     from lab.eval.flow import evaluate_and_record
-    from lab.train.worker import passive_threads
+    from lab.jobs.worker_setup import passive_threads
 
     passive_threads()
     result = evaluate_and_record(recipe, out, token, log)

@@ -24,7 +24,7 @@ def quiet() -> None:
 
 def run(ctx) -> None:
     from lab.eval import flow
-    from lab.train.worker import passive_threads
+    from lab.jobs.worker_setup import passive_threads
 
     passive_threads()
     recipe = EvalRecipe.parse(ctx.recipe)

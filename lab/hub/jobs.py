@@ -1,15 +1,25 @@
-"""Pushing runs as a light job: the token reaches the worker only through its environment (HF_TOKEN),
-never through the recipe, the job record, the log or the card.
+"""Jobs that reach the Hub: pushing runs as a light job of the lab, and a stage's recipe runs on Hugging Face Jobs.
+
+A push's token reaches the worker only through its environment (HF_TOKEN), never through the recipe, the job
+record, the log or the card. On Hugging Face Jobs the container fetches the lab's code from a Space (your
+duplicate), installs requirements.txt and runs `python -m lab STAGE --recipe-env LAB_RECIPE`: the recipe travels
+in an environment variable, the token only as a Jobs *secret* (HF_TOKEN), never in the command line, the
+environment or a log.
 """
 from __future__ import annotations
 
 import json
 import os
+import shlex
+
+from pydantic import BaseModel, Field
 
 from lab import jobs
 from lab.auth import require_token
-from lab.hub.client import full_repo_id, validate_repo_name
+from lab.errors import LabError
+from lab.hub.client import api, full_repo_id, hub_errors, validate_repo_name
 from lab.hub.publisher import check_artifact, check_folder
+from lab.repo_id import is_repo_id
 
 jobs.register_kind("hub.push", "lab.hub.jobs:run_push", heavy=False, label="Push to the Hub")
 
@@ -54,3 +64,54 @@ def push_result(job: jobs.Job) -> dict:
     """The URL a finished push job published to ({} while it runs or when it failed)."""
     path = job.folder / "push.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+FLAVORS = ["t4-small", "t4-medium", "l4x1", "a10g-small", "a10g-large", "l40sx1", "a100-large", "h200",
+           "cpu-upgrade"]
+DEFAULT_IMAGE = "python:3.11"
+
+
+class HfJobSpec(BaseModel):
+    flavor: str = Field("a10g-small", description="Hardware: t4 (16 GB, fp16), a10g/l4 (24 GB, bf16), a100/h200 "
+                        "(80+ GB). Bigger costs more per minute and finishes sooner.")
+    code_space: str = Field("", description="The Space that holds the lab's code (your duplicate). Empty: this "
+                            "Space.")
+    image: str = Field(DEFAULT_IMAGE, description="Docker image the job runs in (Python 3.10+).")
+    timeout: str = Field("4h", description="The job stops after this long (e.g. 90m, 4h).")
+
+
+def job_command(code_space: str, stage: str = "train") -> list[str]:
+    """The container's command: fetch the code, install it, run the stage's recipe. It holds no secret."""
+    script = (f"set -e; pip install -q 'huggingface_hub>=2.4,<3'; "
+              f"hf download {shlex.quote(code_space)} --repo-type space --local-dir /lab > /dev/null; "
+              "cd /lab; pip install -q -r requirements.txt; "
+              f"python -m lab {shlex.quote(stage)} --recipe-env LAB_RECIPE")
+    return ["bash", "-c", script]
+
+
+def submit_hf_job(stage: str, recipe_yaml: str, label: str, flavor: str, token: str | None,
+                  spec: HfJobSpec | None = None) -> dict:
+    """Run a stage's recipe on Hugging Face Jobs; returns the job's id, URL, flavor, image and command (no
+    secrets). The stage checks first that its recipe can run there (Hub model and data, a push of the result)."""
+    token = require_token(token, "Running on Hugging Face Jobs")
+    spec = (spec or HfJobSpec()).model_copy(update={"flavor": flavor or (spec.flavor if spec else "a10g-small")})
+    if spec.flavor not in FLAVORS:
+        raise LabError(f"Unknown flavor {spec.flavor!r}.", f"Pick one of: {', '.join(FLAVORS)}.", "flavor")
+    space = spec.code_space or os.environ.get("SPACE_ID", "")
+    if not is_repo_id(space):
+        raise LabError("The job needs the lab's code from a Space, and none is known here.",
+                       "Give code_space: your duplicate of the lab Space (user/lab).", "code_space")
+    command = job_command(space, stage)
+    env = {"LAB_RECIPE": recipe_yaml, "LAB_HOME": "/tmp/lab", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    with hub_errors("Submitting the Hugging Face Job"):
+        info = api(token).run_job(image=spec.image, command=command, env=env, secrets={"HF_TOKEN": token},
+                                  flavor=spec.flavor, timeout=spec.timeout, labels={"lab": label})
+    return {"job_id": info.id, "url": info.url, "flavor": spec.flavor, "image": spec.image, "command": command,
+            "status": getattr(info.status, "stage", "")}
+
+
+def hf_job_status(job_id: str, token: str | None) -> dict:
+    token = require_token(token, "Checking a Hugging Face Job")
+    with hub_errors("Checking the Hugging Face Job"):
+        info = api(token).inspect_job(job_id=job_id)
+    return {"job_id": info.id, "status": info.status.stage, "message": info.status.message, "url": info.url}

@@ -25,13 +25,18 @@ class JobContext:
     def __init__(self, job: store.Job, recipe: dict):
         self.job = job
         self.job_id = job.id
+        self._open(recipe, job.folder, job.metrics_path, (signal.SIGTERM,))
+
+    def _open(self, recipe: dict, folder: Path, metrics_path: Path, signals: tuple) -> None:
         self.recipe = recipe
-        self.folder = job.folder
+        self.folder = folder
+        self.metrics_path = metrics_path
         self.cancelled = False
         self.cooperative = False  # a runner that polls `cancelled` itself (e.g. to save a checkpoint)
         self._last_progress = 0.0
-        self._recorded = RecordedSteps(job.metrics_path)
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._recorded = RecordedSteps(metrics_path)
+        for sig in signals:
+            signal.signal(sig, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame):
         from lab.jobs.watchdog import read_stop_note
@@ -55,7 +60,7 @@ class JobContext:
         if not self._recorded.admit(values):
             return
         values.setdefault("time", round(time.time(), 3))
-        with open(self.job.metrics_path, "a") as f:
+        with open(self.metrics_path, "a") as f:
             f.write(json.dumps(values) + "\n")
 
     def progress(self, fraction: float, message: str = "", force: bool = False) -> None:

@@ -9,6 +9,9 @@ import json
 import random
 from pathlib import Path
 
+from lab.artifacts import finalize, read_manifest
+from lab.settings import get_settings
+
 NAME = "arithmetic-sums"
 ROWS = 200
 INSTRUCTION = "Reply as <answer>N</answer>."
@@ -29,9 +32,6 @@ def rows(n: int = ROWS, seed: int = 0) -> list[dict]:
 
 def ensure() -> Path:
     """The set as a dataset artifact (data.jsonl + card); written on first use, then reused as is."""
-    from lab.artifacts import finalize, read_manifest
-    from lab.settings import get_settings
-
     folder = get_settings().artifacts / NAME
     if read_manifest(folder).get("kind") == "dataset" and (folder / "data.jsonl").is_file():
         return folder

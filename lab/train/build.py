@@ -6,12 +6,16 @@ has AVX512-BF16, after which LoRA gradients through them are wrong: fix_cpu_4bit
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.hardware import Gpu, Hardware, get_hardware
+from lab.models import resolve
+from lab.train import methods, base_model
+from lab.train.masking import apply_template
 from lab.train.recipe import TrainRecipe
 
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -47,13 +51,13 @@ def plan(recipe: TrainRecipe, hw: Hardware | None = None) -> Plan:
 
 
 def torch_dtype(name: str):
-    import torch
+    import torch  # heavy: torch, only where weights load
 
     return getattr(torch, _DTYPES[name])
 
 
 def bnb_config(p: Plan):
-    from transformers import BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig  # heavy: transformers
 
     compute = torch_dtype(p.precision)
     extra = {"bnb_4bit_quant_storage": compute} if p.fsdp else {}  # FSDP shards one dtype: store 4-bit in it
@@ -62,18 +66,16 @@ def bnb_config(p: Plan):
 
 
 def lora_config(recipe: TrainRecipe):
-    from peft import LoraConfig
-
-    from lab.train.methods import lora_task
+    from peft import LoraConfig  # heavy: peft imports torch and transformers
 
     return LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
-                      target_modules=recipe.targets, bias="none", **lora_task(recipe))
+                      target_modules=recipe.targets, bias="none", **methods.of(recipe).lora_task())
 
 
 def fix_cpu_4bit(model) -> int:
     """Turn off bitsandbytes' AVX512-BF16 repack on every Linear4bit (DESIGN.md §5). Returns how many."""
     try:
-        import bitsandbytes as bnb
+        import bitsandbytes as bnb  # heavy: bitsandbytes (and optional)
     except ImportError:
         return 0
     n = 0
@@ -88,7 +90,7 @@ def fp32_trainable(model) -> int:
     """Under fp16 AMP (a T4) every trained weight must be fp32: the GradScaler cannot unscale bf16 gradients
     ("_amp_foreach_non_finite_check_and_unscale_cuda not implemented for 'BFloat16'"), and TRL casts QLoRA
     adapters to bf16. Returns how many tensors were cast."""
-    import torch
+    import torch  # heavy: torch (loaded by then)
 
     n = 0
     for param in model.parameters():
@@ -100,9 +102,7 @@ def fp32_trainable(model) -> int:
 
 def load_tokenizer(folder: Path, recipe: TrainRecipe):
     """The tokenizer with the run's chat template and a pad token; returns (tokenizer, warnings)."""
-    from transformers import AutoTokenizer
-
-    from lab.train.masking import apply_template
+    from transformers import AutoTokenizer  # heavy: transformers
 
     tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     warnings = [w for w in [apply_template(tok, recipe.chat_template)] if w]
@@ -119,9 +119,7 @@ def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
         kwargs["quantization_config"] = bnb_config(p)
     if (p.four_bit or p.device == "cuda") and not p.fsdp:  # straight to the device, never staged whole in RAM
         kwargs["device_map"] = {"": _local_device(p)}
-    from lab.train.methods import model_class
-
-    auto, extra = model_class(recipe)  # a reward model is a sequence classifier
+    auto, extra = methods.of(recipe).model_class()  # a reward model is a sequence classifier
     model = auto.from_pretrained(folder, **kwargs, **extra)
     if p.four_bit and p.device == "cpu":
         fix_cpu_4bit(model)
@@ -136,8 +134,6 @@ def local_index() -> int:
 def attention(p: Plan) -> str:
     """flash-attention 2 on a GPU with 16-bit compute when the package is installed, else PyTorch's SDPA. Both
     keep packed rows apart (padding-free batches carry position ids) and never store seq × seq scores."""
-    import importlib.util
-
     if p.device == "cuda" and p.precision in ("bf16", "fp16") and importlib.util.find_spec("flash_attn"):
         return "flash_attention_2"
     return "sdpa"
@@ -168,7 +164,7 @@ def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_
 def _checkpointing_args(p: Plan) -> dict:
     """Gradient checkpointing, non-reentrant, under the name the installed transformers uses (5.23 renamed it
     activation_checkpointing; the old name stays as a deprecated alias)."""
-    from transformers import TrainingArguments
+    from transformers import TrainingArguments  # heavy: transformers
 
     name = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ \
         else "gradient_checkpointing"
@@ -177,18 +173,21 @@ def _checkpointing_args(p: Plan) -> dict:
 
 
 def training_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool = False, total_steps: int = 100):
-    kw = _common_args(recipe, out, p, has_eval, total_steps)
-    if recipe.method in ("grpo", "kto", "reward"):
-        from lab.train.methods import training_args as method_args
+    """The method's TRL config, built on the arguments every method shares."""
+    return methods.of(recipe).config(recipe, _common_args(recipe, out, p, has_eval, total_steps))
 
-        return method_args(recipe, kw)
-    if recipe.method == "dpo":
-        from trl import DPOConfig
 
-        return DPOConfig(**kw, beta=recipe.dpo_beta, loss_type=[recipe.dpo_loss])
-    from trl import SFTConfig
+def load_weights(recipe: TrainRecipe, p: Plan, token: str | None, log):
+    """(model, tokenizer) at the planned precision; an adapter artifact as the base is merged in first."""
+    from peft import PeftModel  # heavy: peft imports torch and transformers
 
-    return SFTConfig(**kw, packing=recipe.packing, completion_only_loss=None, dataset_num_proc=None)
+    base_cfg, prior = base_model.model_folders(recipe.model, token)
+    folder = resolve(str(base_cfg) if prior else recipe.model, token=token, log=log)
+    tok, _ = load_tokenizer(prior or folder, recipe)
+    model = load_model(folder, recipe, p)
+    if prior:
+        model = PeftModel.from_pretrained(model, str(prior)).merge_and_unload()
+    return model, tok
 
 
 # The machine a `trl` command runs on is not this one: its flags come from the recipe (use_cpu), and a GPU target
@@ -199,10 +198,11 @@ _OLDER_GPUS = "# On a GPU without bf16 (T4, V100): --bf16 False --fp16 True. On 
 
 
 def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
-    """The equivalent `trl sft` / `trl dpo` command line, for users who leave the lab. A lab dataset artifact loads
-    as it is (its card names its data file), so the command runs as shown."""
+    """The equivalent `trl sft` / `trl dpo` / ... command line, for users who leave the lab. A lab dataset artifact
+    loads as it is (its card names its data file), so the command runs as shown."""
     p = plan(recipe, _CPU_TARGET if recipe.use_cpu else _GPU_TARGET)
-    args = ["trl", recipe.method, "--model_name_or_path", recipe.model, "--dataset_name", recipe.dataset,
+    method = methods.of(recipe)
+    args = ["trl", method.name, "--model_name_or_path", recipe.model, "--dataset_name", recipe.dataset,
             "--dataset_train_split", recipe.dataset_split, "--output_dir", output_dir,
             "--learning_rate", f"{recipe.learning_rate:g}", "--per_device_train_batch_size", str(recipe.batch_size),
             "--gradient_accumulation_steps", str(recipe.grad_accum), "--max_length", str(recipe.max_seq_length),
@@ -218,15 +218,11 @@ def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
                  "--lora_dropout", f"{recipe.lora_dropout:g}", "--lora_target_modules", *targets]
     if recipe.adapter == "qlora":
         args += ["--load_in_4bit", "--bnb_4bit_quant_type", "nf4", "--use_bnb_nested_quant"]
-    if recipe.method == "dpo":
-        args += ["--beta", f"{recipe.dpo_beta:g}", "--loss_type", recipe.dpo_loss]
-    elif recipe.packing:
-        args += ["--packing"]
     if p.device == "cpu":
         args += ["--use_cpu"]
-    if recipe.method in ("grpo", "kto", "reward"):
-        from lab.train.methods import trl_args
-
-        args, note = trl_args(recipe, args)
-        return shlex.join(args) + note + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)
-    return shlex.join(args) + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)
+    made = method.trl_args(recipe, args)
+    if made is None:
+        return (f"# TRL's CLI has no `trl {method.name}` command: run the recipe with `python -m lab train "
+                "recipe.yaml`, or TRL's trainer from Python.")
+    args, note = made
+    return shlex.join(args) + note + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)

@@ -7,6 +7,7 @@ import time
 from transformers import TrainerCallback
 
 from lab.jobs.context import note_run
+from lab.train.memory_guard import current_gb
 
 # Trainer log keys -> the lab's metric names
 KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", "grad_norm": "grad_norm",
@@ -84,8 +85,6 @@ class LabCallback(TrainerCallback):
             self.tokens_last = state.num_input_tokens_seen
             row.update(step_time=round(dt, 4), tokens_per_s=round(tokens / dt, 1) if tokens else None)
             if self.device:  # RSS on CPU, what PyTorch holds on a GPU: the live view shows it next to the estimate
-                from lab.train.memory_guard import current_gb
-
                 row["mem_gb"] = round(current_gb(self.device), 3)
         self.ctx.metric(**{k: v for k, v in row.items() if v is not None})
         self._progress(state, logs)

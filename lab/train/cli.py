@@ -6,82 +6,43 @@
   python -m lab train --method grpo --model REF --dataset PATH --reward format:REGEX --reward exact@2 --max-steps N
   python -m lab train RECIPE.yaml --trl-command | --lr-find | --hf-job FLAVOR
 Prints JSON (steps, first_loss, last_loss, artifact; GRPO also first_reward, last_reward) on stdout; logs go
-to stderr.
+to stderr. This module holds the flags and the dispatch: the run is lab.train.worker's, its supervision
+lab.jobs.local's, the Hugging Face Jobs submission lab.train.hf_jobs'.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import signal
 import sys
-import time
+import typing
 from pathlib import Path
 
+from lab.artifacts import MANIFEST, new_folder
+from lab.auth import local_token
 from lab.errors import LabError
+from lab.jobs.context import JobCancelled
+from lab.jobs.local import LocalContext, in_watched_child, run_watched
+from lab.jobs.manager import wait
+from lab.jobs.worker_setup import passive_threads
+from lab.train import submit
+from lab.train.build import trl_command
+from lab.train.hf_jobs import HfJobSpec, submit_hf_job
+from lab.train.lr_finder import find_lr
+from lab.train.recipe import AUTO_FIT, TrainRecipe, form_fields
+from lab.train.worker import train
 
-
-class LocalContext:
-    """What a job runner gets, for a run in this process: metrics.jsonl in the output folder, logs on stderr."""
-
-    def __init__(self, folder: Path, recipe: dict | None = None):
-        self.folder = Path(folder)
-        self.recipe = recipe or {}
-        self.cancelled = False
-        self.cooperative = True
-        self.metrics_path = self.folder / "metrics.jsonl"
-        from lab.jobs.context import RecordedSteps
-
-        self._recorded = RecordedSteps(self.metrics_path)
-        self.resumed = (self.folder / "checkpoints").is_dir()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
-        from lab.jobs.watchdog import protect_app
-
-        protect_app()
-
-    def _on_signal(self, signum, frame):
-        from lab.jobs.context import MemoryStopped
-        from lab.jobs.watchdog import read_stop_note
-
-        stopped = read_stop_note(self.folder, remove=True)
-        if stopped:  # the memory watchdog: fail now, no checkpoint (saving would take more memory)
-            raise MemoryStopped(stopped)
-        self.cancelled = True  # the training callback saves a checkpoint, then stops
-
-    def check_cancelled(self) -> None:
-        if self.cancelled:
-            from lab.jobs.context import JobCancelled
-
-            raise JobCancelled("cancelled")
-
-    def log(self, msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-    def metric(self, **values) -> None:
-        if not self._recorded.admit(values):
-            return  # already recorded before a resume
-        values.setdefault("time", round(time.time(), 3))
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(values) + "\n")
-
-    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
-        pass
-
-
+CHILD_FLAG = "LAB_TRAIN_CHILD"  # set in the watched child (benchmarks set it to train in one process)
 _ALIASES = {"learning_rate": ["--lr"], "rewards": ["--reward"]}  # short names the README and earlier versions use
 _NOT_FLAGS = {"auto_fit"}  # follows from which flags are given
 
 
 def _recipe_flags(parser) -> None:
-    """One flag per TrainRecipe field, typed and documented from the field itself (as TRL's parser does)."""
-    import typing
-
-    from lab.train.recipe import TrainRecipe
-
+    """One flag per field of the recipe's flat form (the common ones, each method's), typed and documented from
+    the field itself (as TRL's parser does)."""
     group = parser.add_argument_group("recipe fields (override the recipe file; a batch or length given here is "
                                       "kept as is, the others may be lowered to fit memory)")
-    for name, info in TrainRecipe.model_fields.items():
+    for name, info in form_fields().items():
         if name in _NOT_FLAGS:
             continue
         flags = [f"--{name.replace('_', '-')}", *_ALIASES.get(name, [])]
@@ -100,7 +61,8 @@ def _recipe_flags(parser) -> None:
 
 
 def add_parsers(sub) -> None:
-    t = sub.add_parser("train", help="Fine-tune a model (SFT, DPO, GRPO, KTO or a reward model) from a recipe, or with the quick options.")
+    t = sub.add_parser("train", help="Fine-tune a model (SFT, DPO, GRPO, KTO, a reward model, ...) from a recipe, "
+                                     "or with the quick options.")
     t.add_argument("recipe", nargs="?", help="A TrainRecipe YAML file (the Train tab exports one).")
     t.add_argument("--out", help="Output folder (a new artifact folder by default; an unfinished one resumes).")
     t.add_argument("--job", action="store_true", help="Run as a background job of the lab and wait for it.")
@@ -115,20 +77,19 @@ def add_parsers(sub) -> None:
     t.set_defaults(func=_train)
 
 
-def recipe_from_args(args):
-    from lab.train.recipe import AUTO_FIT, TrainRecipe
-
+def recipe_from_args(args) -> TrainRecipe:
+    """The recipe file (or the environment's YAML) with the flags given over it, in the flat form."""
     data: dict = {}
     if args.recipe_env:
-        data = TrainRecipe.from_yaml(os.environ.get(args.recipe_env, "")).model_dump()
+        data = TrainRecipe.from_yaml(os.environ.get(args.recipe_env, "")).flat()
     elif args.recipe:
         path = Path(args.recipe)
         if not path.is_file():
             raise LabError(f"No recipe file at {args.recipe}.", "Give the path of a TrainRecipe YAML.", "recipe")
-        data = TrainRecipe.from_yaml(path.read_text()).model_dump()
+        data = TrainRecipe.from_yaml(path.read_text()).flat()
     elif not (args.model or args.dataset):
         raise LabError("Nothing to train.", "Give a recipe YAML, or --model/--dataset (quick path).", "recipe")
-    given = {name: getattr(args, name) for name in TrainRecipe.model_fields
+    given = {name: getattr(args, name) for name in form_fields()
              if name not in _NOT_FLAGS and getattr(args, name, None) is not None}
     auto = [f for f in data.get("auto_fit", AUTO_FIT) if f not in given]
     data.update(given, auto_fit=auto)
@@ -144,8 +105,6 @@ def _print(obj) -> None:
 
 
 def _out_folder(args, recipe) -> Path:
-    from lab.artifacts import MANIFEST, new_folder
-
     if args.out:
         out = Path(args.out).expanduser().resolve()
         if (out / MANIFEST).is_file():
@@ -157,36 +116,28 @@ def _out_folder(args, recipe) -> Path:
 
 
 def _train(args) -> int:
-    from lab.train.worker import passive_threads
-
     passive_threads()
     recipe = recipe_from_args(args)
     if args.trl_command:
-        from lab.train.build import trl_command
-
         print(trl_command(recipe, args.out or "out"))
         return 0
     if args.hf_job:
-        from lab.auth import local_token
-        from lab.train.hf_jobs import HfJobSpec, submit_hf_job
-
         _print(submit_hf_job(recipe, args.hf_job, local_token(), HfJobSpec(code_space=args.code_space)))
         return 0
     if args.job:
-        return _as_job(recipe, args)
+        return _as_job(recipe)
     folder = _out_folder(args, recipe)
-    if not _in_child():
-        return _watched_child(args, folder)
+    if not in_watched_child(CHILD_FLAG):  # the same command again, in a child under the memory watchdog
+        return run_watched([*args.argv, "--out", str(folder)], folder, CHILD_FLAG)
+    return _in_process(args, recipe, folder)
+
+
+def _in_process(args, recipe: TrainRecipe, folder: Path) -> int:
     ctx = LocalContext(folder, recipe.model_dump())
     token = os.environ.get("HF_TOKEN") or None
     if args.lr_find:
-        from lab.train.lr_finder import find_lr
-
         _print(find_lr(recipe, folder, ctx, token=token))
         return 0
-    from lab.jobs.context import JobCancelled
-    from lab.train.worker import train
-
     try:
         result = train(recipe, folder, ctx, token=token)
     except JobCancelled:
@@ -197,47 +148,7 @@ def _train(args) -> int:
     return 0
 
 
-def _in_child() -> bool:
-    """Train here when this is the watched child, or a rank of a multi-process launch (the launcher watches)."""
-    return os.environ.get("LAB_TRAIN_CHILD") == "1" or int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _watched_child(args, folder: Path) -> int:
-    """Run the same command in a child process under the memory watchdog: an out-of-memory run is stopped by the
-    lab with its numbers, never by the kernel. Ctrl-C / SIGTERM reach the child, which saves a checkpoint."""
-    import subprocess
-
-    from lab.jobs.allocator import allocator_env
-    from lab.jobs.watchdog import Watchdog, read_stop_note
-
-    folder.mkdir(parents=True, exist_ok=True)
-    env = allocator_env({**os.environ, "LAB_TRAIN_CHILD": "1"}, "glibc")  # switches itself when memory is tight
-    argv = [sys.executable, "-m", "lab", *args.argv, "--out", str(folder)]
-    proc = subprocess.Popen(argv, env=env, start_new_session=True)
-    forward = lambda signum, frame: os.killpg(proc.pid, signal.SIGTERM)  # noqa: E731
-    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    dog = Watchdog(proc.pid, folder)
-    dog.start()
-    try:
-        code = proc.wait()
-    finally:
-        dog.close()
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-    dog.join(timeout=60)
-    if dog.message:
-        read_stop_note(folder, remove=True)
-        if code < 0:  # killed before it could say why itself
-            print(f"error: memory: {dog.message}", file=sys.stderr)
-        return 2
-    return code
-
-
-def _as_job(recipe, args) -> int:
-    from lab.auth import local_token
-    from lab.jobs.manager import wait
-    from lab.train import submit
-
+def _as_job(recipe: TrainRecipe) -> int:
     job = submit(recipe, token=local_token() if (recipe.push_to or recipe.push_checkpoints_to) else None)
     print(f"job {job.id} {job.state}", file=sys.stderr)
     job = wait(job.id, timeout=7 * 24 * 3600)

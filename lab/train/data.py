@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.artifacts import parent_entry
+from lab.data import formats
+from lab.data import load as data_load
+from lab.data.export import DATA_FILE
+from lab.data.formats import NeedsMapping
+from lab.data.recipe import Source
 from lab.errors import LabError
 from lab.repo_id import is_repo_id
 
@@ -19,14 +25,12 @@ KIND_OF_FORM = {"messages": "sft", "prompt_completion": "sft", "preference": "pr
 def dataset_path(ref: str, field: str = "dataset") -> Path | None:
     """The local file or folder a dataset reference names (an artifact by name, `upload:HASH/NAME`, a path; on a
     Space only inside the lab's folders), or None for a Hub id."""
-    from lab.data.load import data_path
-
     ref = (ref or "").strip()
     if not ref:
         raise LabError("No dataset chosen.", "Pick a Data-tab artifact, upload a file or give a Hub id.", field)
     if is_repo_id(ref) and not _exists(ref):
         return None
-    return data_path(ref, field)
+    return data_load.data_path(ref, field)
 
 
 def _exists(ref: str) -> bool:
@@ -38,9 +42,6 @@ def _exists(ref: str) -> bool:
 
 def source_for(ref: str, split: str = "train", max_rows: int | None = None):
     """A lab.data Source for a dataset reference (artifact, upload, file or Hub id)."""
-    from lab.data.export import DATA_FILE
-    from lab.data.recipe import Source
-
     path = dataset_path(ref)
     if path is None:
         return Source(hub=ref.strip(), split=split, limit=max_rows)
@@ -72,9 +73,6 @@ def _shape(row: dict, form: str) -> dict:
 def load_rows(ref: str, split: str = "train", max_rows: int | None = None,
               token: str | None = None) -> tuple[list[dict], str]:
     """(rows in one of the shapes above, form) where form is messages | prompt_completion | preference | text."""
-    from lab.data import load as data_load
-    from lab.data.formats import NeedsMapping
-
     source = source_for(ref, split, max_rows)
     raw = data_load.raw_rows(source, token)
     try:
@@ -89,9 +87,31 @@ def load_rows(ref: str, split: str = "train", max_rows: int | None = None,
     return [_shape(r, form) for r in rows], form
 
 
+def raw_rows(ref: str, split: str = "train", max_rows: int | None = None, token: str | None = None) -> list[dict]:
+    """The dataset's rows as stored (for methods that shape them themselves: GRPO's prompts, KTO's labels)."""
+    rows = data_load.raw_rows(source_for(ref, split, max_rows), token)
+    if not rows:
+        raise LabError(f"The dataset {ref} has no rows.", "Pick a dataset with rows.", "dataset")
+    return rows
+
+
+def columns_of(raw: list[dict]) -> list[str]:
+    return list(dict.fromkeys(k for r in raw[:100] for k in r))
+
+
+def normalized_rows(raw: list[dict]):
+    """(form, converted rows) through the Data tab's formats, or (None, None) when none fits."""
+    try:
+        name = formats.detect(columns_of(raw), raw[:5])
+    except LabError:
+        return None, None
+    fmt = formats.get_format(name)
+    return fmt.form, formats.convert_rows(raw, fmt, {}, "dataset")
+
+
 def load_dataset(ref: str, split: str = "train", max_rows: int | None = None, token: str | None = None):
     """(datasets.Dataset, kind) where kind is 'sft' | 'text' | 'preference'."""
-    import datasets
+    import datasets  # heavy: datasets imports pyarrow and pandas
 
     rows, form = load_rows(ref, split, max_rows, token)
     return datasets.Dataset.from_list(rows), KIND_OF_FORM[form]
@@ -99,15 +119,4 @@ def load_dataset(ref: str, split: str = "train", max_rows: int | None = None, to
 
 def dataset_lineage(ref: str) -> dict:
     """The dataset as a parent entry (with its own lineage when it is a lab artifact)."""
-    from lab.artifacts import parent_entry
-
     return parent_entry(ref, "dataset")
-
-
-def load_for_recipe(recipe, token: str | None = None):
-    """(datasets.Dataset, kind) in the shape the recipe's method trains on (GRPO and KTO have their own)."""
-    if recipe.method in ("grpo", "kto"):
-        from lab.train import method_data
-
-        return method_data.load(recipe.method, recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
-    return load_dataset(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)

@@ -2,13 +2,20 @@
 the card with the dataset's lineage, and optionally push the result to the Hub."""
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
 
 from lab.artifacts import finalize, parent_entry
 from lab.errors import LabError
+from lab.hardware import ram_free_bytes, vram_free_bytes
+from lab.hub import publish
 from lab.jobs.context import read_metrics
+from lab.models import resolve
+from lab.repo_id import is_repo_id
+from lab.train import merge_lora, methods
+from lab.train.base_model import model_folders
 from lab.train.recipe import TrainRecipe
 
 
@@ -18,7 +25,7 @@ def loss_png(metrics: list[dict], out: Path) -> Path | None:
     evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
     if not train:
         return None
-    import matplotlib
+    import matplotlib  # heavy: matplotlib, only when a run ends
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -58,32 +65,25 @@ def parents(recipe: TrainRecipe) -> list[dict]:
 
 
 def _tags(recipe: TrainRecipe) -> list[str]:
-    extra = {"qlora": ["lora"]}.get(recipe.adapter, []) + (["reward-model"] if recipe.method == "reward" else [])
-    return ["trl", recipe.method, recipe.adapter] + extra
+    method = methods.of(recipe)
+    return ["trl", method.name, recipe.adapter] + {"qlora": ["lora"]}.get(recipe.adapter, []) + list(method.card_tags)
 
 
 def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log=print) -> dict:
     """Adapter (or full model) + tokenizer + loss curve + card into the job's folder. Returns the metrics."""
-    from lab.train import method_report
-
-    folder = Path(folder)
-    if recipe.method == "reward":
-        from lab.train.methods import save_reward_model
-
-        save_reward_model(trainer, folder)
-    else:
-        trainer.save_model(str(folder))
-        _name_base_by_hub_id(folder, recipe.model)
+    folder, method = Path(folder), methods.of(recipe)
+    method.save(trainer, folder)
+    _name_base_by_hub_id(folder, recipe.model)
     (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; recipe.yaml is the record of the run
     tok.save_pretrained(str(folder))
     metrics = read_metrics(folder / "metrics.jsonl")
     loss_png(metrics, folder / "loss.png")
     summary = final_metrics(metrics, steps)
-    kind = "model" if recipe.adapter == "full" or recipe.method == "reward" else "adapter"
-    finalize(folder, kind, parents(recipe), recipe=recipe, metrics=summary, step=recipe.method,
+    kind = "model" if recipe.adapter == "full" or method.saved_whole else "adapter"
+    finalize(folder, kind, parents(recipe), recipe=recipe, metrics=summary, step=method.name,
              tags=_tags(recipe), name=recipe.output_name or folder.name,
-             extra={"base_model_path": recipe.model, "method": recipe.method, "adapter": recipe.adapter,
-                    **method_report.card_extra(recipe, folder, metrics)})
+             extra={"base_model_path": recipe.model, "method": method.name, "adapter": recipe.adapter,
+                    **method.card_extra(recipe, folder, metrics)})
     log(f"Saved the {kind} to {folder}.")
     return summary
 
@@ -91,8 +91,6 @@ def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log
 def _name_base_by_hub_id(folder: Path, model: str) -> None:
     """PEFT names the adapter's base by the folder it was loaded from (an HF cache snapshot for a Hub model).
     A Hub id names it anywhere (another machine, the Hub, a Space that reads no cache path for a visitor)."""
-    from lab.repo_id import is_repo_id
-
     config = folder / "adapter_config.json"
     if not config.is_file() or not is_repo_id(model) or Path(model).expanduser().exists():
         return
@@ -103,21 +101,16 @@ def _name_base_by_hub_id(folder: Path, model: str) -> None:
 
 def load_base_16bit(ref: str, token: str | None = None, on_gpu: bool = False):
     """The base model at 16 bits (bf16 unless the checkpoint says fp16): what QLoRA adapters merge into."""
+    # heavy: transformers and peft import torch
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM
-
-    from lab.models import resolve
-    from lab.train.preflight import model_folders
 
     base_cfg, prior = model_folders(ref, token)
     folder = resolve(str(base_cfg) if prior else ref, token=token, log=lambda m: None)
-    from lab.train.merge_lora import target_dtype
-
-    dtype = target_dtype(json.loads((Path(folder) / "config.json").read_text()))
+    dtype = merge_lora.target_dtype(json.loads((Path(folder) / "config.json").read_text()))
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=False, use_safetensors=True,
                                                  **({"device_map": {"": 0}} if on_gpu else {}))
     if prior:  # training continued an earlier adapter: fold it in first
-        from peft import PeftModel
-
         model = PeftModel.from_pretrained(model, str(prior)).merge_and_unload()
     return model
 
@@ -125,9 +118,9 @@ def load_base_16bit(ref: str, token: str | None = None, on_gpu: bool = False):
 def merge(adapter_folder: Path, recipe: TrainRecipe, token: str | None = None, log=print) -> Path:
     """A full model: the adapter merged into a fresh 16-bit base (never into 4-bit weights), by a path that fits:
     on a GPU, in RAM, or one shard at a time (lab.train.merge_lora). The disk is checked first."""
+    # heavy: transformers and peft import torch
+    from peft import PeftModel
     from transformers import AutoTokenizer
-
-    from lab.train import merge_lora
 
     out = Path(adapter_folder).parent / f"{Path(adapter_folder).name}-merged"  # next to the adapter
     if out.exists():
@@ -142,8 +135,6 @@ def merge(adapter_folder: Path, recipe: TrainRecipe, token: str | None = None, l
         if path == "shards" and not _has_prior(recipe.model, token):
             merge_lora.merge_by_shard(base, Path(adapter_folder), out, log)
         else:
-            from peft import PeftModel
-
             model = PeftModel.from_pretrained(load_base_16bit(recipe.model, token, on_gpu=path == "gpu"),
                                               str(adapter_folder)).merge_and_unload()
             model.save_pretrained(str(out), safe_serialization=True)
@@ -156,37 +147,28 @@ def merge(adapter_folder: Path, recipe: TrainRecipe, token: str | None = None, l
     if (Path(adapter_folder) / "loss.png").is_file():
         shutil.copy(Path(adapter_folder) / "loss.png", out / "loss.png")
     finalize(out, "model", parents(recipe), recipe=recipe, metrics=manifest.get("metrics"),
-             step=f"{recipe.method}+merge", tags=_tags(recipe) + ["merged"],
+             step=f"{recipe.method.name}+merge", tags=_tags(recipe) + ["merged"],
              extra={"adapter": str(adapter_folder), "merge_path": path})
     log(f"Merged model saved to {out}.")
     return out
 
 
 def _base_folder(ref: str, token: str | None) -> Path:
-    from lab.models import resolve
-    from lab.train.preflight import model_folders
-
     base_cfg, prior = model_folders(ref, token)
     return Path(resolve(str(base_cfg) if prior else ref, token=token, log=lambda m: None))
 
 
 def _has_prior(ref: str, token: str | None) -> bool:
     """Training continued an earlier adapter: the shard path cannot fold two adapters in."""
-    from lab.train.preflight import model_folders
-
     return model_folders(ref, token)[1] is not None
 
 
 def _free_memory() -> tuple[int, int | None]:
     """(RAM free, VRAM free or None) now, after training has let go of its memory."""
-    import gc
-
-    from lab.hardware import ram_free_bytes, vram_free_bytes
-
     gc.collect()
     vram = None
     try:
-        import torch
+        import torch  # heavy: torch (loaded by then: training used it)
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -199,8 +181,6 @@ def _free_memory() -> tuple[int, int | None]:
 def push_result(folder: Path, repo: str, token: str | None, log=print) -> dict:
     """Publish a finished artifact through the Hub panel's code. A failed push does not fail the run: the
     artifact stays here and can be published again from the Hub panel."""
-    from lab.hub import publish
-
     try:
         return {"url": publish(folder, repo, token, private=True, log=log)}
     except LabError as exc:

@@ -8,17 +8,21 @@ Resume state (optimizer.pt, rng_state.pth) is read by transformers with torch.lo
 """
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 from pathlib import Path
 
+from huggingface_hub import hf_hub_download, snapshot_download
+from huggingface_hub.errors import RepositoryNotFoundError
+
 from lab.errors import LabError
+from lab.hub.client import api
 
 REMOTE_DIR = "last-checkpoint"
 
 
 def _api(token: str | None):
-    from lab.hub.client import api
-
     return api(token)
 
 
@@ -66,8 +70,6 @@ class CheckpointPusher:
 
 def _remote_files(repo: str, token: str | None) -> list[str] | None:
     """The repo's files; None when the repo does not exist. Any other failure is a LabError."""
-    from huggingface_hub.errors import RepositoryNotFoundError
-
     try:
         return _api(token).list_repo_files(repo)
     except RepositoryNotFoundError:
@@ -84,10 +86,6 @@ def _unreadable(repo: str, exc: Exception) -> LabError:
 
 def remote_step(repo: str, token: str | None) -> int | None:
     """The step of the Hub's last checkpoint; None when it has none."""
-    import json
-
-    from huggingface_hub import hf_hub_download
-
     if f"{REMOTE_DIR}/trainer_state.json" not in (_remote_files(repo, token) or []):
         return None
     try:
@@ -101,11 +99,6 @@ def pull_checkpoint(repo: str, dest: Path, token: str | None) -> Path | None:
     """Download the Hub's last checkpoint into dest/checkpoint-N. None only when there is none (no repo yet, or
     no checkpoint in it): a failure to read one is a LabError, because training from step 0 would then replace
     the only good checkpoint."""
-    import json
-    import shutil
-
-    from huggingface_hub import snapshot_download
-
     files = _remote_files(repo, token) or []
     if not any(f.startswith(REMOTE_DIR + "/") for f in files):
         return None

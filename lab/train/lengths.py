@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lab.train.masking import apply_template
+
 SAMPLE_ROWS = 2000  # rows tokenized to know the distribution (all of them in smaller datasets)
 
 
@@ -48,9 +50,8 @@ class Lengths:
                 "sampled": len(self.sample), "measured": self.measured}
 
 
-def _texts(row: dict, kind: str, method: str) -> list:
-    if kind == "preference" and method == "sft":
-        return [row["prompt"] + row["chosen"]]  # SFT on preference rows trains on the chosen answers
+def row_texts(row: dict, kind: str) -> list:
+    """The texts (or conversations) a row of this kind puts in a batch (a method may say otherwise)."""
     if kind == "preference":
         return [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
     if kind == "text":
@@ -60,12 +61,13 @@ def _texts(row: dict, kind: str, method: str) -> list:
     return [row["messages"]]
 
 
-def measure(ds, kind: str, tokenizer, seed: int = 0, method: str = "sft") -> Lengths:
-    """Token lengths of (a sample of) `ds` rows as the trainer will see them."""
+def measure(ds, kind: str, tokenizer, seed: int = 0, texts=row_texts) -> Lengths:
+    """Token lengths of (a sample of) `ds` rows as the trainer will see them; `texts(row, kind)` says what a row
+    becomes in a batch (the method's Method.length_texts)."""
     n = len(ds)
     idx = list(range(n)) if n <= SAMPLE_ROWS else sorted(random.Random(seed).sample(range(n), SAMPLE_ROWS))
     rows = ds.select(idx) if hasattr(ds, "select") else [ds[i] for i in idx]
-    items = [_texts(row, kind, method) for row in rows]
+    items = [texts(row, kind) for row in rows]
     flat = [x for group in items for x in group]
     sizes = iter(_lengths(flat, tokenizer))
     lengths = tuple(max(next(sizes) for _ in group) for group in items)
@@ -92,9 +94,7 @@ def _plain(item) -> str:
 
 @lru_cache(maxsize=8)
 def _tokenizer(folder: str, template: str):
-    from transformers import AutoTokenizer
-
-    from lab.train.masking import apply_template
+    from transformers import AutoTokenizer  # heavy: transformers
 
     tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     apply_template(tok, template)

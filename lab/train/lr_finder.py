@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from lab.errors import LabError
+from lab import jobs
+from lab.jobs.worker_setup import passive_threads, quiet_libraries
+from lab.train import build, memory_guard, methods, preflight, worker
 from lab.train.recipe import TrainRecipe
 
 BACK_OFF = 4.0
@@ -61,7 +64,7 @@ def suggest(lrs: list[float], losses: list[float], diverge: float = 2.0) -> dict
 
 def _stop_on_divergence():
     """The callback, built on first use: importing transformers' trainer costs seconds at app start."""
-    from transformers import TrainerCallback
+    from transformers import TrainerCallback  # heavy: transformers
 
     class StopOnDivergence(TrainerCallback):
         def __init__(self):
@@ -83,7 +86,7 @@ def _stop_on_divergence():
 
 
 def plot(result: dict, out: Path) -> Path:
-    import matplotlib
+    import matplotlib  # heavy: matplotlib, only when a sweep ends
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -107,27 +110,27 @@ def plot(result: dict, out: Path) -> Path:
 
 
 def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None, token: str | None = None) -> dict:
+    # heavy: torch, and transformers (the callback is a TrainerCallback)
     import torch
 
-    from lab.train import memory_guard, preflight, worker
     from lab.train.callbacks import LabCallback
-    from lab.train.data import load_for_recipe
 
-    refuse_grpo(recipe)
+    method = methods.of(recipe)
+    method.check_lr_sweep(recipe)
     sweep = sweep or LrSweep()
-    worker._quiet()
+    quiet_libraries()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     run = recipe.model_copy(update={"max_steps": sweep.steps, "learning_rate": sweep.max_lr, "warmup_ratio": 0.0,
                                     "scheduler": "constant", "eval_split": 0.0, "save_steps": 10 ** 6,
                                     "grad_accum": 1, "merge": False, "push_checkpoints_to": "", "push_to": ""})
-    ds, kind = load_for_recipe(run, token)
+    ds, kind = method.rows(run, token)
     pre = preflight.check(run, token=token, ds=(ds, kind))
     run = pre.recipe
-    model, tok = worker.load_weights(run, pre, token, ctx.log)
+    model, tok = build.load_weights(run, pre.plan, token, ctx.log)
     stop = _stop_on_divergence()
-    trainer = worker.make_trainer(run, pre, model, tok, ds if run.method != "sft" else worker.sft_rows(ds, kind),
-                                  None, folder / "checkpoints", [LabCallback(ctx), stop])
+    trainer = worker.make_trainer(run, pre, model, tok, (ds, None, kind), folder / "checkpoints",
+                                  [LabCallback(ctx), stop], ctx=ctx, token=token)
     trainer.args.save_strategy = "no"
     trainer.create_optimizer()
     lo = sweep.min_lr / sweep.max_lr
@@ -145,10 +148,6 @@ def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None
 
 def run(ctx) -> None:
     """Job runner for train.lr_find: recipe = {"recipe": TrainRecipe fields, "sweep": LrSweep fields}."""
-    import os
-
-    from lab.train.worker import passive_threads
-
     passive_threads()
     ctx.cooperative = False
     recipe = TrainRecipe.parse(ctx.recipe.get("recipe", {}))
@@ -157,22 +156,10 @@ def run(ctx) -> None:
     ctx.progress(1.0, "Sweep done", force=True)
 
 
-def refuse_grpo(recipe: TrainRecipe) -> None:
-    """The sweep reads a loss that falls as the model learns; GRPO's loss is a policy-gradient term that does not."""
-    if recipe.method == "grpo":
-        raise LabError("The LR finder sweeps a supervised loss; GRPO's loss does not fall as the model learns, so "
-                       "the sweep would suggest nothing useful.", "Start from the GRPO preset's rate (2e-4 for "
-                       "LoRA on a small model; 1e-6–1e-5 for a full fine-tune) and watch the reward curves.",
-                       "learning_rate")
-
-
 def submit(recipe: TrainRecipe, sweep: LrSweep | None = None, token: str | None = None, owner: str | None = None):
-    from lab import jobs
-    from lab.train.preflight import check
-
     jobs.check_allowed("train.lr_find")
-    refuse_grpo(recipe)
-    check(recipe, token=token)
+    methods.of(recipe).check_lr_sweep(recipe)
+    preflight.check(recipe, token=token)
     body = {"recipe": recipe.model_dump(mode="json"), "sweep": (sweep or LrSweep()).model_dump()}
     return jobs.submit("train.lr_find", body, title=f"LR finder · {recipe.model.split('/')[-1]}", token=token,
                        owner=owner)

@@ -178,14 +178,14 @@ def check_answers_fit(ds, max_len: int) -> None:
 
 def sft_collator(tok, padding_free: bool = False):
     """The collator class TRL's SFTTrainer uses (labels padded with -100, so pad == eos is safe)."""
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling  # heavy: trl
 
     return DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id, padding_free=padding_free)
 
 
 def dpo_example(row: dict, tok) -> dict:
     """prompt_ids / chosen_ids / rejected_ids the way TRL's DPOTrainer tokenizes a conversational row."""
-    from trl.data_utils import common_prefix_length
+    from trl.data_utils import common_prefix_length  # heavy: trl
 
     def ids(msgs, gen=False):
         return tok.apply_chat_template(msgs, tokenize=True, return_dict=True, add_generation_prompt=gen)["input_ids"]
@@ -203,7 +203,7 @@ def _pieces(tok, ids, trained) -> list[tuple[str, str | None]]:
 def mask_preview(row: dict, tok, kind: str, completion_only: bool = True, padding_free: bool = False) -> dict:
     """One row as (token text, 'trained'|None) pieces, read from the real collator's output."""
     if kind == "preference":
-        from trl.trainer.dpo_trainer import DataCollatorForPreference
+        from trl.trainer.dpo_trainer import DataCollatorForPreference  # heavy: trl
 
         batch = DataCollatorForPreference(pad_token_id=tok.pad_token_id)([dpo_example(row, tok)])
         chosen, rejected = batch["input_ids"], batch["completion_mask"]

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 
 from lab.jobs import allocator
+from lab.train import methods
 from lab.train.lengths import Lengths
-from lab.train.memory_trace import Profile, kv_bytes_per_token
+from lab.train.memory_trace import Profile, kv_bytes_per_token, profile
 
 GB = 1e9
 TILE_TOKENS, TILE_VOCAB = 4096, 32768  # TRL's chunked log-prob tile
@@ -35,31 +36,20 @@ BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 NF4_BYTES = 0.516  # 4 bits + double-quantized absmax per 64-block
 
 
-NO_DROPOUT = ("dpo", "kto", "reward")  # their TRL configs default to disable_dropout=True
-
-
 def lora_kwargs(recipe) -> dict:
-    """The adapter as the trainer builds it. DPO, KTO and reward training turn dropout off (disable_dropout),
-    which also drops the dropout's copy of each adapted layer's input."""
-    dropout = 0.0 if recipe.method in NO_DROPOUT else recipe.lora_dropout
+    """The adapter as the trainer builds it. Where the method's TRL config turns dropout off (disable_dropout),
+    the dropout's copy of each adapted layer's input goes too."""
+    dropout = recipe.lora_dropout if methods.of(recipe).memory_terms(recipe).lora_dropout else 0.0
     targets = recipe.targets if isinstance(recipe.targets, str) else sorted(recipe.targets)
     return {"r": recipe.lora_r, "lora_alpha": recipe.lora_alpha, "lora_dropout": dropout, "target_modules": targets}
 
 
 def profile_for(config: dict, recipe, plan) -> Profile:
     """The model's memory profile for this run, traced on the meta device (see memory_trace)."""
-    from lab.train.memory_trace import profile
-
     dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[plan.precision if plan.four_bit
                                                                        else plan.load_dtype]
     full = recipe.adapter == "full"
     return profile(config, dtype, None if full else lora_kwargs(recipe), full)
-
-
-def sequences_per_row(method: str) -> int:
-    """DPO and reward models run chosen and rejected in one batch. KTO's KL pass and GRPO's reference pass run
-    without gradients, so only one sequence per row keeps activations."""
-    return 2 if method in ("dpo", "reward") else 1
 
 
 def coarse_profile(facts: dict, recipe, plan) -> Profile:
@@ -70,7 +60,8 @@ def coarse_profile(facts: dict, recipe, plan) -> Profile:
     h, layers, vocab = cfg.get("hidden_size", 0), cfg.get("num_hidden_layers", 0), cfg.get("vocab_size", 0)
     inter = cfg.get("intermediate_size", 4 * h)
     elem = BYTES[plan.precision if plan.four_bit else plan.load_dtype]
-    dropout = recipe.adapter != "full" and recipe.method not in NO_DROPOUT and recipe.lora_dropout > 0
+    dropout = recipe.adapter != "full" and methods.of(recipe).memory_terms(recipe).lora_dropout and \
+        recipe.lora_dropout > 0
     per_token = layers * ((10 + (10 if dropout else 0)) * h + 4 * inter) * elem
     params = int(facts.get("params") or 0)
     trainable = params if recipe.adapter == "full" else int(recipe.lora_r * layers * (6 * h + 3 * (h + inter)))
@@ -90,11 +81,12 @@ def rows_seen(recipe, n_train: int, world: int = 1) -> int:
 
 def batch_shape(recipe, lengths: Lengths | None, n_train: int) -> tuple[int, int]:
     """(sequences per micro-batch, their padded length) of the step that peaks."""
-    seqs = recipe.batch_size * sequences_per_row(recipe.method)
-    if recipe.method == "grpo":  # the longest prompt plus a full-length sampled answer
+    terms = methods.of(recipe).memory_terms(recipe)
+    seqs = recipe.batch_size * terms.sequences_per_row
+    if terms.completion_tokens:  # sampled answers: the longest prompt (kept whole) plus a full-length answer
         prompts = lengths.longest_batch(10**9, rows_seen(recipe, n_train)) if lengths else recipe.max_seq_length
-        return seqs, prompts + recipe.max_completion_length
-    if recipe.packing or lengths is None:
+        return seqs, prompts + terms.completion_tokens
+    if terms.packed or lengths is None:
         return seqs, recipe.max_seq_length  # packed rows fill max_seq_length
     return seqs, max(1, lengths.longest_batch(recipe.max_seq_length, rows_seen(recipe, n_train)))
 
@@ -131,6 +123,7 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
     """GB by part and in total for the device that runs the recipe, plus the RAM of a GPU run. `alloc`: the CPU
     run's malloc (default: this process's)."""
     device = plan.device
+    terms = methods.of(recipe).memory_terms(recipe)
     seqs, length = batch_shape(recipe, lengths, n_train)
     tokens = seqs * length
     t_bytes = _trainable_bytes(plan, recipe.adapter)
@@ -140,10 +133,11 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
         "trainable weights": 0 if recipe.adapter == "full" else prof.trainable * t_bytes,
         "gradients": prof.trainable * t_bytes,
         "optimizer": 2 * prof.trainable * t_bytes,
-        "reference model": weights if _needs_reference(recipe) and recipe.adapter == "full" else 0,
+        "reference model": weights if terms.reference_copy and recipe.adapter == "full" else 0,
         "activations": _activations(prof, tokens, plan.gradient_checkpointing),
-        "LM head": 0 if recipe.method == "reward" else _lm_head(prof, tokens, plan),  # a score head instead
-        "generation cache": _generation_cache(prof, recipe, length),
+        "LM head": _lm_head(prof, tokens, plan) if terms.lm_head else 0,  # a reward model has a score head
+        # counted as if it lived alongside the step's activations (it does not quite)
+        "generation cache": terms.cached_sequences * length * prof.kv_per_token,
         "attention mask": seqs * length * length,
         "runtime": RUNTIME[device],
     }
@@ -160,19 +154,6 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
         "batch": {"sequences": seqs, "length": length, "tokens": tokens},
         "weights_gb": round((weights + parts["reference model"]) / GB, 2),
     }
-
-
-def _needs_reference(recipe) -> bool:
-    """Full fine-tuning keeps a frozen copy as the reference (LoRA's is the adapter-disabled base)."""
-    return recipe.method in ("dpo", "kto") or (recipe.method == "grpo" and recipe.grpo_beta > 0)
-
-
-def _generation_cache(prof: Profile, recipe, length: int) -> float:
-    """GRPO samples a whole generation batch (batch × grad_accum answers) at once, with a KV cache over the
-    prompt and answer. Counted as if it lived alongside the training step's activations (it does not quite)."""
-    if recipe.method != "grpo":
-        return 0.0
-    return recipe.batch_size * recipe.grad_accum * length * prof.kv_per_token
 
 
 def verdict(total_gb: float, available_gb: float, share: float = 0.75) -> str:

@@ -2,13 +2,17 @@
 measured peak written next to the estimate (preflight.json's memory.peak_gb)."""
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from lab.errors import LabError
+from lab.settings import get_settings
 
 GB = 1e9
 
@@ -18,9 +22,7 @@ def cap_gpu(device: str, index: int = 0, share: float | None = None) -> None:
     job fails cleanly instead of starving the app's chat models or the driver."""
     if device != "cuda":
         return
-    import torch
-
-    from lab.settings import get_settings
+    import torch  # heavy: torch, on a GPU run only
 
     share = share or get_settings().gpu_memory_share
     torch.cuda.set_per_process_memory_fraction(share, index)
@@ -29,18 +31,16 @@ def cap_gpu(device: str, index: int = 0, share: float | None = None) -> None:
 
 def current_gb(device: str) -> float:
     if device == "cuda":
-        import torch
+        import torch  # heavy: torch (loaded by then)
 
         return torch.cuda.memory_reserved() / GB
-    import psutil
-
     return psutil.Process().memory_info().rss / GB
 
 
 def peak_gb(device: str) -> dict:
     """The measured peak: on a GPU what PyTorch reserved (and allocated); on CPU this process's peak RSS."""
     if device == "cuda":
-        import torch
+        import torch  # heavy: torch (loaded by then)
 
         return {"peak_gb": round(torch.cuda.max_memory_reserved() / GB, 3),
                 "peak_allocated_gb": round(torch.cuda.max_memory_allocated() / GB, 3)}
@@ -70,7 +70,7 @@ def stopped_text(peak: float, step: int | None, estimate: float | None) -> str:
 def oom_guard(device: str, step, estimate: float | None):
     """Out of memory ends the run as a LabError with the numbers, and frees the GPU for the app. `step()` gives
     the current step."""
-    import torch
+    import torch  # heavy: torch (loaded by then)
 
     try:
         yield
@@ -84,12 +84,10 @@ def oom_guard(device: str, step, estimate: float | None):
 
 
 def _stopped(device: str, step: int | None, estimate: float | None, where: str) -> LabError:
-    import gc
-
     peak = peak_gb(device)["peak_gb"]
     gc.collect()
     if device == "cuda":
-        import torch
+        import torch  # heavy: torch (loaded by then)
 
         torch.cuda.empty_cache()
     return LabError(f"{where} out of memory: {stopped_text(peak, step, estimate)}.",

@@ -37,7 +37,7 @@ class Profile:
 
 
 def _fused_function():
-    import torch
+    import torch  # heavy: torch (on the meta device: no weights)
 
     class FusedAttention(torch.autograd.Function):
         """Saves (q, k, v, out, logsumexp), as SDPA's flash / memory-efficient kernels do."""
@@ -69,7 +69,7 @@ def _attention(module, query, key, value, attention_mask, **kwargs):
 
 
 def _register() -> None:
-    from transformers import AttentionInterface
+    from transformers import AttentionInterface  # heavy: transformers
 
     AttentionInterface.register(_ATTN, _attention)
 
@@ -94,7 +94,7 @@ class _Counter:
 
 
 def _saved_bytes(model, length: int) -> int:
-    import torch
+    import torch  # heavy: torch (on the meta device: no weights)
 
     counter = _Counter(model)
     ids = torch.zeros(1, length, dtype=torch.long, device="meta")
@@ -105,8 +105,8 @@ def _saved_bytes(model, length: int) -> int:
 
 
 def _build(config: dict, dtype: str, lora: dict | None):
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    import torch  # heavy: torch (on the meta device: no weights)
+    from transformers import AutoConfig, AutoModelForCausalLM  # heavy: transformers
 
     _register()
     cfg = AutoConfig.for_model(**config)
@@ -115,7 +115,7 @@ def _build(config: dict, dtype: str, lora: dict | None):
         model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, dtype), attn_implementation=_ATTN,
                                                  trust_remote_code=False)
     if lora:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model  # heavy: peft
 
         # adapters in the run's dtype: under autocast their inputs are saved at that dtype, not fp32
         model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **lora),
@@ -125,7 +125,7 @@ def _build(config: dict, dtype: str, lora: dict | None):
 
 
 def _counts(model) -> tuple[int, int, int, int]:
-    import torch
+    import torch  # heavy: torch (on the meta device: no weights)
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     params = sum(p.numel() for p in model.parameters())

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.models.info import count_params
 
 GB = 1e9
 MARGIN = 1.25  # a path is taken when it has this much more than the base's bytes free
@@ -21,8 +23,6 @@ MARGIN = 1.25  # a path is taken when it has this much more than the base's byte
 
 def base_bytes(folder: Path) -> int:
     """Bytes of the base's weights at 16 bits (from the safetensors headers: no weight is read)."""
-    from lab.models.info import count_params
-
     params, _ = count_params(folder)
     return int(params * 2)
 
@@ -36,8 +36,6 @@ def choose(need: int, ram_free: int, vram_free: int | None) -> str:
 
 
 def check_disk(out_parent: Path, need: int) -> None:
-    import shutil
-
     free = shutil.disk_usage(out_parent).free
     if free < MARGIN * need:
         raise LabError(f"Merging needs about {need / GB:.1f} GB of disk for the merged copy; {free / GB:.1f} GB is "
@@ -47,7 +45,7 @@ def check_disk(out_parent: Path, need: int) -> None:
 
 def _lora_pairs(adapter: Path) -> tuple[dict, float]:
     """{base weight name: (A, B)} and the scale alpha / r (alpha / sqrt(r) with rsLoRA)."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # heavy: imports torch
 
     cfg = json.loads((adapter / "adapter_config.json").read_text())
     if cfg.get("use_dora") or cfg.get("rank_pattern") or cfg.get("alpha_pattern") or cfg.get("fan_in_fan_out"):
@@ -66,13 +64,14 @@ def _lora_pairs(adapter: Path) -> tuple[dict, float]:
 
 def target_dtype(cfg: dict):
     """The merged model's dtype: bf16, unless the base checkpoint says fp16."""
-    import torch
+    import torch  # heavy: torch
 
     return torch.float16 if str(cfg.get("dtype") or cfg.get("torch_dtype")) == "float16" else torch.bfloat16
 
 
 def merge_by_shard(base: Path, adapter: Path, out: Path, log=print) -> int:
     """Write base + adapter to `out` at 16 bits, one shard at a time. Returns how many weights were adapted."""
+    # heavy: safetensors.torch imports torch
     from safetensors import safe_open
     from safetensors.torch import save_file
 

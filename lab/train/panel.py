@@ -13,24 +13,33 @@ from lab.access import Caller
 from lab.data.load import store_upload
 from lab.errors import LabError
 from lab.jobs import owners
+from lab.jobs.context import read_metrics
 from lab.models.usable import model_for
+from lab.train import KINDS, build, methods, preflight, submit
+from lab.train.base_model import model_folders
 from lab.train.data import dataset_path
-from lab.train.recipe import PRESETS, TrainRecipe
+from lab.train.methods import METHODS
+from lab.train.methods.rewards.preview import preview
+from lab.train.preset_data import dataset_for
+from lab.train.methods.flat import flat_fields
+from lab.train.recipe import PRESETS, TrainRecipe, form_fields
+from lab.ui_text import duration, log_tail
 
-FIELDS = list(TrainRecipe.model_fields)
+FIELDS = list(form_fields())  # the form's fields: the recipe's, each method's under its flat name
 # Fields whose empty form value means "not set".
 OPTIONAL = {"max_rows"}
 
 
 def field_kind(name: str) -> tuple[str, list]:
     """(widget kind, choices) for a recipe field: radio | checks | lines | check | int | float | text."""
-    ann = TrainRecipe.model_fields[name].annotation
+    ann = form_fields()[name].annotation
     if typing.get_origin(ann) is typing.Literal:
         return "radio", list(typing.get_args(ann))
-    if name == "rewards":
-        return "lines", []  # one reward per line: NAME[:PARAM][@WEIGHT]
     if typing.get_origin(ann) is list:
-        return "checks", list(typing.get_args(typing.get_args(ann)[0]))
+        item = typing.get_args(ann)[0]
+        if typing.get_origin(item) is typing.Literal:
+            return "checks", list(typing.get_args(item))
+        return "lines", []  # one item per line in its one-line form (GRPO's rewards: NAME[:PARAM][@WEIGHT])
     args = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
     base = args[0]
     return {bool: "check", int: "int", float: "float"}.get(base, "text"), []
@@ -39,7 +48,7 @@ def field_kind(name: str) -> tuple[str, list]:
 def recipe_from_form(values: dict) -> TrainRecipe:
     data = {}
     for name, value in values.items():
-        if name not in TrainRecipe.model_fields:
+        if name not in form_fields():
             continue
         kind, _ = field_kind(name)
         if name in OPTIONAL and value in (None, "", 0):
@@ -57,19 +66,28 @@ def recipe_from_form(values: dict) -> TrainRecipe:
 
 
 def form_from_recipe(recipe: TrainRecipe) -> dict:
-    from lab.train.rewards import rewards_text
+    """Every widget's value: the recipe's, and the defaults of the other methods' fields."""
+    values = {**_defaults(), **recipe.flat(mode="json")}
+    return {name: _lines(name, value) if field_kind(name)[0] == "lines" else value for name, value in values.items()}
 
-    return {**recipe.model_dump(mode="json"), "rewards": rewards_text(recipe.rewards)}
+
+def _lines(name: str, items: list) -> str:
+    """A list of objects as the form's text: each in its one-line form (`line`), one per line."""
+    cls = typing.get_args(form_fields()[name].annotation)[0]
+    return "\n".join(cls.model_validate(item).line for item in items)
+
+
+def _defaults() -> dict:
+    """Each method's fields at their defaults (the form shows them all; the recipe reads its method's)."""
+    return {name: info.get_default(call_default_factory=True) for name, info in flat_fields().items()}
 
 
 def apply_preset(name: str, current: dict) -> TrainRecipe:
     """A preset over the current form: model, dataset and naming stay, the technique's knobs change."""
     if name not in PRESETS:
         raise LabError(f"Unknown preset {name!r}.", f"Pick one of: {', '.join(PRESETS)}.", "preset")
-    from lab.train.preset_data import dataset_for
-
     keep = {k: current.get(k) for k in ("model", "dataset", "dataset_split", "max_rows", "output_name")}
-    base = TrainRecipe().model_dump()
+    base = {**_defaults(), **TrainRecipe().flat()}
     data, _ = dataset_for(name)  # the lab's arithmetic set, the newest KTO export of arena votes
     keep["dataset"] = data or keep["dataset"]
     return recipe_from_form({**base, **{k: v for k, v in keep.items() if v not in (None, "")}, **PRESETS[name]})
@@ -90,53 +108,36 @@ def check_access(recipe: TrainRecipe, caller: Caller) -> None:
     path = dataset_path(recipe.dataset)
     if path is not None:
         owners.check_paths(caller, [path], "dataset")
-    for spec in recipe.rewards:
-        if spec.name == "rm" and spec.param:
-            model_for(caller, spec.param, "rewards")
-        if spec.name == "judge" and (spec.options or {}).get("api_key_env") and not caller.is_owner:
-            raise LabError("Only the owner of this Space may name an environment variable as the judge's key.",
-                           "Use a Hugging Face endpoint with your sign-in, or a local judge model.", "rewards")
+    methods.of(recipe).check_access(recipe, caller)
 
 
 def check(recipe: TrainRecipe, token: str | None = None, caller: Caller | None = None) -> dict:
     """The pre-launch report: warnings, plan, memory, one row's loss mask, the trl command and the YAML."""
-    from lab.train import build, masking, method_panel, preflight
-    from lab.train.data import load_for_recipe
-
     if caller is not None:
         check_access(recipe, caller)
-    ds, kind = load_for_recipe(recipe, token)
+    method = methods.of(recipe)
+    ds, kind = method.rows(recipe, token)
     pre = preflight.check(recipe, token=token, ds=(ds, kind))
-    folder, prior = preflight.model_folders(pre.recipe.model, token)
+    folder, prior = model_folders(pre.recipe.model, token)
     tok, _ = build.load_tokenizer(prior or folder, pre.recipe)
-    row = ds[0] if kind != "preference" or recipe.method in ("dpo", "reward") else \
-        {"messages": ds[0]["prompt"] + ds[0]["chosen"], "n_context": len(ds[0]["prompt"])}
-    if recipe.method in ("grpo", "kto", "reward"):
-        preview = method_panel.check_preview(row, tok, pre.recipe)
-    else:
-        preview = masking.mask_preview(row, tok, "preference" if recipe.method == "dpo" else kind,
-                                       pre.recipe.completion_only_loss, pre.recipe.packing)
+    row_preview = method.preview(ds[0], tok, pre.recipe, kind)
     lines = [f"**Plan:** {pre.plan.summary()}",
              f"**Data:** {pre.rows} rows ({pre.kind}) → {pre.train_rows} train, {pre.eval_rows} eval.",
              f"**Memory:** {preflight.memory_text(pre.memory)}",
-             f"**Loss mask:** {preview['trained_tokens']} of {preview['total_tokens']} tokens of this row are "
-             "trained (highlighted)."]
-    lines += [preview["note"]] if preview.get("note") else []
+             f"**Loss mask:** {row_preview['trained_tokens']} of {row_preview['total_tokens']} tokens of this row "
+             "are trained (highlighted)."]
+    lines += [row_preview["note"]] if row_preview.get("note") else []
     lines += [f"⚠️ {w}" for w in pre.warnings]
-    return {"markdown": "\n\n".join(lines), "preview": preview_highlights(preview), "memory": pre.memory,
+    return {"markdown": "\n\n".join(lines), "preview": preview_highlights(row_preview), "memory": pre.memory,
             "warnings": pre.warnings, "recipe": pre.recipe, "yaml": pre.recipe.to_yaml(),
             "trl_command": build.trl_command(pre.recipe)}
 
 
 def start(recipe: TrainRecipe, caller: Caller) -> dict:
     """Queue the run for this caller: refused on the demo and for anonymous visitors before any work."""
-    from lab.train import KINDS, submit
-    from lab.train.rewards.user_code import check_allowed
-
-    jobs.check_allowed(KINDS[recipe.method])
+    jobs.check_allowed(KINDS[recipe.method.name])
     caller.require_signed_in("Starting a training job")
-    if recipe.method == "grpo" and any(s.name == "python" for s in recipe.rewards):
-        check_allowed(caller, where="app")  # the job runs the user's code: only for the lab's owner
+    methods.of(recipe).check_start(recipe, caller)  # e.g. GRPO's python rewards: only for the lab's owner
     check_access(recipe, caller)
     # private models and datasets need the caller's own token too; it reaches only the worker
     job = submit(recipe, token=caller.hub_token(), owner=caller.key)
@@ -146,28 +147,24 @@ def start(recipe: TrainRecipe, caller: Caller) -> dict:
 
 def curve_frame(rows: list[dict]):
     """Rows for a line plot, with typed columns even when empty (numbers plot as numbers, not categories)."""
-    import pandas as pd
+    import pandas as pd  # heavy: pandas, only when a plot is drawn
 
     df = pd.DataFrame(rows, columns=["step", "value", "series"])
     return df.astype({"step": "int64", "value": "float64", "series": "str"})
 
 
 def samples_frame(samples: dict):
-    import pandas as pd
+    import pandas as pd  # heavy: pandas
 
     return pd.DataFrame(samples["rows"], columns=samples["headers"])
 
 
 def preset_note(name: str) -> str:
-    from lab.train.preset_data import dataset_for
-
     return dataset_for(name)[1]
 
 
 def preview_rewards(recipe: TrainRecipe, caller: Caller) -> dict:
-    """The chosen rewards on a few answers the base model samples (see lab.train.rewards.preview)."""
-    from lab.train.rewards.preview import preview
-
+    """The chosen rewards on a few answers the base model samples (see lab.train.methods.rewards.preview)."""
     check_access(recipe, caller)
     out = preview(recipe, token=caller.hub_token(), caller=caller, log=lambda m: None)
     return {**out, "frame": samples_frame(out)}
@@ -180,9 +177,6 @@ def _series(metrics: list[dict], keys: list[str]) -> list[dict]:
 
 def status(job_id: str, caller: Caller) -> dict:
     """One poll of a training job the caller may see: state, progress, ETA, curves, log tail, artifact."""
-    from lab.jobs.context import read_metrics
-    from lab.ui_text import duration, log_tail
-
     job = owners.job_for(caller, job_id)
     metrics = read_metrics(job.metrics_path)
     last = next((m for m in reversed(metrics) if "loss" in m), {})
@@ -192,18 +186,19 @@ def status(job_id: str, caller: Caller) -> dict:
         summary += (f" · step {last['step']} · loss {last['loss']:.4f} · {last.get('tokens_per_s') or 0:.0f} "
                     f"tokens/s · ETA {duration(job.eta_s())}")
     summary += _memory_line(job.folder, last)
-    from lab.train import method_panel
-
-    notes = method_panel.notes(job.folder)
-    summary += "".join(f"\n\n{n}" for n in notes)
-    headers, samples = method_panel.samples_table(job.folder)
+    method = METHODS.get(job.kind.removeprefix("train."))  # the kind names the method: train.<method>
+    live = {**NO_LIVE_VIEW, **(method.live_view(job.folder, metrics) if method else {})}
+    summary += "".join(f"\n\n{n}" for n in live["notes"])
     return {"job_id": job.id, "state": job.state, "final": job.final, "progress": job.progress,
             "eta_s": job.eta_s(), "message": job.message, "error": job.error, "summary": summary,
             "loss": _series(metrics, ["loss", "eval_loss"]), "lr": _series(metrics, ["lr"]),
             "grad_norm": _series(metrics, ["grad_norm"]), "tokens_per_s": _series(metrics, ["tokens_per_s"]),
             "steps": last.get("step", 0), "log": log_tail(job.log_path, 30),
-            "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result,
-            "notes": notes, "samples": {"headers": headers, "rows": samples}, **method_panel.grpo_curves(metrics)}
+            "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result, **live}
+
+
+# What the live view shows of a method's own (GRPO's curves and samples) when the method has none
+NO_LIVE_VIEW = {"notes": [], "samples": {"headers": [], "rows": []}, "rewards": [], "kl": [], "length": []}
 
 
 def _memory_line(folder: Path, last: dict) -> str:

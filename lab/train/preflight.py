@@ -5,18 +5,20 @@ Everything here reads config files and the dataset only, never the weights.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from lab import hardware
 from lab.errors import LabError
 from lab.hardware import Hardware, get_hardware
 from lab.jobs import allocator
-from lab.train import memory, method_checks
+from lab.settings import get_settings
+from lab.train import lengths, memory, methods
+from lab.train.base_model import model_facts
 from lab.train.build import Plan, plan
 from lab.train.fit import SHARE, fit, refusal
 from lab.train.recipe import TrainRecipe
+
 TRACKERS = {"tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
 
 
@@ -38,34 +40,12 @@ class Preflight:
                 "memory": self.memory, "warnings": self.warnings}
 
 
-def model_folders(ref: str, token: str | None = None) -> tuple[Path, Path | None]:
-    """(folder with the base config, adapter folder or None): an adapter artifact trains on top of its base."""
-    from lab.models.resolve import config_folder
-
-    path = Path(ref).expanduser()
-    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
-        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
-        return config_folder(base, token=token), path
-    return config_folder(ref, token=token), None
-
-
-def model_facts(ref: str, token: str | None = None) -> dict:
-    from lab.models.info import info_from_folder, read_config
-
-    folder, adapter = model_folders(ref, token)
-    cfg = read_config(folder)
-    return {**info_from_folder(folder), "config": cfg.get("text_config", cfg), "config_json": cfg,
-            "folder": str(folder), "adapter": str(adapter or "")}
-
-
 def free_gb(device: str, hw: Hardware) -> float:
     """Memory free for a new run now: RAM (the container's limit where it is lower), or the GPU's free VRAM
     (what the app's chat models or another job hold is not free). A faked GPU (tests) counts as empty."""
-    from lab import hardware
-
     if device == "cuda":
         try:
-            import torch
+            import torch  # heavy: torch, only on a machine with a GPU
 
             if torch.cuda.is_available():
                 return hardware.vram_free_bytes(_local_index())[0] / memory.GB
@@ -90,8 +70,6 @@ def _profile(facts: dict, recipe: TrainRecipe, p: Plan):
 def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: int, warnings: list[str],
                free: float | None = None):
     """(recipe that fits, its estimate dict): lowers what the lab may lower, refuses what the user pinned."""
-    from lab.settings import get_settings
-
     p = plan(recipe, hw)
     prof, note = _profile(facts, recipe, p)
     if note:
@@ -122,8 +100,6 @@ def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: in
                verdict=memory.verdict(mem["total_gb"], room, SHARE), changes=result.changes,
                lengths=lens.summary(eff.max_seq_length) if lens else None, limit_gb=limit)
     if p.device == "cuda":
-        from lab import hardware
-
         mem["ram_available_gb"] = round(hardware.ram_free_bytes() / memory.GB, 1)
     return eff, mem
 
@@ -159,18 +135,12 @@ def _check_static(recipe: TrainRecipe, hw: Hardware) -> None:
 
 def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, list[str]]:
     """(train rows, eval rows, warnings); errors when the data does not fit the method or one batch."""
-    warnings = []
-    method_checks.check_kind(recipe, kind)
-    if recipe.method == "dpo" and kind != "preference":
-        raise LabError("DPO needs preference rows (prompt, chosen, rejected), but this dataset has "
-                       f"{'plain text' if kind == 'text' else 'SFT conversations'}.",
-                       "Pick a preference dataset, or switch the method to SFT.", "dataset")
-    if recipe.method == "sft" and kind == "preference":
-        warnings.append("SFT on preference data trains on the chosen answers only.")
+    method = methods.of(recipe)
+    warnings = method.check_kind(recipe, kind)
     n_eval = max(1, int(rows * recipe.eval_split)) if recipe.eval_split else 0
     n_train = rows - n_eval
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    per_batch = method_checks.rows_per_batch(recipe)
+    per_batch = method.rows_per_batch(recipe)
     if n_train < per_batch * world:
         raise LabError(f"The dataset has {n_train} training rows, fewer than one batch ({per_batch} rows"
                        f"{f' × {world} processes' if world > 1 else ''}).",
@@ -181,15 +151,14 @@ def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, lis
 def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = None, ds=None,
           free: float | None = None) -> Preflight:
     """Every check that can run without the weights. `ds` is the loaded (normalized, kind) pair when known."""
-    from lab.train.data import load_for_recipe
-
     hw = hw or get_hardware()
+    method = methods.of(recipe)
     _check_static(recipe, hw)
     facts = model_facts(recipe.model, token)
     if facts["adapter"] and recipe.adapter == "qlora":
         raise LabError("QLoRA cannot train on top of an existing adapter (it would merge into 4-bit weights).",
                        "Merge that adapter into a full model first (merge: true), or use adapter 'lora'.", "adapter")
-    dataset, kind = ds or load_for_recipe(recipe, token)
+    dataset, kind = ds or method.rows(recipe, token)
     n_train, n_eval, warnings = check_rows(recipe, kind, len(dataset))
     updates = {}
     limit = facts.get("max_positions")
@@ -202,11 +171,9 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
         warnings.append("The model has no chat template; the run uses ChatML (saved with the result, so chat "
                         "with the same template).")
     eff = recipe.model_copy(update=updates) if updates else recipe
-    from lab.train import lengths
-
     tok = lengths.tokenizer_for(facts["folder"], eff.chat_template)
-    lens = lengths.measure(dataset, kind, tok, seed=eff.seed, method=eff.method)
-    warnings += method_checks.check(eff, dataset, kind, facts, lens, token)
+    lens = lengths.measure(dataset, kind, tok, seed=eff.seed, texts=method.length_texts)
+    warnings += method.checks(eff, dataset, kind, facts, lens, token)
     eff, mem = fit_memory(eff, facts, hw, lens, n_train, warnings, free)
     p = plan(eff, hw)
     if p.four_bit and p.device == "cpu":

@@ -1,34 +1,40 @@
 """TrainRecipe: everything a training run needs, validated, round-tripped through YAML.
 
-The help text of every field lives here once (Field description); the Train tab shows it as info=.
+The common fields live here; `method` holds the training method's own settings (a discriminated union over the
+registry, lab.train.methods). A recipe in the flat form of earlier versions (`method: dpo` with `dpo_beta:`
+beside it) still loads. The help text of every field lives once, in its Field description; the Train tab shows
+it as info=.
 """
 from __future__ import annotations
 
-from typing import Literal
+from functools import cache
+from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from lab import yamlio
 from lab.errors import LabError
 from lab.repo_id import is_repo_id
 from lab.settings import DEFAULT_MODEL
+from lab.train import methods
 from lab.train.arith import FORMAT as ARITH_FORMAT
-from lab.train.rewards.spec import REWARD_HELP, RewardSpec, parse_rewards
+from lab.train.methods import METHODS
+from lab.train.methods.flat import flat_fields, flat_loc, flatten, nest
 from lab.validation import recipe_error
 
 AUTO_FIT = ("batch_size", "max_seq_length")
+DEFAULT_METHOD = "sft"
+MethodBlock = Annotated[Union[tuple(m.settings for m in METHODS.values())], Field(discriminator="name")]
+METHOD_HELP = " ".join(m.summary for m in METHODS.values())
 
 
 class TrainRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    method: Literal["sft", "dpo", "grpo", "kto", "reward"] = Field(
-        "sft", description="SFT teaches the model to answer (loss on the answer only). DPO teaches it which of two "
-        "answers is better; it needs preference rows (prompt, chosen, rejected) and usually follows SFT. GRPO "
-        "samples several answers per prompt and learns from your rewards (needs prompts). KTO learns from "
-        "thumbs up/down on single answers (prompt, completion, label). reward trains a reward model (a "
-        "sequence classifier) on preference rows, for GRPO or the Data tab's scoring.")
+    method: MethodBlock = Field(default_factory=lambda: METHODS[DEFAULT_METHOD].settings(),
+                                description=METHOD_HELP)
     model: str = Field(DEFAULT_MODEL, description="The base model: a Hub id or a local folder (safetensors). "
                        "Smaller models train faster and fit in less memory; larger ones learn more.")
     dataset: str = Field("", description="A Data-tab artifact folder, a data file (.json/.jsonl/.parquet/.csv) "
@@ -71,38 +77,9 @@ class TrainRecipe(BaseModel):
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2-style regularization of the trained weights. "
                                 "0–0.1; mostly matters for full fine-tuning.")
     seed: int = Field(42, ge=0, description="Random seed: the same recipe and seed reproduce a run.")
-    packing: bool = Field(False, description="SFT only: pack several short rows into one padding-free sequence "
-                          "(TRL's best-fit packing). Faster on datasets of short rows; position ids keep each row "
-                          "from attending to the others (SDPA and flash-attention alike).")
-    completion_only_loss: bool = Field(True, description="Train on the answers only (the prompt is context). "
-                                       "Off trains on every token, which also teaches the model the prompts.")
     chat_template: Literal["model", "chatml"] = Field(
         "model", description="The model's own chat template, or ChatML. A base model without a template gets "
                              "ChatML automatically, with a warning; chat with the result using the same template.")
-    dpo_beta: float = Field(0.1, gt=0, le=10, description="DPO and KTO: how far the model may drift from the "
-                            "reference. Lower (0.05) lets it move more; higher (0.5) keeps it close.")
-    dpo_loss: Literal["sigmoid", "ipo", "hinge", "robust"] = Field(
-        "sigmoid", description="DPO only: the preference loss. sigmoid is standard DPO; ipo resists overfitting "
-                               "to noisy preferences; hinge is SLiC; robust tolerates label noise.")
-    rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO: the rewards, one per line as "
-                                      "NAME[:PARAM][@WEIGHT]; the total is their weighted sum. " + REWARD_HELP)
-    reward_errors: Literal["stop", "skip"] = Field(
-        "stop", description="GRPO: when a reward raises on a sample, stop the run showing the sample and the "
-                            "traceback, or skip that sample's score and count a warning.")
-    num_generations: int = Field(4, ge=2, le=256, description="GRPO: answers sampled per prompt; each is scored "
-                                 "against the others of its group. batch_size × grad_accum counts answers and must "
-                                 "be a multiple of it. More is a better baseline and costs generation time.")
-    max_completion_length: int = Field(256, ge=1, le=32768, description="GRPO: longest sampled answer in tokens. "
-                                       "Answers cut here count as clipped; generation time grows with it.")
-    temperature: float = Field(1.0, gt=0, le=2, description="GRPO: sampling temperature. Too low and a group's "
-                               "answers are alike (no signal); 0.7–1.0 is typical.")
-    grpo_beta: float = Field(0.0, ge=0, le=10, description="GRPO: KL penalty towards the reference. 0 (TRL's "
-                             "default) needs no reference pass; 0.01–0.1 keeps the model close to where it began.")
-    no_signal_steps: int = Field(5, ge=1, le=10_000, description="GRPO: warn \"no signal: check the reward\" when "
-                                 "every reward is 0 for this many first steps.")
-    desirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of thumbs-up rows. With fewer "
-                                    "thumbs-up than thumbs-down, raise it so the two sides weigh about the same.")
-    undesirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of thumbs-down rows.")
     eval_split: float = Field(0.0, ge=0, lt=0.5, description="Fraction of rows held out for an eval loss curve. "
                               "0.05–0.1 shows overfitting; 0 trains on everything.")
     eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0: ten times per run).")
@@ -135,18 +112,18 @@ class TrainRecipe(BaseModel):
                              "(for experts who know better). The memory watchdog still stops a run before the "
                              "machine runs out.")
 
+
     @model_validator(mode="before")
     @classmethod
-    def _explicit_values(cls, data):
-        """Without an explicit auto_fit, the batch and length the caller gave are theirs: the lab keeps them."""
-        if isinstance(data, dict) and "auto_fit" not in data:
+    def _before(cls, data):
+        """The flat form nests; without an explicit auto_fit, the batch and length the caller gave are theirs:
+        the lab keeps them."""
+        if not isinstance(data, dict):
+            return data
+        data = nest(data, DEFAULT_METHOD)
+        if "auto_fit" not in data:
             data = {**data, "auto_fit": [f for f in AUTO_FIT if f not in data]}
         return data
-
-    @field_validator("rewards", mode="before")
-    @classmethod
-    def _reward_lines(cls, value):
-        return parse_rewards(value)
 
     @model_validator(mode="after")
     def _check(self):
@@ -157,9 +134,7 @@ class TrainRecipe(BaseModel):
         if self.push_checkpoints_to and self.save_total_limit < 2:
             raise ValueError("save_total_limit: keep at least 2 checkpoints when pushing them (one may be uploading "
                              "while the next is saved)")
-        if self.packing and self.method != "sft":
-            raise ValueError(f"packing: only SFT packs rows; turn packing off for {self.method.upper()}")
-        _check_method(self)
+        methods.of(self).check_recipe(self)
         if not self.target_modules.strip():
             raise ValueError("target_modules: empty; use 'all-linear' or a comma list such as 'q_proj,v_proj'")
         return self
@@ -177,6 +152,15 @@ class TrainRecipe(BaseModel):
     def effective_batch(self) -> int:
         return self.batch_size * self.grad_accum
 
+    def flat(self, mode: str = "python") -> dict:
+        """The recipe in the flat form: `method: NAME` with the method's fields beside it (the form, the flags)."""
+        data = self.model_dump(mode=mode)
+        return {**flatten(data.pop("method")), **data}
+
+    def updated(self, **values) -> "TrainRecipe":
+        """A validated copy with these fields changed (flat names for the method's: dpo_beta, rewards, ...)."""
+        return TrainRecipe.parse({**self.flat(), **values})
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
@@ -186,7 +170,7 @@ class TrainRecipe(BaseModel):
 
     @classmethod
     def parse(cls, data: dict) -> "TrainRecipe":
-        """Validate a dict; errors become a LabError naming the first bad field."""
+        """Validate a dict (nested or flat); errors become a LabError naming the first bad field as it was written."""
         if isinstance(data, cls):
             return data
         if not isinstance(data, dict):
@@ -194,25 +178,38 @@ class TrainRecipe(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise recipe_error(exc, cls.model_fields) from None
+            flat_input = not isinstance(data.get("method"), dict)
+            raise recipe_error(_Located(exc, flat_input), form_fields()) from None
 
 
-def _check_method(r: TrainRecipe) -> None:
-    """Cross-field rules of GRPO and KTO, checked before anything loads."""
-    if r.method == "grpo":
-        if not r.rewards:
-            raise ValueError("rewards: GRPO needs at least one reward, e.g. format:<answer>.*</answer> and exact")
-        if r.effective_batch % r.num_generations:
-            raise ValueError(f"num_generations: batch_size × grad_accum ({r.effective_batch}) counts sampled "
-                             f"answers and must be a multiple of num_generations ({r.num_generations})")
-    if r.method == "kto" and r.batch_size < 2:
-        raise ValueError("batch_size: KTO needs at least 2 rows per batch (its KL term pairs each answer with "
-                         "another row's)")
+class _Located:
+    """A validation error whose first location reads as the recipe was written (lab.train.methods.flat)."""
+
+    def __init__(self, exc: ValidationError, flat_input: bool):
+        first = exc.errors()[0]
+        self._errors = [{**first, "loc": flat_loc(tuple(first.get("loc", ())), flat_input)}]
+
+    def errors(self) -> list[dict]:
+        return self._errors
+
+
+@cache
+def form_fields() -> dict[str, FieldInfo]:
+    """Every field in the flat form, name -> its type, default and help: `method` (one of the registry's), the
+    common fields, then each method's own. The Train tab's form and the CLI's flags are built from it."""
+    common = {k: v for k, v in TrainRecipe.model_fields.items() if k != "method"}
+    method = FieldInfo(annotation=Literal[tuple(METHODS)], default=DEFAULT_METHOD, description=METHOD_HELP)
+    return {"method": method, **common, **flat_fields()}
+
+
+_SHADOWED = sorted(set(flat_fields()) & set(TrainRecipe.model_fields))
+if _SHADOWED:  # a method's flat name must not hide a common field
+    raise TypeError(f"flat method fields shadow common ones: {_SHADOWED}")
 
 
 def describe(field: str) -> str:
-    """The help text of one field (the UI's info=)."""
-    return TrainRecipe.model_fields[field].description or ""
+    """The help text of one field of the flat form (the UI's info=)."""
+    return form_fields()[field].description or ""
 
 
 # Presets: starting points for the form; each only sets the fields that define it.

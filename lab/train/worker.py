@@ -1,7 +1,9 @@
 """The training job: load -> preflight -> build -> train (resumable) -> save -> card -> push, as a straight line.
 
-`run(ctx)` is the job runner (kinds train.sft / train.dpo). `train(recipe, folder, ctx)` is the same run for the
-CLI, which also works under `accelerate launch` (each rank trains; rank 0 writes metrics and the artifact).
+`run(ctx)` is the job runner (kinds train.<method>). `train(recipe, folder, ctx)` is the same run for the CLI,
+which also works under `accelerate launch` (each rank trains; rank 0 writes metrics and the artifact). What
+differs between methods (their rows, TRL config and trainer, metrics, how the result is saved, the card) is
+the method's (lab.train.methods); nothing here asks which method runs.
 """
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ import hashlib
 import json
 import math
 import os
-import sys
+import re
+import shutil
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.eval.flow import after_training, check_tasks
 from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
-from lab.train import build, memory_guard, methods, preflight
+from lab.jobs.worker_setup import passive_threads, quiet_libraries
+from lab.train import build, finish, memory_guard, methods, preflight
+from lab.train.hub_sync import CheckpointPusher, pull_checkpoint
+from lab.train.methods.base import TrainerParts
 from lab.train.recipe import TrainRecipe
 
 
@@ -25,14 +32,6 @@ def rank() -> int:
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def passive_threads() -> None:
-    """On shared CPUs, OpenMP threads that spin-wait for a descheduled sibling stall every op: measured on a
-    busy 2-vCPU box, a SmolLM2 LoRA step took 35–45 s with spinning threads and 6.5 s with passive ones.
-    Only effective before torch is first imported, so the entry points call it first."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def run(ctx) -> None:
@@ -45,149 +44,30 @@ def run(ctx) -> None:
     ctx.progress(1.0, f"Done: {result['steps']} steps, loss {result.get('last_loss')}", force=True)
 
 
-def _quiet() -> None:
-    """Progress bars redraw into the job log; the lab logs its own progress lines."""
-    import datasets
-    import huggingface_hub
-    import transformers
-
-    datasets.disable_progress_bars()
-    huggingface_hub.utils.disable_progress_bars()
-    transformers.logging.set_verbosity_warning()
-    transformers.logging.disable_progress_bar()
-
-
-def split(ds, recipe: TrainRecipe, n_eval: int):
-    if not n_eval:
-        return ds, None
-    parts = ds.train_test_split(test_size=n_eval, seed=recipe.seed, shuffle=True)
-    return parts["train"], parts["test"]
-
-
-def sft_rows(ds, kind: str):
-    """Preference rows train SFT on prompt + chosen."""
-    if kind != "preference":
-        return ds
-    return ds.map(lambda r: {"messages": r["prompt"] + r["chosen"], "n_context": len(r["prompt"])},
-                  remove_columns=ds.column_names)
-
-
-def total_steps(recipe: TrainRecipe, n_train: int) -> int:
-    if recipe.max_steps > 0:
-        return recipe.max_steps
-    per_epoch = math.ceil(n_train / (recipe.batch_size * world_size()) / recipe.grad_accum)
-    return max(1, math.ceil(per_epoch * recipe.epochs))
-
-
-def make_trainer(recipe: TrainRecipe, pre, model, tok, train_ds, eval_ds, out: Path, callbacks: list,
-                 rewards: list | None = None):
-    from lab.train.masking import check_answers_fit, prepare_sft, sft_collator
-
-    args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
-    args.include_num_input_tokens_seen = "non_padding"
-    args.logging_nan_inf_filter = False  # a NaN loss must be seen, not papered over
-    peft = build.lora_config(recipe) if recipe.adapter != "full" else None
-    if recipe.method in methods.METHODS:
-        trainer = methods.make_trainer(recipe, args, model, tok, train_ds, eval_ds, peft, callbacks, rewards)
-    elif recipe.method == "dpo":
-        from trl import DPOTrainer
-
-        trainer = DPOTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                             processing_class=tok, peft_config=peft, callbacks=callbacks)
-    else:
-        from trl import SFTTrainer
-
-        train_ds = prepare_sft(train_ds, tok, recipe.completion_only_loss)
-        check_answers_fit(train_ds, recipe.max_seq_length)
-        eval_ds = prepare_sft(eval_ds, tok, recipe.completion_only_loss) if eval_ds is not None else None
-        padding_free = recipe.packing  # TRL's bfd packing is padding-free and builds its own collator
-        trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                             processing_class=tok, peft_config=peft, callbacks=callbacks,
-                             data_collator=None if padding_free else sft_collator(tok))
-    if pre.plan.precision == "fp16":
-        build.fp32_trainable(trainer.model)
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
-    return trainer
-
-
-def grpo_parts(recipe: TrainRecipe, ctx, main: bool, token: str | None) -> tuple[list | None, list]:
-    """GRPO's reward functions (guarded, recording their scores) and the callback that watches them."""
-    if recipe.method != "grpo":
-        return None, []
-    from lab.train.grpo_watch import GrpoWatch
-    from lab.train.rewards import SampleBook, build as build_rewards
-
-    book = SampleBook()
-    rewards = build_rewards(recipe.rewards, recipe.reward_errors, book, token, ctx.log if main else lambda m: None)
-    return rewards, [GrpoWatch(ctx, recipe, rewards, book, main=main)]
-
-
-def load_weights(recipe: TrainRecipe, pre, token: str | None, log):
-    """(model, tokenizer) at the planned precision; an adapter artifact as the base is merged in first."""
-    from lab.models import resolve
-
-    base_cfg, prior = preflight.model_folders(recipe.model, token)
-    folder = resolve(str(base_cfg) if prior else recipe.model, token=token, log=log)
-    tok, _ = build.load_tokenizer(prior or folder, recipe)
-    model = build.load_model(folder, recipe, pre.plan)
-    if prior:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(prior)).merge_and_unload()
-    return model, tok
-
-
-def resume_point(recipe: TrainRecipe, ckpt_dir: Path, token: str | None, log) -> str | None:
-    last = get_last(ckpt_dir, prune=rank() == 0)
-    if last is None and recipe.push_checkpoints_to and rank() == 0:
-        from lab.train.hub_sync import pull_checkpoint
-
-        pulled = pull_checkpoint(recipe.push_checkpoints_to, ckpt_dir, token)
-        last = str(pulled) if pulled else None
-        if last:
-            log(f"Pulled the last checkpoint from {recipe.push_checkpoints_to}.")
-    return last
-
-
-def lora_checksum(model) -> str:
-    """A digest of the trainable weights (identical on every DDP rank after a synchronized run)."""
-    h = hashlib.sha256()
-    for name, p in sorted(model.named_parameters()):
-        if p.requires_grad:
-            h.update(name.encode())
-            h.update(p.detach().float().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, callbacks: tuple = ()) -> dict:
     """The whole run. `callbacks`: extra TrainerCallbacks (tests and benchmarks watch the model with them)."""
-    from lab.train.callbacks import LabCallback
-    from lab.train.data import load_for_recipe
+    from lab.train.callbacks import LabCallback  # heavy: transformers (a TrainerCallback)
 
-    _quiet()
+    quiet_libraries()
     folder.mkdir(parents=True, exist_ok=True)
     main = rank() == 0
     log = ctx.log if main else (lambda m: None)
-    ds, kind = load_for_recipe(recipe, token)
+    method = methods.of(recipe)
+    ds, kind = method.rows(recipe, token)
     pre = _preflight(recipe, ds, kind, folder, token, log)
     allocator.switch_to(pre.memory.get("allocator", "glibc"), log)
     recipe = pre.recipe
     if recipe.eval_tasks:  # a bad task file or name fails now, not after the training
-        from lab.eval.flow import check_tasks
-
         check_tasks(recipe.eval_task_list, token)
     ctx.check_cancelled()
-    train_ds, eval_ds = split(ds if recipe.method != "sft" else sft_rows(ds, kind), recipe, pre.eval_rows)
-    model, tok = load_weights(recipe, pre, token, log)
+    train_ds, eval_ds = split(ds, recipe, pre.eval_rows)
+    model, tok = build.load_weights(recipe, pre.plan, token, log)
     ctx.check_cancelled()
     cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device)
-    cb.keys.update(methods.metric_keys(recipe))
-    rewards, watchers = grpo_parts(recipe, ctx, main, token)
+    cb.keys.update(method.metric_keys(recipe))
     ckpt_dir = folder / "checkpoints"
-    trainer = make_trainer(recipe, pre, model, tok, train_ds, eval_ds, ckpt_dir, [cb, *watchers, *callbacks],
-                           rewards)
+    trainer = make_trainer(recipe, pre, model, tok, (train_ds, eval_ds, kind), ckpt_dir, [cb, *callbacks],
+                           ctx=ctx, main=main, token=token)
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
     last = resume_point(recipe, ckpt_dir, token, log)
     ctx.progress(0.01, "Training…", force=True)
@@ -207,6 +87,58 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     if not main:
         return {"steps": steps, "rank": rank()}
     return _finish(trainer, tok, recipe, folder, steps, token, log)
+
+
+def split(ds, recipe: TrainRecipe, n_eval: int):
+    if not n_eval:
+        return ds, None
+    parts = ds.train_test_split(test_size=n_eval, seed=recipe.seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
+def total_steps(recipe: TrainRecipe, n_train: int) -> int:
+    if recipe.max_steps > 0:
+        return recipe.max_steps
+    per_epoch = math.ceil(n_train / (recipe.batch_size * world_size()) / recipe.grad_accum)
+    return max(1, math.ceil(per_epoch * recipe.epochs))
+
+
+def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, callbacks: list, ctx=None,
+                 main: bool = True, token: str | None = None):
+    """The method's TRL trainer on (train rows, eval rows or None, their kind), checkpointing into `out`."""
+    from transformers.trainer_callback import PrinterCallback  # heavy: transformers
+
+    train_ds, eval_ds, kind = data
+    args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
+    args.include_num_input_tokens_seen = "non_padding"
+    args.logging_nan_inf_filter = False  # a NaN loss must be seen, not papered over
+    peft = build.lora_config(recipe) if recipe.adapter != "full" else None
+    parts = TrainerParts(args, model, tok, train_ds, eval_ds, peft, list(callbacks), kind, ctx, main, token)
+    trainer = methods.of(recipe).trainer(recipe, parts)
+    if pre.plan.precision == "fp16":
+        build.fp32_trainable(trainer.model)
+    trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
+    return trainer
+
+
+def resume_point(recipe: TrainRecipe, ckpt_dir: Path, token: str | None, log) -> str | None:
+    last = get_last(ckpt_dir, prune=rank() == 0)
+    if last is None and recipe.push_checkpoints_to and rank() == 0:
+        pulled = pull_checkpoint(recipe.push_checkpoints_to, ckpt_dir, token)
+        last = str(pulled) if pulled else None
+        if last:
+            log(f"Pulled the last checkpoint from {recipe.push_checkpoints_to}.")
+    return last
+
+
+def lora_checksum(model) -> str:
+    """A digest of the trainable weights (identical on every DDP rank after a synchronized run)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters()):
+        if p.requires_grad:
+            h.update(name.encode())
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _preflight(recipe: TrainRecipe, ds, kind: str, folder: Path, token, log):
@@ -246,9 +178,6 @@ def _stopped_early(cb, ckpt_dir: Path, steps: int, log) -> None:
 def get_last(ckpt_dir: Path, prune: bool = False) -> str | None:
     """The newest complete checkpoint. transformers writes trainer_state.json last, so a checkpoint without it
     was cut short (a crash or SIGKILL mid-save); with prune=True such folders are removed."""
-    import re
-    import shutil
-
     found = sorted((int(m.group(1)), p) for p in (ckpt_dir.iterdir() if ckpt_dir.is_dir() else [])
                    if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir())
     for _, path in reversed(found):
@@ -262,8 +191,6 @@ def get_last(ckpt_dir: Path, prune: bool = False) -> str | None:
 def _pusher(recipe: TrainRecipe, token, ctx, ckpt_dir: Path):
     if not recipe.push_checkpoints_to:
         return None
-    from lab.train.hub_sync import CheckpointPusher
-
     pusher = CheckpointPusher(recipe.push_checkpoints_to, token, log=ctx.log)
     ctx.on_checkpoint = lambda step: pusher.push(ckpt_dir / f"checkpoint-{step}", step)
     return pusher
@@ -278,20 +205,14 @@ def _write_rank(folder: Path, trainer, steps: int) -> None:
 
 
 def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, log) -> dict:
-    import shutil
-
-    from lab.train import finish
-
     summary = finish.save_result(trainer, tok, recipe, folder, steps, log)
     result = {**summary, "artifact": str(folder)}
     del trainer
-    if recipe.merge and recipe.adapter != "full" and recipe.method != "reward":  # a reward model is saved merged
+    if recipe.merge and recipe.adapter != "full" and not methods.of(recipe).saved_whole:
         result["merged"] = str(finish.merge(folder, recipe, token, log))
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)  # the run is done; free the disk
     (folder / RUN_STATE).unlink(missing_ok=True)
     if recipe.eval_tasks:  # "evaluate base vs fine-tune on …": its scores go into the card before any push
-        from lab.eval.flow import after_training
-
         result["eval"] = after_training(recipe.eval_task_list, recipe.model, folder, token, log)
     if recipe.push_to:
         result["pushed"] = finish.push_result(folder, recipe.push_to, token, log)

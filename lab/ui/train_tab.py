@@ -7,6 +7,7 @@ import gradio as gr
 
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
+from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
@@ -14,21 +15,33 @@ HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DP
         "train a **reward model**, as full fine-tuning, **LoRA** or **QLoRA**. Start from a preset, press **Check** to see the loss "
         "mask and the memory estimate, then **Start training**. The run is a background job: closing the tab does "
         "not stop it, and a cancelled or interrupted run resumes from its last checkpoint.")
-GROUPS = [
+COMMON_GROUPS = [
     ("", ["method", "model", "dataset", "adapter", "learning_rate", "epochs", "max_steps", "max_seq_length",
           "batch_size", "grad_accum", "auto_fit", "run_anyway"]),
     ("LoRA", ["lora_r", "lora_alpha", "lora_dropout", "target_modules"]),
-    ("Data and loss", ["dataset_split", "max_rows", "eval_split", "eval_steps", "completion_only_loss",
-                       "chat_template", "packing", "dpo_beta", "dpo_loss"]),
-    ("GRPO, KTO and rewards", ["rewards", "reward_errors", "num_generations", "max_completion_length",
-                               "temperature", "grpo_beta", "no_signal_steps", "desirable_weight",
-                               "undesirable_weight"]),
+    ("Data and loss", ["dataset_split", "max_rows", "eval_split", "eval_steps", "chat_template"]),
     ("Schedule and memory", ["warmup_ratio", "scheduler", "weight_decay", "seed", "gradient_checkpointing",
                              "use_cpu"]),
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
                                   "push_to", "report_to"]),
     ("Evaluate after training", ["eval_tasks"]),
 ]
+METHOD_GROUPS_AFTER = "Data and loss"  # an accordion a method names, and the form lacks, comes after this one
+
+
+def _groups() -> list[tuple[str, list[str]]]:
+    """The form's accordions: the common fields, with each method's own in the accordion its file names."""
+    groups = {title: list(names) for title, names in COMMON_GROUPS}
+    new: dict[str, list[str]] = {}
+    for method in METHODS.values():
+        (groups if method.form_group in groups else new).setdefault(method.form_group, []).extend(method.flat)
+    out = []
+    for title, names in groups.items():
+        out += [(title, names), *(new.items() if title == METHOD_GROUPS_AFTER else [])]
+    return out
+
+
+GROUPS = _groups()
 REWARDS_PLACEHOLDER = "format:^<answer>.*</answer>$\nexact@2"
 REWARDS_NOTE = ("One reward per line, `NAME[:PARAM][@WEIGHT]`. **`python:FILE.py` runs your own code** in the "
                 "training job: only for the owner of this lab, never on the public demo. Preview scores a few "
@@ -54,7 +67,7 @@ def _widget(name: str, default):
 
 
 def _form() -> dict:
-    defaults, c = TrainRecipe().model_dump(), {}
+    defaults, c = panel.form_from_recipe(TrainRecipe()), {}
     for title, names in GROUPS:
         with (gr.Accordion(title, open=False) if title else gr.Group()):
             for name in names:

@@ -15,9 +15,9 @@ def _set(page, name: str, value) -> None:
 
 def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     open_tab(page, "Train")
-    pick(page, "Dataset artifacts", str(dataset_artifact))  # what the Data walk exported
+    pick(page, "Dataset artifacts", dataset_artifact.name)  # what the Data walk exported
     page.wait_for_function("p => document.querySelector('#train-dataset textarea, #train-dataset input').value === p",
-                           arg=str(dataset_artifact))
+                           arg=dataset_artifact.name)
     assert page.get_by_role("radio", name="lora", exact=True).is_checked()
     assert page.get_by_role("radio", name="sft", exact=True).is_checked()
     for name, value in SHORT_RUN.items():
@@ -36,7 +36,7 @@ def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     assert points.count() == SHORT_RUN["max_steps"]  # one point per step
     lab.shoot(page, "train", focus=page.get_by_role("button", name="Start training"))
 
-    result = Path(page.locator("#train-result").get_by_role("textbox").input_value())
+    result = lab.home / "artifacts" / page.locator("#train-result").get_by_role("textbox").input_value()
     assert (result / "adapter_model.safetensors").is_file()
     assert result.name in {Path(a["path"]).name for a in lab.artifacts("adapter")}
     assert page.get_by_role("button", name="Try it in Chat").is_enabled()

@@ -2,8 +2,6 @@
 curves and the table of sample completions (the README's screenshot of GRPO's curves)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from tests.browser.conftest import open_tab, pick
 
 TINY = {"max_steps": 2, "batch_size": 4}
@@ -45,6 +43,6 @@ def test_grpo_preset_preview_run_and_reward_curves(page, lab):
     assert "completion" in page.locator("#train-samples").inner_text()  # sampled answers beside their prompts
     lab.shoot(page, "train-grpo", focus=page.get_by_text("GRPO: rewards and sample completions"))
 
-    result = Path(page.locator("#train-result").get_by_role("textbox").input_value())
+    result = lab.home / "artifacts" / page.locator("#train-result").get_by_role("textbox").input_value()
     assert (result / "adapter_model.safetensors").is_file() and (result / "rewards.png").is_file()
     assert "## Rewards (GRPO)" in (result / "README.md").read_text()

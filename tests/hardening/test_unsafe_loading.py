@@ -19,7 +19,7 @@ from lab.chat.spec import build_spec
 from lab.chat.stream import collect
 from lab.merge.worker import MergeOptions, merge
 from lab.models import resolve
-from lab.train.cli import LocalContext
+from lab.jobs.local import LocalContext
 from lab.train.recipe import TrainRecipe
 from lab.train.worker import train
 

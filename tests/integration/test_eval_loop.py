@@ -4,13 +4,13 @@ trains; a push gated on a task the fine-tune does worse on is refused before the
 import json
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.jobs.worker_setup.passive_threads
 
 import pytest  # noqa: E402
 
 from lab.artifacts import read_manifest  # noqa: E402
 from lab.errors import LabError  # noqa: E402
-from lab.train.cli import LocalContext  # noqa: E402
+from lab.jobs.local import LocalContext  # noqa: E402
 from lab.train.recipe import TrainRecipe  # noqa: E402
 from lab.train.worker import train  # noqa: E402
 from tests.eval_support import MC_ROWS, write_jsonl  # noqa: E402

@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.jobs.worker_setup.passive_threads
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -14,7 +14,7 @@ from transformers import TrainerCallback  # noqa: E402
 
 from lab import settings  # noqa: E402
 from lab.artifacts import finalize, new_folder, parent_entry  # noqa: E402
-from lab.train.cli import LocalContext  # noqa: E402
+from lab.jobs.local import LocalContext  # noqa: E402
 from lab.train.recipe import TrainRecipe  # noqa: E402
 from lab.train.worker import train  # noqa: E402
 

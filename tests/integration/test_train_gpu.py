@@ -6,7 +6,7 @@ import pytest
 from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.train import build
-from lab.train.cli import LocalContext
+from lab.jobs.local import LocalContext
 from lab.train.recipe import TrainRecipe
 from lab.train.worker import train
 from tests.integration.test_train import short_alpaca

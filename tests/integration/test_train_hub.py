@@ -3,13 +3,13 @@ import json
 import os
 import shutil
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.jobs.worker_setup.passive_threads
 
 import pytest  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from lab.errors import LabError  # noqa: E402
-from lab.train.cli import LocalContext  # noqa: E402
+from lab.jobs.local import LocalContext  # noqa: E402
 from lab.train.hub_sync import CheckpointPusher, pull_checkpoint  # noqa: E402
 from lab.train.recipe import TrainRecipe  # noqa: E402
 from lab.train.worker import train  # noqa: E402

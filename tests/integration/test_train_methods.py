@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.jobs.worker_setup.passive_threads
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -16,7 +16,7 @@ import torch  # noqa: E402
 from lab import settings  # noqa: E402
 from lab.artifacts import read_manifest  # noqa: E402
 from lab.errors import LabError  # noqa: E402
-from lab.train.cli import LocalContext  # noqa: E402
+from lab.jobs.local import LocalContext  # noqa: E402
 from lab.train.recipe import TrainRecipe  # noqa: E402
 from lab.train.worker import train  # noqa: E402
 from tests.integration.test_train import Watch  # noqa: E402
@@ -87,12 +87,12 @@ def test_grpo_records_each_reward_kl_length_and_samples(grpo_run):
 
 def test_grpo_panel_shows_curves_and_the_samples_table(grpo_run):
     from lab.jobs.context import read_metrics
-    from lab.train import method_panel
+    from lab.train.methods import grpo_report
 
-    curves = method_panel.grpo_curves(read_metrics(grpo_run["out"] / "metrics.jsonl"))
+    curves = grpo_report.grpo_curves(read_metrics(grpo_run["out"] / "metrics.jsonl"))
     assert {r["series"] for r in curves["rewards"]} == {"total", "format", "exact", "length"}
     assert {r["series"] for r in curves["kl"]} >= {"KL", "clipped answers"}
-    headers, table = method_panel.samples_table(grpo_run["out"])
+    headers, table = grpo_report.samples_table(grpo_run["out"])
     assert headers[:4] == ["step", "prompt", "completion", "total"] and table and table[0][0] == 2
 
 

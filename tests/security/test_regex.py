@@ -65,7 +65,7 @@ def test_the_grpo_format_reward_and_lm_evals_regex_filter_run_on_re2():
 
     from lab.eval import engine  # noqa: F401 (what the eval worker imports: evaluate() puts the filter on RE2)
     from lab.eval.re2_filter import use_re2
-    from lab.train.rewards.text import Format, Sample
+    from lab.train.methods.rewards.text import Format, Sample
 
     start = time.perf_counter()
     assert Format(EVIL).score(Sample("p", "a" * 40 + "!")) == 0.0

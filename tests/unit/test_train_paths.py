@@ -127,7 +127,7 @@ def test_packing_is_padding_free_and_packed_rows_do_not_attend_to_each_other(bun
     from trl import SFTConfig
 
     r = TrainRecipe(packing=True, dataset="me/d")
-    config = SFTConfig(**_args(r, CPU), packing=r.packing)
+    config = SFTConfig(**_args(r, CPU), packing=r.method.packing)
     assert config.packing and config.packing_strategy in ("bfd", "bfd_split")  # the trainer turns padding-free on
     model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32,
                                                  attn_implementation=build.attention(build.plan(r, CPU)))

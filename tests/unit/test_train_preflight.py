@@ -209,7 +209,7 @@ def test_panel_form_preset_and_check(bundled_model, alpaca_path):
     r = panel.recipe_from_form(form)
     assert r.max_rows is None and r.batch_size == 2
     dpo = panel.apply_preset("DPO with LoRA", form)
-    assert dpo.method == "dpo" and dpo.dataset == str(alpaca_path) and dpo.model == str(bundled_model)
+    assert dpo.method.name == "dpo" and dpo.dataset == str(alpaca_path) and dpo.model == str(bundled_model)
     out = panel.check(r.model_copy(update={"max_rows": 8}))
     assert "**Memory:**" in out["markdown"] and out["trl_command"].startswith("trl sft")
     assert any(k == "trained" for _, k in out["preview"]) and out["recipe"].max_rows == 8

@@ -30,10 +30,11 @@ def test_presets_are_valid_and_distinct():
     made = {name: preset(name, dataset="d.json") for name in PRESETS}
     assert made["QLoRA on a T4/A10G"].adapter == "qlora"
     assert made["Full fine-tune"].adapter == "full" and made["Full fine-tune"].learning_rate < 1e-4
-    assert made["DPO with LoRA"].method == "dpo" and made["DPO with LoRA"].learning_rate < 1e-5
+    assert made["DPO with LoRA"].method.name == "dpo" and made["DPO with LoRA"].learning_rate < 1e-5
     grpo = made["GRPO: teach an answer format"]
-    assert grpo.method == "grpo" and [r.name for r in grpo.rewards] == ["format", "exact"]
-    assert made["KTO from arena votes"].method == "kto" and made["Reward model from preference pairs"].method == "reward"
+    assert grpo.method.name == "grpo" and [r.name for r in grpo.method.rewards] == ["format", "exact"]
+    assert made["KTO from arena votes"].method.name == "kto"
+    assert made["Reward model from preference pairs"].method.name == "reward"
     with pytest.raises(LabError):
         preset("nope")
 
@@ -222,8 +223,8 @@ def test_cli_quick_path_and_trl_command(tmp_path, capsys):
     args = build_parser().parse_args(["train", "--method", "dpo", "--model", "m/x", "--dataset", "d/y", "--adapter",
                                       "qlora", "--max-steps", "7", "--lr", "1e-5", "--out", str(tmp_path / "o")])
     r = recipe_from_args(args)
-    assert (r.method, r.model, r.dataset, r.adapter, r.max_steps, r.learning_rate) == ("dpo", "m/x", "d/y", "qlora",
-                                                                                      7, 1e-5)
+    assert (r.method.name, r.model, r.dataset, r.adapter, r.max_steps, r.learning_rate) == ("dpo", "m/x", "d/y",
+                                                                                           "qlora", 7, 1e-5)
     path = tmp_path / "r.yaml"
     path.write_text(TrainRecipe(dataset="me/data", max_steps=3).to_yaml())
     assert main(["train", str(path), "--max-steps", "9", "--trl-command"]) == 0

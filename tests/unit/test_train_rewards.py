@@ -7,11 +7,13 @@ import pytest
 from lab import settings
 from lab.errors import LabError
 from lab.hardware import Hardware
-from lab.train import method_data, rewards
+from lab.train.methods import rewards
+from lab.train.methods.grpo import prompt_rows
+from lab.train.methods.kto import unpaired_rows
 from lab.train.recipe import TrainRecipe
-from lab.train.rewards import text
-from lab.train.rewards.guard import GuardedReward, RewardFailed, SampleBook
-from lab.train.rewards.spec import RewardSpec
+from lab.train.methods.rewards import text
+from lab.train.methods.rewards.guard import GuardedReward, RewardFailed, SampleBook
+from lab.train.methods.rewards.spec import RewardSpec
 from tests.unit.test_data_scoring import judge_server  # noqa: F401 - a fixture: an OpenAI-compatible judge
 
 CPU = Hardware(ram_gb=24, bnb_ok=True, cpu_count=2)
@@ -117,7 +119,7 @@ def test_a_batched_reward_that_raises_is_retried_sample_by_sample():
 
 def test_python_rewards_run_only_for_the_owner(tmp_path, monkeypatch):
     from lab import access
-    from lab.train.rewards.user_code import PythonReward, check_allowed
+    from lab.train.methods.rewards.user_code import PythonReward, check_allowed
 
     path = tmp_path / "my_reward.py"
     path.write_text("def reward(prompt, completion, answer=None, **columns):\n"
@@ -144,16 +146,16 @@ def test_python_rewards_run_only_for_the_owner(tmp_path, monkeypatch):
 
 
 def test_grpo_prompts_keep_the_reward_columns():
-    rows = method_data.prompt_rows([{"prompt": "What is 2 + 2?", "answer": 4}, {"prompt": "1 + 1?", "answer": "2"}])
+    rows = prompt_rows([{"prompt": "What is 2 + 2?", "answer": 4}, {"prompt": "1 + 1?", "answer": "2"}])
     assert rows[0]["prompt"] == [{"role": "user", "content": "What is 2 + 2?"}]
     assert [r["answer"] for r in rows] == ["4", "2"]  # a column of mixed types becomes text
-    alpaca = method_data.prompt_rows([{"instruction": "Name a colour.", "input": "", "output": "Red.", "id": 7}])
+    alpaca = prompt_rows([{"instruction": "Name a colour.", "input": "", "output": "Red.", "id": 7}])
     assert alpaca[0]["prompt"][-1]["content"] == "Name a colour." and alpaca[0]["id"] == 7
 
 
 def test_grpo_without_prompts_names_the_column():
     with pytest.raises(LabError) as err:
-        method_data.prompt_rows([{"question": "2 + 2?", "answer": "4"}])
+        prompt_rows([{"question": "2 + 2?", "answer": "4"}])
     assert err.value.field == "prompt" and "question" in str(err.value)
 
 
@@ -165,14 +167,14 @@ def test_grpo_without_prompts_names_the_column():
 ])
 def test_kto_without_a_boolean_label_names_the_column(row, field):
     with pytest.raises(LabError) as err:
-        method_data.unpaired_rows([row])
+        unpaired_rows([row])
     assert err.value.field == field
 
 
 def test_kto_takes_labels_and_unpairs_preferences():
-    rows = method_data.unpaired_rows([{"prompt": "hi", "completion": "hello", "label": 1}])
+    rows = unpaired_rows([{"prompt": "hi", "completion": "hello", "label": 1}])
     assert rows[0]["label"] is True and rows[0]["completion"] == _answer("hello")
-    pairs = method_data.unpaired_rows([{"prompt": "hi", "chosen": "hello", "rejected": "go away"}])
+    pairs = unpaired_rows([{"prompt": "hi", "chosen": "hello", "rejected": "go away"}])
     assert [(r["completion"][0]["content"], r["label"]) for r in pairs] == [("hello", True), ("go away", False)]
 
 
@@ -189,7 +191,7 @@ def test_arena_votes_become_kto_rows():
         ("Paris.", True), ("Rome.", False), ("Lyon.", False), ("Paris.", True), ("x", False), ("y", False)]
     folder = arena.export_preferences("votes-kto", form="kto")
     saved = [json.loads(x) for x in (folder / "data.jsonl").read_text().splitlines()]
-    assert saved == rows and method_data.unpaired_rows(saved)[0]["label"] is True
+    assert saved == rows and unpaired_rows(saved)[0]["label"] is True
 
 
 def _write(tmp_path, rows, name="data.jsonl"):
@@ -206,14 +208,14 @@ def test_preflight_refuses_before_loading_anything(bundled_model, tmp_path, monk
     with pytest.raises(LabError) as err:  # exact reads `answer`, which this set calls `solution`
         preflight.check(grpo, CPU)
     assert err.value.field == "rewards" and "'answer'" in str(err.value) and "solution" in str(err.value)
-    assert preflight.check(grpo.model_copy(update={"rewards": rewards.parse_rewards(["exact:solution"])}),
+    assert preflight.check(grpo.updated(rewards=["exact:solution"]),
                            CPU).kind == "prompts"
     code = tmp_path / "r.py"
     code.write_text("def reward(prompt, completion, **kw):\n    return 0.0\n")
     monkeypatch.setenv("LAB_DEMO", "1")
     settings.reset_caches()
     with pytest.raises(LabError, match="public demo"):
-        preflight.check(grpo.model_copy(update={"rewards": rewards.parse_rewards([f"python:{code}"])}), CPU)
+        preflight.check(grpo.updated(rewards=[f"python:{code}"]), CPU)
     monkeypatch.delenv("LAB_DEMO")
     settings.reset_caches()
     sft = _write(tmp_path, [{"prompt": "hi", "completion": "hello"}] * 4, "pc.jsonl")
@@ -229,7 +231,7 @@ def test_memory_counts_grpo_generations_and_method_parts(bundled_model, tmp_path
     base = TrainRecipe(method="grpo", model=str(bundled_model), dataset=str(sums), rewards=["exact"],
                        batch_size=8, num_generations=4, max_completion_length=64)
     short = preflight.check(base, CPU)
-    long = preflight.check(base.model_copy(update={"max_completion_length": 512}), CPU)
+    long = preflight.check(base.updated(max_completion_length=512), CPU)
     prompt_tokens = short.memory["batch"]["length"] - 64
     assert 10 < prompt_tokens < 40 and long.memory["batch"]["length"] == prompt_tokens + 512
     assert short.memory["batch"]["sequences"] == 8  # every sampled answer is a sequence of the step
@@ -244,7 +246,7 @@ def test_memory_counts_grpo_generations_and_method_parts(bundled_model, tmp_path
 
 
 def test_watch_finds_no_signal_and_the_dominant_reward(tmp_path):
-    from lab.train.grpo_watch import NO_SIGNAL, GrpoWatch, dominance
+    from lab.train.methods.grpo_watch import NO_SIGNAL, GrpoWatch, dominance
 
     class Ctx:
         folder, logged = tmp_path, []
@@ -274,16 +276,16 @@ def test_panel_presets_bring_their_data_and_rewards_round_trip_through_the_form(
 
     form = {**TrainRecipe().model_dump(), "model": str(bundled_model), "dataset": "mine.jsonl"}
     grpo = panel.apply_preset("GRPO: teach an answer format", form)
-    assert grpo.method == "grpo" and grpo.dataset.endswith("arithmetic-sums") and "arithmetic" in \
+    assert grpo.method.name == "grpo" and grpo.dataset.endswith("arithmetic-sums") and "arithmetic" in \
         panel.preset_note("GRPO: teach an answer format")
     values = panel.form_from_recipe(grpo)
     assert values["rewards"].splitlines()[1] == "exact" and panel.field_kind("rewards") == ("lines", [])
-    assert panel.recipe_from_form(values).rewards == grpo.rewards
+    assert panel.recipe_from_form(values).method.rewards == grpo.method.rewards
     out = panel.check(grpo.model_copy(update={"max_rows": 16}))
     assert out["trl_command"].startswith("trl grpo") and "exact" in out["trl_command"]
     assert "samples 4 answers" in out["markdown"] and "<|im_start|>assistant" in out["preview"][0][0]
     kto = panel.apply_preset("KTO from arena votes", form)
-    assert kto.method == "kto" and kto.dataset == "mine.jsonl"  # no KTO export yet: the form's data stays
+    assert kto.method.name == "kto" and kto.dataset == "mine.jsonl"  # no KTO export yet: the form's data stays
     assert "export" in panel.preset_note("KTO from arena votes")
 
 

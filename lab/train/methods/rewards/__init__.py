@@ -5,8 +5,10 @@
 """
 from __future__ import annotations
 
-from lab.train.rewards.guard import GuardedReward, SampleBook, text_of
-from lab.train.rewards.spec import NAMES, RewardSpec, parse_rewards, rewards_text, unique_names
+from lab.errors import LabError
+from lab.train.methods.rewards import scorers, text, user_code
+from lab.train.methods.rewards.guard import GuardedReward, SampleBook, text_of
+from lab.train.methods.rewards.spec import NAMES, RewardSpec, parse_rewards, rewards_text, unique_names
 
 __all__ = ["NAMES", "RewardSpec", "GuardedReward", "SampleBook", "build", "make", "parse_rewards",
            "rewards_text", "unique_names", "text_of", "columns_needed", "check"]
@@ -14,8 +16,6 @@ __all__ = ["NAMES", "RewardSpec", "GuardedReward", "SampleBook", "build", "make"
 
 def make(spec: RewardSpec, token: str | None = None, log=print):
     """The object that scores one reward (loads nothing yet)."""
-    from lab.train.rewards import scorers, text, user_code
-
     simple = {"format": text.Format, "tags": text.Tags, "exact": text.Exact, "math": text.Math,
               "length": text.Length, "too_long": text.TooLong}
     if spec.name in simple:
@@ -35,8 +35,6 @@ def columns_needed(specs: list[RewardSpec]) -> dict[str, str]:
 def check(specs: list[RewardSpec], columns: list[str], token: str | None = None) -> None:
     """Before anything loads: the columns the rewards read exist; reward models are reward models; python
     rewards are allowed here and their files exist."""
-    from lab.errors import LabError
-
     for column, name in columns_needed(specs).items():
         if column not in columns:
             raise LabError(f"The {name} reward compares against the {column!r} column, which this dataset lacks "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import traceback
 
 from lab.errors import LabError
-from lab.train.rewards.text import Sample
+from lab.train.methods.rewards.text import Sample
 
 _TRL_KWARGS = {"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"}
 

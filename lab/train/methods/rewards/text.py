@@ -74,7 +74,7 @@ class Math:
         self.column = column or "answer"
 
     def score(self, s: Sample) -> float:
-        from math_verify import parse, verify
+        from math_verify import parse, verify  # heavy: math-verify imports sympy
 
         # its timeout uses signal.alarm, which only the main thread may set (the app previews in a worker thread)
         limit = 5 if threading.current_thread() is threading.main_thread() else None

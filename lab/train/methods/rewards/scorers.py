@@ -5,8 +5,13 @@ Judge step (backend, model, endpoint, key variable, rubric, reply length), valid
 """
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+from lab.data.judge import judge_prompt, make_judge, parse_score
+from lab.data.scoring import RewardModel, check_reward_model
+from lab.data.step_specs import Judge
 from lab.errors import LabError
-from lab.train.rewards.text import Sample
+from lab.train.methods.rewards.text import Sample
 
 
 def _conversation(s: Sample) -> list[dict]:
@@ -19,14 +24,10 @@ class RewardModelScore:
         self._model = None
 
     def check(self) -> None:
-        from lab.data.scoring import check_reward_model
-
         check_reward_model(self.ref, self.token)  # config.json only: a causal LM is refused before any load
 
     def score_batch(self, samples: list[Sample]) -> list[float]:
         if self._model is None:
-            from lab.data.scoring import RewardModel
-
             self._model = RewardModel(self.ref, self.max_length, self.token, self.log)
         scores, _ = self._model([_conversation(s) for s in samples])
         return scores
@@ -34,10 +35,6 @@ class RewardModelScore:
 
 def judge_settings(rubric: str, options: dict):
     """The Data tab's Judge step from a reward's rubric and options (its validation, its defaults)."""
-    from pydantic import ValidationError
-
-    from lab.data.step_specs import Judge
-
     data = {**options, **({"rubric": rubric} if rubric.strip() else {}), "enabled": True}
     try:
         return Judge.model_validate(data)
@@ -58,8 +55,6 @@ class JudgeScore:
         self._judge = None
 
     def score_batch(self, samples: list[Sample]) -> list[float | None]:
-        from lab.data.judge import judge_prompt, make_judge, parse_score
-
         if self._judge is None:
             self._judge = make_judge(self.settings, self.token, self.log)
         replies = self._judge([judge_prompt(self.settings.rubric, s.prompt, s.completion) for s in samples])

@@ -12,7 +12,7 @@ from pathlib import Path
 from lab.access import Caller
 from lab.errors import LabError
 from lab.settings import get_settings
-from lab.train.rewards.text import Sample
+from lab.train.methods.rewards.text import Sample
 
 DEFAULT_FUNCTION = "reward"
 

@@ -5,21 +5,24 @@ raises shows its error) in seconds, in the app, with the run's own sampling sett
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from lab.errors import LabError
+from lab.train import build
+from lab.train.methods import rewards
+from lab.train.methods.grpo import METHOD as GRPO
+from lab.train.methods.grpo import GrpoSettings
+from lab.train.methods.rewards.user_code import check_allowed
 
 MAX_PROMPTS, MAX_SAMPLES, MAX_TOKENS = 4, 4, 256
 
 
-def _generate(model, tok, prompt: list[dict], recipe, n: int) -> list[tuple[str, int]]:
-    import torch
+def _generate(model, tok, prompt: list[dict], settings: GrpoSettings, n: int) -> list[tuple[str, int]]:
+    import torch  # heavy: torch (the model is loaded by then)
 
     ids = tok.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     ids = {k: v.to(model.device) for k, v in ids.items()}
     with torch.no_grad():
-        out = model.generate(**ids, do_sample=True, temperature=recipe.temperature, num_return_sequences=n,
-                             max_new_tokens=min(recipe.max_completion_length, MAX_TOKENS),
+        out = model.generate(**ids, do_sample=True, temperature=settings.temperature, num_return_sequences=n,
+                             max_new_tokens=min(settings.max_completion_length, MAX_TOKENS),
                              pad_token_id=tok.pad_token_id)
     answers = []
     for seq in out[:, ids["input_ids"].shape[1]:]:
@@ -30,34 +33,31 @@ def _generate(model, tok, prompt: list[dict], recipe, n: int) -> list[tuple[str,
 
 def preview(recipe, prompts: int = 2, token: str | None = None, caller=None, log=print) -> dict:
     """{"headers", "rows", "means", "errors", "note"}: each sampled answer with every reward's score."""
-    import torch
+    import torch  # heavy: torch, for sampling from the base model
 
-    from lab.train import build, rewards, worker
-    from lab.train.data import load_for_recipe
-    from lab.train.rewards.user_code import check_allowed
-
-    if recipe.method != "grpo" or not recipe.rewards:
+    settings = recipe.method
+    if not isinstance(settings, GrpoSettings) or not settings.rewards:
         raise LabError("Preview scores GRPO rewards.", "Set the method to grpo and add at least one reward.",
                        "rewards")
-    if any(s.name == "python" for s in recipe.rewards):
+    if any(s.name == "python" for s in settings.rewards):
         check_allowed(caller, where="app")
-    ds, _ = load_for_recipe(recipe.model_copy(update={"max_rows": MAX_PROMPTS * 4}), token)
-    rewards.check(recipe.rewards, list(ds.column_names), token)
+    ds, _ = GRPO.rows(recipe.model_copy(update={"max_rows": MAX_PROMPTS * 4}), token)
+    rewards.check(settings.rewards, list(ds.column_names), token)
     base = recipe.model_copy(update={"adapter": "lora"})  # sampled from the 16-bit base, whatever the run trains
-    model, tok = worker.load_weights(base, SimpleNamespace(plan=build.plan(base)), token, log)
+    model, tok = build.load_weights(base, build.plan(base), token, log)
     model.eval()
     torch.manual_seed(recipe.seed)
-    funcs = rewards.build(recipe.rewards, on_error="skip", token=token, log=lambda m: None)
+    funcs = rewards.build(settings.rewards, on_error="skip", token=token, log=lambda m: None)
     rows, names = [], [f.__name__ for f in funcs]
     for row in ds.select(range(min(prompts, MAX_PROMPTS, len(ds)))):
-        answers = _generate(model, tok, row["prompt"], recipe, min(recipe.num_generations, MAX_SAMPLES))
+        answers = _generate(model, tok, row["prompt"], settings, min(settings.num_generations, MAX_SAMPLES))
         extra = {k: [row[k]] * len(answers) for k in ds.column_names if k != "prompt"}
         completions = [[{"role": "assistant", "content": a}] for a, _ in answers]
         scores = [f([row["prompt"]] * len(answers), completions, [[0] * n for _, n in answers], **extra)
                   for f in funcs]
         for i, (answer, _) in enumerate(answers):
             values = [s[i] for s in scores]
-            total = sum(sp.weight * v for sp, v in zip(recipe.rewards, values) if v is not None)
+            total = sum(sp.weight * v for sp, v in zip(settings.rewards, values) if v is not None)
             rows.append([rewards.text_of(row["prompt"])[-300:], answer, round(total, 3),
                          *(None if v is None else round(v, 3) for v in values)])
     return _summary(names, rows, funcs)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-SAMPLES = "samples.jsonl"
-WATCH = "watch.json"
+from lab.train.methods.grpo_report import SAMPLES, WATCH
+from lab.train.methods.rewards import unique_names
+
 NO_SIGNAL = "no signal: check the reward"
 
 
@@ -27,13 +28,11 @@ def dominance(logs: dict, weights: dict[str, float]) -> dict[str, float]:
 
 class GrpoWatch(TrainerCallback):
     def __init__(self, ctx, recipe, rewards: list, book, main: bool = True, per_step: int = 8, log_every: int = 10):
-        from lab.train.rewards import unique_names
-
         self.ctx, self.main, self.per_step, self.log_every = ctx, main, per_step, log_every
         self.folder = Path(ctx.folder)
-        self.weights = dict(zip(unique_names(recipe.rewards), (s.weight for s in recipe.rewards)))
+        self.weights = dict(zip(unique_names(recipe.method.rewards), (s.weight for s in recipe.method.rewards)))
         self.rewards, self.book = rewards, book
-        self.no_signal_steps = recipe.no_signal_steps
+        self.no_signal_steps = recipe.method.no_signal_steps
         self.zero_steps = 0
         self.written = None  # the generation batch last written to samples.jsonl
         self.shares: dict[str, float] = {}
@@ -92,28 +91,3 @@ class GrpoWatch(TrainerCallback):
 
     def _write(self) -> None:
         (self.folder / WATCH).write_text(json.dumps(self.state, indent=2))
-
-
-def read_watch(folder: Path) -> dict:
-    path = Path(folder) / WATCH
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        return {}
-
-
-def read_samples(folder: Path, step: int | None = None) -> list[dict]:
-    """The sample completions of one logged step (the latest by default)."""
-    path = Path(folder) / SAMPLES
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    if not rows:
-        return []
-    step = rows[-1]["step"] if step is None else step
-    return [r for r in rows if r["step"] == step]
