@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from lab.hub.client import is_hub_id
+from lab.repo_id import is_hub_id
 
 _KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"], "gguf": ["gguf"]}
 DATA_KINDS = ("dataset", "votes")
@@ -128,14 +128,31 @@ def _usage(manifest: dict, repo: str) -> str:
     if kind in ("dataset", "votes"):
         return f'```python\nfrom datasets import load_dataset\nds = load_dataset("{repo}")\n```'
     if kind == "gguf":
-        from lab.export.output import usage
-
-        return usage(manifest.get("files") or [{"file": "model.gguf", "type": "gguf"}], repo if "/" in repo else "")
+        files = manifest.get("files") or [{"file": "model.gguf", "type": "gguf"}]
+        return gguf_usage(files, repo if "/" in repo else "")
     if kind == "adapter":
         return (f'```python\nfrom peft import AutoPeftModelForCausalLM\n'
                 f'model = AutoPeftModelForCausalLM.from_pretrained("{repo}")\n```')
     return (f'```python\nfrom transformers import pipeline\nchat = pipeline("text-generation", model="{repo}")\n'
             f'print(chat([{{"role": "user", "content": "Hello!"}}])[0]["generated_text"])\n```')
+
+
+def gguf_usage(files: list[dict], repo: str = "") -> str:
+    """How to run a GGUF export: llama.cpp on the file (or straight from the Hub), Ollama through the Modelfile."""
+    first = Path(files[0]["file"]).name
+    kind = files[0]["type"]
+    lines = ["### llama.cpp", "```bash", f'llama-cli -m {first} -cnv   # chat in the terminal, with the file\'s template',
+             f"llama-server -m {first}     # an OpenAI-compatible server on :8080"]
+    if repo:
+        lines.append(f"llama-cli -hf {repo}:{kind.upper()} -cnv   # straight from the Hub")
+    lines += ["```", "### Ollama", "```bash", "ollama create my-model -f Modelfile   # beside the .gguf file",
+              "ollama run my-model"]
+    if repo:
+        lines.append(f"ollama run hf.co/{repo}:{kind.upper()}   # from the Hub")
+    lines.append("```")
+    if len(files) > 1:
+        lines.append("`Modelfile` uses the first file; `Modelfile.<type>` uses each of the others.")
+    return "\n".join(lines)
 
 
 def _lineage(manifest: dict) -> str:

@@ -7,6 +7,7 @@ may also be a bare NAME (it goes under the signed-in user).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from lab.errors import LabError
 
@@ -18,6 +19,18 @@ REPO_NAME = re.compile(rf"(?:{PART}/)?{PART}")
 def is_repo_id(text) -> bool:
     """OWNER/NAME exactly (no path, URL, '~', '..' or whitespace)."""
     return isinstance(text, str) and REPO_ID.fullmatch(text) is not None
+
+
+def is_hub_id(ref: str) -> bool:
+    """A Hub repo id, and not a folder or file on this machine: datasets and transformers would read such a name
+    from the disk instead."""
+    ref = str(ref)
+    if not is_repo_id(ref):
+        return False
+    try:
+        return not Path(ref).expanduser().exists()
+    except (OSError, ValueError):
+        return False
 
 
 def check_repo_id(text, field: str, fix: str = "Give the repo id shown on the Hub, such as org/name.") -> str:

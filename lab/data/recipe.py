@@ -35,7 +35,7 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one_place(self):
-        from lab.hub.client import is_hub_id
+        from lab.repo_id import is_hub_id
 
         if bool(self.path) == bool(self.hub):
             raise ValueError("give either a file path or a Hub dataset id, not both or neither")

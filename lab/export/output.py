@@ -23,24 +23,6 @@ def quant_table(files: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def usage(files: list[dict], repo: str = "") -> str:
-    """How to run it: llama.cpp on the file (or straight from the Hub), Ollama through the Modelfile."""
-    first = Path(files[0]["file"]).name
-    kind = files[0]["type"]
-    lines = ["### llama.cpp", "```bash", f'llama-cli -m {first} -cnv   # chat in the terminal, with the file\'s template',
-             f"llama-server -m {first}     # an OpenAI-compatible server on :8080"]
-    if repo:
-        lines.append(f"llama-cli -hf {repo}:{kind.upper()} -cnv   # straight from the Hub")
-    lines += ["```", "### Ollama", "```bash", "ollama create my-model -f Modelfile   # beside the .gguf file",
-              "ollama run my-model"]
-    if repo:
-        lines.append(f"ollama run hf.co/{repo}:{kind.upper()}   # from the Hub")
-    lines.append("```")
-    if len(files) > 1:
-        lines.append("`Modelfile` uses the first file; `Modelfile.<type>` uses each of the others.")
-    return "\n".join(lines)
-
-
 def summary_text(files: list[dict], warnings: list[str]) -> str:
     parts = ["GGUF export for llama.cpp, Ollama and LM Studio. Each file was read back with `gguf` and loaded "
              "through transformers, then compared with the source model on fixed prompts: top-1 next-token "

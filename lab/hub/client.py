@@ -7,25 +7,11 @@ import re
 from contextlib import contextmanager
 
 from lab.errors import LabError
-from lab.repo_id import REPO_NAME, is_repo_id
+from lab.repo_id import REPO_NAME
 from lab.settings import hub_endpoint
 
 MAX_NAME = 96
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
-
-
-def is_hub_id(ref: str) -> bool:
-    """A Hub repo id (lab.repo_id's one pattern), and not a folder or file on this machine: datasets and
-    transformers would read such a name from the disk instead."""
-    from pathlib import Path
-
-    ref = str(ref)
-    if not is_repo_id(ref):
-        return False
-    try:
-        return not Path(ref).expanduser().exists()
-    except (OSError, ValueError):
-        return False
 
 
 def api(token: str | None = None):

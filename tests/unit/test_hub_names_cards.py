@@ -142,7 +142,7 @@ def test_an_artifact_name_is_a_plain_folder_name(lab_home, name):
 
 
 def test_hub_ids_are_owner_slash_name_and_not_a_local_folder(tmp_path, monkeypatch):
-    from lab.hub.client import is_hub_id
+    from lab.repo_id import is_hub_id
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "acme" / "data").mkdir(parents=True)
