@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from lab.errors import LabError
-from lab.settings import DEFAULT_MODEL, get_settings
+from lab.settings import DEFAULT_MODEL, bundled_folder, get_settings, is_bundled
 
 KINDS = ("dataset", "adapter", "model", "merge", "votes", "gguf")
 MANIFEST = "lab.json"
@@ -46,15 +46,11 @@ def parent_entry(ref: str, kind: str = "model") -> dict:
 
 
 def _is_bundled_folder(path: Path) -> bool:
-    from lab.models.bundled import bundled_folder
-
     return path.resolve() == bundled_folder().resolve()
 
 
 def _known_license(ref: str) -> str:
     """A Hub model's license from a card already on disk (the bundled model, the HF cache); never the network."""
-    from lab.models.bundled import bundled_folder, is_bundled
-
     if is_bundled(ref):
         return _card_license(bundled_folder()) or "apache-2.0"
     try:

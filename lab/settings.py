@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from lab.errors import LabError
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BUNDLED_IDS = {DEFAULT_MODEL.lower(): DEFAULT_MODEL}  # the Hub ids the bundled model answers to (lab.models.bundled)
 
 
 def _int(name: str, default: int) -> int:
@@ -187,3 +188,13 @@ def reset_caches() -> None:
     """Forget cached settings and offline state (after the environment changed)."""
     get_settings.cache_clear()
     is_offline.cache_clear()
+
+
+def is_bundled(ref: str) -> bool:
+    """The reference names the bundled default model (lab.models.bundled converts and serves it)."""
+    return ref.strip().lower() in BUNDLED_IDS
+
+
+def bundled_folder() -> Path:
+    """Where the bundled model's safetensors conversion lives (under the models folder)."""
+    return get_settings().models_dir / DEFAULT_MODEL.replace("/", "--")

@@ -9,7 +9,7 @@ import yaml
 
 from lab.errors import LabError
 from lab.hub.client import api, is_unreachable, translate
-from lab.settings import get_settings, is_offline
+from lab.settings import bundled_folder, get_settings, is_bundled, is_offline
 
 SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trending_score"}
 MODEL_COLUMNS = ["id", "downloads", "likes", "architecture", "license"]
@@ -153,7 +153,7 @@ def _artifacts(caller) -> list[dict]:
 def local_models(query: str = "", caller=None) -> list[dict]:
     """Models usable offline: the bundled default, the HF cache, LAB_HOME model/adapter/merge artifacts (those
     `caller` may use, by the name it may send back; None: every artifact, by path)."""
-    from lab.models import available_offline, bundled
+    from lab.models import available_offline
     from lab.models.usable import shown_to
 
     rows = []
@@ -163,12 +163,12 @@ def local_models(query: str = "", caller=None) -> list[dict]:
             continue  # artifacts are listed below, with their manifest
         if caller is not None and not shown_to(caller, name):
             continue  # the cache holds the owner's downloads, private ones too
-        is_bundled = bundled.is_bundled(name)
-        folder = bundled.bundled_folder() if is_bundled else _cached_folder(name)
+        ours = is_bundled(name)
+        folder = bundled_folder() if ours else _cached_folder(name)
         lic = _readme_license(folder) if folder and folder.is_dir() else ""
-        rows.append({"id": name, "architecture": _architecture(folder) or ("LlamaForCausalLM" if is_bundled else ""),
-                     "license": lic or ("apache-2.0" if is_bundled else ""),  # SmolLM2's license
-                     "source": "bundled" if is_bundled else "cache"})
+        rows.append({"id": name, "architecture": _architecture(folder) or ("LlamaForCausalLM" if ours else ""),
+                     "license": lic or ("apache-2.0" if ours else ""),  # SmolLM2's license
+                     "source": "bundled" if ours else "cache"})
     for m in _artifacts(caller):
         if m.get("kind") in ("model", "merge", "adapter"):
             rows.append({"id": m["id"], "architecture": _architecture(Path(m["path"])) or m["kind"],

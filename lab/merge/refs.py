@@ -14,6 +14,7 @@ from lab.errors import LabError
 from lab.models.info import estimate_params, info_from_folder, read_config, safetensors_header
 from lab.models.ref import parse
 from lab.models.usable import model_for
+from lab.settings import bundled_folder, is_bundled
 
 DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "f16": 2, "float16": 2, "f32": 4, "float32": 4, "f64": 8, "float64": 8}
 _LAYER = "model.layers."
@@ -113,8 +114,8 @@ def _local_weights(model: str) -> Path | None:
     path = Path(model).expanduser()
     if path.is_dir():
         return path.resolve()
-    if bundled.is_bundled(model) and bundled.is_converted():
-        return bundled.bundled_folder()
+    if is_bundled(model) and bundled.is_converted():
+        return bundled_folder()
     try:
         from huggingface_hub import snapshot_download
 

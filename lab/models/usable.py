@@ -18,11 +18,10 @@ from pathlib import Path
 from lab.access import ANONYMOUS, NOT_ALLOWED, NOT_ALLOWED_FIX, Caller, local
 from lab.errors import LabError
 from lab.jobs.owners import artifact_owner, visible_artifacts
-from lab.models.bundled import is_bundled
 from lab.models.ref import ModelRef, parse_for
 from lab.models.resolve import available_offline
 from lab.repo_id import is_repo_id
-from lab.settings import get_settings, is_offline
+from lab.settings import get_settings, is_bundled, is_offline
 
 SEEN_S = 600  # how long the Hub's "yes, this visitor may read it" is trusted
 _seen: dict[tuple[str, str], float] = {}

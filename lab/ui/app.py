@@ -68,7 +68,7 @@ def _share_gpu() -> None:
 
 def startup():
     """On app start: note an empty LAB_HOME, mark jobs whose worker is gone as interrupted, start the pump."""
-    from lab import startup as start
+    from lab.ui import startup as start
 
     state = start.start()
     if state.notice:

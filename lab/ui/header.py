@@ -20,7 +20,7 @@ def build() -> None:
             if s.on_space:
                 gr.LoginButton(value="Sign in with Hugging Face", elem_id="lab-login")
             signin = gr.Markdown("Checking sign-in…", elem_id="lab-signin")
-    from lab.startup import state
+    from lab.ui.startup import state
 
     gr.Markdown(f"**{state().notice}**" if state().notice else "", elem_id="lab-startup-notice")
     if s.demo:

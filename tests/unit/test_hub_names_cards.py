@@ -66,7 +66,7 @@ def test_cards_name_hub_ids_only_and_local_parents_without_their_path(tmp_path):
     assert meta["base_model"] == ["acme/hub-base"] and meta["datasets"] == ["acme/data"]
     assert str(tmp_path) not in card
     assert "my-base" in card and "rows.jsonl" in card  # the local parents, by name, in the lineage
-    from lab.models.bundled import bundled_folder
+    from lab.settings import bundled_folder
     from lab.settings import DEFAULT_MODEL
 
     assert parent_entry(str(bundled_folder()))["ref"] == DEFAULT_MODEL  # the converted bundled model: its Hub id
