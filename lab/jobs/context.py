@@ -39,8 +39,6 @@ class JobContext:
             signal.signal(sig, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame):
-        from lab.jobs.watchdog import read_stop_note
-
         stopped = read_stop_note(self.folder, remove=True)
         if stopped:  # the memory watchdog: fail now, no checkpoint (saving would take more memory)
             raise MemoryStopped(stopped)
@@ -106,6 +104,20 @@ def read_metrics(path: Path, since: int = 0) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+STOP_NOTE = ".memory-stop.json"  # the memory watchdog's message to the worker it stops (lab.jobs.watchdog)
+
+
+def read_stop_note(folder: Path, remove: bool = False) -> str | None:
+    path = Path(folder) / STOP_NOTE
+    try:
+        message = json.loads(path.read_text())["message"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if remove:
+        path.unlink(missing_ok=True)
+    return message
 
 
 RUN_STATE = ".run.json"  # what a running job tells the lab: the step in progress, how long a checkpoint takes

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from lab.jobs.allocator import allocator_env
-from lab.jobs.context import JobContext
-from lab.jobs.watchdog import Watchdog, protect_app, read_stop_note
+from lab.jobs.context import JobContext, read_stop_note
+from lab.jobs.watchdog import Watchdog, protect_app
 
 
 class LocalContext(JobContext):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import psutil
 
-STOP_NOTE = ".memory-stop.json"
+from lab.jobs.context import STOP_NOTE, read_metrics, run_state
+
 DEFAULT_SHARE = 0.90  # of RAM (or VRAM) at which a job is stopped
 HARD_SHARE = 0.95  # past this, no grace: SIGKILL at once
 CHILDREN_EVERY_S = 2.0  # how often the worker's process tree is listed again (its RSS is read every sample)
@@ -76,10 +77,6 @@ def stop_message(folder: Path, peak: int, limit: int) -> str:
 
 def _last_step(folder: Path) -> int | None:
     """The step in progress (training writes it as each step begins), else the last one recorded."""
-    from lab.jobs.context import read_metrics
-
-    from lab.jobs.context import run_state
-
     step = run_state(folder).get("step")
     if step is not None:
         return int(step)
@@ -92,17 +89,6 @@ def _estimate(folder: Path) -> float | None:
         return json.loads((folder / "preflight.json").read_text())["memory"]["total_gb"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def read_stop_note(folder: Path, remove: bool = False) -> str | None:
-    path = Path(folder) / STOP_NOTE
-    try:
-        message = json.loads(path.read_text())["message"]
-    except (OSError, ValueError, KeyError):
-        return None
-    if remove:
-        path.unlink(missing_ok=True)
-    return message
 
 
 class Watchdog(threading.Thread):
