@@ -9,7 +9,7 @@ from transformers import LogitsProcessor, StoppingCriteria, TextStreamer
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
 from lab.chat.spec import ChatSpec
-from lab.chat.stream import Event
+from lab.chat.events import Event
 
 
 class StopOnEvent(StoppingCriteria):

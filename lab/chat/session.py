@@ -8,7 +8,7 @@ from __future__ import annotations
 from lab.access import Caller
 from lab.chat.entry import parse_ref
 from lab.chat.prompt import build_messages, flatten_history
-from lab.chat.stream import Event
+from lab.chat.events import Event
 from lab.errors import LabError
 from lab.models.usable import model_for
 from lab.shown import for_visitor

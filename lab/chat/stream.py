@@ -20,18 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from lab.chat.events import Event
 from lab.chat.prompt import prepare
 from lab.chat.registry import Registry, get_registry
 from lab.chat.spec import ChatSpec
 from lab.errors import LabError
-
-
-@dataclass
-class Event:
-    pane: int
-    kind: str  # "delta" | "notice" | "done" | "error"
-    text: str = ""
-    stats: dict = field(default_factory=dict)
 
 
 def _generate(pane: int, handle, messages: list[dict], spec: ChatSpec, out: queue.Queue,

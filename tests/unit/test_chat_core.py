@@ -11,7 +11,7 @@ from lab.chat.batch import column_names, parse_prompts, write_csv
 from lab.chat.entry import FairLock, parse_ref
 from lab.chat.prompt import build_messages, flatten_content, flatten_history
 from lab.chat.spec import ChatSpec, build_spec
-from lab.chat.stream import Event
+from lab.chat.events import Event
 from lab.errors import LabError
 
 
