@@ -14,26 +14,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from lab.data.recipe import FilterRecipe
+from lab.data.scale_passes import Passes, Plan
 from lab.errors import LabError
 
 ENGINE_STEPS = ("exact_dedup", "fuzzy_dedup", "refusals", "length", "regex", "empty")
 _WHY = {"embeds": "embeds every row with a sentence-transformers model",
         "model": "scores every row with a model"}
-DEDUP_REASONS = {"exact_dedup": "exact duplicate", "fuzzy_dedup": "near duplicate (MinHash)"}
-
-
-@dataclass
-class Plan:
-    """How the passes run: `tasks` shards, `workers` processes at once, or Slurm jobs on `slurm` (a partition)."""
-    work: Path
-    tasks: int = 4
-    workers: int = -1
-    slurm: str = ""
-    slurm_time: str = "4:00:00"
 
 
 def check_engine(recipe: FilterRecipe) -> None:
@@ -58,15 +47,6 @@ def write_shards(table, folder: Path, tasks: int) -> None:
                 doc = {"text": json.dumps(table.record(i), ensure_ascii=False), "id": str(i),
                        "metadata": {"shard": shard}}
                 f.write(json.dumps(doc, ensure_ascii=False) + "\n")
-
-
-def read_docs(folder: Path):
-    """(row, metadata) of every document a pass wrote into folder."""
-    for path in sorted(folder.glob("*.jsonl")):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                doc = json.loads(line)
-                yield int(doc["id"]), doc.get("metadata", {})
 
 
 def execute(recipe: FilterRecipe, tasks: int = 4, workers: int = -1, slurm: str = "", work=None,
@@ -132,7 +112,6 @@ def run(recipe: FilterRecipe, plan: Plan, token: str | None = None, log=print):
     import numpy as np
 
     from lab.data.pipeline import RunResult, StepReport
-    from lab.data.scale_passes import Passes
 
     recipe = FilterRecipe.parse(recipe)
     check_engine(recipe)

@@ -6,18 +6,39 @@ line up, and a row's shard says where it sits in the dataset's order.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.data.dedup_fuzzy import lsh_params
-from lab.data.scale import DEDUP_REASONS, Plan, read_docs
 from lab.errors import LabError
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_POLL_S = 10
+DEDUP_REASONS = {"exact_dedup": "exact duplicate", "fuzzy_dedup": "near duplicate (MinHash)"}
+
+
+@dataclass
+class Plan:
+    """How the passes run: `tasks` shards, `workers` processes at once, or Slurm jobs on `slurm` (a partition)."""
+    work: Path
+    tasks: int = 4
+    workers: int = -1
+    slurm: str = ""
+    slurm_time: str = "4:00:00"
+
+
+def read_docs(folder: Path):
+    """(row, metadata) of every document a pass wrote into folder."""
+    for path in sorted(folder.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                doc = json.loads(line)
+                yield int(doc["id"]), doc.get("metadata", {})
 
 
 class Passes:
