@@ -18,6 +18,7 @@ from lab.eval import cache, catalog, engine
 from lab.eval.models import ModelSpec, base_order, precision, spec
 from lab.eval.plan import Plan, make
 from lab.eval.recipe import EvalRecipe
+from lab.jobs.worker_setup import quiet_libraries
 
 
 @dataclass
@@ -153,9 +154,8 @@ class Evaluation:
 
     def _run_model(self, row: Row, names: list[str]) -> dict:
         from lab.eval.models import loaded
-        from lab.eval.worker import quiet
 
-        quiet()
+        quiet_libraries(errors_only=True, loggers=("lm_eval",))  # lm-eval and datasets draw progress bars
         include = [self.tasks_dir] + catalog.folders([n for n in names if not self.plan.custom_task(n)])
         with loaded(row.ref, self.recipe.batch_size, self.token, self.log) as (lm, _):
             results = engine.evaluate(lm, names, include, self.tasks_dir, self.settings(row, names[0]))

@@ -9,19 +9,6 @@ from lab.eval.access import check_models, check_task_files
 from lab.eval.recipe import EvalRecipe
 
 
-def quiet() -> None:
-    """lm-eval and datasets draw progress bars into the job log; the lab logs its own lines."""
-    import logging
-
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
-    logging.getLogger("lm_eval").setLevel(logging.WARNING)
-    os.environ.setdefault("TQDM_DISABLE", "1")
-
-
 def run(ctx) -> None:
     from lab.eval import flow
     from lab.jobs.worker_setup import passive_threads

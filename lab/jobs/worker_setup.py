@@ -5,6 +5,7 @@ or transformers are imported anywhere.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -17,14 +18,23 @@ def passive_threads() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def quiet_libraries() -> None:
-    """Progress bars redraw into the job log; the lab logs its own progress lines."""
+def quiet_libraries(errors_only: bool = False, loggers: tuple[str, ...] = ()) -> None:
+    """Progress bars redraw into the job log; the lab logs its own progress lines. `errors_only`: transformers
+    says errors only (evaluation, where its warnings repeat per request); `loggers` are set to warnings only and
+    tqdm is switched off in this process too (lm-eval draws its own bars)."""
     # datasets, huggingface_hub and transformers take seconds to import: only a worker that loads them pays
-    import datasets
-    import huggingface_hub
-    import transformers
+    import datasets  # heavy: datasets (pyarrow, pandas)
+    import huggingface_hub  # heavy: huggingface_hub
+    import transformers  # heavy: transformers
 
     datasets.disable_progress_bars()
     huggingface_hub.utils.disable_progress_bars()
-    transformers.logging.set_verbosity_warning()
+    if errors_only:
+        transformers.logging.set_verbosity_error()
+    else:
+        transformers.logging.set_verbosity_warning()
     transformers.logging.disable_progress_bar()
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if loggers:
+        os.environ.setdefault("TQDM_DISABLE", "1")
