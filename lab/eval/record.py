@@ -1,16 +1,16 @@
 """Scores leave the job: into each evaluated artifact's manifest (its lineage record) and card (`model-index`
-metadata the Hub renders), and into a scores index in LAB_HOME that the family tree colours nodes by.
+metadata the Hub renders), and into the scores index in LAB_HOME (lab.scores) that the family tree colours nodes by
+and the publish gate reads.
 """
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from lab.artifacts import MANIFEST, read_manifest
 from lab.eval.report import headline
-from lab.settings import get_settings
+from lab.scores import load_index, save_index
 
 
 def artifact_folder(ref: str) -> Path | None:
@@ -67,7 +67,7 @@ def record(result: dict) -> list[str]:
     from lab.cards import write_card
 
     updated = []
-    index = _load_index()
+    index = load_index()
     for model, recs in entries(result):
         for rec in recs:
             index.append({"aliases": aliases(model["model"]), "hash": model["hash"], **rec})
@@ -79,49 +79,5 @@ def record(result: dict) -> list[str]:
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         write_card(folder, manifest.get("hub_repo", ""))
         updated.append(str(folder))
-    _save_index(index)
+    save_index(index)
     return updated
-
-
-def _index_path() -> Path:
-    return get_settings().home / "eval" / "scores.json"
-
-
-def _load_index() -> list[dict]:
-    path = _index_path()
-    try:
-        return json.loads(path.read_text()) if path.is_file() else []
-    except json.JSONDecodeError:
-        return []
-
-
-def _save_index(index: list[dict]) -> None:
-    path = _index_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(index[-5000:], indent=1, default=str))
-    os.replace(tmp, path)
-
-
-def score_choices() -> list[str]:
-    """'task · metric' pairs any model has a score on (the family tree's colour-by choices)."""
-    return sorted({f"{r['task']} · {r['metric']}" for r in _load_index()})
-
-
-def score_map(choice: str) -> dict[str, float]:
-    """Latest value of 'task · metric' for every alias of every model scored on it."""
-    task, _, metric = choice.partition(" · ")
-    out: dict[str, float] = {}
-    for r in _load_index():
-        if r["task"] == task and r["metric"] == metric:
-            for a in r["aliases"]:
-                out[a] = r["value"]
-    return out
-
-
-def scored_tree(manifest: dict, name: str, choice: str = "") -> str:
-    """The family tree SVG, its nodes coloured by the chosen 'task · metric' score (none: plain)."""
-    from lab.lineage import family_edges, family_tree_svg
-
-    edges = family_edges(manifest, name)
-    return family_tree_svg(edges, score_map(choice) if choice else None, choice)

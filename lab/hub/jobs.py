@@ -20,6 +20,7 @@ from lab.errors import LabError
 from lab.hub.client import api, full_repo_id, hub_errors, validate_repo_name
 from lab.hub.publisher import check_artifact, check_folder
 from lab.repo_id import is_repo_id
+from lab.scores import check_gate
 
 jobs.register_kind("hub.push", "lab.hub.jobs:run_push", heavy=False, label="Push to the Hub")
 
@@ -36,9 +37,7 @@ def submit_push(folder, repo: str, token: str | None, private: bool = True, over
     validate_repo_name(repo)
     path = check_artifact(folder) if artifacts_only else check_folder(folder)
     if gate_task:  # refused now, with the numbers; the worker checks again before it pushes
-        from lab.eval.gate import check
-
-        check(path, gate_task)
+        check_gate(path, gate_task)
     repo_id = full_repo_id(repo, token)
     recipe = {"folder": str(path), "repo": repo_id, "private": bool(private), "overwrite": bool(overwrite),
               "gate_task": gate_task}

@@ -19,6 +19,7 @@ from lab.auth import require_token
 from lab.cards import public_recipe_text, public_value, render_card, write_card
 from lab.errors import LabError
 from lab.hub.client import api, full_repo_id, hub_errors, repo_url, translate, validate_repo_name
+from lab.scores import check_gate
 from lab.settings import get_settings
 
 # Never published: job bookkeeping, hidden files, checkpoints (optimizer state), pickles (the lab ships safetensors).
@@ -184,9 +185,7 @@ def publish(folder, repo: str, token: str | None, private: bool = True, overwrit
     validate_repo_name(repo)
     folder = check_folder(folder)
     if gate_task:
-        from lab.eval.gate import check
-
-        log(check(folder, gate_task))
+        log(check_gate(folder, gate_task))
     has_manifest = (folder / MANIFEST).is_file()
     manifest = read_manifest(folder) if has_manifest else infer_manifest(folder)
     repo_type = "dataset" if manifest.get("kind") in ("dataset", "votes") else "model"

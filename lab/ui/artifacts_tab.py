@@ -86,7 +86,7 @@ def card(ref: str, request: gr.Request) -> str:
 
 
 def lineage(ref: str, colour: str | None = None, request: gr.Request = None) -> str:
-    from lab.eval.record import scored_tree
+    from lab.scores import scored_tree
 
     folder = _folder(caller_of(request), ref)
     m = read_manifest(folder)

@@ -50,7 +50,7 @@ def wire_bus(c: dict, form: list, filled: list, fill, values) -> None:
 def family(folder: str, colour: str | None = None, request: gr.Request = None) -> str:
     """The family tree of a merge this caller may see (their own or shared), by its name."""
     from lab.artifacts import read_manifest
-    from lab.eval.record import scored_tree
+    from lab.scores import scored_tree
 
     try:
         folder = artifact_for(caller_of(request), folder) if folder else None

@@ -74,7 +74,7 @@ def build(api_name: str | None = "hub_push") -> dict:
     timer = gr.Timer(1.0, active=False)
 
     def choices(request: gr.Request):
-        from lab.eval.record import score_choices
+        from lab.scores import score_choices
 
         tasks = list(dict.fromkeys(c.split(" · ")[0] for c in score_choices()))
         return gr.Dropdown(choices=artifact_choices(caller_of(request))), gr.Dropdown(choices=tasks)

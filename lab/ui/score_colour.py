@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from lab.eval.record import score_choices
+from lab.scores import score_choices
 from lab.ui.common import on_load, on_show
 
 LABEL = "Colour the family tree by score"

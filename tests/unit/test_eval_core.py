@@ -5,8 +5,9 @@ import json
 import pytest
 import yaml
 
+from lab import scores
 from lab.errors import LabError
-from lab.eval import catalog, contamination, gate, judge, plan
+from lab.eval import catalog, contamination, judge, plan
 from lab.eval.custom import build
 from lab.eval.recipe import CustomTask, EvalRecipe, JudgeSettings
 from tests.eval_support import MC_ROWS, JudgeHandler, start_judge, write_jsonl
@@ -155,12 +156,12 @@ def test_the_gate_passes_or_blocks_with_the_numbers(tmp_path):
     ev = {"task": "quiz", "metric": "acc", "value": 0.5, "stderr": 0.1, "base": {"model": "base", "value": 0.75}}
     (folder / "lab.json").write_text(json.dumps({"name": "ft", "evaluations": [ev]}))
     with pytest.raises(LabError) as err:
-        gate.check(folder, "quiz")
+        scores.check_gate(folder, "quiz")
     assert "0.5000 acc on quiz, below its base base (0.7500)" in str(err.value) and err.value.field == "gate"
     with pytest.raises(LabError, match="no score on 'other'"):
-        gate.check(folder, "other")
+        scores.check_gate(folder, "other")
     (folder / "lab.json").write_text(json.dumps({"name": "ft", "evaluations": [{**ev, "value": 0.75}]}))
-    assert "at least the base's 0.7500" in gate.check(folder, "quiz")
+    assert "at least the base's 0.7500" in scores.check_gate(folder, "quiz")
 
 
 def test_the_card_carries_model_index_metadata(tmp_path):
