@@ -9,7 +9,7 @@ import gradio as gr
 
 from lab import jobs
 from lab.settings import get_settings
-from lab.ui import bus, header
+from lab.ui import bus, header, tour_panel
 from lab.ui.common import CSS, take_on_show
 
 # (label, module with build()); stages add their tab here.
@@ -30,7 +30,7 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="The lab") as demo:
         header.build()
         bus.create()
-        connect_tour = importlib.import_module("lab.ui.tour_panel").build()  # the first-run tour, above the tabs
+        connect_tour = tour_panel.build()  # the first-run tour, above the tabs
         with gr.Tabs() as tabs:
             bus.BUS.tabs = tabs
             for label, module in TABS:
@@ -38,7 +38,7 @@ def build_app() -> gr.Blocks:
                     importlib.import_module(module).build()
                 for fn, outputs in take_on_show():
                     tab.select(fn, None, outputs, api_visibility="private", queue=False)
-        connect_tour()  # its "Chat with …" buttons need the tabs
+        connect_tour({label.lower() for label, _ in TABS})  # its "Chat with …" buttons need the tabs
     return demo
 
 

@@ -27,7 +27,7 @@ START = "Take the tour"
 
 
 def build():
-    """Lay out and wire the panel; returns connect(), which app.py calls once the tabs exist."""
+    """Lay out and wire the panel; returns connect(tab_ids), which app.py calls once the tabs exist."""
     with gr.Accordion(TITLE, open=is_first_run(), elem_id="lab-tour"):
         gr.Markdown(INTRO)
         start = gr.Button(START, variant="primary", elem_id="lab-tour-start")
@@ -42,7 +42,7 @@ def build():
         paths = gr.State({})
     start.click(run_tour, None, [stages, bar, replies, paths, chat_ft, chat_merge], api_name="tour",
                 concurrency_limit=1, concurrency_id="lab-tour", show_progress="minimal")
-    return lambda: _connect(chat_ft, chat_merge, paths)
+    return lambda tab_ids: _connect(chat_ft, chat_merge, paths, tab_ids)
 
 
 def _frame(board: Board, paths: dict):
@@ -71,11 +71,10 @@ def run_tour(request: gr.Request):
                              for k in ("train", "merge")})
 
 
-def _connect(chat_ft, chat_merge, paths) -> None:
-    """"Chat with …" sends the artifact to the Chat tab through the request bus, and opens that tab."""
-    from lab.ui.app import TABS
-
-    if bus.BUS.chat is None or bus.BUS.tabs is None or "chat" not in {label.lower() for label, _ in TABS}:
+def _connect(chat_ft, chat_merge, paths, tab_ids) -> None:
+    """"Chat with …" sends the artifact to the Chat tab through the request bus, and opens that tab (tab_ids: the
+    ids of the app's tabs)."""
+    if bus.BUS.chat is None or bus.BUS.tabs is None or "chat" not in tab_ids:
         chat_ft.visible = chat_merge.visible = False  # no Chat tab in this app
         return
     for button, key in ((chat_ft, "train"), (chat_merge, "merge")):
