@@ -10,11 +10,11 @@ import shutil
 from pathlib import Path
 
 from lab.artifacts import MANIFEST, finalize, new_folder, parent_entry
+from lab.data.load import DATA_FILE
 from lab.data.pipeline import RunResult
 from lab.data.recipe import FilterRecipe, Source
 from lab.errors import LabError
 
-DATA_FILE = "data.parquet"
 REVIEW_DIR = ".review"
 SAMPLES_PER_REASON = 20
 

@@ -2,7 +2,8 @@
 
 Files: .jsonl, .json, .csv, .parquet (uploads capped at LAB_MAX_UPLOAD_MB); corrupt JSON is reported with its line.
 Hub datasets go through the `datasets` library (which honours HF_ENDPOINT): a streaming preview, and a full
-load with num_proc for runs.
+load with num_proc for runs. A dataset reference (a Data-tab artifact, an upload, a file or a Hub id) becomes a
+Source (source_for), and load_rows gives its rows in the shape the trainers take (training, eval's contamination).
 """
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from pathlib import Path
 
 from lab import uploads
 from lab.data import formats
+from lab.data.formats import NeedsMapping
 from lab.data.recipe import Source
 from lab.errors import LabError
+from lab.repo_id import is_repo_id
 from lab.settings import check_space_path, get_settings, is_offline
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 PREVIEW_ROWS = 5
+DATA_FILE = "data.parquet"  # a dataset artifact's rows, as the Data tab exports them
 WRAPPERS = ("data", "rows", "train", "examples", "records", "items")  # {"data": [rows]} JSON files
 
 
@@ -214,3 +218,70 @@ def normalize_source(source: Source, rows: list[dict]) -> Loaded:
 
 def load_source(source: Source, token: str | None = None) -> Loaded:
     return normalize_source(source, raw_rows(source, token))
+
+
+def dataset_path(ref: str, field: str = "dataset") -> Path | None:
+    """The local file or folder a dataset reference names (an artifact by name, `upload:HASH/NAME`, a path; on a
+    Space only inside the lab's folders), or None for a Hub id."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise LabError("No dataset chosen.", "Pick a Data-tab artifact, upload a file or give a Hub id.", field)
+    if is_repo_id(ref) and not _exists(ref):
+        return None
+    return data_path(ref, field)
+
+
+def _exists(ref: str) -> bool:
+    try:
+        return Path(ref).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def source_for(ref: str, split: str = "train", max_rows: int | None = None):
+    """A lab.data Source for a dataset reference (artifact, upload, file or Hub id)."""
+    path = dataset_path(ref)
+    if path is None:
+        return Source(hub=ref.strip(), split=split, limit=max_rows)
+    if path.is_dir():
+        data = path / DATA_FILE
+        if not data.is_file():
+            found = sorted(p for s in ("*.parquet", "*.jsonl", "*.json") for p in path.glob(s) if p.name != "lab.json")
+            if not found:
+                raise LabError(f"The folder {path.name} holds no {DATA_FILE} (nor another data file).",
+                               "Pick a dataset artifact made by the Data tab, or a data file.", "dataset")
+            data = found[0]
+        return Source(path=str(data), limit=max_rows)
+    if path.is_file():
+        return Source(path=str(path), limit=max_rows)
+    raise LabError(f"No dataset at {ref.strip()[:200]!r}.", "Give a Data-tab artifact, a data file or a Hub id.",
+                   "dataset")
+
+
+def _shape(row: dict, form: str) -> dict:
+    if form == "preference":
+        return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]}
+    if form == "prompt_completion":
+        return {"messages": row["prompt"] + row["completion"], "n_context": len(row["prompt"])}
+    if form == "text":
+        return {"text": str(row["text"])}
+    return {"messages": row["messages"], "n_context": 0}
+
+
+def load_rows(ref: str, split: str = "train", max_rows: int | None = None,
+              token: str | None = None) -> tuple[list[dict], str]:
+    """(rows in the trainers' shape, form) where form is messages | prompt_completion | preference | text. The
+    shapes: {"messages": [...], "n_context": k} (assistant turns at index >= k are trained), {"text": str} (plain
+    language modelling) and {"prompt": [...], "chosen": [...], "rejected": [...]}."""
+    source = source_for(ref, split, max_rows)
+    raw = raw_rows(source, token)
+    try:
+        loaded = normalize_source(source, raw)
+        rows, form = loaded.rows, loaded.form
+    except NeedsMapping:
+        if not raw or "text" not in raw[0]:
+            raise
+        rows, form = raw, "text"  # plain text: language modelling on every token
+    if not rows:
+        raise LabError(f"The dataset {ref} has no rows.", "Pick a dataset with rows.", "dataset")
+    return [_shape(r, form) for r in rows], form

@@ -72,7 +72,7 @@ class Corpus:
 def load_texts(dataset: dict, token: str | None = None, log=print) -> list[str]:
     """Every row of a training dataset as one text (a local artifact or file; a Hub dataset when online)."""
     from lab.errors import LabError
-    from lab.train.data import load_rows
+    from lab.data.load import load_rows
 
     ref = dataset["path"] or dataset["ref"]
     try:

@@ -10,14 +10,13 @@ from pathlib import Path
 
 from lab import jobs, uploads
 from lab.access import Caller
-from lab.data.load import store_upload
+from lab.data.load import dataset_path, store_upload
 from lab.errors import LabError
 from lab.jobs import owners
 from lab.jobs.context import read_metrics
 from lab.models.usable import model_for
 from lab.train import KINDS, build, methods, preflight, submit
 from lab.train.base_model import model_folders
-from lab.train.data import dataset_path
 from lab.train.methods import METHODS
 from lab.train.methods.rewards.preview import preview
 from lab.train.preset_data import dataset_for
