@@ -17,8 +17,8 @@ from pathlib import Path
 
 from lab.access import Caller
 from lab.chat import ratings
-from lab.chat.entry import parse_ref
 from lab.errors import LabError
+from lab.models.ref import parse
 from lab.settings import get_settings
 
 OUTCOMES = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
@@ -141,7 +141,7 @@ def _parents(votes: list[dict]) -> list[dict]:
     for v in votes:
         for ref in (v["model_a"], v["model_b"]):
             try:
-                mref = parse_ref(ref)
+                mref = parse(ref)
             except LabError:
                 mref = None
             entries = [(ref, "model")]

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lab.chat.entry import parse_ref
 from lab.chat.prompt import build_messages
 from lab.chat.registry import Registry
 from lab.chat.spec import ChatSpec
 from lab.chat.stream import collect
 from lab.errors import LabError
+from lab.models.ref import parse
 from lab.settings import check_space_path, get_settings
 
 MAX_PROMPTS = 200
@@ -61,7 +61,7 @@ def column_names(models: list[str]) -> list[str]:
     names, out = {}, []
     for ref in models:
         try:
-            label = parse_ref(ref).label
+            label = parse(ref).label
         except LabError:
             label = ref
         names[label] = names.get(label, 0) + 1

@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 from lab.chat import gpu_share
-from lab.chat.entry import BaseEntry, FairLock, Handle, check_adapter_fits, parse_ref
+from lab.chat.loaded import BaseEntry, FairLock, Handle, check_adapter_fits
 from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.models.info import count_params, estimate_params, read_config
+from lab.models.ref import parse
 
 HEADROOM = 1.2  # weights × 1.2 leaves room for the KV cache and activations of a few chats
 CPU_SHARE = 0.5  # on CPU the models share RAM with the app, jobs and datasets
@@ -46,7 +47,7 @@ class Registry:
     # -- public -------------------------------------------------------------------------------------
     def acquire(self, ref: str, four_bit: bool = False, token=None, log=lambda m: None) -> Handle:
         """A handle on `ref`, loading what is missing. Call handle.release() when done."""
-        mref = parse_ref(ref)
+        mref = parse(ref)
         hw = get_hardware()
         if four_bit and not (hw.cuda and hw.bnb_ok):
             raise LabError("4-bit loading needs a CUDA GPU with bitsandbytes working.",
@@ -77,7 +78,7 @@ class Registry:
             return sum(e.bytes for e in self._entries.values())
 
     def entry_for(self, ref: str, four_bit: bool = False) -> BaseEntry | None:
-        folder = _resolve(parse_ref(ref).base, None, lambda m: None)
+        folder = _resolve(parse(ref).base, None, lambda m: None)
         with self._lock:
             return self._entries.get(f"{folder}|{'nf4' if four_bit else 'full'}")
 
@@ -213,4 +214,4 @@ def get_registry() -> Registry:
         return _registry
 
 
-__all__ = ["Registry", "get_registry", "estimate_bytes", "check_adapter_fits", "FairLock", "Handle", "parse_ref"]
+__all__ = ["Registry", "get_registry", "estimate_bytes", "check_adapter_fits", "FairLock", "Handle"]

@@ -6,10 +6,10 @@ Histories are per pane, as plain {"role", "content": str} messages; a pane whose
 from __future__ import annotations
 
 from lab.access import Caller
-from lab.chat.entry import parse_ref
-from lab.chat.prompt import build_messages, flatten_history
 from lab.chat.events import Event
+from lab.chat.prompt import build_messages, flatten_history
 from lab.errors import LabError
+from lab.models.ref import parse
 from lab.models.usable import model_for
 from lab.shown import for_visitor
 
@@ -22,7 +22,7 @@ def empty_histories() -> list[list[dict]]:
 
 def label_of(ref: str) -> str:
     try:
-        return parse_ref(ref).label
+        return parse(ref).label
     except LabError:
         return for_visitor(ref)
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.chat.entry import parse_ref
+from lab.models.ref import parse
 from lab.settings import get_settings
 
 # What decides a model's answers: weights, config, tokenizer and chat template.
@@ -95,7 +95,7 @@ def spec(ref: str, token: str | None = None, log=lambda m: None, hashes: FileHas
     """Resolve a reference (downloading a Hub model's safetensors if needed) and hash its content."""
     from lab.models import resolve
 
-    mref = parse_ref(ref)
+    mref = parse(ref)
     folder = Path(resolve(mref.base, token=token, log=log))
     own = hashes or FileHashes()
     digest = _folder_hash(folder, own)
@@ -142,5 +142,5 @@ def base_order(refs: list[str]) -> list[str]:
     """Run order: models on one base one after another (the base stays loaded between them)."""
     first: dict[str, int] = {}
     for i, ref in enumerate(refs):
-        first.setdefault(parse_ref(ref).base, i)
-    return sorted(refs, key=lambda r: (first[parse_ref(r).base], refs.index(r)))
+        first.setdefault(parse(ref).base, i)
+    return sorted(refs, key=lambda r: (first[parse(r).base], refs.index(r)))

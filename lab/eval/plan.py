@@ -121,11 +121,11 @@ def _human(seconds: float) -> str:
 
 def model_params(ref: str, token: str | None = None) -> int:
     """Parameters of a model from its config files and safetensors headers (no weights downloaded)."""
-    from lab.chat.entry import parse_ref
+    from lab.models.ref import parse
     from lab.models.info import count_params, estimate_params, read_config
     from lab.models.resolve import config_folder
 
-    folder = config_folder(parse_ref(ref).base, token)
+    folder = config_folder(parse(ref).base, token)
     params = count_params(folder)[0] if any(folder.glob("*.safetensors")) else 0
     cfg = read_config(folder)
     return params or estimate_params(cfg.get("text_config", cfg))

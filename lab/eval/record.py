@@ -15,10 +15,10 @@ from lab.scores import load_index, save_index
 
 def artifact_folder(ref: str) -> Path | None:
     """The lab artifact a model reference is: the folder itself, or the adapter of BASE+ADAPTER."""
-    from lab.chat.entry import parse_ref
+    from lab.models.ref import parse
 
     try:
-        mref = parse_ref(ref)
+        mref = parse(ref)
     except Exception:
         return None
     folder = mref.adapter or Path(mref.base).expanduser()

@@ -32,13 +32,13 @@ class Source:
 
 def parse(ref: str) -> Source:
     """REF, ADAPTER_FOLDER or BASE+ADAPTER_FOLDER, read as Chat reads them; an adapter must be safetensors."""
-    from lab.chat.entry import parse_ref
+    from lab.models import ref as model_ref
 
     if not (ref or "").strip():
         raise LabError("No model to export.", "Pick an artifact, or give a Hub id, a folder or BASE+ADAPTER.",
                        "source")
     try:
-        parsed = parse_ref(ref)
+        parsed = model_ref.parse(ref)
     except LabError as exc:
         raise LabError(exc.what, exc.fix, "source") from None
     adapter = parsed.adapter

@@ -163,3 +163,15 @@ def offline_names(caller: Caller) -> list[str]:
     arts = [artifact_value(caller, m["path"]) for m in model_artifacts(caller)
             if (Path(m["path"]) / "config.json").is_file()]
     return list(dict.fromkeys(hub_models_offline(caller) + arts))
+
+
+def model_choices(caller=None) -> list[tuple[str, str]]:
+    """(label, ref) for the pickers: Hub models available offline (bundled, cached), then the caller's own and
+    shared adapters, models and merges; on a Space named by folder name, a value the visitor can send back."""
+    caller = caller or nobody()
+    out = [(ref, ref) for ref in hub_models_offline(caller)]
+    for art in model_artifacts(caller):
+        value = artifact_value(caller, art["path"])
+        if value not in {r for _, r in out}:
+            out.append((f"{art.get('name') or Path(art['path']).name} ({art['kind']})", value))
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.chat import session as chat_session
-from lab.chat.entry import model_choices
+from lab.models.usable import model_choices
 from lab.chat.spec import ChatSpec, spec_from_values
 from lab.chat.stream import forget_stop, new_stop, request_stop, stream_many
 from lab.errors import LabError

@@ -65,7 +65,7 @@ def _opened(caller, name):
 
 
 def wire(c: dict) -> None:
-    from lab.chat.entry import model_choices
+    from lab.models.usable import model_choices
 
     shown = [c["board"], c["chart"], c["notes"], c["sample_task"], c["samples"], c["bundle"], c["results_file"],
              c["commands"], c["status"]]

@@ -227,7 +227,7 @@ def _wire_chat(c: dict) -> None:
     def try_chat(ref, request: gr.Request):
         out = []
         if dropdown is not None:
-            from lab.chat.entry import model_choices
+            from lab.models.usable import model_choices
 
             out.append(gr.update(choices=model_choices(caller_of(request)), value=ref))
         if bus.BUS.chat is not None:

@@ -8,7 +8,8 @@ import yaml
 
 from lab.chat import arena, session
 from lab.chat.batch import column_names, parse_prompts, write_csv
-from lab.chat.entry import FairLock, parse_ref
+from lab.chat.loaded import FairLock
+from lab.models.ref import parse
 from lab.chat.prompt import build_messages, flatten_content, flatten_history
 from lab.chat.spec import ChatSpec, build_spec
 from lab.chat.events import Event
@@ -80,13 +81,13 @@ def test_model_refs(tmp_path):
     adapter = tmp_path / "my-adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "org/base"}))
-    assert parse_ref("org/base") == parse_ref("org/base") and parse_ref("org/base").adapter is None
-    r = parse_ref(str(adapter))
+    assert parse("org/base") == parse("org/base") and parse("org/base").adapter is None
+    r = parse(str(adapter))
     assert r.base == "org/base" and r.adapter == adapter.resolve() and r.label == "org/base + my-adapter"
-    r = parse_ref(f"other/base+{adapter}")
+    r = parse(f"other/base+{adapter}")
     assert r.base == "other/base" and r.adapter == adapter.resolve()
     with pytest.raises(LabError) as err:
-        parse_ref(f"org/base+{tmp_path / 'nope'}")
+        parse(f"org/base+{tmp_path / 'nope'}")
     assert err.value.field == "model"
     assert column_names(["org/base", "org/base", str(adapter)]) == ["org/base", "org/base #2", "org/base + my-adapter"]
 

@@ -1,4 +1,5 @@
-"""One base model in memory, its adapters, and the fair lock that generation on it takes turns under."""
+"""A model loaded for chat: one base model in memory, its adapters, the fair lock that generation on it takes turns
+under, and the handle a pane holds while it uses them."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,6 @@ from typing import Callable
 from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.models.info import safetensors_header
-from lab.models.ref import ModelRef, parse
 
 _UNKNOWN = object()  # adapter state must be re-applied in full (after an adapter was loaded)
 
@@ -43,12 +43,6 @@ class FairLock:
         self.release()
         self.acquire()
         return True
-
-
-def parse_ref(ref: str) -> ModelRef:
-    """A Hub id, the bundled default, an artifact, a local model or adapter folder, or BASE+ADAPTER (lab.models.ref,
-    where the rule on local paths lives)."""
-    return parse(ref, "model")
 
 
 def check_adapter_fits(model, adapter: Path) -> None:
@@ -207,17 +201,3 @@ class Handle:
         if not self._released:
             self._released = True
             self.release_fn(self.entry)
-
-
-def model_choices(caller=None) -> list[tuple[str, str]]:
-    """(label, ref) for the pickers: Hub models available offline (bundled, cached), then the caller's own and
-    shared adapters, models and merges; on a Space named by folder name, a value the visitor can send back."""
-    from lab.models.usable import artifact_value, hub_models_offline, model_artifacts, nobody
-
-    caller = caller or nobody()
-    out = [(ref, ref) for ref in hub_models_offline(caller)]
-    for art in model_artifacts(caller):
-        value = artifact_value(caller, art["path"])
-        if value not in {r for _, r in out}:
-            out.append((f"{art.get('name') or Path(art['path']).name} ({art['kind']})", value))
-    return out
