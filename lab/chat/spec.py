@@ -4,19 +4,21 @@
 """
 from __future__ import annotations
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from typing import ClassVar
 
-from lab import yamlio
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+
 from lab.errors import LabError
 from lab.settings import get_settings
-from lab.validation import value_error
+from lab.validation import Recipe, value_error
 
 MAX_PANES = 4
 
 
-class ChatSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChatSpec(Recipe):
+    WHAT: ClassVar[str] = "chat settings"
+    FIELD: ClassVar[str] = "settings"
+    START: ClassVar[str] = "Write `field: value` lines."
 
     models: list[str] = Field(
         default_factory=list,
@@ -72,26 +74,22 @@ class ChatSpec(BaseModel):
         return {"max_new_tokens": self.max_new_tokens, "repetition_penalty": self.repetition_penalty,
                 "do_sample": False}
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(), sort_keys=False)
+    @classmethod
+    def prepare(cls, data: dict) -> dict:
+        """A widget left empty (None) keeps its default; an empty seed means a fresh draw."""
+        values = {k: v for k, v in data.items() if v is not None or k == "seed"}
+        if values.get("seed") in ("", None):
+            values["seed"] = None
+        return values
 
     @classmethod
-    def from_yaml(cls, text: str) -> "ChatSpec":
-        data = yamlio.load(text or "", "chat settings") or {}
-        if not isinstance(data, dict):
-            raise LabError("The chat settings must be a mapping of fields.", "Write `field: value` lines.", "settings")
-        return build_spec(data)
+    def invalid(cls, exc: ValidationError, data: dict) -> LabError:
+        return value_error(exc, cls, cls.FIELD)  # the value given, and the field's help as the fix
 
 
 def build_spec(values: dict) -> ChatSpec:
     """Validate user values into a ChatSpec; a bad value becomes a LabError naming the field."""
-    values = {k: v for k, v in values.items() if v is not None or k == "seed"}
-    if values.get("seed") in ("", None):
-        values["seed"] = None
-    try:
-        return ChatSpec.model_validate(values)
-    except ValidationError as exc:
-        raise value_error(exc, ChatSpec, "settings") from None
+    return ChatSpec.parse(values)
 
 
 def spec_from_values(models, system, temperature, top_p, max_new_tokens, repetition_penalty, seed, load_in_4bit):

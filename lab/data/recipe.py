@@ -6,16 +6,14 @@ in its Field description; the Data tab shows it as info=.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lab import yamlio
 from lab.data.step_specs import (  # noqa: F401 (re-exported: recipes name their steps through this module)
     DEFAULT_REFUSALS, EMBED_MODEL, STEP_CLASSES, STEP_TYPES, ExactDedup, FuzzyDedup, Refusals, Step, describe,
     make_step)
-from lab.errors import LabError
-from lab.validation import recipe_error
+from lab.validation import Recipe
 
 
 
@@ -56,8 +54,10 @@ def default_steps() -> list:
     return [cls() for cls in STEP_CLASSES if cls.on_by_default]
 
 
-class FilterRecipe(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FilterRecipe(Recipe):
+    START: ClassVar[str] = "Start from a recipe the Data tab exported."
+    FILE_FIX: ClassVar[str] = "Give the path of a recipe.yaml the Data tab exported."
+
     sources: list[Source] = Field(min_length=1, description="Datasets to combine; each row keeps its `source`.")
     steps: list[Step] = Field(default_factory=default_steps, description="Filter steps, run in this order.")
     form: Literal["auto", "messages", "prompt_completion"] = Field(
@@ -66,31 +66,5 @@ class FilterRecipe(BaseModel):
                             "prompt/chosen/rejected.")
     name: str = Field("", description="Name of the exported dataset artifact (empty: a dated name).")
 
-    def to_yaml(self) -> str:
-        return yamlio.dump(self.model_dump(mode="json"))
-
-    @classmethod
-    def from_yaml(cls, text: str) -> "FilterRecipe":
-        return cls.parse(yamlio.load(text) or {})
-
-    @classmethod
-    def load(cls, path) -> "FilterRecipe":
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise LabError(f"No recipe file at {path}.", "Give the path of a recipe.yaml the Data tab exported.",
-                           "recipe")
-        return cls.from_yaml(path.read_text())
-
-    @classmethod
-    def parse(cls, data) -> "FilterRecipe":
-        if isinstance(data, cls):
-            return data
-        if not isinstance(data, dict):
-            raise LabError("The recipe must be a mapping of fields.", "Start from a recipe the Data tab exported.",
-                           "recipe")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise recipe_error(exc) from None
 
 

@@ -40,14 +40,10 @@ def add_parsers(sub) -> None:
 
 
 def _recipe(args):
-    from lab.errors import LabError
     from lab.eval.recipe import EvalRecipe
 
     if args.recipe:
-        path = Path(args.recipe).expanduser()
-        if not path.is_file():
-            raise LabError(f"{args.recipe} is not a file.", "Give the path of an eval recipe YAML.", "recipe")
-        return EvalRecipe.from_yaml(path.read_text())
+        return EvalRecipe.load(args.recipe)
     from lab.eval.plan import classify
 
     tasks, custom = [], []

@@ -6,16 +6,13 @@ name (arc_easy, gsm8k, …) or a named suite ("nous", "leaderboard_v2"). The hel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lab import yamlio
 from lab.data.step_specs import Judge as DataJudge
-from lab.errors import LabError
 from lab.settings import DEFAULT_MODEL
-from lab.validation import recipe_error
+from lab.validation import Recipe
 
 MAX_MODELS = 6
 SINGLE_RUBRIC = (
@@ -106,8 +103,10 @@ class CustomTask(BaseModel):
         return self.hub or Path(self.path).name
 
 
-class EvalRecipe(BaseModel):
+class EvalRecipe(Recipe):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    START: ClassVar[str] = "Start from `python -m lab eval --help`."
+    FILE_FIX: ClassVar[str] = "Give the path of an eval recipe YAML."
     models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL], min_length=1, max_length=MAX_MODELS,
                               description="1 to 6 models, run on the same tasks: a Hub id, the bundled model, a "
                               "local folder (a merge), or BASE+ADAPTER. The first is the base every delta is "
@@ -138,25 +137,6 @@ class EvalRecipe(BaseModel):
             raise ValueError("models: a model is listed twice")
         return self
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-    @classmethod
-    def from_yaml(cls, text: str) -> "EvalRecipe":
-        return cls.parse(yamlio.load(text or "") or {})
-
-    @classmethod
-    def parse(cls, data) -> "EvalRecipe":
-        """Validate a dict; errors become a LabError naming the first bad field."""
-        if isinstance(data, cls):
-            return data
-        if not isinstance(data, dict):
-            raise LabError("The recipe must be a mapping of fields.", "Start from `python -m lab eval --help`.",
-                           "recipe")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise recipe_error(exc, cls.model_fields) from None
 
 
 def describe(field: str, model: type[BaseModel] = EvalRecipe) -> str:

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from lab.validation import recipe_error
+from lab.validation import Recipe
 
 TYPE_HELP = {
     "f16": "16-bit floats: lossless for bf16/fp16 models, the largest file (2 bytes a weight).",
@@ -19,8 +18,7 @@ TYPE_HELP = {
 }
 
 
-class ExportRecipe(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExportRecipe(Recipe):
 
     source: str = Field(description=(
         "What to export: an artifact folder (merge, fine-tune, adapter), a Hub id, the bundled model, or "
@@ -50,15 +48,10 @@ class ExportRecipe(BaseModel):
             raise ValueError(f"types: {', '.join(bad)} not available here; choose from {', '.join(allowed)}")
         return list(dict.fromkeys(value))
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(), sort_keys=False)
 
 
 def build(**values) -> ExportRecipe:
-    try:
-        return ExportRecipe.model_validate(values)
-    except ValidationError as exc:
-        raise recipe_error(exc, ("types",)) from None
+    return ExportRecipe.parse(values)
 
 
 def default_out(source_name: str) -> Path:

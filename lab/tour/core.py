@@ -13,14 +13,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from lab.errors import LabError
 from lab.jobs.context import JobCancelled
 from lab.settings import DEFAULT_MODEL, get_settings
-from lab.validation import value_error
+from lab.validation import Recipe, value_error
 
 # (key, label, share of the whole tour's progress bar: roughly its share of the wall time on a 2-core CPU)
 STAGES = [("model", "Bundled model", 0.02), ("dataset", "Demo dataset", 0.01), ("filter", "Filter", 0.03),
@@ -30,9 +30,10 @@ LABELS = {key: label for key, label, _ in STAGES}
 POLL_S = 1.0  # a slow poll: on 2 cores the job's worker needs the CPU
 
 
-class TourRecipe(BaseModel):
+class TourRecipe(Recipe):
     """The tour's settings: small enough to finish in a few minutes on a 2-core CPU."""
-    model_config = ConfigDict(extra="forbid")
+    WHAT: ClassVar[str] = "tour settings"
+    FIELD: ClassVar[str] = "tour"
     steps: int = Field(20, ge=1, le=1000, description="SFT optimizer steps.")
     batch_size: int = Field(2, ge=1, le=64, description="SFT rows per step (2 keeps a step short on a CPU).")
     max_seq_length: int = Field(128, ge=32, le=2048, description="SFT tokens per row (the demo rows are short).")
@@ -43,12 +44,8 @@ class TourRecipe(BaseModel):
                                min_length=1, max_length=4, description="What the three models are asked.")
 
     @classmethod
-    def parse(cls, data: dict) -> "TourRecipe":
-        """Validate; a bad value becomes a LabError naming the field and its help."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise value_error(exc, cls, "tour") from None
+    def invalid(cls, exc: ValidationError, data: dict) -> LabError:
+        return value_error(exc, cls, cls.FIELD)  # the value given, and the field's help as the fix
 
 
 @dataclass

@@ -83,10 +83,7 @@ def recipe_from_args(args) -> TrainRecipe:
     if args.recipe_env:
         data = TrainRecipe.from_yaml(os.environ.get(args.recipe_env, "")).flat()
     elif args.recipe:
-        path = Path(args.recipe)
-        if not path.is_file():
-            raise LabError(f"No recipe file at {args.recipe}.", "Give the path of a TrainRecipe YAML.", "recipe")
-        data = TrainRecipe.from_yaml(path.read_text()).flat()
+        data = TrainRecipe.load(args.recipe).flat()
     elif not (args.model or args.dataset):
         raise LabError("Nothing to train.", "Give a recipe YAML, or --model/--dataset (quick path).", "recipe")
     given = {name: getattr(args, name) for name in form_fields()

@@ -8,13 +8,11 @@ it as info=.
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
-from lab import yamlio
 from lab.errors import LabError
 from lab.repo_id import is_repo_id
 from lab.settings import DEFAULT_MODEL
@@ -22,7 +20,7 @@ from lab.train import methods
 from lab.train.arith import FORMAT as ARITH_FORMAT
 from lab.train.methods import METHODS
 from lab.train.methods.flat import flat_fields, flat_loc, flatten, nest
-from lab.validation import recipe_error
+from lab.validation import Recipe, recipe_error
 
 AUTO_FIT = ("batch_size", "max_seq_length")
 DEFAULT_METHOD = "sft"
@@ -30,8 +28,10 @@ MethodBlock = Annotated[Union[tuple(m.settings for m in METHODS.values())], Fiel
 METHOD_HELP = " ".join(m.summary for m in METHODS.values())
 
 
-class TrainRecipe(BaseModel):
+class TrainRecipe(Recipe):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    START: ClassVar[str] = "Start from a preset's YAML."
+    FILE_FIX: ClassVar[str] = "Give the path of a TrainRecipe YAML."
 
     method: MethodBlock = Field(default_factory=lambda: METHODS[DEFAULT_METHOD].settings(),
                                 description=METHOD_HELP)
@@ -161,25 +161,11 @@ class TrainRecipe(BaseModel):
         """A validated copy with these fields changed (flat names for the method's: dpo_beta, rewards, ...)."""
         return TrainRecipe.parse({**self.flat(), **values})
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
     @classmethod
-    def from_yaml(cls, text: str) -> "TrainRecipe":
-        return cls.parse(yamlio.load(text or "") or {})  # safe: no aliases (YAML bombs), size and depth capped
-
-    @classmethod
-    def parse(cls, data: dict) -> "TrainRecipe":
-        """Validate a dict (nested or flat); errors become a LabError naming the first bad field as it was written."""
-        if isinstance(data, cls):
-            return data
-        if not isinstance(data, dict):
-            raise LabError("The recipe must be a mapping of fields.", "Start from a preset's YAML.", "recipe")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            flat_input = not isinstance(data.get("method"), dict)
-            raise recipe_error(_Located(exc, flat_input), form_fields()) from None
+    def invalid(cls, exc: ValidationError, data: dict) -> LabError:
+        """A recipe is validated nested or flat: the first bad field is named as it was written."""
+        flat_input = not isinstance(data.get("method"), dict)
+        return recipe_error(_Located(exc, flat_input), form_fields())
 
 
 class _Located:
