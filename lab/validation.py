@@ -75,7 +75,7 @@ class Recipe(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str):
-        return cls.parse(yamlio.load(text or "", cls.WHAT) or {})  # safe: no aliases (YAML bombs), size and depth capped
+        return cls.parse(yamlio.load(text or "", cls.WHAT) or {})  # safe: no aliases (bombs), size and depth capped
 
     @classmethod
     def load(cls, path):
