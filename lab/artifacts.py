@@ -15,21 +15,12 @@ from pathlib import Path
 import yaml
 
 from lab.errors import LabError
+from lab.yamlio import recipe_text
 from lab.settings import DEFAULT_MODEL, bundled_folder, get_settings, is_bundled
 
 KINDS = ("dataset", "adapter", "model", "merge", "votes", "gguf")
 MANIFEST = "lab.json"
 NONCOMMERCIAL = ("nc", "non-commercial", "noncommercial", "cc-by-nc", "research-only", "other", "unknown")
-
-
-def _recipe_text(recipe) -> str:
-    if recipe is None:
-        return ""
-    if isinstance(recipe, str):
-        return recipe
-    if hasattr(recipe, "to_yaml"):
-        return recipe.to_yaml()
-    return yaml.safe_dump(recipe, sort_keys=False)
 
 
 def parent_entry(ref: str, kind: str = "model") -> dict:
@@ -103,7 +94,7 @@ def finalize(folder: Path, kind: str, parents: list[dict], recipe=None, metrics:
         raise ValueError(f"kind must be one of {KINDS}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text = _recipe_text(recipe)
+    text = recipe_text(recipe)
     if text:
         (folder / "recipe.yaml").write_text(text)
     license_, warnings = inherit_license(parents)

@@ -66,3 +66,15 @@ def load(text: str, what: str = "recipe", field: str | None = None):
 
 def dump(data) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def recipe_text(recipe) -> str:
+    """A recipe as the YAML saved beside what it made (and in its job's record): a recipe object's own YAML, a
+    mapping dumped, text as it is, nothing for None."""
+    if recipe is None:
+        return ""
+    if isinstance(recipe, str):
+        return recipe
+    if hasattr(recipe, "to_yaml"):
+        return recipe.to_yaml()
+    return dump(recipe)

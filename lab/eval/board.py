@@ -102,27 +102,6 @@ def status(job_id: str, caller=None) -> dict:
             "out": artifact_value(caller, job.folder) if done else ""}
 
 
-def past_runs(caller=None) -> list[tuple[str, str]]:
-    """(label, folder) of finished evaluations, newest first; with `caller`, those they may open, by name on a
-    Space (lab.eval.access)."""
-    if caller is not None:
-        from lab.eval.access import past_runs as visible
-
-        return visible(caller)
-    root = get_settings().home / "evals"
-    runs = sorted(root.glob("*/results.json"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
-    out = []
-    for path in runs[:50]:
-        try:
-            r = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        label = f"{path.parent.name}: {len(r.get('models', []))} model(s) on " + \
-            ", ".join(t["name"] for t in r.get("tasks", []))[:80]
-        out.append((label, str(path.parent)))
-    return out
-
-
 RUN_README = """These lm-eval tasks were made by the lab from your files. Run them with lm-evaluation-harness alone,
 from this folder:
 

@@ -8,6 +8,8 @@ import math
 from importlib.metadata import version
 from pathlib import Path
 
+from lab.plots import pyplot
+
 
 def clean(obj):
     """NaN and infinities become None, so the JSON is standard."""
@@ -110,11 +112,7 @@ def leaderboard(result: dict) -> tuple[list[str], list[list]]:
 
 def chart(result: dict):
     """A grouped bar chart: one group per task, one bar per model, stderr as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     tasks, models = result.get("tasks", []), [m for m in result.get("models", []) if not m.get("error")]
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(tasks) * max(1, len(models)) / 2), 3.4))
     width = 0.8 / max(1, len(models))

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import psutil
-import yaml
 
 from lab.errors import LabError
 from lab.jobs import store
 from lab.jobs.kinds import get_kind
 from lab.settings import get_settings
+from lab.yamlio import recipe_text
 
 _ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the `lab` package
 _TOKENS: dict[str, str] = {}
@@ -28,14 +28,6 @@ _CHILDREN: dict[str, subprocess.Popen] = {}
 _WATCHDOGS: dict[str, "Watchdog"] = {}
 _SECRET_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "OAUTH_CLIENT_SECRET")
 SECRET_ENV = ("LAB_JUDGE_API_KEY",)  # the only names a job's secrets may take
-
-
-def _recipe_text(recipe) -> str:
-    if isinstance(recipe, str):
-        return recipe
-    if hasattr(recipe, "to_yaml"):
-        return recipe.to_yaml()
-    return yaml.safe_dump(recipe, sort_keys=False)
 
 
 def check_allowed(kind: str) -> None:
@@ -59,7 +51,7 @@ def submit(kind: str, recipe, title: str = "", token: str | None = None, artifac
     if bad:
         raise ValueError(f"job secrets may only be {SECRET_ENV}, not {sorted(bad)}")
     owner = os.environ.get("LAB_OWNER", "") if owner is None else owner
-    job = store.create(kind, k.runner, k.heavy, _recipe_text(recipe), title or k.label,
+    job = store.create(kind, k.runner, k.heavy, recipe_text(recipe), title or k.label,
                        needs_token=needs_token, artifact_dir=artifact_dir, owner=owner)
     if token:
         _TOKENS[job.id] = token

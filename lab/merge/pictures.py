@@ -6,23 +6,15 @@ from pathlib import Path
 
 from lab.merge.methods import evaluate
 from lab.merge.recipe import MergeRecipe
+from lab.plots import pyplot
 
 FILTERS = {"self_attn": "model.layers.{i}.self_attn.q_proj.weight", "mlp": "model.layers.{i}.mlp.up_proj.weight",
            "other": "model.layers.{i}.input_layernorm.weight"}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def save_figure(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return Path(path)
 
 
@@ -66,7 +58,7 @@ def curves(recipe: MergeRecipe, layers: int) -> dict[str, list[float]]:
 
 
 def curves_figure(recipe: MergeRecipe, layers: int):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     data = curves(recipe, layers)
     for label, ys in data.items():
@@ -82,7 +74,7 @@ def curves_figure(recipe: MergeRecipe, layers: int):
 
 def layer_map_figure(recipe: MergeRecipe, layer_params: dict[str, list[int]] | None = None):
     """Slices as coloured blocks: output layer on x, source model and its layer numbers on the blocks."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * max(1, len(recipe.slices or []))))
     colors = {}
     start, total = 0, 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab.access import Caller
 from lab.errors import LabError
-from lab.models.info import estimate_params, info_from_folder, read_config, safetensors_header
+from lab.models.info import estimate_params, info_from_folder, read_config, tensor_sizes
 from lab.models.ref import parse
 from lab.models.usable import model_for
 from lab.settings import bundled_folder, is_bundled
@@ -159,22 +159,15 @@ def _chat_template(folder: Path) -> str | None:
 
 def _layer_split(folder: Path | None, cfg: dict) -> tuple[int, list[int]]:
     """(parameters outside the layers, parameters of each layer): exact from safetensors headers, else estimated."""
-    files = sorted(folder.glob("*.safetensors")) if folder else []
-    if files:
+    if folder is not None:
         layers: dict[int, int] = {}
         other = 0
-        for path in files:
-            for name, meta in safetensors_header(path).items():
-                if name == "__metadata__":
-                    continue
-                n = 1
-                for d in meta["shape"]:
-                    n *= d
-                if _LAYER in name:
-                    idx = int(name.split(_LAYER, 1)[1].split(".", 1)[0])
-                    layers[idx] = layers.get(idx, 0) + n
-                else:
-                    other += n
+        for name, n, _ in tensor_sizes(folder):
+            if _LAYER in name:
+                idx = int(name.split(_LAYER, 1)[1].split(".", 1)[0])
+                layers[idx] = layers.get(idx, 0) + n
+            else:
+                other += n
         if other or layers:
             return other, [layers.get(i, 0) for i in range(max(layers, default=-1) + 1)]
     n = int(cfg.get("num_hidden_layers") or 0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -28,18 +29,20 @@ def safetensors_header(path: Path) -> dict:
         return json.loads(f.read(n))
 
 
+def tensor_sizes(folder: Path):
+    """(name, parameters, dtype) of every tensor in the folder's *.safetensors files, from their headers."""
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        for name, meta in safetensors_header(path).items():
+            if name != "__metadata__":
+                yield name, math.prod(meta["shape"]), meta["dtype"]
+
+
 def count_params(folder: Path) -> tuple[int, str]:
     """Parameters and dominant dtype, summed from safetensors headers. (0, "") if there are none."""
     total, by_dtype = 0, {}
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        for name, meta in safetensors_header(path).items():
-            if name == "__metadata__":
-                continue
-            n = 1
-            for d in meta["shape"]:
-                n *= d
-            total += n
-            by_dtype[meta["dtype"]] = by_dtype.get(meta["dtype"], 0) + n
+    for _, n, dtype in tensor_sizes(folder):
+        total += n
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + n
     dtype = max(by_dtype, key=by_dtype.get) if by_dtype else ""
     return total, dtype
 

@@ -13,6 +13,7 @@ from lab.hardware import ram_free_bytes, vram_free_bytes
 from lab.hub import publish
 from lab.jobs.context import read_metrics
 from lab.models import resolve
+from lab.plots import curve_axes, save_curve
 from lab.repo_id import is_repo_id
 from lab.train import merge_lora, methods
 from lab.train.base_model import model_folders
@@ -25,23 +26,11 @@ def loss_png(metrics: list[dict], out: Path) -> Path | None:
     evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
     if not train:
         return None
-    import matplotlib  # heavy: matplotlib, only when a run ends
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    fig, ax = curve_axes()
     ax.plot(*zip(*train), label="train loss", lw=1.4)
     if evals:
         ax.plot(*zip(*evals), "o-", label="eval loss", lw=1.4)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_curve(fig, ax, out, "step", "loss")
 
 
 def final_metrics(metrics: list[dict], steps: int) -> dict:

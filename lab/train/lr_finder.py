@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from lab import jobs
 from lab.jobs.worker_setup import passive_threads, quiet_libraries
+from lab.plots import curve_axes, save_curve
 from lab.train import build, memory_guard, methods, preflight, worker
 from lab.train.recipe import TrainRecipe
 
@@ -86,12 +87,7 @@ def _stop_on_divergence():
 
 
 def plot(result: dict, out: Path) -> Path:
-    import matplotlib  # heavy: matplotlib, only when a sweep ends
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    fig, ax = curve_axes()
     pts = [(lr, v) for lr, v in zip(result["lrs"], result["smoothed"]) if math.isfinite(v)]
     ax.plot([lr for lr, _ in zip(result["lrs"], result["losses"])], result["losses"], ".", alpha=0.4, label="loss")
     if pts:
@@ -99,14 +95,7 @@ def plot(result: dict, out: Path) -> Path:
     if result.get("suggestion"):
         ax.axvline(result["suggestion"], color="green", ls="--", label=f"suggested {result['suggestion']:.2g}")
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_curve(fig, ax, out, "learning rate", "loss")
 
 
 def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None, token: str | None = None) -> dict:

@@ -6,9 +6,10 @@ import traceback
 
 import gradio as gr
 
-from lab import access
+from lab import access, jobs
 from lab.auth import Token, local_token
 from lab.errors import LabError
+from lab.jobs.owners import job_to_act_on
 from lab.settings import get_settings
 from lab.shown import for_visitor
 
@@ -89,6 +90,16 @@ def take_on_show() -> list:
     taken = list(_ON_SHOW)
     _ON_SHOW.clear()
     return taken
+
+
+def cancel_job(request: gr.Request, job_id: str, acting: str, nothing: str, action: str = "") -> str:
+    """Cancel a job the caller may act on (the owner: any job). `acting` names the act for the sign-in check,
+    `action` (default: acting) for the refusal; `nothing` answers when no job is chosen."""
+    caller = caller_of(request)
+    caller.require_signed_in(acting)
+    if not job_id:
+        return nothing
+    return jobs.cancel(job_to_act_on(caller, job_id, action or acting).id)
 
 
 def lab_error(exc: LabError) -> gr.Error:

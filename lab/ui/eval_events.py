@@ -9,13 +9,12 @@ import gradio as gr
 
 from lab.errors import LabError
 from lab.eval import board, report
-from lab.eval.access import check_for, run_folder
+from lab.eval.access import check_for, past_runs, run_folder
 from lab.eval.flow import summary
 from lab.jobs.manager import check_allowed
-from lab.jobs.owners import job_to_act_on
 from lab.shown import scrub, scrub_value
 from lab.ui import eval_strings as S
-from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -75,7 +74,7 @@ def wire(c: dict) -> None:
         usable, why = board.open_benchmarks()
         note = "" if usable else f"⚠️ {why} They are listed but cannot run here."
         return (gr.Dropdown(choices=model_choices(caller)), gr.Dropdown(interactive=usable),
-                gr.Textbox(interactive=usable), note, gr.Dropdown(choices=board.past_runs(caller)))
+                gr.Textbox(interactive=usable), note, gr.Dropdown(choices=past_runs(caller)))
 
     targets = [c["models"], c["open"], c["names"], c["open_note"], c["past"]]
     on_load(refresh, None, targets)
@@ -127,13 +126,7 @@ def wire(c: dict) -> None:
 
     @shows_errors
     def cancel(job_id, request: gr.Request):
-        from lab import jobs
-
-        caller = caller_of(request)
-        caller.require_signed_in("Cancelling an evaluation")
-        if not job_id:
-            return "No evaluation is running."
-        return jobs.cancel(job_to_act_on(caller, job_id, "Cancelling an evaluation").id)
+        return cancel_job(request, job_id, "Cancelling an evaluation", "No evaluation is running.")
 
     c["cancel"].click(cancel, c["job_id"], c["status"], **PRIVATE)
 

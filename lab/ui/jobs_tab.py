@@ -12,7 +12,7 @@ from lab.jobs import owners
 from lab.jobs.store import Job
 from lab.shown import scrub, scrub_value
 from lab.ui import strings
-from lab.ui.common import caller_of, on_load, progress_bar_html, shows_errors
+from lab.ui.common import caller_of, cancel_job, on_load, progress_bar_html, shows_errors
 from lab.ui_text import duration, log_tail
 
 COLUMNS = ["id", "title", "kind", "state", "progress", "ETA", "started", "owner"]
@@ -58,11 +58,7 @@ def _summary(d: dict) -> str:
 @shows_errors
 def cancel(job_id, request: gr.Request):
     """Cancel a job the caller started (the owner: any job); also through the API."""
-    caller = caller_of(request)
-    caller.require_signed_in("Cancelling a job")
-    if not job_id:
-        return "Pick a job first."
-    return jobs.cancel(owners.job_to_act_on(caller, job_id, "Cancelling").id)
+    return cancel_job(request, job_id, "Cancelling a job", "Pick a job first.", "Cancelling")
 
 
 @shows_errors

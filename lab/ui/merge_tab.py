@@ -12,10 +12,9 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.jobs.manager import check_allowed
-from lab.jobs.owners import job_to_act_on
 from lab.shown import scrub, scrub_value
 from lab.ui import merge_links, score_colour
-from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
              "slices", "parameters", "gate_mode", "experts_per_token", "experts", "advanced"]
@@ -236,8 +235,6 @@ def _wire_checks(c: dict) -> None:
 
 
 def _wire_run(c: dict) -> None:
-    from lab import jobs
-
     @shows_errors
     def run(text, name, shard, seed, tasks, request: gr.Request):
         check_allowed("merge")  # off on the demo: before any other work
@@ -275,10 +272,6 @@ def _wire_run(c: dict) -> None:
 
     @shows_errors
     def cancel(job_id, request: gr.Request):
-        caller = caller_of(request)
-        caller.require_signed_in("Cancelling a merge")
-        if not job_id:
-            return "No merge is running."
-        return jobs.cancel(job_to_act_on(caller, job_id, "Cancelling a merge").id)
+        return cancel_job(request, job_id, "Cancelling a merge", "No merge is running.")
 
     c["cancel"].click(cancel, c["job_id"], c["job_status"], **PRIVATE)

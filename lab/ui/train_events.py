@@ -12,7 +12,7 @@ from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.ui import bus
 from lab.jobs import owners
 from lab.shown import scrub, scrub_value
-from lab.ui.common import caller_of, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 FIELDS = panel.FIELDS
@@ -173,11 +173,7 @@ def _wire_run(c: dict, form: list) -> None:
 
     @shows_errors
     def cancel(job_id, request: gr.Request):
-        caller = caller_of(request)
-        caller.require_signed_in("Cancelling a job")
-        if not job_id:
-            return "No training job selected."
-        return jobs.cancel(owners.job_to_act_on(caller, job_id, "Cancelling").id)
+        return cancel_job(request, job_id, "Cancelling a job", "No training job selected.", "Cancelling")
 
     c["cancel"].click(cancel, c["job_id"], c["status"], **PRIVATE)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lab.plots import curve_axes, save_curve
 from lab.train.methods.rewards import unique_names
 
 SAMPLES = "samples.jsonl"
@@ -87,23 +88,11 @@ def reward_series(metrics: list[dict], names: list[str]) -> dict[str, list[tuple
 def rewards_png(series: dict, out: Path) -> Path | None:
     if not any(series.values()):
         return None
-    import matplotlib  # heavy: matplotlib, only when a run ends
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    fig, ax = curve_axes()
     for label, points in series.items():
         if points:
             ax.plot(*zip(*points), label=label, lw=2.0 if label == "total" else 1.2)
-    ax.set_xlabel("step")
-    ax.set_ylabel("mean reward")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_curve(fig, ax, out, "step", "mean reward")
 
 
 def _mean(points: list, first: bool) -> float | None:
