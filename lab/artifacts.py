@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from lab.cards import shown_ref, write_card
 from lab.errors import LabError
-from lab.yamlio import recipe_text
 from lab.settings import DEFAULT_MODEL, bundled_folder, get_settings, is_bundled
+from lab.yamlio import recipe_text
 
 KINDS = ("dataset", "adapter", "model", "merge", "votes", "gguf")
 MANIFEST = "lab.json"
@@ -45,7 +46,7 @@ def _known_license(ref: str) -> str:
     if is_bundled(ref):
         return _card_license(bundled_folder()) or "apache-2.0"
     try:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import try_to_load_from_cache  # heavy: huggingface_hub
 
         cached = try_to_load_from_cache(ref, "README.md")
     except Exception:  # not a repo id
@@ -69,8 +70,6 @@ def _card_license(folder: Path) -> str:
 
 def inherit_license(parents: list[dict]) -> tuple[str, list[str]]:
     """The license a child inherits, plus warnings for non-commercial or unknown parent licenses."""
-    from lab.cards import shown_ref
-
     licenses = [p.get("license") or "unknown" for p in parents]
     warnings = [f"Parent {shown_ref(p['ref'])} has license '{lic}': check it permits your use."
                 for p, lic in zip(parents, licenses) if any(t in lic.lower() for t in NONCOMMERCIAL)]
@@ -110,7 +109,6 @@ def finalize(folder: Path, kind: str, parents: list[dict], recipe=None, metrics:
         "owner": os.environ.get("LAB_OWNER", "") if owner is None else owner, "shared": False,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-    from lab.cards import write_card
 
     write_card(folder)
     return manifest

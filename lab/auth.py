@@ -25,7 +25,7 @@ def local_token() -> Token | None:
     raw = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
     if not raw:
         try:
-            from huggingface_hub import get_token
+            from huggingface_hub import get_token  # heavy: huggingface_hub
 
             raw = get_token()
         except Exception:
@@ -43,7 +43,7 @@ def sequester_space_token() -> None:
     if found:  # a restart of the app in this process (tests) brings the environment's token anew
         _space_token[:] = found[:1]
     try:  # read at import: set the module constant too, so huggingface_hub never sends a stored login either
-        import huggingface_hub.constants as hub_constants
+        import huggingface_hub.constants as hub_constants  # heavy: huggingface_hub
 
         hub_constants.HF_HUB_DISABLE_IMPLICIT_TOKEN = True
     except ImportError:
@@ -61,7 +61,7 @@ def whoami(token: str | None) -> str | None:
     if not token or is_offline():
         return None
     try:
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi  # heavy: huggingface_hub
 
         return HfApi(token=token).whoami().get("name")
     except Exception:

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import psutil
+
+from lab.settings import get_settings
 
 Precision = Literal["bf16", "fp16", "fp32"]
 
@@ -70,7 +74,7 @@ class Hardware:
 
 
 def _gpus() -> tuple[Gpu, ...]:
-    import torch
+    import torch  # heavy: torch
 
     if not torch.cuda.is_available():
         return ()
@@ -94,9 +98,6 @@ assert torch.isfinite(F.dequantize_4bit(q, state)).all()
 def _bnb_check(cuda: bool) -> tuple[bool, str]:
     """Quantize a tiny tensor to nf4 and back on the device training would use. It runs in a child
     process: importing bitsandbytes changes OpenMP's thread waiting, which slowed decode in the app 4x."""
-    import subprocess
-    import sys
-
     try:
         out = subprocess.run([sys.executable, "-c", _BNB_SNIPPET, "1" if cuda else "0"], capture_output=True,
                              text=True, timeout=120)
@@ -155,13 +156,13 @@ def ram_free_bytes() -> int:
 def vram_free_bytes(index: int = 0) -> tuple[int, int]:
     """(free, total) bytes of one GPU as the driver sees them: memory held by other processes (the app's chat
     models, another job) is not free."""
-    import torch
+    import torch  # heavy: torch
 
     return torch.cuda.mem_get_info(index)
 
 
 def probe(home: str | None = None) -> Hardware:
-    import torch
+    import torch  # heavy: torch
 
     gpus = _gpus()
     ok, err = _bnb_check(bool(gpus))
@@ -186,8 +187,6 @@ def get_hardware() -> Hardware:
     global _cached
     with _lock:
         if _cached is None:
-            from lab.settings import get_settings
-
             _cached = probe(str(get_settings().home))
         return _cached
 

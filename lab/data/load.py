@@ -18,6 +18,7 @@ from lab.data import formats
 from lab.data.formats import NeedsMapping
 from lab.data.recipe import Source
 from lab.errors import LabError
+from lab.hub.client import hub_errors
 from lab.repo_id import is_repo_id
 from lab.settings import check_space_path, get_settings, is_offline
 
@@ -154,12 +155,6 @@ def store_upload(path, owner: str = "") -> Path:
 
 
 def _hub_call(action: str, repo: str):
-    try:
-        from lab.hub.client import hub_errors
-    except ImportError:  # the Hub layer is optional for this module
-        from contextlib import nullcontext
-
-        return nullcontext()
     return hub_errors(action, repo, "hub")
 
 

@@ -72,13 +72,10 @@ def is_unreachable(exc: BaseException) -> bool:
     """A connection that failed or timed out (anywhere in the cause chain), or offline mode."""
     from huggingface_hub.errors import OfflineModeIsEnabled
 
-    try:
-        import httpx2
+    import httpx2  # heavy: huggingface_hub's HTTP client (huggingface_hub 2 needs it)
 
-        transport = (httpx2.TransportError,)
-    except ImportError:  # huggingface_hub < 2 used requests; ConnectionError covers it
-        transport = ()
-    return any(isinstance(e, (ConnectionError, TimeoutError, OfflineModeIsEnabled, *transport)) for e in _chain(exc))
+    return any(isinstance(e, (ConnectionError, TimeoutError, OfflineModeIsEnabled, httpx2.TransportError))
+               for e in _chain(exc))
 
 
 def _http_status(exc: BaseException) -> tuple[int | None, BaseException | None]:

@@ -13,9 +13,6 @@ import shutil
 import threading
 from pathlib import Path
 
-from huggingface_hub import hf_hub_download, snapshot_download
-from huggingface_hub.errors import RepositoryNotFoundError
-
 from lab.errors import LabError
 from lab.hub.client import api
 
@@ -70,6 +67,8 @@ class CheckpointPusher:
 
 def _remote_files(repo: str, token: str | None) -> list[str] | None:
     """The repo's files; None when the repo does not exist. Any other failure is a LabError."""
+    from huggingface_hub.errors import RepositoryNotFoundError  # heavy: huggingface_hub, only for a Hub checkpoint
+
     try:
         return _api(token).list_repo_files(repo)
     except RepositoryNotFoundError:
@@ -88,6 +87,8 @@ def remote_step(repo: str, token: str | None) -> int | None:
     """The step of the Hub's last checkpoint; None when it has none."""
     if f"{REMOTE_DIR}/trainer_state.json" not in (_remote_files(repo, token) or []):
         return None
+    from huggingface_hub import hf_hub_download  # heavy: huggingface_hub, only for a Hub checkpoint
+
     try:
         path = hf_hub_download(repo, f"{REMOTE_DIR}/trainer_state.json", token=token, endpoint=_api(token).endpoint)
         return int(json.loads(Path(path).read_text())["global_step"])
@@ -102,6 +103,8 @@ def pull_checkpoint(repo: str, dest: Path, token: str | None) -> Path | None:
     files = _remote_files(repo, token) or []
     if not any(f.startswith(REMOTE_DIR + "/") for f in files):
         return None
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub, only for a Hub checkpoint
+
     tmp = Path(dest) / ".hub-pull"
     try:
         snapshot_download(repo, allow_patterns=[f"{REMOTE_DIR}/*"], local_dir=str(tmp), token=token,

@@ -13,7 +13,8 @@ from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.jobs.manager import check_allowed
 from lab.shown import scrub, scrub_value
-from lab.ui import merge_links, score_colour
+from lab.ui import merge_links, publish_panel, score_colour
+from lab.ui.hub_picker import build_picker
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
@@ -39,7 +40,7 @@ def _form_layout() -> dict:
     with gr.Accordion("Pick a model (Hub search or local)", open=False):
         c["picked"] = gr.Textbox(label="Picked model", info=_info(Expert, "source_model"))
         c["local"] = gr.Dropdown([], label="Local models and fine-tunes", allow_custom_value=True)
-        _hub_picker(c["picked"])
+        build_picker(c["picked"])
         with gr.Row():
             c["add"] = gr.Button("Add to the merge")
             c["as_base"] = gr.Button("Use as base model")
@@ -77,22 +78,6 @@ def _merge_fields(c: dict) -> None:
         c["chat_template"] = gr.Textbox(label="chat_template", info=_info(MergeRecipe, "chat_template"))
 
 
-def _publish_panel() -> dict | None:
-    try:
-        from lab.ui import publish_panel
-    except ImportError:  # no Hub panel in this build
-        return None
-    return publish_panel.build(api_name=None)
-
-
-def _hub_picker(target) -> None:
-    try:
-        from lab.ui.hub_picker import build_picker
-    except ImportError:  # no Hub picker in this build: the textbox and the local list still work
-        return
-    build_picker(target)
-
-
 def build() -> None:
     gr.Markdown(HELP)
     with gr.Row():
@@ -127,7 +112,7 @@ def build() -> None:
         c["colour"] = score_colour.picker("merge-colour")
         c["family"] = gr.HTML(label="Family tree")
     with gr.Accordion("Publish the merge to the Hub", open=False):
-        c["publish"] = _publish_panel()
+        c["publish"] = publish_panel.build(api_name=None)
     c["job_id"] = gr.State("")
     c["out"] = gr.State("")
     c["timer"] = gr.Timer(2.0, active=False)
