@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import sys
 
+from lab import hub
+from lab.auth import local_token
+from lab.hub import dataset_preview, download_dataset, download_model, model_meta, search_datasets, search_models
 from lab.ui_text import print_json
 
 SORTS = ("downloads", "likes", "trending")  # lab.hub.search.SORTS (not imported: `push` should start fast)
@@ -52,9 +55,6 @@ def _err(msg: str) -> None:
 
 
 def _search(args) -> int:
-    from lab.auth import local_token
-    from lab.hub import search_datasets, search_models
-
     if args.datasets:
         result = search_datasets(args.query, author=args.author, sort=args.sort, limit=args.limit,
                                  token=local_token())
@@ -72,38 +72,26 @@ def _search(args) -> int:
 
 
 def _info(args) -> int:
-    from lab.auth import local_token
-    from lab.hub import model_meta
-
     print_json(model_meta(args.repo, token=local_token()))
     return 0
 
 
 def _preview(args) -> int:
-    from lab.auth import local_token
-    from lab.hub import dataset_preview
-
     print_json(dataset_preview(args.repo, args.rows, token=local_token()))
     return 0
 
 
 def _download(args) -> int:
-    from lab.auth import local_token
-    from lab.hub import download_dataset, download_model
-
     fetch = download_dataset if args.dataset else download_model
     print_json({"repo": args.repo, "folder": str(fetch(args.repo, token=local_token(), log=_err))})
     return 0
 
 
 def _push(args) -> int:
-    from lab.auth import local_token
-    from lab.hub import publish
-
     def progress(fraction: float, message: str) -> None:
         _err(f"[{fraction * 100:5.1f}%] {message}")
 
-    url = publish(args.folder, args.repo, local_token(), private=not args.public, overwrite=args.overwrite,
+    url = hub.publish(args.folder, args.repo, local_token(), private=not args.public, overwrite=args.overwrite,
                   progress=progress, log=_err, gate_task=args.gate)
     print_json({"url": url, "repo": url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1], "private": not args.public})
     return 0

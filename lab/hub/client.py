@@ -16,7 +16,7 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
 
 def api(token: str | None = None):
     """An HfApi for the configured endpoint (HF_ENDPOINT read now, not at import, so tests can point it)."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi  # heavy: huggingface_hub
 
     return HfApi(endpoint=hub_endpoint(), token=token or False, library_name="lab")
 
@@ -70,7 +70,7 @@ def _chain(exc: BaseException):
 
 def is_unreachable(exc: BaseException) -> bool:
     """A connection that failed or timed out (anywhere in the cause chain), or offline mode."""
-    from huggingface_hub.errors import OfflineModeIsEnabled
+    from huggingface_hub.errors import OfflineModeIsEnabled  # heavy: huggingface_hub
 
     import httpx2  # heavy: huggingface_hub's HTTP client (huggingface_hub 2 needs it)
 
@@ -79,7 +79,7 @@ def is_unreachable(exc: BaseException) -> bool:
 
 
 def _http_status(exc: BaseException) -> tuple[int | None, BaseException | None]:
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError  # heavy: huggingface_hub
 
     for e in _chain(exc):
         if isinstance(e, HfHubHTTPError) and getattr(e, "response", None) is not None:
@@ -96,8 +96,8 @@ def _server_message(err: BaseException) -> str:
 
 def translate(exc: BaseException, action: str, repo: str = "", field: str = "repo") -> LabError:
     """A LabError for a huggingface_hub / network failure while doing `action` on `repo`."""
-    from huggingface_hub.errors import (GatedRepoError, OfflineModeIsEnabled, RemoteEntryNotFoundError,
-                                        RepositoryNotFoundError)
+    from huggingface_hub.errors import (  # heavy: huggingface_hub
+        GatedRepoError, OfflineModeIsEnabled, RemoteEntryNotFoundError, RepositoryNotFoundError)
 
     if isinstance(exc, LabError):
         return exc

@@ -28,7 +28,7 @@ def _check(repo_id: str, field: str) -> str:
 
 def cached_model(repo_id: str, patterns: list[str]) -> Path | None:
     """The HF cache's snapshot of repo_id with these files, without the network; None if none is cached."""
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
@@ -40,7 +40,7 @@ def cached_model(repo_id: str, patterns: list[str]) -> Path | None:
 def download_model(repo_id: str, token: str | None = None, log=print, patterns: list[str] | None = None) -> Path:
     """A local folder with config, tokenizer and *.safetensors weights of a Hub model (or adapter).
     `patterns` replaces the files taken (a sentence-transformers repo has more configs); pickles never match."""
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     repo_id = _check(repo_id, "model")
     with hub_errors("Listing the model's files", repo_id, "model"):
@@ -59,7 +59,7 @@ def download_model(repo_id: str, token: str | None = None, log=print, patterns: 
 
 def download_dataset(repo_id: str, token: str | None = None, log=print) -> Path:
     """A local folder with a Hub dataset's data files (parquet, JSON(L), CSV) and its card."""
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     repo_id = _check(repo_id, "dataset")
     log(f"Downloading dataset {repo_id} (data files and card only)…")

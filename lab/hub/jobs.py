@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from lab import jobs
 from lab.auth import require_token
 from lab.errors import LabError
+from lab.hub import publisher
 from lab.hub.client import api, full_repo_id, hub_errors, validate_repo_name
 from lab.hub.publisher import check_artifact, check_folder
 from lab.repo_id import is_repo_id
@@ -47,12 +48,10 @@ def submit_push(folder, repo: str, token: str | None, private: bool = True, over
 
 def run_push(ctx) -> None:
     """The `hub.push` runner (in the worker process)."""
-    from lab.hub.publisher import publish
-
     r = ctx.recipe
     token = os.environ.get("HF_TOKEN")  # put there by the job manager for this worker only
     ctx.progress(0.01, f"Publishing {r['folder']} to {r['repo']}…", force=True)
-    url = publish(r["folder"], r["repo"], token, private=r.get("private", True), overwrite=r.get("overwrite", False),
+    url = publisher.publish(r["folder"], r["repo"], token, private=r.get("private", True), overwrite=r.get("overwrite", False),
                   progress=lambda fraction, message: ctx.progress(fraction, message), log=ctx.log,
                   gate_task=r.get("gate_task", ""))
     (ctx.folder / "push.json").write_text(json.dumps({"url": url, "repo": r["repo"], "folder": r["folder"]}, indent=2))

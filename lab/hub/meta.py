@@ -30,7 +30,7 @@ def _as_list(value) -> list:
 
 def model_meta(repo_id: str, token: str | None = None) -> dict:
     """Facts from config.json (architecture, size, context…) plus card data (license, base_model, tags, pipeline)."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # heavy: huggingface_hub
 
     repo_id = check_repo_id(repo_id, "model")
     if is_offline():
@@ -81,7 +81,7 @@ def _rows_from_text(text: str, suffix: str, n: int, complete: bool) -> list[dict
 def _rows_from_file(path: Path, n: int) -> list[dict]:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # heavy: pyarrow
 
         batch = next(pq.ParquetFile(path).iter_batches(batch_size=n), None)
         return batch.to_pylist() if batch is not None else []
@@ -95,8 +95,8 @@ def _rows_from_file(path: Path, n: int) -> list[dict]:
 
 def _ranged_text(repo_id: str, filename: str, token: str | None) -> tuple[str, bool]:
     """The first MiB of a file (and whether that was all of it), read with an HTTP Range request."""
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    from huggingface_hub import hf_hub_url  # heavy: huggingface_hub
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # heavy: huggingface_hub
 
     url = hf_hub_url(repo_id, filename, repo_type="dataset", endpoint=hub_endpoint())
     headers = {**build_hf_headers(token=token or False), "Range": f"bytes=0-{PREVIEW_BYTES - 1}"}
@@ -119,7 +119,7 @@ def _check_n(n) -> int:
 
 def dataset_preview(repo_id: str, n: int = 10, token: str | None = None) -> dict:
     """The first n rows of a Hub dataset's first data file (a train split when there is one)."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # heavy: huggingface_hub
 
     n = _check_n(n)
     repo_id = check_repo_id(repo_id, "dataset")

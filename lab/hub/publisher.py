@@ -121,7 +121,7 @@ def _public_file(rel: str, path: Path):
 
 
 def _operations(folder: Path, manifest: dict, repo_id: str, has_manifest: bool) -> list:
-    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub import CommitOperationAdd  # heavy: huggingface_hub
 
     card = render_card(folder, repo_id, manifest=manifest)
     ops = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=_public_file(rel, path))
@@ -169,7 +169,7 @@ def _upload(hf, repo_id: str, repo_type: str, ops: list, deletions: list, progre
 
 def _stale_files(hf, repo_id: str, repo_type: str, ops: list) -> list:
     """Overwrite replaces the repo's files: what is there and not pushed now is deleted in the same commit."""
-    from huggingface_hub import CommitOperationDelete
+    from huggingface_hub import CommitOperationDelete  # heavy: huggingface_hub
 
     keep = {op.path_in_repo for op in ops} | {".gitattributes"}
     return [CommitOperationDelete(path_in_repo=f) for f in hf.list_repo_files(repo_id, repo_type=repo_type)

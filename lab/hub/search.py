@@ -7,8 +7,12 @@ from pathlib import Path
 
 import yaml
 
+from lab.artifacts import list_artifacts
 from lab.errors import LabError
 from lab.hub.client import api, is_unreachable, translate
+from lab.jobs.owners import visible_artifacts
+from lab.models import available_offline
+from lab.models.usable import artifact_value, shown_to
 from lab.settings import bundled_folder, get_settings, is_bundled, is_offline
 
 SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trending_score"}
@@ -130,7 +134,7 @@ def _architecture(folder: Path | None) -> str:
 
 
 def _cached_folder(repo_id: str, repo_type: str = "model") -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache  # heavy: huggingface_hub
 
     for name in ("config.json", "adapter_config.json", "README.md"):
         path = try_to_load_from_cache(repo_id, name, repo_type=repo_type)
@@ -141,10 +145,6 @@ def _cached_folder(repo_id: str, repo_type: str = "model") -> Path | None:
 
 def _artifacts(caller) -> list[dict]:
     """The artifacts `caller` may see (all of them for None), each with the name a picker gives it."""
-    from lab.artifacts import list_artifacts
-    from lab.jobs.owners import visible_artifacts
-    from lab.models.usable import artifact_value
-
     if caller is None:
         return [{**m, "id": m["path"]} for m in list_artifacts()]
     return [{**m, "id": artifact_value(caller, m["path"])} for m in visible_artifacts(caller)]
@@ -153,9 +153,6 @@ def _artifacts(caller) -> list[dict]:
 def local_models(query: str = "", caller=None) -> list[dict]:
     """Models usable offline: the bundled default, the HF cache, LAB_HOME model/adapter/merge artifacts (those
     `caller` may use, by the name it may send back; None: every artifact, by path)."""
-    from lab.models import available_offline
-    from lab.models.usable import shown_to
-
     rows = []
     for name in available_offline():
         path = Path(name)
@@ -181,7 +178,7 @@ def local_datasets(query: str = "", caller=None) -> list[dict]:
     rows = [{"id": m["id"], "license": m.get("license", ""), "tags": ", ".join(m.get("tags", [])),
              "source": "artifact"} for m in _artifacts(caller) if m.get("kind") in ("dataset", "votes")]
     try:
-        from huggingface_hub import scan_cache_dir
+        from huggingface_hub import scan_cache_dir  # heavy: huggingface_hub
 
         rows += [{"id": r.repo_id, "license": "", "tags": "", "source": "cache"}
                  for r in scan_cache_dir().repos if r.repo_type == "dataset"

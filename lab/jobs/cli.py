@@ -1,7 +1,8 @@
 """`python -m lab jobs list|show|cancel|resume`."""
 from __future__ import annotations
 
-from lab.ui_text import print_json
+from lab import jobs as lab_jobs
+from lab.ui_text import log_tail, print_json
 
 
 def add_parsers(sub) -> None:
@@ -20,10 +21,8 @@ def add_parsers(sub) -> None:
 
 
 def _jobs_list(args) -> int:
-    from lab.jobs import list_jobs, recover
-
-    recover()
-    jobs = list_jobs()
+    lab_jobs.recover()
+    jobs = lab_jobs.list_jobs()
     if args.json:
         print_json([j.to_dict() for j in jobs])
         return 0
@@ -35,24 +34,17 @@ def _jobs_list(args) -> int:
 
 
 def _jobs_show(args) -> int:
-    from lab.jobs import get_job
-    from lab.ui_text import log_tail
-
-    job = get_job(args.job_id)
+    job = lab_jobs.get_job(args.job_id)
     print_json({**job.to_dict(), "log_tail": log_tail(job.log_path)})
     return 0
 
 
 def _jobs_cancel(args) -> int:
-    from lab.jobs import cancel
-
-    print(cancel(args.job_id))
+    print(lab_jobs.cancel(args.job_id))
     return 0
 
 
 def _jobs_resume(args) -> int:
-    from lab.jobs import resume
-
-    job = resume(args.job_id)
+    job = lab_jobs.resume(args.job_id)
     print(f"Job {job.id} is {job.state}.")
     return 0

@@ -17,7 +17,10 @@ import psutil
 
 from lab.errors import LabError
 from lab.jobs import store
+from lab.jobs.allocator import allocator_env
+from lab.jobs.context import read_metrics, run_state
 from lab.jobs.kinds import get_kind
+from lab.jobs.watchdog import Watchdog
 from lab.settings import get_settings
 from lab.yamlio import recipe_text
 
@@ -129,7 +132,6 @@ def worker_env(token: str | None, kind: str = "", owner: str = "", secrets: dict
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["LAB_HOME"] = str(get_settings().home)
-    from lab.jobs.allocator import allocator_env
 
     # a training worker starts on glibc and switches to jemalloc itself when its preflight finds memory tight
     env = allocator_env(env, "glibc" if kind.startswith("train.") else "jemalloc")
@@ -162,8 +164,6 @@ def _spawn(job_id: str, kind: str, owner: str = "") -> None:
 
 def watch(job_id: str, pid: int) -> None:
     """Start the memory watchdog on a worker (also on one found running after an app restart)."""
-    from lab.jobs.watchdog import Watchdog
-
     old = _WATCHDOGS.get(job_id)
     if old is not None and old.is_alive() and old.pid == pid:
         return
@@ -212,8 +212,6 @@ def grace_s(folder: Path) -> float:
     """Seconds between cancel's SIGTERM and SIGKILL: enough to finish the step in flight and save a checkpoint, as
     this run measured them (1.5 × (step + save) + 5 s), never less than LAB_JOB_GRACE_S. A fixed 10 s would kill
     a 7B run mid-save."""
-    from lab.jobs.context import read_metrics, run_state
-
     floor = float(get_settings().job_grace_s)
     times = sorted(r["step_time"] for r in read_metrics(folder / "metrics.jsonl")[-20:] if r.get("step_time"))
     step = times[len(times) // 2] if times else 0.0

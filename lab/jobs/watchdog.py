@@ -18,7 +18,9 @@ from pathlib import Path
 
 import psutil
 
+from lab.hardware import ram_free_bytes, ram_total_bytes
 from lab.jobs.context import STOP_NOTE, read_metrics, run_state
+from lab.settings import get_settings
 
 DEFAULT_SHARE = 0.90  # of RAM (or VRAM) at which a job is stopped
 HARD_SHARE = 0.95  # past this, no grace: SIGKILL at once
@@ -49,17 +51,12 @@ def tree(pid: int) -> list:
 
 def ram_limit_bytes() -> int:
     """The RSS a job tree may reach: LAB_MEMORY_LIMIT_GB, else 90 % of the machine's (container's) RAM."""
-    from lab.hardware import ram_total_bytes
-    from lab.settings import get_settings
-
     limit = get_settings().memory_limit_gb
     return int(limit * GB) if limit else int(DEFAULT_SHARE * ram_total_bytes())
 
 
 def _system_low(rss: int) -> bool:
     """The machine is down to its last 5 % and this job holds a good part of it (a small job is not the cause)."""
-    from lab.hardware import ram_free_bytes, ram_total_bytes
-
     total = ram_total_bytes()
     return rss > 0.25 * total and ram_free_bytes() < (1 - HARD_SHARE) * total
 

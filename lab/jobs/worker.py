@@ -16,6 +16,7 @@ from lab.jobs import manager, store
 from lab.jobs.context import JobCancelled, JobContext
 from lab.jobs.noise import QuietStream
 from lab.jobs.watchdog import protect_app
+from lab.settings import get_settings
 
 
 def load_runner(path: str):
@@ -57,8 +58,6 @@ def disk_full(exc: BaseException | None) -> bool:
 
 
 def disk_full_error(exc: BaseException) -> LabError:
-    from lab.settings import get_settings
-
     return LabError(f"The disk is full: the job could not write its output ({type(exc).__name__}: "
                     f"{str(exc)[:200]}).",
                     f"Free space where LAB_HOME lives ({get_settings().home}): delete artifacts you no longer need "

@@ -56,8 +56,8 @@ def ensure_bundled(log=print) -> Path:
 
 
 def _convert(src: Path, dst: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # heavy: torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
 
     tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
     model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)

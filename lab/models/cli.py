@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from lab.models import available_offline, info, resolve
 from lab.ui_text import print_json
 
 
@@ -21,22 +22,16 @@ def add_parsers(sub) -> None:
 
 
 def _resolve(args) -> int:
-    from lab.models import info, resolve
-
     folder = resolve(args.ref, log=lambda m: print(m, file=sys.stderr))
     print_json({"ref": args.ref, "folder": str(folder), "info": info(str(folder))})
     return 0
 
 
 def _info(args) -> int:
-    from lab.models import info
-
     print_json(info(args.ref))
     return 0
 
 
 def _offline(args) -> int:
-    from lab.models import available_offline
-
     print_json(available_offline())
     return 0

@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.models.resolve import config_folder
 
 _DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
@@ -94,8 +95,6 @@ def info_from_folder(folder: Path) -> dict:
 
 def info(ref: str, token: str | None = None) -> dict:
     """Facts about a model: local folders are read in place; Hub repos fetch config files only."""
-    from lab.models.resolve import config_folder
-
     return info_from_folder(config_folder(ref, token=token))
 
 

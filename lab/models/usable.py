@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lab.access import ANONYMOUS, NOT_ALLOWED, NOT_ALLOWED_FIX, Caller, local
 from lab.errors import LabError
+from lab.hub.client import api, is_unreachable
 from lab.jobs.owners import artifact_owner, visible_artifacts
 from lab.models.ref import ModelRef, parse_for
 from lab.models.resolve import available_offline
@@ -47,9 +48,7 @@ def check_hub_model(caller: Caller, repo_id: str, field: str = "model") -> None:
     if is_offline():
         raise LabError(f"The Hub is not reachable, so {repo_id} cannot be checked.",
                        "Pick the bundled model or a model of this lab.", field)
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
-
-    from lab.hub.client import api, is_unreachable
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # heavy: huggingface_hub
 
     try:
         info = api(caller.hub_token()).model_info(repo_id)
