@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.access import Caller
+from lab.artifacts import finalize, new_folder, parent_entry
 from lab.chat import ratings
 from lab.errors import LabError
 from lab.models.ref import parse
@@ -135,8 +136,6 @@ FORMS = {"dpo": (preference_rows, "conversational preference: prompt, chosen, re
 
 
 def _parents(votes: list[dict]) -> list[dict]:
-    from lab.artifacts import parent_entry
-
     parents, seen = [], set()
     for v in votes:
         for ref in (v["model_a"], v["model_b"]):
@@ -158,8 +157,6 @@ def export_preferences(name: str = "", form: str = "dpo", caller: Caller | None 
     """Write the votes `caller` may see as an artifact (data.jsonl + recipe + manifest + card), owned by the
     caller; returns its folder. form "dpo": decisive votes as preference pairs; "kto": every judged answer with
     its up/down label."""
-    from lab.artifacts import finalize, new_folder
-
     if form not in FORMS:
         raise LabError(f"Unknown export form {form!r}.", f"Use one of: {', '.join(FORMS)}.", "form")
     to_rows, described, tags = FORMS[form]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from lab.chat.spec import ChatSpec
+from lab.auth import local_token
+from lab.chat import stream
+from lab.chat.arena import export_preferences
+from lab.chat.prompt import build_messages
+from lab.chat.spec import ChatSpec, build_spec
 
 
 def _help(field: str) -> str:
@@ -32,18 +36,13 @@ def add_parsers(sub) -> None:
 
 
 def _chat(args) -> int:
-    from lab.auth import local_token
-    from lab.chat.prompt import build_messages
-    from lab.chat.spec import build_spec
-    from lab.chat.stream import collect
-
     spec = build_spec({"models": args.model, "system_prompt": args.system, "max_new_tokens": args.max_new_tokens,
                        "temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
                        "repetition_penalty": args.repetition_penalty, "load_in_4bit": args.load_in_4bit})
     for notice in spec.notices:
         print(f"notice: {notice}", file=sys.stderr)
     msgs = [build_messages(spec.system_prompt, [], args.prompt)] * len(spec.models)
-    replies = collect(spec.models, msgs, spec, token=local_token())
+    replies = stream.collect(spec.models, msgs, spec, token=local_token())
     out = {"prompt": args.prompt, "settings": spec.model_dump(exclude={"models"}), "notices": spec.notices,
            "replies": [{"model": r.model, "text": r.text, "error": r.error, "notices": r.notices, **r.stats}
                        for r in replies]}
@@ -53,8 +52,6 @@ def _chat(args) -> int:
 
 
 def _votes(args) -> int:
-    from lab.chat.arena import export_preferences
-
     folder = export_preferences(args.name, args.form)
     rows = sum(1 for _ in open(folder / "data.jsonl"))
     json.dump({"artifact": str(folder), "form": args.form, "rows": rows}, sys.stdout)

@@ -8,8 +8,8 @@ import time
 from transformers import LogitsProcessor, StoppingCriteria, TextStreamer
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-from lab.chat.spec import ChatSpec
 from lab.chat.events import Event
+from lab.chat.spec import ChatSpec
 
 
 class StopOnEvent(StoppingCriteria):
@@ -17,7 +17,7 @@ class StopOnEvent(StoppingCriteria):
         self.stop = stop
 
     def __call__(self, input_ids, scores, **kwargs):
-        import torch
+        import torch  # heavy: torch
 
         return torch.full((input_ids.shape[0],), self.stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
@@ -30,7 +30,7 @@ class SeededSampler(LogitsProcessor):
         self.generator = generator
 
     def __call__(self, input_ids, scores):
-        import torch
+        import torch  # heavy: torch
 
         for warp in self.warpers:
             scores = warp(input_ids, scores)
@@ -72,7 +72,7 @@ class PaneStreamer(TextStreamer):
 
 
 def sampler(spec: ChatSpec, device):
-    import torch
+    import torch  # heavy: torch
 
     if not spec.sampling:
         return []

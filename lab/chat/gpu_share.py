@@ -6,8 +6,9 @@ that would not fit in what the GPU has free beside a running job is refused with
 """
 from __future__ import annotations
 
+from lab import hardware
 from lab.errors import LabError
-from lab.hardware import get_hardware
+from lab.jobs import store
 
 GB = 1e9
 HEADROOM = 0.9  # a chat model may take this share of the GPU's free memory
@@ -15,8 +16,6 @@ HEADROOM = 0.9  # a chat model may take this share of the GPU's free memory
 
 def running_jobs() -> list:
     """Heavy jobs running now (training, merging, evaluation, export): they own the GPU."""
-    from lab.jobs import store
-
     with store.connect() as con:
         ids = [r[0] for r in con.execute("SELECT id FROM jobs WHERE state='running' AND heavy=1").fetchall()]
         return [store.get_job_in(con, i) for i in ids]
@@ -24,7 +23,7 @@ def running_jobs() -> list:
 
 def yield_to_jobs(registry) -> str | None:
     """Unload idle chat models from the GPU while a heavy job runs; returns (and keeps) the notice, if any."""
-    if not get_hardware().cuda:
+    if not hardware.get_hardware().cuda:
         return None
     jobs = running_jobs()
     if not jobs:
@@ -40,11 +39,10 @@ def yield_to_jobs(registry) -> str | None:
 
 def check_fits(need_bytes: int, label: str) -> None:
     """Refuse, with the numbers, a chat model that the GPU cannot hold beside what already runs on it."""
-    if not get_hardware().cuda:
+    if not hardware.get_hardware().cuda:
         return
-    from lab.hardware import vram_free_bytes
 
-    free, total = vram_free_bytes()
+    free, total = hardware.vram_free_bytes()  # read through the module: tests stand in for the GPU
     if need_bytes <= HEADROOM * free:
         return
     jobs = running_jobs()

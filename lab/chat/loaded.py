@@ -68,7 +68,7 @@ def check_adapter_fits(model, adapter: Path) -> None:
 
 
 def _torch_dtype():
-    import torch
+    import torch  # heavy: torch
 
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(get_hardware().precision, torch.float32)
 
@@ -91,12 +91,12 @@ class BaseEntry:
 
     @classmethod
     def load(cls, folder: Path, key: str, four_bit: bool) -> "BaseEntry":
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
 
         hw = get_hardware()
         kwargs: dict = {"dtype": _torch_dtype(), "use_safetensors": True, "trust_remote_code": False}
         if four_bit:  # Registry.acquire has checked for a GPU with working bitsandbytes
-            from transformers import BitsAndBytesConfig
+            from transformers import BitsAndBytesConfig  # heavy: transformers
 
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=kwargs["dtype"])
@@ -139,7 +139,7 @@ class BaseEntry:
             if self.is_peft:
                 self.model.load_adapter(str(adapter), adapter_name=name, is_trainable=False)
             else:
-                from peft import PeftModel
+                from peft import PeftModel  # heavy: peft
 
                 self.model = PeftModel.from_pretrained(self.base, str(adapter), adapter_name=name, is_trainable=False)
             self.model.eval()
@@ -165,7 +165,7 @@ def _adapter_tokenizer(adapter: Path):
     """An adapter trained with its own chat template ships its tokenizer; use it for its pane."""
     if not (adapter / "tokenizer_config.json").is_file():
         return None
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy: transformers
 
     return AutoTokenizer.from_pretrained(adapter, trust_remote_code=False)
 

@@ -15,6 +15,7 @@ from lab.chat import gpu_share
 from lab.chat.loaded import BaseEntry, FairLock, Handle, check_adapter_fits
 from lab.errors import LabError
 from lab.hardware import get_hardware
+from lab.models import resolve
 from lab.models.info import count_params, estimate_params, read_config
 from lab.models.ref import parse
 
@@ -182,8 +183,6 @@ def estimate_bytes(folder: Path, four_bit: bool) -> int:
 
 
 def _resolve(base: str, token, log) -> Path:
-    from lab.models import resolve
-
     folder = Path(resolve(base, token=token, log=log))
     if not any(folder.glob("*.safetensors")):
         raise LabError(f"{base} has no *.safetensors weights (the lab never loads pickle .bin files).",
@@ -194,7 +193,7 @@ def _resolve(base: str, token, log) -> Path:
 def _free_memory() -> None:
     gc.collect()
     try:
-        import torch
+        import torch  # heavy: torch, only to free its cache
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -29,7 +29,7 @@ from lab.errors import LabError
 
 def _generate(pane: int, handle, messages: list[dict], spec: ChatSpec, out: queue.Queue,
               stop: threading.Event) -> dict:
-    from lab.chat.generation import PaneStreamer, StopOnEvent, sampler  # transformers loads on first use
+    from lab.chat.generation import PaneStreamer, StopOnEvent, sampler  # heavy: transformers, loaded on first use
 
     ids, max_new, notice = prepare(handle, messages, spec)
     if notice:

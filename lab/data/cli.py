@@ -5,6 +5,11 @@ import os
 import sys
 from pathlib import Path
 
+from lab.data import pipeline, scale
+from lab.data.export import check_output, write_jsonl, write_output
+from lab.data.load import SUFFIXES
+from lab.data.recipe import FilterRecipe, make_step
+from lab.repo_id import is_repo_id
 from lab.ui_text import print_json
 
 
@@ -57,15 +62,12 @@ def _log(message: str) -> None:
 
 
 def _execute(recipe, args) -> int:
-    from lab.data.export import check_output, write_jsonl, write_output
-    from lab.data.pipeline import run
-
     token = os.environ.get("HF_TOKEN") or None
     check_output(args.out, args.force)  # before any work: an existing --out is never replaced silently
     if getattr(args, "engine", "memory") == "datatrove":
         result = _datatrove(recipe, args, token)
     else:
-        result = run(recipe, token=token, progress=_progress, log=_log)
+        result = pipeline.run(recipe, token=token, progress=_progress, log=_log)
     path = write_output(result, recipe, args.out, force=args.force)
     if args.removed_out:
         write_jsonl(result.removed, Path(args.removed_out).expanduser())
@@ -75,22 +77,15 @@ def _execute(recipe, args) -> int:
 
 
 def _datatrove(recipe, args, token):
-    from lab.data import scale
-
     return scale.execute(recipe, tasks=args.tasks, workers=args.workers, slurm=args.slurm, work=args.work,
                          token=token, log=_log)
 
 
 def _run(args) -> int:
-    from lab.data.recipe import FilterRecipe
-
     return _execute(FilterRecipe.load(args.recipe), args)
 
 
 def _source(ref: str) -> dict:
-    from lab.data.load import SUFFIXES
-    from lab.repo_id import is_repo_id
-
     path = Path(ref).expanduser()
     if path.exists() or not is_repo_id(ref) or path.suffix.lower() in SUFFIXES:
         return {"path": str(path.resolve())}
@@ -98,8 +93,6 @@ def _source(ref: str) -> dict:
 
 
 def build_recipe(args):
-    from lab.data.recipe import FilterRecipe, make_step
-
     key = {"key": args.key} if args.key else {}
     steps = []
     if args.exact:

@@ -91,8 +91,8 @@ def _shingle_keys(ids: np.ndarray, counts: np.ndarray, n: int):
 
 def _shingle_hashes(words, ids, pos, width, n: int) -> np.ndarray:
     """sha1_hash32 of each given shingle ("w1 w2 ..." in UTF-8), fmix-ed as datasketch's affine32 does."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy: pyarrow
+    import pyarrow.compute as pc  # heavy: pyarrow
 
     cols = []
     for k in range(n):
@@ -107,8 +107,8 @@ def _shingle_hashes(words, ids, pos, width, n: int) -> np.ndarray:
 
 def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(first position of each distinct key, index of each key's distinct value): a hash-based unique."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy: pyarrow
+    import pyarrow.compute as pc  # heavy: pyarrow
 
     if key.dtype.kind == "V":
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -120,7 +120,7 @@ def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # heavy: pyarrow
 
     words, counts = shingle_words(texts)
     encoded = pc.dictionary_encode(words)

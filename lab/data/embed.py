@@ -8,6 +8,7 @@ Identical texts are encoded once; vectors already in the cache are never encoded
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sqlite3
 from contextlib import closing
@@ -18,6 +19,7 @@ import numpy as np
 from lab.data.normalize import text_hash
 from lab.data.recipe import EMBED_MODEL
 from lab.errors import LabError
+from lab.hub.download import cached_model, download_model
 from lab.models.ref import local_folder
 from lab.settings import get_settings
 
@@ -29,7 +31,7 @@ _MODELS: dict[str, object] = {}
 
 
 def _device() -> str:
-    import torch
+    import torch  # heavy: torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -45,8 +47,6 @@ def packaged_folder() -> Path | None:
 
 def model_folder(name: str = EMBED_MODEL, token: str | None = None) -> Path:
     """A local folder for `name`: the package's, a local folder, the HF cache, or a safetensors-only download."""
-    from lab.hub.download import cached_model, download_model
-
     default = name == EMBED_MODEL
     if default:
         if (folder := packaged_folder()) is not None:
@@ -73,7 +73,7 @@ def load_model(name: str = EMBED_MODEL, token: str | None = None):
     """A SentenceTransformer, loaded once per process from model_folder(name). trust_remote_code stays off."""
     if name in _MODELS:
         return _MODELS[name]
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # heavy: sentence_transformers
 
     folder = model_folder(name, token)
     try:
@@ -97,9 +97,7 @@ def _db():
 def _fast_precision():
     """bf16 autocast on CPUs with native bf16 matmuls (AVX512-BF16 / AMX): ~2.5x the fp32 encode throughput,
     with cosine to the fp32 vectors above 0.9999, well inside any dedup threshold. Elsewhere a no-op."""
-    import contextlib
-
-    import torch
+    import torch  # heavy: torch
 
     if _device() == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return torch.autocast("cpu", dtype=torch.bfloat16)

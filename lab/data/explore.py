@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lab.data.embed import embed
+from lab.data.recipe import EMBED_MODEL
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Exploration:
 
 def clusters(vectors: np.ndarray, k: int, seed: int, method: str = "kmeans") -> np.ndarray:
     """A cluster per row; deterministic for the same vectors and settings."""
-    from sklearn.cluster import HDBSCAN, KMeans
+    from sklearn.cluster import HDBSCAN, KMeans  # heavy: sklearn
 
     if method == "hdbscan" and len(vectors) >= 4:
         size = max(2, len(vectors) // (4 * k))
@@ -52,14 +53,14 @@ def project(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
     not install umap-learn (and numba), so the map is never UMAP."""
     if len(vectors) < 3:
         return np.zeros((len(vectors), 2)), "PCA"
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # heavy: sklearn
 
     return PCA(n_components=2, random_state=seed).fit_transform(vectors), "PCA"
 
 
 def tfidf_names(texts: list[str], labels: np.ndarray, top: int = 3) -> dict[int, str]:
     """Each cluster's most distinctive terms."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # heavy: sklearn
 
     try:
         matrix = TfidfVectorizer(stop_words="english", max_features=20000, ngram_range=(1, 2),
@@ -87,8 +88,6 @@ def judge_names(texts: list[str], labels: np.ndarray, judge, per_cluster: int = 
 
 def explore(texts: list[str], k: int = 8, seed: int = 0, model: str | None = None, judge=None,
             progress=None, method: str = "kmeans", token: str | None = None) -> Exploration:
-    from lab.data.recipe import EMBED_MODEL
-
     vectors = embed(texts, model or EMBED_MODEL, progress=progress, token=token)
     labels = clusters(vectors, k, seed, method)
     xy, drawn = project(vectors, seed)
@@ -97,7 +96,7 @@ def explore(texts: list[str], k: int = 8, seed: int = 0, model: str | None = Non
 
 
 def map_figure(ex: Exploration):
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # heavy: plotly
 
     fig = go.Figure()
     for c in np.unique(ex.labels):

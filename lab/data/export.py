@@ -36,8 +36,8 @@ def load_review(folder) -> dict:
 
 
 def write_parquet(result: RunResult, path: Path) -> Path:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # heavy: pyarrow
+    import pyarrow.parquet as pq  # heavy: pyarrow
 
     pq.write_table(pa.Table.from_pylist(result.records()), path)
     return path
@@ -127,7 +127,7 @@ def write_output(result: RunResult, recipe: FilterRecipe, out, force: bool = Fal
 
 def jsonl_download(folder, dest_dir) -> Path:
     """The artifact's rows as JSON Lines in dest_dir (for a browser download)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy: pyarrow
 
     folder = Path(folder)
     if not (folder / DATA_FILE).is_file():

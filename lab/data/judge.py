@@ -17,6 +17,7 @@ from lab.access import Caller, local
 from lab.data.judge_policy import (  # noqa: F401 (hub_endpoint: re-exported)
     acting_caller, check_judge, completions_url, endpoint_key, hub_endpoint, typed_key)
 from lab.errors import LabError
+from lab.models import resolve
 
 _PATTERNS = [
     re.compile(r"\b(?:score|rating|grade)\b\W{0,3}(?:is|of|=)?\W{0,3}([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE),
@@ -59,10 +60,8 @@ class LocalJudge:
     """A local chat model (the bundled one by default), greedy decoding, batched with left padding."""
 
     def __init__(self, ref: str, max_new_tokens: int, token: str | None = None, log=print):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from lab.models import resolve
+        import torch  # heavy: torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
 
         folder = resolve(ref, token=token, log=log)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -78,7 +77,7 @@ class LocalJudge:
         self.max_new_tokens = max_new_tokens
 
     def __call__(self, prompts: list[str]) -> list[str]:
-        import torch
+        import torch  # heavy: torch
 
         texts = [self.tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
                                               add_generation_prompt=True) for p in prompts]

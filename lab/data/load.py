@@ -96,7 +96,7 @@ def _json(text: str, name: str) -> list[dict]:
 
 
 def _csv(path: Path) -> list[dict]:
-    import pandas as pd
+    import pandas as pd  # heavy: pandas
 
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -107,8 +107,8 @@ def _csv(path: Path) -> list[dict]:
 
 
 def _parquet(path: Path) -> list[dict]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # heavy: pyarrow
+    import pyarrow.parquet as pq  # heavy: pyarrow
 
     try:
         return pq.read_table(path).to_pylist()
@@ -162,7 +162,7 @@ def _hub_dataset(source: Source, token: str | None, streaming: bool):
     if is_offline():
         raise LabError(f"The Hub is unreachable (offline), so {source.hub} cannot be read.",
                        "Connect to the Hub, or upload the data as a file.", "hub")
-    import datasets
+    import datasets  # heavy: datasets
 
     split = source.split or "train"
     if source.limit and not streaming:

@@ -117,8 +117,8 @@ def shingle_words(texts: list[str]):
     `re.sub(r"(?:[^\\w\\s]|_)+", " ", text.lower()).split()` on ordinary text, except that a text without
     words gives one empty word (so it still has one shingle, "", as a shingle loop over `range(max(n, 1))` gives).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy: pyarrow
+    import pyarrow.compute as pc  # heavy: pyarrow
 
     arr = pc.utf8_lower(pa.array(texts, type=pa.large_string()))
     arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"[^\p{L}\p{N}\s]+", " "))

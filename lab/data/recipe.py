@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lab.data.step_specs import (  # noqa: F401 (re-exported: recipes name their steps through this module)
     DEFAULT_REFUSALS, EMBED_MODEL, STEP_CLASSES, STEP_TYPES, ExactDedup, FuzzyDedup, Refusals, Step, describe,
     make_step)
+from lab.repo_id import is_hub_id
 from lab.validation import Recipe
 
 
@@ -33,8 +34,6 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one_place(self):
-        from lab.repo_id import is_hub_id
-
         if bool(self.path) == bool(self.hub):
             raise ValueError("give either a file path or a Hub dataset id, not both or neither")
         if self.hub and not is_hub_id(self.hub):  # datasets would read a local folder (or file) of that name

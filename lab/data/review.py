@@ -24,7 +24,7 @@ def group_rows(review: dict) -> list[list]:
 
 
 def funnel_figure(review: dict):
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # heavy: plotly
 
     steps = [s for s in review["report"]["funnel"] if s["enabled"]]
     labels = ["loaded"] + [s["step"] for s in steps]

@@ -10,6 +10,7 @@ import numpy as np
 
 from lab import safe_regex
 from lab.errors import LabError
+from lab.models.resolve import config_folder
 
 
 def phrase_pattern(phrases: list[str]) -> re.Pattern | None:
@@ -50,9 +51,7 @@ _TOKENIZERS: dict[str, object] = {}  # folder -> tokenizer, per process
 
 def load_tokenizer(ref: str, token: str | None = None):
     """The tokenizer of a model id or folder (config and tokenizer files only, never the weights)."""
-    from transformers import AutoTokenizer
-
-    from lab.models.resolve import config_folder
+    from transformers import AutoTokenizer  # heavy: transformers
 
     folder = str(config_folder(ref, token))
     if folder not in _TOKENIZERS:  # the datatrove engine asks once per batch

@@ -13,12 +13,21 @@ Each pass writes the rows it keeps (the next pass's input) and, with their reaso
 from __future__ import annotations
 
 import json
+import multiprocessing
+import shutil
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
+from lab.data.normalize import Table
+from lab.data.pipeline import RunResult, StepReport, load_table
 from lab.data.recipe import FilterRecipe
 from lab.data.scale_passes import Passes, Plan
 from lab.errors import LabError
+from lab.settings import get_settings
 
 ENGINE_STEPS = ("exact_dedup", "fuzzy_dedup", "refusals", "length", "regex", "empty")
 _WHY = {"embeds": "embeds every row with a sentence-transformers model",
@@ -53,11 +62,6 @@ def execute(recipe: FilterRecipe, tasks: int = 4, workers: int = -1, slurm: str 
             token: str | None = None, log=print):
     """Check the recipe and the settings, run in `work` (default: a temporary folder under LAB_HOME, removed
     afterwards; with Slurm, a given folder on storage every node mounts), return the RunResult."""
-    import shutil
-    import tempfile
-
-    from lab.settings import get_settings
-
     recipe = FilterRecipe.parse(recipe)
     check_engine(recipe)
     if tasks < 1:
@@ -83,8 +87,6 @@ def execute(recipe: FilterRecipe, tasks: int = 4, workers: int = -1, slurm: str 
 def prepare(recipe: FilterRecipe, plan: Plan, token: str | None = None) -> dict:
     """Load, normalize and shard the sources. Runs in a child process, so the rows never sit in the process
     that forks datatrove's workers."""
-    from lab.data.pipeline import load_table
-
     table, sources = load_table(recipe, token, log=lambda m: None)
     write_shards(table, plan.work / "rows", plan.tasks)
     return {"rows": len(table), "form": table.form, "sources": sources}
@@ -92,8 +94,6 @@ def prepare(recipe: FilterRecipe, plan: Plan, token: str | None = None) -> dict:
 
 def load_shards(folder: Path, form: str):
     """The table back from the shards (every row, in order), for the artifact."""
-    from lab.data.normalize import Table
-
     rows, sources = [], []
     for path in sorted(folder.glob("*.jsonl")):
         with open(path, encoding="utf-8") as f:
@@ -106,13 +106,6 @@ def load_shards(folder: Path, form: str):
 
 def run(recipe: FilterRecipe, plan: Plan, token: str | None = None, log=print):
     """Run the recipe's steps on datatrove; returns the same RunResult the in-memory engine returns."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import numpy as np
-
-    from lab.data.pipeline import RunResult, StepReport
-
     recipe = FilterRecipe.parse(recipe)
     check_engine(recipe)
     log(f"Loading {', '.join(s.label for s in recipe.sources)} into {plan.tasks} shards…")
@@ -136,10 +129,6 @@ def run(recipe: FilterRecipe, plan: Plan, token: str | None = None, log=print):
 
 
 def _record(result, pos: int, step, label: str, removed: list[dict], seconds: float) -> None:
-    import numpy as np
-
-    from lab.data.pipeline import StepReport
-
     rows_in = len(result.kept)
     for entry in removed:
         result.removed.append({"step": label, **entry})

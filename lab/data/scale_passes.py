@@ -48,8 +48,8 @@ class Passes:
     # ---- one pass
     def run(self, pos: int, step, rows: Path) -> tuple[Path, list[dict]]:
         """Run step `pos` on the documents in `rows`; returns (folder of the kept rows, removed rows)."""
-        from datatrove.pipeline.readers import JsonlReader
-        from datatrove.pipeline.writers import JsonlWriter
+        from datatrove.pipeline.readers import JsonlReader  # heavy: datatrove
+        from datatrove.pipeline.writers import JsonlWriter  # heavy: datatrove
 
         base = self.plan.work / f"step{pos:02d}"
         kept, gone = base / "kept", base / "removed"
@@ -61,7 +61,7 @@ class Passes:
         elif step.type == "fuzzy_dedup":
             self._fuzzy(step, base, reader, writer, removed)
         else:
-            from lab.data.scale_steps import LabRule
+            from lab.data.scale_steps import LabRule  # heavy: datatrove (through lab.data.scale_steps)
 
             rule = LabRule(step.model_dump(mode="json"), self.form, exclusion_writer=removed)
             self._stage(f"step{pos:02d}-rule", [reader, rule, writer])
@@ -70,10 +70,10 @@ class Passes:
         return kept, out
 
     def _exact(self, step, base: Path, reader, writer, removed) -> None:
-        from datatrove.pipeline.dedup.exact_dedup import (ExactDedupConfig, ExactDedupFilter, ExactDedupSignature,
-                                                          ExactFindDedups)
+        from datatrove.pipeline.dedup.exact_dedup import (  # heavy: datatrove
+            ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups)
 
-        from lab.data.scale_steps import FirstShardFirst, FoldedKey
+        from lab.data.scale_steps import FirstShardFirst, FoldedKey  # heavy: datatrove (through lab.data.scale_steps)
 
         config = ExactDedupConfig(content_getter=FoldedKey(self.form, step.key), document_priority=FirstShardFirst())
         sigs, dups = str(base / "sigs"), str(base / "dups")
@@ -83,12 +83,12 @@ class Passes:
                                                                            exclusion_writer=removed), writer])
 
     def _fuzzy(self, step, base: Path, reader, writer, removed) -> None:
-        from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                      MinhashDedupFilter, MinhashDedupSignature)
-        from datatrove.utils.hashing import HashConfig
-        from datatrove.utils.text import TextNormConfig
+        from datatrove.pipeline.dedup.minhash import (  # heavy: datatrove
+            MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature)
+        from datatrove.utils.hashing import HashConfig  # heavy: datatrove
+        from datatrove.utils.text import TextNormConfig  # heavy: datatrove
 
-        from lab.data.scale_steps import KeyAsText, LabWords
+        from lab.data.scale_steps import KeyAsText, LabWords  # heavy: datatrove (through lab.data.scale_steps)
 
         bands, rows = lsh_params(step.threshold, step.num_perm)
         norm = TextNormConfig(lowercase=True, norm_whitespace=True, remove_punctuation=True,
@@ -109,7 +109,7 @@ class Passes:
         logs = str(self.plan.work / "logs" / name)
         if self.plan.slurm:
             return self._slurm(name, pipeline, tasks, logs)
-        from datatrove.executor import LocalPipelineExecutor
+        from datatrove.executor import LocalPipelineExecutor  # heavy: datatrove
 
         cap = self.plan.workers if self.plan.workers > 0 else (os.cpu_count() or 1)  # default: one per core
         workers = min(cap, tasks)
@@ -119,7 +119,7 @@ class Passes:
     def _slurm(self, name: str, pipeline: list, tasks: int, logs: str) -> None:
         """Submit the stage as a Slurm array job and wait for every task (each stage needs the previous one's
         files, and the lab's next step needs this one's)."""
-        from datatrove.executor import SlurmPipelineExecutor
+        from datatrove.executor import SlurmPipelineExecutor  # heavy: datatrove
 
         env = f"cd {ROOT} && export PYTHONPATH={ROOT}"
         if sys.prefix != sys.base_prefix:  # the lab's venv, on every node (the work folder must be shared too)

@@ -13,6 +13,8 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from lab.data.normalize import Table, fold, row_text
+from lab.data.step_specs import make_step
+from lab.data.steps import STEPS, Context
 
 
 def key_text(doc, form: str, key: str) -> str:
@@ -81,9 +83,6 @@ class LabRule(BaseFilter):
         return self.filter_batch([doc])[0]
 
     def filter_batch(self, batch):
-        from lab.data.step_specs import make_step
-        from lab.data.steps import STEPS, Context
-
         if self._settings is None:
             self._settings = make_step(self.step["type"], **{k: v for k, v in self.step.items() if k != "type"})
         rows = [json.loads(doc.text) for doc in batch]

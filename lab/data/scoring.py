@@ -14,6 +14,9 @@ from contextlib import closing
 import numpy as np
 
 from lab.errors import LabError
+from lab.models import resolve
+from lab.models.info import read_config
+from lab.models.resolve import config_folder
 from lab.settings import get_settings
 
 
@@ -67,9 +70,6 @@ def score_with_cache(scorer: str, hashes: list[str], items: list, score_batch, b
 # ---- reward models
 def check_reward_model(ref: str, token: str | None = None) -> None:
     """Refuse, from config.json alone, a model that is not a one-label sequence classifier."""
-    from lab.models.info import read_config
-    from lab.models.resolve import config_folder
-
     cfg = read_config(config_folder(ref, token))
     archs = cfg.get("architectures") or []
     arch = archs[0] if archs else cfg.get("model_type", "unknown")
@@ -86,10 +86,8 @@ def check_reward_model(ref: str, token: str | None = None) -> None:
 
 class RewardModel:
     def __init__(self, ref: str, max_length: int, token: str | None = None, log=print):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        from lab.models import resolve
+        import torch  # heavy: torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer  # heavy: transformers
 
         check_reward_model(ref, token)
         folder = resolve(ref, token=token, log=log)
@@ -110,7 +108,7 @@ class RewardModel:
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in conversation)
 
     def __call__(self, conversations: list[list[dict]]) -> tuple[list[float], list[str]]:
-        import torch
+        import torch  # heavy: torch
 
         batch = self.tok([self.text(c) for c in conversations], return_tensors="pt", padding=True,
                          truncation=True, max_length=self.max_length, add_special_tokens=False).to(self.device)

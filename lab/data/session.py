@@ -17,8 +17,11 @@ import numpy as np
 
 from lab import uploads
 from lab.access import Caller
-from lab.data import export, formats, load, normalize, policy
+from lab.data import export, formats, load, normalize, pipeline, policy, submit_run
+from lab.data.explore import explore, word_counts
+from lab.data.judge import make_judge
 from lab.data.judge_policy import acting_caller, check_judge
+from lab.data.pipeline import load_table
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, make_step
 from lab.data.review import funnel_figure, funnel_rows, group_rows, sample_rows  # noqa: F401 (the tab's tables)
 from lab.errors import LabError
@@ -169,9 +172,6 @@ class Session:
         """Run in-process and return the review, or start a job (the caller's) and return {"job": id}. Refused
         before any work: a job on the public demo, a file this session did not load, anything lab.data.policy
         refuses this caller. `judge_key`: the API key the caller typed for an endpoint judge (never stored)."""
-        from lab.data import submit_run
-        from lab.data.pipeline import load_table, run
-
         who = acting_caller(caller)
         recipe = FilterRecipe.parse(recipe)
         as_job = self.needs_job(recipe)
@@ -191,7 +191,7 @@ class Session:
             else:
                 table, info = load_table(recipe, token, log=lambda m: None)
             policy.check_rows(len(table))
-            self.result = run(recipe, token, table=table, sources=info, log=lambda m: None, caller=who,
+            self.result = pipeline.run(recipe, token, table=table, sources=info, log=lambda m: None, caller=who,
                               judge_key=judge_key)
         self.table, self.sources, self.source_info = table, list(recipe.sources), info
         self.recipe, self.folder, self.exploration, self.job_id = recipe, None, None, ""
@@ -235,9 +235,6 @@ class Session:
                 caller: Caller | None = None, judge_key: str = ""):
         """Cluster what reaches the clusters step, with its settings; the judge names clusters when it is on.
         The embedder and the judge are checked for the caller before anything loads or is called."""
-        from lab.data.explore import explore
-        from lab.data.judge import make_judge
-
         who = acting_caller(caller)
         clusters_step = clusters_step or make_step("clusters")
         judging = judge_step is not None and judge_step.enabled
@@ -257,9 +254,7 @@ class Session:
 
     def histograms(self):
         """(lengths figure, scores figure or None) of the kept rows."""
-        import plotly.graph_objects as go
-
-        from lab.data.explore import word_counts
+        import plotly.graph_objects as go  # heavy: plotly
 
         if self.result is None:
             raise LabError("Nothing to plot yet.", "Run the filters first (in this session).", "explore")

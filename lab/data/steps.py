@@ -11,9 +11,15 @@ from typing import Callable
 
 import numpy as np
 
-from lab.data import rules
-from lab.data import step_specs as spec
+from lab.data import rules, step_specs as spec
+from lab.data.dedup_exact import exact_duplicates
+from lab.data.dedup_fuzzy import fuzzy_duplicates
+from lab.data.dedup_semantic import semantic_duplicates
+from lab.data.embed import embed
+from lab.data.explore import clusters as kmeans
+from lab.data.judge import judge_prompt, make_judge, parse_score
 from lab.data.normalize import Table, split_turns
+from lab.data.scoring import RewardModel, check_reward_model, score_with_cache, scorer_id
 
 STEPS: dict[str, Callable[..., "Outcome"]] = {}  # step type -> its function
 
@@ -60,15 +66,11 @@ def _dedup(ctx: Context, dup_local: np.ndarray, sim, reason: str) -> Outcome:
 
 @runs(spec.ExactDedup)
 def exact_dedup(step, ctx: Context) -> Outcome:
-    from lab.data.dedup_exact import exact_duplicates
-
     return _dedup(ctx, exact_duplicates(ctx.texts(step.key)), None, "exact duplicate")
 
 
 @runs(spec.FuzzyDedup)
 def fuzzy_dedup(step, ctx: Context) -> Outcome:
-    from lab.data.dedup_fuzzy import fuzzy_duplicates
-
     dup, sim = fuzzy_duplicates(ctx.texts(step.key), step.threshold, step.shingle, step.num_perm, step.seed,
                                 progress=lambda f: ctx.progress(0.9 * f, "MinHash signatures"))
     return _dedup(ctx, dup, sim, "near duplicate (MinHash)")
@@ -76,9 +78,6 @@ def fuzzy_dedup(step, ctx: Context) -> Outcome:
 
 @runs(spec.SemanticDedup)
 def semantic_dedup(step, ctx: Context) -> Outcome:
-    from lab.data.dedup_semantic import semantic_duplicates
-    from lab.data.embed import embed
-
     vectors = embed(ctx.texts(step.key), step.model, step.batch_size,
                     progress=lambda f: ctx.progress(0.95 * f, "embedding"), token=ctx.token)
     dup, sim = semantic_duplicates(vectors, step.threshold)
@@ -138,8 +137,6 @@ def _conversations(ctx: Context) -> list[list[dict]]:
 
 @runs(spec.Reward)
 def reward(step, ctx: Context) -> Outcome:
-    from lab.data.scoring import RewardModel, check_reward_model, score_with_cache, scorer_id
-
     check_reward_model(step.model, ctx.token)  # before anything is loaded or scored
     model = _once(lambda: RewardModel(step.model, step.max_length, ctx.token, ctx.log))
     sid = scorer_id({"reward": step.model, "max_length": step.max_length})
@@ -154,9 +151,6 @@ def reward(step, ctx: Context) -> Outcome:
 
 @runs(spec.Judge)
 def judge(step, ctx: Context) -> Outcome:
-    from lab.data.judge import judge_prompt, make_judge, parse_score
-    from lab.data.scoring import score_with_cache, scorer_id
-
     ask = _once(lambda: make_judge(step, ctx.token, ctx.log, ctx.caller, ctx.judge_key))
     sid = scorer_id({"judge": step.model, "backend": step.backend, "endpoint": step.endpoint,
                      "rubric": step.rubric, "max_new_tokens": step.max_new_tokens})
@@ -178,9 +172,6 @@ def judge(step, ctx: Context) -> Outcome:
 
 @runs(spec.Clusters)
 def clusters(step, ctx: Context) -> Outcome:
-    from lab.data.embed import embed
-    from lab.data.explore import clusters as kmeans
-
     vectors = embed(ctx.texts(step.key), step.model, progress=lambda f: ctx.progress(0.9 * f, "embedding"),
                     token=ctx.token)
     labels = kmeans(vectors, step.k, step.seed, step.method)

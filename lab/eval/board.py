@@ -3,19 +3,27 @@ past runs, and the custom tasks as a zip that runs with `lm_eval` alone. No grad
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
+from lab import eval as lab_eval
+from lab.data.load import store_upload
 from lab.errors import LabError
+from lab.eval.access import check_for
+from lab.eval.catalog import OFFLINE_REASON
 from lab.eval.recipe import EvalRecipe
-from lab.settings import get_settings
+from lab.jobs import get_job
+from lab.jobs.manager import check_allowed
+from lab.jobs.owners import job_for
+from lab.models.usable import artifact_value
+from lab.settings import get_settings, is_offline
+from lab.shown import for_visitor, scrub, scrub_value
 
 
 def open_benchmarks() -> tuple[bool, str]:
     """(usable, why not): open benchmarks need the Hub."""
-    from lab.eval.catalog import OFFLINE_REASON
-    from lab.settings import is_offline
-
     return (False, OFFLINE_REASON) if is_offline() else (True, "")
 
 
@@ -23,8 +31,6 @@ def recipe_from_form(models, files, hub: str, kind: str, regex: str, open_tasks,
                      chat: str, batch, judge: dict, owner: str = "") -> EvalRecipe:
     """The form's values as a validated recipe; uploads are copied into LAB_HOME first (the job reads them), noted
     as `owner`'s (a lab.access key)."""
-    from lab.data.load import store_upload
-
     custom = [{"path": str(store_upload(f, owner)), "kind": kind or "auto", "regex": regex or ""}
               for f in (files or [])]
     for hub_id in [h.strip() for h in (hub or "").split(",") if h.strip()]:
@@ -42,11 +48,6 @@ def recipe_from_form(models, files, hub: str, kind: str, regex: str, open_tasks,
 
 def downloads(out) -> tuple[str | None, str]:
     """(tasks.zip or None, results.json), copied to a fresh temporary folder: the app never serves LAB_HOME."""
-    import shutil
-    import tempfile
-
-    from lab.shown import scrub_value
-
     dest = Path(tempfile.mkdtemp(prefix="lab-eval-"))
     if get_settings().on_space:  # a Space's visitor downloads the results without the server's paths in them
         data = scrub_value(json.loads((Path(out) / "results.json").read_text()))
@@ -74,24 +75,15 @@ def start(caller, recipe: EvalRecipe, judge_key: str = ""):
     """Queue `caller`'s evaluation: every model (and a local judge) checked for them, an environment variable named
     by the owner only, the recipe checked as the job will run it; the key they typed reaches only this job's
     worker (LAB_JUDGE_API_KEY), never the recipe or the job record. Refused on the public demo first."""
-    from lab.eval import submit
-    from lab.eval.access import check_for
-    from lab.jobs.manager import check_allowed
-
     check_allowed("eval")
     caller.require_signed_in("Starting an evaluation")
     check_for(caller, recipe)
-    return submit(recipe, token=caller.hub_token(), caller=caller, judge_key=(judge_key or "").strip())
+    return lab_eval.submit(recipe, token=caller.hub_token(), caller=caller, judge_key=(judge_key or "").strip())
 
 
 def status(job_id: str, caller=None) -> dict:
     """A job as the tab shows it; with `caller`, only a job they may see, its results by the name they may send
     back, and its message and error without server paths."""
-    from lab.jobs import get_job
-    from lab.jobs.owners import job_for
-    from lab.models.usable import artifact_value
-    from lab.shown import for_visitor, scrub
-
     job = get_job(job_id) if caller is None else job_for(caller, job_id)
     done = job.state == "succeeded" and (job.folder / "results.json").is_file()
     if caller is None:
@@ -120,7 +112,6 @@ def bundle(out, dest) -> Path:
     if not files:
         raise LabError("This evaluation has no custom tasks to download.", "Add a task file and run it.", "tasks")
     result = json.loads((out / "results.json").read_text())
-    from lab.shown import scrub
 
     commands = [scrub(m["lm_eval_command"].split(" && ", 1)[-1]) for m in result["models"] if m.get("lm_eval_command")]
     path = Path(dest) / "tasks.zip"

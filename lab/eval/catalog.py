@@ -9,11 +9,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib.util
+import json
 import re
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.settings import get_settings
 
 _NAME = re.compile(r"""^["']?(task|group)["']?\s*:\s*["']?([\w\-.]+)""", re.M)
 
@@ -50,11 +53,6 @@ def tasks_root() -> Path:
 def index() -> dict[str, str]:
     """Task and group name -> its YAML, relative to lm-eval's task folder: a regex scan (~2 s), kept on disk
     per lm-eval version."""
-    import json
-    from importlib.metadata import version
-
-    from lab.settings import get_settings
-
     saved = get_settings().home / "cache" / "eval" / f"lm_eval_tasks-{version('lm-eval')}.json"
     if saved.is_file():
         return json.loads(saved.read_text())
@@ -101,8 +99,6 @@ def folders(names: list[str]) -> list[Path]:
 
 def task_hash(name: str) -> str:
     """lm-eval's version plus every YAML and Python file of the task's folder: a change to the task is a new hash."""
-    from importlib.metadata import version
-
     h = hashlib.sha256(f"lm-eval {version('lm-eval')} {name}".encode())
     rel = index().get(name)
     folder = (tasks_root() / rel).parent if rel else None

@@ -9,6 +9,16 @@ import json
 import sys
 from pathlib import Path
 
+from lab import eval as lab_eval
+from lab.auth import local_token
+from lab.errors import LabError
+from lab.eval import plan, report
+from lab.eval.flow import evaluate_and_record, new_out
+from lab.eval.plan import estimate_recipe
+from lab.eval.recipe import EvalRecipe
+from lab.jobs import manager
+from lab.jobs.worker_setup import passive_threads
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("eval", help="Evaluate 1-6 models on custom task files, lm-eval tasks or suites; "
@@ -40,15 +50,12 @@ def add_parsers(sub) -> None:
 
 
 def _recipe(args):
-    from lab.eval.recipe import EvalRecipe
-
     if args.recipe:
         return EvalRecipe.load(args.recipe)
-    from lab.eval.plan import classify
 
     tasks, custom = [], []
     for entry in args.task:  # task files get --kind and --regex; names stay names
-        kind = classify(entry)
+        kind = plan.classify(entry)
         if isinstance(kind, str):
             tasks.append(kind)
         else:
@@ -71,9 +78,6 @@ def _print(obj) -> None:
 
 
 def _out(args) -> Path:
-    from lab.errors import LabError
-    from lab.eval.flow import new_out
-
     if not args.out:
         return new_out()
     out = Path(args.out).expanduser().resolve()
@@ -94,20 +98,14 @@ def contract(result: dict) -> dict:
 
 
 def _eval(args) -> int:
-    from lab.auth import local_token
-
     recipe, token = _recipe(args), local_token()
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries the JSON only
     if args.estimate:
-        from lab.eval.plan import estimate_recipe
-
         _print(estimate_recipe(recipe, token))
         return 0
     out = _out(args)
     if args.job:
         return _as_job(recipe, out, token)
-    from lab.eval.flow import evaluate_and_record
-    from lab.jobs.worker_setup import passive_threads
 
     passive_threads()
     result = evaluate_and_record(recipe, out, token, log)
@@ -116,16 +114,12 @@ def _eval(args) -> int:
 
 
 def _as_job(recipe, out: Path, token) -> int:
-    from lab.eval import submit
-    from lab.eval.report import load
-    from lab.jobs.manager import wait
-
-    job = submit(recipe, token=token, out=out)
+    job = lab_eval.submit(recipe, token=token, out=out)
     print(f"Job {job.id} started; follow it with `python -m lab jobs show {job.id}`.", file=sys.stderr)
-    job = wait(job.id, timeout=7 * 24 * 3600)
+    job = manager.wait(job.id, timeout=7 * 24 * 3600)
     if job.state != "succeeded":
         print(f"error: eval job {job.id} {job.state}: {job.error}", file=sys.stderr)
         return 2
-    result = load(job.folder)
+    result = report.load(job.folder)
     _print(contract(result))
     return 1 if any(m.get("error") for m in result["models"]) else 0

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 from lab.artifacts import read_manifest
+from lab.data.load import load_rows
+from lab.errors import LabError
 
 N = 13
 _WORD = re.compile(r"[a-z0-9]+")
@@ -71,9 +73,6 @@ class Corpus:
 
 def load_texts(dataset: dict, token: str | None = None, log=print) -> list[str]:
     """Every row of a training dataset as one text (a local artifact or file; a Hub dataset when online)."""
-    from lab.errors import LabError
-    from lab.data.load import load_rows
-
     ref = dataset["path"] or dataset["ref"]
     try:
         rows, _ = load_rows(ref, token=token)

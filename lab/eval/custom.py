@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 
 from lab import safe_regex
+from lab.data.load import raw_rows
+from lab.data.recipe import Source
 from lab.errors import LabError
 from lab.eval.recipe import CustomTask
 
@@ -73,9 +75,6 @@ def task_name(spec: CustomTask) -> str:
 
 def read_rows(spec: CustomTask, token: str | None = None) -> tuple[list[dict], list[str]]:
     """(rows, where each row is: 'line 3' for files read by line, 'row 3' otherwise)."""
-    from lab.data.load import raw_rows
-    from lab.data.recipe import Source
-
     source = Source(path=spec.path) if spec.path else Source(hub=spec.hub, config=spec.config, split=spec.split)
     rows = raw_rows(source, token)
     suffix = Path(spec.path).suffix.lower() if spec.path else ""

@@ -32,7 +32,7 @@ class RunSettings:
 
 
 def task_manager(include: list[Path], defaults: bool):
-    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks import TaskManager  # heavy: lm_eval
 
     return TaskManager(include_path=[str(p) for p in include] or None, include_defaults=defaults)
 
@@ -41,7 +41,7 @@ def evaluate(lm, names: list[str], include: list[Path], cwd: Path | None, settin
              defaults: bool = False) -> dict:
     """lm-eval's results dict for `names` (custom task YAMLs live in `cwd`, their data next to them). Regex filters
     run on RE2 (lab.eval.re2_filter)."""
-    from lm_eval import simple_evaluate
+    from lm_eval import simple_evaluate  # heavy: lm_eval
 
     use_re2()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from lab.errors import LabError
+from lab.eval import contamination, plan, record as eval_record, run
 from lab.eval.recipe import EvalRecipe
 from lab.settings import get_settings
 
@@ -21,11 +23,8 @@ def new_out(stem: str = "eval") -> Path:
 
 
 def evaluate_and_record(recipe: EvalRecipe, out: Path, token: str | None = None, log=print, progress=None) -> dict:
-    from lab.eval.record import record
-    from lab.eval.run import evaluate
-
-    result = evaluate(recipe, out, token, log, progress)
-    result["recorded"] = record(result)
+    result = run.evaluate(recipe, out, token, log, progress)
+    result["recorded"] = eval_record.record(result)
     for line in summary(result)["lines"]:
         log(line)
     return result
@@ -33,8 +32,6 @@ def evaluate_and_record(recipe: EvalRecipe, out: Path, token: str | None = None,
 
 def summary(result: dict) -> dict:
     """The run in a message, plus lines for the log: failures, unscored items, contamination."""
-    from lab.eval.contamination import describe
-
     models = result.get("models", [])
     failed = [m for m in models if m.get("error")]
     unscored = sum(n for m in models for n in m.get("unscored", {}).values())
@@ -42,7 +39,7 @@ def summary(result: dict) -> dict:
     if unscored:
         lines.append(f"{unscored} item(s) went unscored (the judge gave no verdict); re-run to retry them.")
     for ref, per_task in result.get("contamination", {}).items():
-        lines += [f"{ref}: {line}" for line in describe(per_task)]
+        lines += [f"{ref}: {line}" for line in contamination.describe(per_task)]
     message = f"Done: {len(models) - len(failed)} of {len(models)} model(s) on {len(result.get('tasks', []))} " \
               f"task(s)" + (f", {unscored} item(s) unscored" if unscored else "") + "."
     return {"message": message, "lines": lines, "failed": len(failed), "unscored": unscored}
@@ -50,11 +47,8 @@ def summary(result: dict) -> dict:
 
 def check_tasks(tasks: list[str], token: str | None = None) -> None:
     """Before a train or merge job's expensive part: every task file is read and checked, every name known."""
-    from lab.errors import LabError
-    from lab.eval.plan import make
-
     try:
-        make(EvalRecipe.parse({"tasks": list(tasks)}), token)
+        plan.make(EvalRecipe.parse({"tasks": list(tasks)}), token)
     except LabError as exc:
         raise LabError(exc.what, exc.fix, "eval_tasks") from None
 

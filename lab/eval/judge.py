@@ -14,6 +14,8 @@ import re
 import time
 
 from lab.access import Caller
+from lab.data.judge import make_judge, parse_score
+from lab.data.judge_policy import acting_caller, check_judge
 from lab.eval.recipe import JudgeSettings
 
 _VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]")
@@ -43,8 +45,6 @@ class Asker:
 
     def __init__(self, settings: JudgeSettings, token: str | None = None, log=print, sleep=time.sleep,
                  caller: Caller | None = None, key: str | None = None):
-        from lab.data.judge import make_judge
-
         self.settings, self.log, self.sleep = settings, log, sleep
         self.judge = make_judge(settings, token, log, caller, key)
         self.failed_in_a_row = 0
@@ -76,8 +76,6 @@ class Asker:
 
 
 def single(ask: Asker, rows: list[dict], samples: list[dict]) -> list[float | None]:
-    from lab.data.judge import parse_score
-
     prompts = [fill(ask.settings.text, prompt=rows[s["id"]]["prompt"], reference=rows[s["id"]]["reference"],
                     answer=s.get("reply", "")) for s in samples]
     return [parse_score(r, top=10) for r in ask(prompts)]
@@ -119,6 +117,4 @@ def check(settings: JudgeSettings, caller: Caller | None = None) -> None:
     only, and must be set; an endpoint goes through the outbound policy; a local judge model through
     lab.models.ref.parse_for). No caller: inside the eval job's worker, whose job it is; in the app on a Space, a
     call that does not say who asks is checked as an anonymous visitor's."""
-    from lab.data.judge_policy import acting_caller, check_judge
-
     check_judge(settings, acting_caller(caller))

@@ -10,6 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
+from lab import hardware
+from lab.chat.registry import get_registry
+from lab.hardware import get_hardware
+from lab.models import resolve
 from lab.models.ref import parse
 from lab.settings import get_settings
 
@@ -48,7 +54,6 @@ def precision() -> str:
     re-run stays fast), else the hardware probe's answer."""
     if not _nvidia():
         return "fp32"
-    from lab.hardware import get_hardware
 
     return get_hardware().precision
 
@@ -93,8 +98,6 @@ def _folder_hash(folder: Path, hashes: FileHashes) -> str:
 
 def spec(ref: str, token: str | None = None, log=lambda m: None, hashes: FileHashes | None = None) -> ModelSpec:
     """Resolve a reference (downloading a Hub model's safetensors if needed) and hash its content."""
-    from lab.models import resolve
-
     mref = parse(ref)
     folder = Path(resolve(mref.base, token=token, log=log))
     own = hashes or FileHashes()
@@ -109,10 +112,6 @@ def spec(ref: str, token: str | None = None, log=lambda m: None, hashes: FileHas
 def light_hardware() -> None:
     """On a CPU machine, describe the hardware without the full probe (it runs a bitsandbytes check in a child
     process, seconds of start-up an evaluation never needs: it loads no 4-bit model)."""
-    import psutil
-
-    from lab import hardware
-
     if _nvidia() or hardware._cached is not None:  # probed already (a train job's last step): keep it
         return
     hardware.set_hardware(hardware.Hardware(bnb_error="not probed (evaluation loads no 4-bit model)",
@@ -124,13 +123,11 @@ def light_hardware() -> None:
 def loaded(ref: str, batch_size: int, token: str | None = None, log=lambda m: None):
     """(lm-eval model, tokenizer) for `ref`, loaded through the lab's registry: the base is loaded once and
     adapters on it are switched, never reloaded. The model is the base module with the adapter applied."""
-    from lab.chat.registry import get_registry
-
     light_hardware()
     handle = get_registry().acquire(ref, token=token, log=log)
     try:
         with handle.turn():
-            from lm_eval.models.huggingface import HFLM
+            from lm_eval.models.huggingface import HFLM  # heavy: lm_eval
 
             yield HFLM(pretrained=handle.entry.base, tokenizer=handle.tokenizer, batch_size=batch_size), \
                 handle.tokenizer

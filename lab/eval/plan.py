@@ -7,10 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.eval import catalog
+from lab.eval import catalog, judge
 from lab.eval.custom import BuiltTask, build
+from lab.eval.models import precision
 from lab.eval.recipe import CustomTask, EvalRecipe
+from lab.models.info import count_params, estimate_params, read_config
+from lab.models.ref import parse
+from lab.models.resolve import config_folder
 from lab.repo_id import is_repo_id
+from lab.settings import is_offline
 
 MC_TOKENS, FLOPS_CPU, FLOPS_GPU = 80, 5e10, 5e13  # a rough cost model, for the estimate only
 TOKEN_S_CPU = 0.03  # the least a generated token costs on a CPU (per model call overhead)
@@ -53,8 +58,6 @@ def classify(entry: str) -> CustomTask | str:
 def make(recipe: EvalRecipe, token: str | None = None, caller=None) -> Plan:
     """Build and check everything a run needs, loading no model. `caller` (a lab.access.Caller) is who asks: the
     judge's settings are checked for them (None: see lab.eval.judge.check)."""
-    from lab.settings import is_offline
-
     plan = Plan(recipe)
     specs = list(recipe.custom)
     for entry in recipe.tasks:
@@ -73,9 +76,7 @@ def make(recipe: EvalRecipe, token: str | None = None, caller=None) -> Plan:
     if twice:
         raise LabError(f"Two tasks are named {', '.join(twice)}.", "Give each custom task its own name.", "name")
     if plan.judged:
-        from lab.eval.judge import check
-
-        check(recipe.judge, caller)
+        judge.check(recipe.judge, caller)
     return plan
 
 
@@ -121,10 +122,6 @@ def _human(seconds: float) -> str:
 
 def model_params(ref: str, token: str | None = None) -> int:
     """Parameters of a model from its config files and safetensors headers (no weights downloaded)."""
-    from lab.models.ref import parse
-    from lab.models.info import count_params, estimate_params, read_config
-    from lab.models.resolve import config_folder
-
     folder = config_folder(parse(ref).base, token)
     params = count_params(folder)[0] if any(folder.glob("*.safetensors")) else 0
     cfg = read_config(folder)
@@ -133,8 +130,6 @@ def model_params(ref: str, token: str | None = None) -> int:
 
 def estimate_recipe(recipe: EvalRecipe, token: str | None = None, caller=None) -> dict:
     """The size and time estimate shown before launch (the recipe checked for `caller`, as make() does)."""
-    from lab.eval.models import precision
-
     plan = make(recipe, token, caller)
     params = [model_params(m, token) for m in recipe.models]
     return estimate(plan, params, gpu=precision() != "fp32")

@@ -19,7 +19,7 @@ def use_re2() -> None:
     """Make lm-eval's RegexFilter compile on RE2 in this process (idempotent)."""
     if _PATCHED:
         return
-    from lm_eval.filters.extraction import RegexFilter
+    from lm_eval.filters.extraction import RegexFilter  # heavy: lm_eval
 
     original = RegexFilter.__init__
 

@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 from lab.artifacts import MANIFEST, read_manifest
+from lab.cards import write_card
 from lab.eval.report import headline
+from lab.models.ref import parse
 from lab.scores import load_index, save_index
 
 
 def artifact_folder(ref: str) -> Path | None:
     """The lab artifact a model reference is: the folder itself, or the adapter of BASE+ADAPTER."""
-    from lab.models.ref import parse
-
     try:
         mref = parse(ref)
     except Exception:
@@ -64,8 +64,6 @@ def _merge(old: list[dict], new: list[dict]) -> list[dict]:
 
 def record(result: dict) -> list[str]:
     """Write the scores into the evaluated artifacts and the index; returns the artifacts updated."""
-    from lab.cards import write_card
-
     updated = []
     index = load_index()
     for model, recs in entries(result):

@@ -14,10 +14,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.eval import cache, catalog, engine
-from lab.eval.models import ModelSpec, base_order, precision, spec
+from lab.eval import cache, catalog, contamination, engine, judge
+from lab.eval.judge import Asker, score_entry
+from lab.eval.models import FileHashes, ModelSpec, base_order, loaded, precision, spec
 from lab.eval.plan import Plan, make
 from lab.eval.recipe import EvalRecipe
+from lab.eval.report import build_result
 from lab.jobs.worker_setup import quiet_libraries
 
 
@@ -94,8 +96,6 @@ class Evaluation:
             t.write(self.tasks_dir)
 
     def _resolve(self) -> None:
-        from lab.eval.models import FileHashes
-
         hashes = FileHashes()
         for row in self.rows:
             try:
@@ -108,8 +108,6 @@ class Evaluation:
 
     def _check_contamination(self, open_tasks: bool = False) -> None:
         """Custom tasks before the run; open benchmarks (whose items come with their samples) after it."""
-        from lab.eval.contamination import check, describe
-
         if not self.recipe.contamination:
             return
         n = self.recipe.limit
@@ -119,9 +117,9 @@ class Evaluation:
                          for t in self.plan.open if t in row.entries}
             else:
                 items = {t.name: t.texts()[:n] for t in self.plan.custom}
-            found = check(items, [row.spec.adapter, row.spec.base_folder], self.token, self.log) if items else {}
+            found = contamination.check(items, [row.spec.adapter, row.spec.base_folder], self.token, self.log) if items else {}
             self.contamination.setdefault(row.ref, {}).update(found)
-            for line in describe(found):
+            for line in contamination.describe(found):
                 self.log(f"contamination, {row.spec.label}: {line}")
 
     def _lookup(self) -> None:
@@ -153,8 +151,6 @@ class Evaluation:
                 self.log(f"{row.ref} failed: {row.error}")
 
     def _run_model(self, row: Row, names: list[str]) -> dict:
-        from lab.eval.models import loaded
-
         quiet_libraries(errors_only=True, loggers=("lm_eval",))  # lm-eval and datasets draw progress bars
         include = [self.tasks_dir] + catalog.folders([n for n in names if not self.plan.custom_task(n)])
         with loaded(row.ref, self.recipe.batch_size, self.token, self.log) as (lm, _):
@@ -167,8 +163,6 @@ class Evaluation:
         return entries
 
     def _judge(self) -> None:
-        from lab.eval.judge import Asker, pairwise, score_entry, single
-
         pending = [(row, t) for t in self.plan.judged for row in self.rows
                    if t.name in row.entries and t.name not in row.cached]
         if not pending:
@@ -180,13 +174,13 @@ class Evaluation:
             samples = row.entries[task.name]["samples"][task.name]
             self.progress(0.92, f"Judging {row.spec.label} on {task.name}…")
             if settings.mode == "single":
-                values = single(ask, task.rows, samples)
+                values = judge.single(ask, task.rows, samples)
             elif reference.get(task.name) is None:  # the reference model failed: nothing to compare with
                 self.log(f"{task.name}: the reference model has no answers, so no pairwise verdicts.")
                 values = [None] * len(samples)
             else:
                 same = row.ref == (settings.reference_model or self.recipe.models[0])
-                values = [0.5] * len(samples) if same else pairwise(ask, task.rows, samples, reference[task.name])
+                values = [0.5] * len(samples) if same else judge.pairwise(ask, task.rows, samples, reference[task.name])
             entry = score_entry(row.entries[task.name], task.name, values)
             if entry["unscored"]:
                 self.log(f"{row.spec.label} on {task.name}: {entry['unscored']} of {len(values)} items went "
@@ -208,8 +202,6 @@ class Evaluation:
                 if t.name in row.entries else None for t in self.plan.judged}
 
     def _result(self, seconds: float) -> dict:
-        from lab.eval.report import build_result
-
         return build_result(self, seconds)
 
 

@@ -5,14 +5,13 @@ import json
 import os
 
 from lab.access import job_caller
+from lab.eval import flow
 from lab.eval.access import check_models, check_task_files
 from lab.eval.recipe import EvalRecipe
+from lab.jobs.worker_setup import passive_threads
 
 
 def run(ctx) -> None:
-    from lab.eval import flow
-    from lab.jobs.worker_setup import passive_threads
-
     passive_threads()
     recipe = EvalRecipe.parse(ctx.recipe)
     who = job_caller()  # whose job this is: their models and files only, checked again where they load
