@@ -11,6 +11,8 @@ import gc
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from lab.errors import LabError
 from lab.export.arch import rope_params, text_config
 
@@ -44,8 +46,8 @@ def prompt_texts(tok) -> list[str]:
 
 
 def reference(folder: Path) -> Reference:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # heavy: torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
 
     tok = AutoTokenizer.from_pretrained(folder)
     texts = prompt_texts(tok)
@@ -60,7 +62,7 @@ def reference(folder: Path) -> Reference:
 
 
 def _field(reader, key: str):
-    from gguf import GGUFValueType
+    from gguf import GGUFValueType  # heavy: gguf
 
     f = reader.fields.get(key)
     if f is None:
@@ -88,7 +90,7 @@ def settings(cfg: dict) -> dict:
 
 def read_back(path: Path, arch_name: str, planned: int, vocab, cfg: dict) -> dict:
     """What gguf's reader finds in the file, checked against what was meant to be written."""
-    from gguf import GGUFReader
+    from gguf import GGUFReader  # heavy: gguf
 
     reader = GGUFReader(path)
     t = text_config(cfg)
@@ -117,8 +119,8 @@ def read_back(path: Path, arch_name: str, planned: int, vocab, cfg: dict) -> dic
 
 def compare(path: Path, ref: Reference, source: Path, cfg: dict, arch_name: str, tokenizer: bool = True) -> dict:
     """Load the GGUF through transformers (`gguf_file=`) and compare with the reference."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    import torch  # heavy: torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
 
     # The weights come from the GGUF; the settings are the source's, which read_back() has matched field by field
     # with the file's. (transformers rebuilding them from the file reparses all metadata and doubles the load
@@ -164,7 +166,5 @@ def judge(kind: str, figures: dict) -> list[str]:
 def fits_in_memory(params: int) -> bool:
     """The reload runs in float32: one copy of the weights plus headroom must fit in half the RAM (read directly:
     the full hardware probe also tests the GPU stack, which takes seconds)."""
-    import psutil
-
     return params * 4 * 1.3 < psutil.virtual_memory().total * 0.5
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+import lab.export
+from lab.auth import local_token
+from lab.export import core, recipe as export_recipe, worker
+from lab.export.worker import result_of
+from lab.jobs import manager
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("export", help="Export a model to GGUF (llama.cpp, Ollama), check each file; prints JSON.")
@@ -32,32 +38,24 @@ def _files(result: dict):
 
 
 def _export(args) -> int:
-    import lab.export  # noqa: F401  registers the export job kind
-    from lab.auth import local_token
-    from lab.export.recipe import build
-
-    recipe = build(source=args.source, types=[t for g in args.gguf for t in g.split(",") if t], out=args.out,
+    recipe = export_recipe.build(source=args.source, types=[t for g in args.gguf for t in g.split(",") if t], out=args.out,
                    overwrite=args.overwrite, check=not args.no_check, push=args.push, private=not args.public)
     token = local_token()
     if args.job:
         return _as_job(recipe, token)
-    from lab.export.core import export
 
     def progress(fraction: float, message: str = "") -> None:
         _err(f"[{fraction * 100:5.1f}%] {message}")
 
-    result = export(recipe, token=token, progress=progress, log=_err)
+    result = core.export(recipe, token=token, progress=progress, log=_err)
     _print(_files(result))
     return 0
 
 
 def _as_job(recipe, token) -> int:
-    from lab.export.worker import result_of, submit
-    from lab.jobs.manager import wait
-
-    job = submit(recipe, token)
+    job = worker.submit(recipe, token)
     _err(f"Job {job.id} started; follow it with `python -m lab jobs show {job.id}`.")
-    job = wait(job.id, timeout=24 * 3600)
+    job = manager.wait(job.id, timeout=24 * 3600)
     if job.state != "succeeded":
         _err(f"error: export job {job.id} {job.state}: {job.error}")
         return 2

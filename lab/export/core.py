@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import hub
+from lab.artifacts import inherit_license
 from lab.errors import LabError
-from lab.export import check, llamacpp, source as sources
+from lab.export import check, llamacpp, output, source as sources
 from lab.export.arch import check_architecture, text_config
 from lab.export.recipe import ExportRecipe, default_out
 from lab.export.vocab import read_vocab
@@ -170,8 +172,6 @@ def _write_files(p: Prepared, recipe: ExportRecipe, folder: Path, tmp: Path, pro
 
 def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled=None) -> dict:
     """Write, verify and place the GGUF artifact (and publish it when recipe.push is set)."""
-    from lab.export.output import finish
-
     started = time.time()
     progress = progress or (lambda fraction, message="": None)
     p = prepare(recipe, token, progress, log)
@@ -185,7 +185,7 @@ def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled
             folder = sources.merge_adapter(p.weights, p.src.adapter, tmp / "merged", log)
         files = _write_files(p, recipe, folder, tmp, progress, cancelled, log)
         progress(0.96, "Writing the Modelfile and the card…")
-        result = finish(tmp, p.src, recipe, p.cfg, folder, files, p.out.name, time.time() - started)
+        result = output.finish(tmp, p.src, recipe, p.cfg, folder, files, p.out.name, time.time() - started)
         shutil.rmtree(tmp / "merged", ignore_errors=True)
         _place(tmp, p.out)
     except BaseException:
@@ -195,17 +195,13 @@ def export(recipe: ExportRecipe, token=None, progress=None, log=print, cancelled
         f["file"] = str(p.out / f["file"])
     result.update(out=str(p.out), files=files)
     if recipe.push:
-        from lab.hub import publish
-
-        result["url"] = publish(p.out, recipe.push, token, private=recipe.private, overwrite=recipe.overwrite,
+        result["url"] = hub.publish(p.out, recipe.push, token, private=recipe.private, overwrite=recipe.overwrite,
                                 progress=lambda f, m="": progress(0.97 + 0.03 * f, m), log=log)
     log(f"Exported {p.src.ref} to {p.out} ({', '.join(f['type'] for f in files)}).")
     return result
 
 
 def _license(src: sources.Source) -> str:
-    from lab.artifacts import inherit_license
-
     return inherit_license(src.parents())[0]
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.export.write import BASE_TYPES
 from lab.settings import get_settings
 
 KQUANTS = ("q4_k_m", "q5_k_m", "q6_k")
@@ -46,8 +47,6 @@ def quantizer() -> Path | None:
 
 
 def available_types() -> list[str]:
-    from lab.export.write import BASE_TYPES
-
     return list(BASE_TYPES) + (list(KQUANTS) if quantizer() else [])
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lab.artifacts import finalize
 from lab.export import modelfile
+from lab.export.arch import text_config
 
 
 def _mb(n: int) -> str:
@@ -35,9 +36,7 @@ def summary_text(files: list[dict], warnings: list[str]) -> str:
 
 def write_modelfiles(folder: Path, files: list[dict], tok_folder: Path, cfg: dict) -> tuple[str, list[str]]:
     """Modelfile (for the first file) and Modelfile.<type> for the others; returns (Modelfile text, warnings)."""
-    from transformers import AutoTokenizer
-
-    from lab.export.arch import text_config
+    from transformers import AutoTokenizer  # heavy: transformers
 
     derived = modelfile.derive(AutoTokenizer.from_pretrained(tok_folder))
     gen_path = tok_folder / "generation_config.json"

@@ -1,10 +1,14 @@
 """ExportRecipe: what to export, to which GGUF types, where, and whether to publish it."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from lab.errors import LabError
+from lab.export.llamacpp import available_types
+from lab.settings import get_settings
 from lab.validation import Recipe
 
 TYPE_HELP = {
@@ -39,8 +43,6 @@ class ExportRecipe(Recipe):
     @field_validator("types")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        from lab.export.llamacpp import available_types
-
         value = [v.strip().lower() for v in value]
         allowed = available_types()
         bad = [v for v in value if v not in allowed]
@@ -55,18 +57,11 @@ def build(**values) -> ExportRecipe:
 
 
 def default_out(source_name: str) -> Path:
-    from lab.settings import get_settings
-
     return get_settings().artifacts / f"{source_name}-gguf"
 
 
 def out_for_name(name: str) -> str:
     """An artifact name (the UI's field) as an output folder in LAB_HOME/artifacts; '' keeps the default."""
-    import re
-
-    from lab.errors import LabError
-    from lab.settings import get_settings
-
     name = (name or "").strip()
     if name and not re.fullmatch(r"[\w][\w.\-]{0,95}", name):
         raise LabError(f"{name!r} is not a plain name.", "Use letters, digits, '.', '_' and '-' (no slashes).", "name")

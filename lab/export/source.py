@@ -11,6 +11,8 @@ from pathlib import Path
 
 from lab.artifacts import parent_entry
 from lab.errors import LabError
+from lab.models import ref as model_ref
+from lab.models.resolve import config_folder as folder_of, resolve
 
 
 @dataclass
@@ -32,8 +34,6 @@ class Source:
 
 def parse(ref: str) -> Source:
     """REF, ADAPTER_FOLDER or BASE+ADAPTER_FOLDER, read as Chat reads them; an adapter must be safetensors."""
-    from lab.models import ref as model_ref
-
     if not (ref or "").strip():
         raise LabError("No model to export.", "Pick an artifact, or give a Hub id, a folder or BASE+ADAPTER.",
                        "source")
@@ -50,8 +50,6 @@ def parse(ref: str) -> Source:
 
 def config_folder(src: Source, token=None) -> Path:
     """Config and tokenizer files of the model (the base, for an adapter): no weights downloaded."""
-    from lab.models.resolve import config_folder as folder_of
-
     try:
         return folder_of(src.model, token=token)
     except LabError as exc:
@@ -59,8 +57,6 @@ def config_folder(src: Source, token=None) -> Path:
 
 
 def weights_folder(src: Source, token=None, log=print) -> Path:
-    from lab.models.resolve import resolve
-
     try:
         return resolve(src.model, token=token, log=log)
     except LabError as exc:
@@ -69,9 +65,9 @@ def weights_folder(src: Source, token=None, log=print) -> Path:
 
 def merge_adapter(base: Path, adapter: Path, out: Path, log=print) -> Path:
     """The adapter merged into a 16-bit copy of its base, saved (safetensors) with the adapter's tokenizer."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # heavy: torch
+    from peft import PeftModel  # heavy: peft
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
 
     cfg = json.loads((base / "config.json").read_text())
     dtype = torch.float16 if str(cfg.get("dtype") or cfg.get("torch_dtype")) == "float16" else torch.bfloat16

@@ -32,7 +32,7 @@ class Vocab:
 
 def _split_names() -> dict[str, str]:
     """Regex -> the first llama.cpp pre-tokenizer name transformers maps to it (its reader's own table)."""
-    from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS  # heavy: transformers
 
     out: dict[str, str] = {}
     for name, regex in GGUF_PRE_TOKENIZER_SPLITS.items():
@@ -57,7 +57,7 @@ def pre_tokenizer_name(pre: dict | None) -> str | None:
 
 
 def _token_type(token: dict | None) -> int:
-    import gguf
+    import gguf  # heavy: gguf
 
     if token is None:
         return gguf.TokenType.NORMAL
@@ -66,7 +66,7 @@ def _token_type(token: dict | None) -> int:
 
 def _pad(tokens: list[str], types: list[int], scores: list[float] | None, size: int) -> None:
     """Configs often reserve more embedding rows than the tokenizer has tokens (Qwen: 151,936 rows)."""
-    import gguf
+    import gguf  # heavy: gguf
 
     for i in range(len(tokens), size):
         tokens.append(f"[PAD{i}]")
@@ -92,8 +92,8 @@ def _bpe(tok: dict, n_vocab: int) -> Vocab:
 
 
 def _sentencepiece(folder: Path, tok: dict, n_vocab: int) -> Vocab:
-    import gguf
-    from gguf.vocab import SentencePieceVocab
+    import gguf  # heavy: gguf
+    from gguf.vocab import SentencePieceVocab  # heavy: gguf
 
     spm = SentencePieceVocab(folder)
     tokens, scores, types = [], [], []
@@ -115,7 +115,7 @@ def _sentencepiece(folder: Path, tok: dict, n_vocab: int) -> Vocab:
 
 def read_vocab(folder: Path, n_vocab: int) -> Vocab:
     """The tokenizer of a model folder as GGUF metadata; LabError for a kind the writer does not handle."""
-    import gguf
+    import gguf  # heavy: gguf
 
     folder = Path(folder)
     path = folder / "tokenizer.json"
@@ -143,7 +143,7 @@ def read_vocab(folder: Path, n_vocab: int) -> Vocab:
 def _adds_special(folder: Path) -> dict[str, bool]:
     """Whether the tokenizer puts BOS/EOS around plain text, as it actually does (llama.cpp reads these flags;
     its defaults differ per tokenizer kind, so they are always written)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy: transformers
 
     tok = AutoTokenizer.from_pretrained(folder)
     ids = tok("a")["input_ids"]

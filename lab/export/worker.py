@@ -8,18 +8,16 @@ import time
 from pathlib import Path
 
 from lab import jobs
-from lab.export.recipe import ExportRecipe
+from lab.auth import require_token
+from lab.export import core, source
+from lab.export.arch import check_architecture
+from lab.export.recipe import ExportRecipe, default_out
+from lab.export.write import source_config
 from lab.settings import get_settings
 
 
 def submit(recipe: ExportRecipe, token=None, owner: str | None = None) -> jobs.Job:
     """Check what is cheap to check now (the output name, the architecture), then queue the export."""
-    from lab.auth import require_token
-    from lab.export import core, source
-    from lab.export.arch import check_architecture
-    from lab.export.recipe import default_out
-    from lab.export.write import source_config
-
     src = source.parse(recipe.source)
     out = Path(recipe.out).expanduser().resolve() if recipe.out else default_out(src.name)
     core.check_out(out, recipe.overwrite)
@@ -34,11 +32,9 @@ def submit(recipe: ExportRecipe, token=None, owner: str | None = None) -> jobs.J
 
 
 def run(ctx) -> None:
-    from lab.export.core import export
-
     recipe = ExportRecipe.model_validate(ctx.recipe)
     ctx.progress(0.01, f"Exporting {recipe.source}…", force=True)
-    result = export(recipe, token=os.environ.get("HF_TOKEN"), progress=lambda f, m="": ctx.progress(f, m),
+    result = core.export(recipe, token=os.environ.get("HF_TOKEN"), progress=lambda f, m="": ctx.progress(f, m),
                     log=ctx.log, cancelled=ctx.check_cancelled)
     (ctx.folder / "export_result.json").write_text(json.dumps(result, indent=2, default=str))
     ctx.progress(1.0, f"Done: {', '.join(Path(f['file']).name for f in result['files'])}", force=True)

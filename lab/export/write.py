@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import safe_open
 
 from lab.errors import LabError
-from lab.export.arch import (ALTERNATIVE, Arch, head_dim, llama3_rope_factors, interleave_rotary_rows, rope_params,
+from lab.export.arch import (ALTERNATIVE, Arch, head_dim, interleave_rotary_rows, llama3_rope_factors, rope_params,
                              text_config)
+from lab.export.vocab import write_vocab
 from lab.models.info import safetensors_header
 
 BASE_TYPES = ("f16", "bf16", "q8_0", "q4_0")
@@ -32,7 +34,7 @@ class TensorPlan:
 
     @property
     def nbytes(self) -> int:
-        from gguf import GGML_QUANT_SIZES
+        from gguf import GGML_QUANT_SIZES  # heavy: gguf
 
         block, size = GGML_QUANT_SIZES[self.ggml]
         n = int(np.prod(self.shape)) if self.shape else 1
@@ -41,14 +43,14 @@ class TensorPlan:
 
 def ggml_types(kind: str):
     """(weight type, file type) for one of BASE_TYPES."""
-    from gguf import GGMLQuantizationType as Q, LlamaFileType as F
+    from gguf import GGMLQuantizationType as Q, LlamaFileType as F  # heavy: gguf
 
     return {"f16": (Q.F16, F.MOSTLY_F16), "bf16": (Q.BF16, F.MOSTLY_BF16), "q8_0": (Q.Q8_0, F.MOSTLY_Q8_0),
             "q4_0": (Q.Q4_0, F.MOSTLY_Q4_0)}[kind]
 
 
 def _weight_type(kind: str, name: str, shape: tuple[int, ...], is_output: bool):
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q  # heavy: gguf
 
     if len(shape) < 2 or name.endswith("_norm.weight") or name.endswith(".bias"):
         return Q.F32  # llama.cpp keeps norms and biases in f32
@@ -82,7 +84,7 @@ def _order(plan: TensorPlan) -> tuple:
 
 
 def plan_tensors(folder: Path, cfg: dict, arch: Arch, kind: str) -> list[TensorPlan]:
-    import gguf
+    import gguf  # heavy: gguf
 
     tcfg = text_config(cfg)
     arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch.gguf_name)
@@ -109,7 +111,7 @@ def plan_tensors(folder: Path, cfg: dict, arch: Arch, kind: str) -> list[TensorP
 
 
 def write_metadata(writer, cfg: dict, arch: Arch, kind: str, name: str, license_: str) -> None:
-    import gguf
+    import gguf  # heavy: gguf
 
     t = text_config(cfg)
     rope = rope_params(t)
@@ -140,15 +142,13 @@ def write_metadata(writer, cfg: dict, arch: Arch, kind: str, name: str, license_
 
 
 def _load(plan: TensorPlan, handles: dict) -> np.ndarray:
-    from safetensors import safe_open
-
     if plan.file not in handles:
         handles[plan.file] = safe_open(str(plan.file), framework="pt")
     return handles[plan.file].get_tensor(plan.source).float().numpy()
 
 
 def convert_tensor(plan: TensorPlan, data: np.ndarray, cfg: dict, arch: Arch) -> np.ndarray:
-    from gguf import GGMLQuantizationType as Q, quants
+    from gguf import GGMLQuantizationType as Q, quants  # heavy: gguf
 
     t = text_config(cfg)
     if arch.interleave_qk and plan.source.endswith(("q_proj.weight", "q_proj.bias")):
@@ -165,9 +165,7 @@ def convert_tensor(plan: TensorPlan, data: np.ndarray, cfg: dict, arch: Arch) ->
 def write_gguf(folder: Path, out: Path, cfg: dict, arch: Arch, kind: str, vocab, name: str, license_: str = "",
                progress=None, cancelled=None) -> list[TensorPlan]:
     """Write `out`; progress(done, total, tensor name) after each tensor, cancelled() checked between them."""
-    import gguf
-
-    from lab.export.vocab import write_vocab
+    import gguf  # heavy: gguf
 
     plans = plan_tensors(folder, cfg, arch, kind)
     writer = gguf.GGUFWriter(path=None, arch=arch.gguf_name)

@@ -6,6 +6,16 @@ import sys
 import time
 from pathlib import Path
 
+import lab.merge
+from lab import jobs
+from lab.auth import local_token
+from lab.errors import LabError
+from lab.jobs import manager
+from lab.merge import worker
+from lab.merge.preflight import preflight
+from lab.merge.recipe import load_recipe
+from lab.merge.worker import MergeOptions, check_out
+from lab.settings import get_settings
 from lab.ui_text import print_json
 
 
@@ -36,8 +46,6 @@ def _options(args) -> dict:
 
 
 def _read(path: str) -> str:
-    from lab.errors import LabError
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise LabError(f"{path} is not a file.", "Give the path of a mergekit YAML config.", "config")
@@ -45,42 +53,29 @@ def _read(path: str) -> str:
 
 
 def _merge(args) -> int:
-    import lab.merge  # noqa: F401  registers the merge job kind
-    from lab.auth import local_token
-    from lab.merge.recipe import load_recipe
-    from lab.settings import get_settings
-
     text = _read(args.config)
     token = local_token()
     if args.preflight:
-        from lab.merge.preflight import preflight
-
         report = preflight(load_recipe(text), token=token)
         print_json(report.to_dict())
         return 0 if report.ok else 2
     out = Path(args.out).expanduser() if args.out else get_settings().artifacts / time.strftime("merge-%Y%m%d-%H%M%S")
     if args.job:
         return _as_job(text, out, _options(args), token)
-    from lab.merge.worker import MergeOptions, merge
 
-    result = merge(text, out, MergeOptions(**_options(args)), token=token,
+    result = worker.merge(text, out, MergeOptions(**_options(args)), token=token,
                    log=lambda m: print(m, file=sys.stderr))
     print_json(result)
     return 0
 
 
 def _as_job(text: str, out: Path, options: dict, token) -> int:
-    from lab.jobs import submit
-    from lab.jobs.manager import wait
-    from lab.merge.recipe import load_recipe
-    from lab.merge.worker import check_out
-
     recipe = load_recipe(text)
     check_out(out.resolve())
-    job = submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
+    job = jobs.submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
                  title=f"Merge ({recipe.merge_method})", token=token, artifact_dir=out.resolve())
     print(f"Job {job.id} started; follow it with `python -m lab jobs show {job.id}`.", file=sys.stderr)
-    job = wait(job.id, timeout=24 * 3600)
+    job = manager.wait(job.id, timeout=24 * 3600)
     if job.state != "succeeded":
         print(f"error: merge job {job.id} {job.state}: {job.error}", file=sys.stderr)
         return 2

@@ -8,15 +8,23 @@ import json
 import shutil
 from pathlib import Path
 
+import lab.merge
+from lab import jobs
+from lab.access import Caller
+from lab.artifacts import list_artifacts, new_folder, read_manifest
 from lab.errors import LabError
+from lab.eval.flow import check_tasks
+from lab.jobs.manager import check_allowed
+from lab.jobs.owners import job_for
 from lab.merge.form import from_form, to_form
 from lab.merge.methods import FORM_METHODS, GATE_MODES, METHODS, param_help
-from lab.merge.recipe import AnyRecipe, MergeRecipe, load_recipe
-from lab.access import Caller
+from lab.merge.pictures import curves_figure, layer_map_figure
+from lab.merge.preflight import preflight
+from lab.merge.recipe import AnyRecipe, MergeRecipe, check_with_mergekit, load_recipe
 from lab.merge.refs import check_chat_template, check_refs
 from lab.models.usable import artifact_value, model_artifacts, model_for
 from lab.settings import DEFAULT_MODEL, get_settings
-from lab.shown import scrub
+from lab.shown import for_visitor, scrub
 
 METHOD_CHOICES = [(f"{METHODS[m].label}", m) for m in FORM_METHODS] + [("Franken-MoE (mergekit-moe)", "moe")] + \
     [(f"{m.label} (more)", m.name) for m in METHODS.values() if m.name not in FORM_METHODS]
@@ -101,8 +109,6 @@ def merge_ref(ref: str, caller: Caller | None = None) -> str:
     """A model reference mergekit can merge: an adapter folder becomes `base+adapter` (mergekit's LoRA syntax).
     With `caller`, the reference is checked for them first (nothing of a folder they may not use is read), and on
     a Space both parts are named as the caller may send them back (an artifact by its folder name)."""
-    from lab.artifacts import read_manifest
-
     text = (ref or "").strip()
     if caller is None:
         folder = Path(text).expanduser()
@@ -129,8 +135,6 @@ def _is_artifact(folder: Path) -> bool:
 def local_choices(caller: Caller | None = None) -> list[tuple[str, str]]:
     """Local models for the pickers: the bundled model, Train-tab fine-tunes (adapters as base+adapter), merges;
     with `caller`, only their own and shared ones, named as they may send them back (folder names on a Space)."""
-    from lab.artifacts import list_artifacts
-
     out = [(f"{DEFAULT_MODEL} (bundled)", DEFAULT_MODEL)]
     arts = list_artifacts() if caller is None else model_artifacts(caller)
     for art in arts:
@@ -148,9 +152,6 @@ def check(text: str, token=None, caller: Caller | None = None):
     """mergekit's own schema, then preflight, for the YAML in the editor: (report markdown, model rows, report).
     With `caller`, every model is checked for them first. The first check imports mergekit into the app (a few
     seconds, once)."""
-    from lab.merge.preflight import preflight
-    from lab.merge.recipe import check_with_mergekit
-
     recipe = load_recipe(text)
     if caller is not None:
         check_refs(caller, recipe)
@@ -163,8 +164,6 @@ def check(text: str, token=None, caller: Caller | None = None):
 
 def pictures(recipe: AnyRecipe, report=None):
     """(layer map figure or None, parameter curves figure or None) for the recipe; layers from preflight."""
-    from lab.merge.pictures import curves_figure, layer_map_figure
-
     if not isinstance(recipe, MergeRecipe):
         return None, None
     layers = (report.out_layers if report and report.out_layers else 32) if not recipe.slices else None
@@ -176,12 +175,6 @@ def start(text: str, name: str = "", shard_size: int | None = None, seed: int | 
           eval_tasks: list[str] | None = None, caller: Caller | None = None):
     """Check the YAML, refuse on preflight errors, then submit the merge job into a new artifact folder. With
     `caller`, every model is checked for them first and the job is theirs."""
-    import lab.merge  # noqa: F401  registers the kind
-    from lab.artifacts import new_folder
-    from lab.jobs import submit
-    from lab.jobs.manager import check_allowed
-    from lab.merge.preflight import preflight
-
     check_allowed("merge")
     recipe = load_recipe(text)
     if caller is not None:
@@ -189,14 +182,12 @@ def start(text: str, name: str = "", shard_size: int | None = None, seed: int | 
     check_chat_template(recipe.chat_template if hasattr(recipe, "chat_template") else None)
     preflight(recipe, token=token).raise_for_errors()
     if eval_tasks:
-        from lab.eval.flow import check_tasks
-
         check_tasks(eval_tasks, token)
     folder = new_folder("merge", (name or "").strip())
     options = {k: v for k, v in (("out_shard_size", shard_size), ("random_seed", seed), ("eval_tasks", eval_tasks))
                if v}
     try:
-        return submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
+        return jobs.submit("merge", {"config": recipe.to_dict(), "source": text, "options": options},
                       title=f"Merge ({recipe.merge_method}) → {folder.name}", token=token, artifact_dir=folder,
                       owner=None if caller is None else caller.key)
     except BaseException:
@@ -207,11 +198,7 @@ def start(text: str, name: str = "", shard_size: int | None = None, seed: int | 
 def status(job_id: str, caller: Caller | None = None) -> dict:
     """The job as the tab shows it: state, progress, message, error, and the output once it succeeded (with
     `caller`: only a job they may see, the output by the name they may send back, text without server paths)."""
-    from lab.jobs import get_job
-    from lab.jobs.owners import job_for
-    from lab.shown import for_visitor
-
-    job = get_job(job_id) if caller is None else job_for(caller, job_id)
+    job = jobs.get_job(job_id) if caller is None else job_for(caller, job_id)
     done = job.state == "succeeded" and (job.folder / "lab.json").is_file()
     out = (str(job.folder) if caller is None else artifact_value(caller, job.folder)) if done else ""
     return {"state": job.state, "progress": job.progress, "message": scrub(job.message or ""),

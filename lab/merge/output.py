@@ -8,9 +8,12 @@ from pathlib import Path
 import yaml
 
 from lab.artifacts import finalize, parent_entry
+from lab.lineage import family_edges, family_tree_svg
+from lab.merge.methods import METHODS
 from lab.merge.recipe import AnyRecipe, MoERecipe
 from lab.merge.refs import split_ref
 from lab.models.info import count_params
+from lab.models.resolve import config_folder
 
 
 def card_bases(folder: Path) -> list[str]:
@@ -30,8 +33,6 @@ def card_bases(folder: Path) -> list[str]:
 
 
 def _config_folder(model: str, token) -> Path | None:
-    from lab.models.resolve import config_folder
-
     try:
         return config_folder(model, token=token)
     except Exception:
@@ -75,9 +76,6 @@ def _verify(folder: Path, recipe: AnyRecipe) -> dict:
 
 def write_outputs(folder: Path, recipe: AnyRecipe, source: str, report, name: str, token=None) -> dict:
     """Verify the merged folder, then write recipe.yaml, lab.json, README.md and family_tree.svg into it."""
-    from lab.merge.methods import METHODS
-    from lab.lineage import family_edges, family_tree_svg
-
     result = _verify(folder, recipe)
     licenses = {row["model"]: row.get("license", "") for row in report.models}
     parents = parents_of(recipe, {k: ("" if v == "?" else v) for k, v in licenses.items()}, token)

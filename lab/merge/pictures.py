@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lab.merge.methods import evaluate
 from lab.merge.recipe import MergeRecipe
+from lab.models.info import human_params
 from lab.plots import pyplot
 
 FILTERS = {"self_attn": "model.layers.{i}.self_attn.q_proj.weight", "mlp": "model.layers.{i}.mlp.up_proj.weight",
@@ -89,7 +90,6 @@ def layer_map_figure(recipe: MergeRecipe, layer_params: dict[str, list[int]] | N
         per = (layer_params or {}).get(src.model) or []
         total += sum(per[j] for j in range(a, min(b, len(per))))
         start += n
-    from lab.models.info import human_params
 
     extra = f", ~{human_params(total)} params in layers" if total else ""
     ax.set_title(f"{start} output layers from {len(recipe.slices or [])} slices{extra}")

@@ -9,11 +9,16 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
+
+from lab.artifacts import inherit_license
 from lab.errors import LabError
+from lab.merge import estimate
 from lab.merge.checks import unknown_params
 from lab.merge.recipe import AnyRecipe, MoERecipe
-from lab.merge import estimate
 from lab.merge.refs import Facts, facts
+from lab.models.info import human_params
+from lab.settings import get_settings
 
 GB = 2**30
 SHAPE_KEYS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size")
@@ -35,8 +40,6 @@ class Resources:
 
     @classmethod
     def measure(cls, where: Path) -> "Resources":
-        import psutil
-
         where = Path(where)
         while not where.exists() and where != where.parent:
             where = where.parent
@@ -80,8 +83,6 @@ class Report:
         return {**asdict(self), "ok": self.ok}
 
     def markdown(self) -> str:
-        from lab.models.info import human_params
-
         icon = {"ok": "✅", "warn": "⚠️", "error": "❌"}
         res = self.resources
         head = (f"**{self.method}** → {human_params(self.out_params)} parameters, {self.out_layers} layers, "
@@ -196,8 +197,6 @@ def _files(found: dict[str, Facts], report: Report, field_of: dict) -> None:
 
 
 def _license(found: dict[str, Facts], report: Report) -> None:
-    from lab.artifacts import inherit_license
-
     parents = [{"ref": ref, "license": f.license} for ref, f in found.items()]
     report.license, warnings = inherit_license(parents)
     for w in warnings:
@@ -252,8 +251,6 @@ def _resources(recipe, found, report: Report, resources: Resources | None, out: 
 
 
 def _artifacts() -> Path:
-    from lab.settings import get_settings
-
     return get_settings().artifacts
 
 

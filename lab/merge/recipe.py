@@ -215,9 +215,9 @@ def load_recipe(text: str) -> AnyRecipe:
 def check_with_mergekit(recipe: AnyRecipe):
     """Validate with mergekit's own schema (imports mergekit: seconds). Returns mergekit's config object."""
     if isinstance(recipe, MoERecipe):
-        from mergekit.moe.config import MoEMergeConfig as Schema
+        from mergekit.moe.config import MoEMergeConfig as Schema  # heavy: mergekit
     else:
-        from mergekit.config import MergeConfiguration as Schema
+        from mergekit.config import MergeConfiguration as Schema  # heavy: mergekit
     try:
         return Schema.model_validate(recipe.to_dict())
     except ValidationError as exc:

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.access import Caller
+from lab.artifacts import _card_license, read_manifest
 from lab.errors import LabError
-from lab.models.info import estimate_params, info_from_folder, read_config, tensor_sizes
+from lab.models import bundled
+from lab.models.info import estimate_params, human_params, info_from_folder, read_config, tensor_sizes
 from lab.models.ref import parse
+from lab.models.resolve import config_folder, resolve
 from lab.models.usable import model_for
-from lab.settings import bundled_folder, is_bundled
+from lab.settings import bundled_folder, is_bundled, is_offline
 
 DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "f16": 2, "float16": 2, "f32": 4, "float32": 4, "f64": 8, "float64": 8}
 _LAYER = "model.layers."
@@ -96,8 +99,6 @@ class Facts:
         return DTYPE_BYTES.get(str(self.info.get("dtype", "")).lower(), 2)
 
     def row(self) -> dict:
-        from lab.models.info import human_params
-
         return {"model": self.ref, "architecture": self.info.get("architecture"), "layers": self.layers,
                 "hidden": self.get("hidden_size"), "heads": self.get("num_attention_heads"),
                 "kv heads": self.get("num_key_value_heads"), "vocab": self.get("vocab_size"),
@@ -109,15 +110,13 @@ class Facts:
 
 def _local_weights(model: str) -> Path | None:
     """A folder that already holds this model's safetensors (local, bundled or in the HF cache)."""
-    from lab.models import bundled
-
     path = Path(model).expanduser()
     if path.is_dir():
         return path.resolve()
     if is_bundled(model) and bundled.is_converted():
         return bundled_folder()
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
         snap = Path(snapshot_download(model, allow_patterns=["config.json", "*.safetensors"], local_files_only=True))
         return snap if any(snap.glob("*.safetensors")) else None
@@ -126,11 +125,9 @@ def _local_weights(model: str) -> Path | None:
 
 
 def _hub_safetensors(model: str, token: str | None) -> bool | None:
-    from lab.settings import is_offline
-
     if is_offline():
         return None
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi  # heavy: huggingface_hub
 
     try:
         files = HfApi(token=token or False).list_repo_files(model)
@@ -140,8 +137,6 @@ def _hub_safetensors(model: str, token: str | None) -> bool | None:
 
 
 def _license(folder: Path) -> str:
-    from lab.artifacts import _card_license, read_manifest
-
     return read_manifest(folder).get("license") or _card_license(folder)
 
 
@@ -189,8 +184,6 @@ def _adapter_base(adapter: str, field_name: str) -> str:
 
 def facts(ref: str, token: str | None = None, field_name: str = "model") -> Facts:
     """What preflight needs about one reference, from config files only (no weights are downloaded)."""
-    from lab.models.resolve import config_folder
-
     model, adapter = split_ref(ref, field_name)
     adapter_base = _adapter_base(adapter, field_name) if adapter else None
     try:
@@ -216,8 +209,6 @@ def facts(ref: str, token: str | None = None, field_name: str = "model") -> Fact
 
 def resolve_for_merge(ref: str, token: str | None = None, log=print) -> str:
     """A reference mergekit can open without the network: local folder(s), `base+adapter` kept."""
-    from lab.models.resolve import resolve
-
     model, adapter = split_ref(ref)
     path = str(resolve(model, token=token, log=log))
     if adapter:

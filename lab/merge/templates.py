@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.artifacts import list_artifacts
 from lab.errors import LabError
+from lab.models.usable import artifact_value, model_artifacts
 from lab.settings import DEFAULT_MODEL
 
 
@@ -99,9 +101,6 @@ TEMPLATES = {t.key: t for t in [
 def newest_finetune(caller=None) -> str:
     """The newest local fine-tune as a merge reference: `base+adapter` for an adapter, the folder for a model.
     With `caller` (lab.access), the newest of their own and shared ones, named as they may send it back."""
-    from lab.artifacts import list_artifacts
-    from lab.models.usable import artifact_value, model_artifacts
-
     for art in list_artifacts() if caller is None else model_artifacts(caller):
         folder = Path(art["path"])
         name = str(folder) if caller is None else artifact_value(caller, folder)

@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lab.access import Caller, job_caller
 from lab.errors import LabError
+from lab.eval.flow import after_merge, check_tasks
 from lab.merge.output import write_outputs
 from lab.merge.preflight import preflight
 from lab.merge.progress import report_progress
 from lab.merge.recipe import AnyRecipe, MoERecipe, check_with_mergekit, dump_yaml, from_dict, load_recipe
 from lab.merge.refs import check_chat_template, check_refs, resolve_for_merge
+from lab.settings import get_settings
 
 LOG = logging.getLogger("lab.merge")
 
@@ -44,10 +46,8 @@ class MergeOptions(BaseModel):
 
 
 def mergekit_options(opts: MergeOptions):
-    import torch
-    from mergekit.options import MergeOptions as MKOptions
-
-    from lab.settings import get_settings
+    import torch  # heavy: torch
+    from mergekit.options import MergeOptions as MKOptions  # heavy: mergekit
 
     cuda = torch.cuda.is_available() if opts.cuda is None else opts.cuda
     return MKOptions(
@@ -71,8 +71,8 @@ class _ErrorLog(logging.Handler):
 
 
 def _build_moe(recipe: MoERecipe, tmp: Path, opts) -> None:
-    from mergekit.moe.config import MoEMergeConfig
-    from mergekit.scripts.moe import build
+    from mergekit.moe.config import MoEMergeConfig  # heavy: mergekit
+    from mergekit.scripts.moe import build  # heavy: mergekit
 
     errors = _ErrorLog()
     logging.getLogger().addHandler(errors)
@@ -107,7 +107,7 @@ def _run(resolved: AnyRecipe, tmp: Path, options: MergeOptions, source: str, pro
             _build_moe(resolved, tmp, opts)
             fix_moe_tokenizer(tmp, Path(resolved.base_model.split("+")[0]))
         else:
-            from mergekit.merge import run_merge
+            from mergekit.merge import run_merge  # heavy: mergekit
 
             run_merge(check_with_mergekit(resolved), str(tmp), opts, config_source=source)
     (tmp / "mergekit_config.yml").write_text(source)
@@ -148,7 +148,6 @@ def merge(source: Union[str, dict], out: Path, options: MergeOptions | None = No
     check_chat_template(getattr(recipe, "chat_template", None))
     check_with_mergekit(recipe)
     if options.eval_tasks:  # a bad task fails now, not after the merge
-        from lab.eval.flow import check_tasks
 
         check_tasks(options.eval_tasks, token)
     progress = progress or (lambda frac, msg="": None)
@@ -174,8 +173,6 @@ def merge(source: Union[str, dict], out: Path, options: MergeOptions | None = No
     result.update(out=str(out), seconds=round(time.time() - started, 2))
     log(f"Merged {result['method']} into {out}: {result['params']:,} parameters, {result['layers']} layers.")
     if options.eval_tasks:
-        from lab.eval.flow import after_merge
-
         progress(0.95, "Evaluating the merge against its sources…")
         result["eval"] = after_merge(options.eval_tasks, recipe.refs(), out, token, log)
     return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from lab.tour import Tour, TourRecipe
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("tour", help="Run the whole loop offline on the bundled model: filter → SFT → SLERP → chat.")
@@ -21,8 +23,6 @@ def _line(ev) -> str:
 
 
 def _tour(args) -> int:
-    from lab.tour import Tour, TourRecipe
-
     values = {k: v for k, v in (("steps", args.steps), ("prompts", args.prompt)) if v is not None}
     tour = Tour(TourRecipe.parse(values))
     last = None

@@ -17,9 +17,23 @@ from typing import ClassVar, Iterator
 
 from pydantic import Field, ValidationError
 
+from lab import eval as lab_eval, jobs, train
+from lab.artifacts import list_artifacts
+from lab.chat import stream
+from lab.chat.prompt import build_messages
+from lab.chat.spec import build_spec
+from lab.data import export as data_export, pipeline
+from lab.data.recipe import ExactDedup, FilterRecipe, FuzzyDedup, Refusals, Source
 from lab.errors import LabError
-from lab.jobs.context import JobCancelled
+from lab.eval import report as eval_report
+from lab.jobs.context import JobCancelled, read_metrics
+from lab.merge import editor
+from lab.merge.templates import offline_yaml
+from lab.models import resolve
 from lab.settings import DEFAULT_MODEL, get_settings
+from lab.tour import heldout
+from lab.tour.demo_data import write_demo
+from lab.train.recipe import TrainRecipe
 from lab.validation import Recipe, value_error
 
 # (key, label, share of the whole tour's progress bar: roughly its share of the wall time on a 2-core CPU)
@@ -67,8 +81,6 @@ def check_allowed() -> None:
 
 def is_first_run() -> bool:
     """No artifact in LAB_HOME yet: a newcomer."""
-    from lab.artifacts import list_artifacts
-
     return not list_artifacts()
 
 
@@ -128,15 +140,11 @@ class Tour:
     # Each stage is a generator: it yields (fraction of the stage, message) and returns its result dict.
 
     def _model(self):
-        from lab.models import resolve
-
         yield 0.1, f"Loading {DEFAULT_MODEL} (converted once from the bundled file)…"
         folder = resolve(DEFAULT_MODEL, log=lambda m: None)
         return {"message": f"{DEFAULT_MODEL} is ready, offline.", "path": str(folder)}
 
     def _dataset(self):
-        from lab.tour.demo_data import write_demo
-
         path, plan = write_demo(self.folder)
         yield 1.0, "Written."
         return {"message": f"{plan.total} Alpaca rows written: {plan.clean} good ones, {len(plan.exact)} exact "
@@ -144,16 +152,12 @@ class Tour:
                 "path": str(path), "plan": plan.to_dict()}
 
     def _filter(self):
-        from lab.data.export import export
-        from lab.data.pipeline import run
-        from lab.data.recipe import ExactDedup, FilterRecipe, FuzzyDedup, Refusals, Source
-
         path = Path(self.results["dataset"]["path"])
         recipe = FilterRecipe(sources=[Source(path=str(path), name="tour demo")], name=self.name("data"),
                               steps=[ExactDedup(), FuzzyDedup(), Refusals()])
         yield 0.1, "Exact dedup, fuzzy dedup (MinHash), refusal rule…"
-        result = run(recipe, log=lambda m: None)
-        folder = export(result, recipe)
+        result = pipeline.run(recipe, log=lambda m: None)
+        folder = data_export.export(result, recipe)
         report = result.report()
         dropped = {s["type"]: s["removed"] for s in report["funnel"]}
         steps = ", ".join(f"{s['step'].split('. ', 1)[1]} −{s['removed']}" for s in report["funnel"])
@@ -161,16 +165,12 @@ class Tour:
                 "rows_in": report["rows_in"], "rows_out": report["rows_out"], "dropped": dropped}
 
     def _train(self):
-        from lab.jobs.context import read_metrics
-        from lab.train import submit
-        from lab.train.recipe import TrainRecipe
-
         r = self.recipe
         recipe = TrainRecipe(model=DEFAULT_MODEL, dataset=self.results["filter"]["artifact"], adapter="lora",
                              lora_r=r.lora_r, lora_alpha=2 * r.lora_r, lora_dropout=0.0, max_steps=r.steps,
                              batch_size=r.batch_size, max_seq_length=r.max_seq_length, learning_rate=r.learning_rate,
                              scheduler="constant", warmup_ratio=0.0, save_steps=10_000, output_name=self.name("sft"))
-        job = yield from _wait(submit(recipe, title=f"Tour: SFT {r.steps} steps"), "SFT")
+        job = yield from _wait(train.submit(recipe, title=f"Tour: SFT {r.steps} steps"), "SFT")
         losses = [m["loss"] for m in read_metrics(job.folder / "metrics.jsonl") if "loss" in m]
         n = max(1, min(5, len(losses) // 2))  # one step's loss depends on its rows: compare means
         first, last = sum(losses[:n]) / n, sum(losses[-n:]) / n
@@ -179,20 +179,13 @@ class Tour:
                 "first_loss": round(first, 4), "last_loss": round(last, 4)}
 
     def _merge(self):
-        from lab.merge.editor import start
-        from lab.merge.templates import offline_yaml
-
         adapter = self.results["train"]["artifact"]
-        job = yield from _wait(start(offline_yaml(f"{DEFAULT_MODEL}+{adapter}"), name=self.name("merge")), "merge")
+        job = yield from _wait(editor.start(offline_yaml(f"{DEFAULT_MODEL}+{adapter}"), name=self.name("merge")), "merge")
         res = json.loads((job.folder / "merge_result.json").read_text())
         return {"message": f"SLERP of the base and the fine-tune: {res['params']:,} parameters, {res['layers']} "
                            "layers.", "artifact": str(job.folder), "job": job.id}
 
     def _chat(self):
-        from lab.chat.prompt import build_messages
-        from lab.chat.spec import build_spec
-        from lab.chat.stream import collect
-
         models = {"base": DEFAULT_MODEL, "fine-tune": self.results["train"]["artifact"],
                   "merge": self.results["merge"]["artifact"]}
         spec = build_spec({"models": list(models.values()), "temperature": 0.0,
@@ -200,7 +193,7 @@ class Tour:
         rows = []
         for i, prompt in enumerate(self.recipe.prompts):
             yield i / len(self.recipe.prompts), f"Asking the three models: {prompt}"
-            replies = collect(spec.models, [build_messages("", [], prompt)] * len(models), spec)
+            replies = stream.collect(spec.models, [build_messages("", [], prompt)] * len(models), spec)
             failed = [f"{name}: {r.error}" for name, r in zip(models, replies) if r.error]
             if failed:
                 raise LabError("A model could not answer: " + "; ".join(failed), "See the Chat tab for details.",
@@ -210,16 +203,12 @@ class Tour:
                 "models": models}
 
     def _eval(self):
-        from lab import eval as lab_eval
-        from lab.eval.report import load
-        from lab.tour import heldout
-
         rows = json.loads(Path(self.results["dataset"]["path"]).read_text())
         path = heldout.write(self.folder, rows)
         models = [DEFAULT_MODEL, f"{DEFAULT_MODEL}+{self.results['train']['artifact']}",
                   self.results["merge"]["artifact"]]
         job = yield from _wait(lab_eval.submit(heldout.recipe(path, models), title="Tour: evaluate"), "evaluation")
-        result = load(job.folder)
+        result = eval_report.load(job.folder)
         scores = dict(zip(("base", "fine-tune", "merge"), heldout.scores(result)))
         base = scores["base"]
         shown = ", ".join(f"{k} {v:.2f}" + (f" ({v - base:+.2f})" if k != "base" and base is not None else "")
@@ -243,13 +232,11 @@ def _drive(key: str, stage, done: float, share: float):
 
 def _wait(job, what: str):
     """Follow a job until it ends, yielding its progress when it changes; returns the finished job."""
-    from lab.jobs import cancel, get_job, pump
-
     last = None
     try:
         while True:
-            pump()  # reaps a finished worker (and starts the job if it queued behind another)
-            job = get_job(job.id)
+            jobs.pump()  # reaps a finished worker (and starts the job if it queued behind another)
+            job = jobs.get_job(job.id)
             if job.final:
                 break
             now = (round(job.progress, 3), job.message)
@@ -258,8 +245,8 @@ def _wait(job, what: str):
                 yield job.progress, job.message or f"{what} job {job.state}…"
             time.sleep(POLL_S)
     except BaseException:  # the tour was cancelled (or broke) while this stage's job ran: cancel it too
-        if not get_job(job.id).final:
-            cancel(job.id)
+        if not jobs.get_job(job.id).final:
+            jobs.cancel(job.id)
         raise
     if job.state != "succeeded":
         raise LabError(f"The {what} job {job.id} {job.state}: {(job.error or 'no error recorded')[:600]}",

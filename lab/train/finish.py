@@ -91,8 +91,8 @@ def _name_base_by_hub_id(folder: Path, model: str) -> None:
 def load_base_16bit(ref: str, token: str | None = None, on_gpu: bool = False):
     """The base model at 16 bits (bf16 unless the checkpoint says fp16): what QLoRA adapters merge into."""
     # heavy: transformers and peft import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    from peft import PeftModel  # heavy: peft
+    from transformers import AutoModelForCausalLM  # heavy: transformers
 
     base_cfg, prior = model_folders(ref, token)
     folder = resolve(str(base_cfg) if prior else ref, token=token, log=lambda m: None)
@@ -108,8 +108,8 @@ def merge(adapter_folder: Path, recipe: TrainRecipe, token: str | None = None, l
     """A full model: the adapter merged into a fresh 16-bit base (never into 4-bit weights), by a path that fits:
     on a GPU, in RAM, or one shard at a time (lab.train.merge_lora). The disk is checked first."""
     # heavy: transformers and peft import torch
-    from peft import PeftModel
-    from transformers import AutoTokenizer
+    from peft import PeftModel  # heavy: peft
+    from transformers import AutoTokenizer  # heavy: transformers
 
     out = Path(adapter_folder).parent / f"{Path(adapter_folder).name}-merged"  # next to the adapter
     if out.exists():

@@ -100,9 +100,9 @@ def plot(result: dict, out: Path) -> Path:
 
 def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None, token: str | None = None) -> dict:
     # heavy: torch, and transformers (the callback is a TrainerCallback)
-    import torch
+    import torch  # heavy: torch
 
-    from lab.train.callbacks import LabCallback
+    from lab.train.callbacks import LabCallback  # heavy: transformers (through lab.train.callbacks)
 
     method = methods.of(recipe)
     method.check_lr_sweep(recipe)

@@ -14,6 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
+from safetensors import safe_open
+
 from lab.errors import LabError
 from lab.models.info import count_params
 
@@ -72,8 +74,7 @@ def target_dtype(cfg: dict):
 def merge_by_shard(base: Path, adapter: Path, out: Path, log=print) -> int:
     """Write base + adapter to `out` at 16 bits, one shard at a time. Returns how many weights were adapted."""
     # heavy: safetensors.torch imports torch
-    from safetensors import safe_open
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # heavy: safetensors.torch
 
     cfg = json.loads((base / "config.json").read_text())
     dtype = target_dtype(cfg)

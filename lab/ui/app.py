@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import time
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from lab import jobs
+from lab.chat.gpu_share import yield_to_jobs
 from lab.settings import get_settings
-from lab.ui import bus, header, tour_panel
+from lab.ui import bus, header, startup as start, tour_panel
 from lab.ui.common import CSS, take_on_show
+from lab.ui.guard import UploadGuard
 
 # (label, module with build()); stages add their tab here.
 TABS = [
@@ -57,19 +61,13 @@ def _background() -> None:
 
 def _share_gpu() -> None:
     """A heavy job running on the GPU gets it: idle chat models are unloaded (the Chat tab says so)."""
-    import sys
-
     registry = sys.modules.get("lab.chat.registry")  # chat never used: nothing loaded, nothing to unload
     if registry is not None and registry._registry is not None:
-        from lab.chat.gpu_share import yield_to_jobs
-
         yield_to_jobs(registry._registry)
 
 
 def startup():
     """On app start: note an empty LAB_HOME, mark jobs whose worker is gone as interrupted, start the pump."""
-    from lab.ui import startup as start
-
     state = start.start()
     if state.notice:
         print(state.notice)
@@ -78,10 +76,6 @@ def startup():
 
 
 def launch_kwargs() -> dict:
-    from starlette.middleware import Middleware
-
-    from lab.ui.guard import UploadGuard
-
     s = get_settings()
     return dict(
         app_kwargs={"middleware": [Middleware(UploadGuard)]},

@@ -16,7 +16,9 @@ from lab.cards import shown_ref
 from lab.errors import LabError
 from lab.jobs import owners
 from lab.lineage import family_edges
+from lab.scores import scored_tree
 from lab.ui import bus, export_panel, score_colour
+from lab.ui.app import TABS
 from lab.ui.common import caller_of, lab_error, shows_errors
 
 COLUMNS = ["name", "kind", "size", "parents", "created", "owner", "folder"]
@@ -86,8 +88,6 @@ def card(ref: str, request: gr.Request) -> str:
 
 
 def lineage(ref: str, colour: str | None = None, request: gr.Request = None) -> str:
-    from lab.scores import scored_tree
-
     folder = _folder(caller_of(request), ref)
     m = read_manifest(folder)
     edges = family_edges(m, m.get("name", folder.name))
@@ -149,8 +149,6 @@ def build() -> None:
                                f"{' / '.join(sorted(allowed))}.")
             return bus.stamp(folder.name), bus.goto(tab)
         return handler
-
-    from lab.ui.app import TABS
 
     present = {label.lower() for label, _ in TABS}
     for btn, target, tab, allowed in ((chat_btn, "chat", "chat", CHATTABLE), (merge_btn, "merge", "merge", CHATTABLE),

@@ -8,13 +8,13 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.chat import session as chat_session
-from lab.models.usable import model_choices
 from lab.chat.spec import ChatSpec, spec_from_values
 from lab.chat.stream import forget_stop, new_stop, request_stop, stream_many
 from lab.errors import LabError
+from lab.models.usable import model_choices
 from lab.settings import DEFAULT_MODEL, get_settings
 from lab.shown import scrub
-from lab.ui import chat_arena, chat_strings as S
+from lab.ui import bus, chat_arena, chat_strings as S
 from lab.ui.common import caller_of, lab_error, on_load, on_show
 
 PANES = chat_session.PANES
@@ -119,8 +119,6 @@ def build() -> None:
 
 def _listen_to_bus(models) -> None:
     """"Chat with it" from another tab: the model goes into the first free pane (else pane 2)."""
-    from lab.ui import bus
-
     def receive(request, *current):
         ref = scrub(bus.unstamp(request))  # on a Space an artifact goes by its folder name, never its path
         if not ref:

@@ -5,10 +5,13 @@ import functools
 import traceback
 
 import gradio as gr
+from gradio.helpers import _session_from_request
+from gradio.oauth import _get_valid_oauth_info_from_session
 
 from lab import access, jobs
 from lab.auth import Token, local_token
 from lab.errors import LabError
+from lab.hub.client import api
 from lab.jobs.owners import job_to_act_on
 from lab.settings import get_settings
 from lab.shown import for_visitor
@@ -36,9 +39,6 @@ def user_token(oauth_token: gr.OAuthToken | None, action: str) -> Token | None:
 def _oauth_info(request) -> dict | None:
     """The signed-in visitor's OAuth record from the request's session (what Gradio injects as gr.OAuthToken and
     gr.OAuthProfile), read the same way Gradio reads it, or None."""
-    from gradio.helpers import _session_from_request
-    from gradio.oauth import _get_valid_oauth_info_from_session
-
     try:
         return _get_valid_oauth_info_from_session(_session_from_request(request))
     except Exception:  # no session middleware (off a Space), or a session we cannot read: not signed in
@@ -48,8 +48,6 @@ def _oauth_info(request) -> dict | None:
 @functools.lru_cache(maxsize=256)
 def _orgs_of(token: str) -> tuple[str, ...]:
     """The orgs a token's user belongs to (asked of the Hub once per token), for a Space that an org owns."""
-    from lab.hub.client import api
-
     try:
         return tuple(o.get("name", "") for o in api(token).whoami().get("orgs", []))
     except Exception:

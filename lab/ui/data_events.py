@@ -11,7 +11,9 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.data import session as core
+from lab.data.explore import map_figure
 from lab.data.formats import FORMATS
+from lab.data.load import hub_preview
 from lab.data.recipe import FilterRecipe, Source
 from lab.errors import LabError
 from lab.jobs.manager import check_allowed
@@ -78,8 +80,6 @@ def _wire_load(c) -> None:
                                   outputs, api_name="data_load", **HEAVY).success)
 
     def preview(hub_id, cfg, split, request: gr.Request = None):
-        from lab.data.load import hub_preview
-
         if not (hub_id or "").strip():  # else the Source model refuses it with a raw validation message
             raise LabError("No Hub dataset id given.", S.NEED_HUB_ID, "hub")
         return hub_preview(Source(hub=(hub_id or "").strip(), config=cfg or "", split=split or "train"),
@@ -138,8 +138,6 @@ def _wire_run(c) -> None:
 
 def _wire_explore(c) -> None:
     def explore(sess, recipe, judge_key=None, request: gr.Request = None):
-        from lab.data.explore import map_figure
-
         caller = caller_of(request)
         steps = {s.type: s for s in FilterRecipe.from_yaml(recipe or "{}").steps}
         ex = sess.explore(steps.get("clusters"), steps.get("judge"), caller.hub_token(), caller=caller,

@@ -8,10 +8,12 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.errors import LabError
-from lab.eval import board, report
+from lab.eval import board, plan as eval_plan, report
 from lab.eval.access import check_for, past_runs, run_folder
 from lab.eval.flow import summary
+from lab.eval.plan import estimate_recipe
 from lab.jobs.manager import check_allowed
+from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.ui import eval_strings as S
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
@@ -64,8 +66,6 @@ def _opened(caller, name):
 
 
 def wire(c: dict) -> None:
-    from lab.models.usable import model_choices
-
     shown = [c["board"], c["chart"], c["notes"], c["sample_task"], c["samples"], c["bundle"], c["results_file"],
              c["commands"], c["status"]]
 
@@ -82,13 +82,12 @@ def wire(c: dict) -> None:
 
     @shows_errors
     def estimate(request: gr.Request, *values):  # gr.Request first: Gradio injects it by position
-        from lab.eval.plan import estimate_recipe, make
 
         caller = caller_of(request)
         recipe = _recipe(c, values, caller)
         check_for(caller, recipe)  # every model for this caller, before any config is read or fetched
         token = caller.hub_token()
-        text = _describe_tasks(make(recipe, token, caller)) + "\n\n**Estimate:** " + \
+        text = _describe_tasks(eval_plan.make(recipe, token, caller)) + "\n\n**Estimate:** " + \
             estimate_recipe(recipe, token, caller)["text"]
         return scrub(text)
 

@@ -8,7 +8,7 @@ import gradio as gr
 from lab.eval import catalog
 from lab.eval.recipe import CustomTask, JudgeSettings, describe
 from lab.settings import DEFAULT_MODEL
-from lab.ui import eval_strings as S
+from lab.ui import eval_events, eval_strings as S
 
 KINDS = ["auto", "multiple_choice", "exact_match", "judge"]
 JUDGE_FIELDS = ["backend", "model", "endpoint", "api_key_env", "mode", "reference_model", "rubric"]
@@ -87,7 +87,6 @@ def build() -> dict:
     c["job_id"], c["out"] = gr.State(""), gr.State("")
     c["timer"] = gr.Timer(2.0, active=False)
     _results(c)
-    from lab.ui.eval_events import wire
 
-    wire(c)
+    eval_events.wire(c)
     return c

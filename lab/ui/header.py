@@ -6,7 +6,7 @@ import gradio as gr
 from lab.auth import status_text
 from lab.hardware import get_hardware
 from lab.settings import get_settings
-from lab.ui import strings
+from lab.ui import startup, strings
 from lab.ui.common import caller_of, on_load
 
 
@@ -20,9 +20,8 @@ def build() -> None:
             if s.on_space:
                 gr.LoginButton(value="Sign in with Hugging Face", elem_id="lab-login")
             signin = gr.Markdown("Checking sign-in…", elem_id="lab-signin")
-    from lab.ui.startup import state
 
-    gr.Markdown(f"**{state().notice}**" if state().notice else "", elem_id="lab-startup-notice")
+    gr.Markdown(f"**{startup.state().notice}**" if startup.state().notice else "", elem_id="lab-startup-notice")
     if s.demo:
         with gr.Row():
             gr.Markdown(f"**{strings.DEMO_NOTE}**")

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from lab.artifacts import read_manifest
 from lab.errors import LabError
 from lab.jobs.owners import artifact_for
 from lab.merge import editor
+from lab.scores import scored_tree
 from lab.shown import scrub
 from lab.ui import bus
 from lab.ui.common import caller_of
+from lab.ui.publish_panel import artifact_choices
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -49,9 +52,6 @@ def wire_bus(c: dict, form: list, filled: list, fill, values) -> None:
 
 def family(folder: str, colour: str | None = None, request: gr.Request = None) -> str:
     """The family tree of a merge this caller may see (their own or shared), by its name."""
-    from lab.artifacts import read_manifest
-    from lab.scores import scored_tree
-
     try:
         folder = artifact_for(caller_of(request), folder) if folder else None
     except LabError:
@@ -65,7 +65,6 @@ def publish_choice(out: str, caller):
     through the Hub panel)."""
     if not out:
         return gr.update()
-    from lab.ui.publish_panel import artifact_choices
 
     choices = artifact_choices(caller)
     values = {v for _, v in choices}

@@ -5,17 +5,17 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.errors import LabError
+from lab.jobs.manager import check_allowed
 from lab.merge import editor
 from lab.merge.form import DTYPES, EXPERT_COLUMNS, MODEL_COLUMNS, PARAM_COLUMNS, SLICE_COLUMNS
 from lab.merge.methods import GATE_MODES
-from lab.merge.recipe import Expert, MergeRecipe, MoERecipe
+from lab.merge.recipe import Expert, MergeRecipe, MoERecipe, load_recipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
-from lab.jobs.manager import check_allowed
 from lab.shown import scrub, scrub_value
 from lab.ui import merge_links, publish_panel, score_colour
-from lab.ui.hub_picker import build_picker
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.hub_picker import build_picker
 
 FORM_KEYS = ["method", "layout", "base_model", "dtype", "out_dtype", "tokenizer_source", "chat_template", "models",
              "slices", "parameters", "gate_mode", "experts_per_token", "experts", "advanced"]
@@ -208,8 +208,6 @@ def _wire(c: dict) -> None:
 def _wire_checks(c: dict) -> None:
     @shows_errors
     def check(text, request: gr.Request):
-        from lab.merge.recipe import load_recipe
-
         caller = caller_of(request)  # every model checked for the caller first; the Hub with their token
         md, rows, report = editor.check(text, token=caller.hub_token(), caller=caller)
         layer_map, curves = editor.pictures(load_recipe(text), report)

@@ -13,6 +13,7 @@ from lab import jobs
 from lab.access import Caller
 from lab.hub.jobs import push_result, submit_push
 from lab.jobs import owners
+from lab.scores import score_choices
 from lab.ui import hub_strings
 from lab.ui.common import caller_of, on_load, progress_bar_html, shows_errors
 
@@ -74,8 +75,6 @@ def build(api_name: str | None = "hub_push") -> dict:
     timer = gr.Timer(1.0, active=False)
 
     def choices(request: gr.Request):
-        from lab.scores import score_choices
-
         tasks = list(dict.fromkeys(c.split(" · ")[0] for c in score_choices()))
         return gr.Dropdown(choices=artifact_choices(caller_of(request))), gr.Dropdown(choices=tasks)
 

@@ -1,18 +1,20 @@
 """The Train tab's events. Each handler converts widget values to a recipe and calls lab.train.panel."""
 from __future__ import annotations
 
-import gradio as gr
-
 from pathlib import Path
+
+import gradio as gr
 
 from lab import jobs
 from lab.errors import LabError
+from lab.jobs import owners
+from lab.models.usable import model_choices
+from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.ui import bus
-from lab.jobs import owners
-from lab.shown import scrub, scrub_value
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.publish_panel import artifact_choices
 
 PRIVATE = {"api_visibility": "private"}
 FIELDS = panel.FIELDS
@@ -223,8 +225,6 @@ def _wire_chat(c: dict) -> None:
     def try_chat(ref, request: gr.Request):
         out = []
         if dropdown is not None:
-            from lab.models.usable import model_choices
-
             out.append(gr.update(choices=model_choices(caller_of(request)), value=ref))
         if bus.BUS.chat is not None:
             out.append(bus.stamp(ref))
@@ -240,7 +240,6 @@ def _wire_publish(c: dict) -> None:
     pub = c.get("publish")
     if not pub or "artifact" not in pub:
         return
-    from lab.ui.publish_panel import artifact_choices
 
     def pick(a, request: gr.Request):
         return gr.update(choices=artifact_choices(caller_of(request)), value=a) if a else gr.update()

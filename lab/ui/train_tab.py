@@ -9,6 +9,7 @@ from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
+from lab.ui import publish_panel, train_events
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
         "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
@@ -163,13 +164,9 @@ def _run_layout() -> dict:
         c["hf_go"] = gr.Button("Submit to Hugging Face Jobs")
         c["hf_note"] = gr.Markdown()
     with gr.Accordion("Publish the result", open=False):
-        from lab.ui import publish_panel
-
         c["publish"] = publish_panel.build(api_name=None)
     return c
 
 
 def build() -> None:
-    from lab.ui import train_events
-
     train_events.wire(_layout())

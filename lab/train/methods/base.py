@@ -119,7 +119,7 @@ class Method:
     def model_class(self):
         """(AutoModel class, extra from_pretrained kwargs) of the model the method trains."""
         # transformers takes seconds to import: only a run that loads weights pays
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM  # heavy: transformers
 
         return AutoModelForCausalLM, {}
 

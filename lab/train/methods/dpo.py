@@ -41,7 +41,7 @@ class Dpo(Method):
 
     def config(self, recipe, common: dict):
         # trl imports torch and transformers: seconds, paid only by a run
-        from trl import DPOConfig
+        from trl import DPOConfig  # heavy: trl
 
         return DPOConfig(**common, beta=recipe.method.beta, loss_type=[recipe.method.loss])
 

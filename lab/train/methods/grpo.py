@@ -17,8 +17,7 @@ from lab.errors import LabError
 from lab.models.usable import model_for
 from lab.train.data import columns_of, normalized_rows, raw_rows
 from lab.train.methods import grpo_report, rewards
-from lab.train.methods.base import (TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings, TrainerParts,
-                                    register)
+from lab.train.methods.base import TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings, TrainerParts, register
 from lab.train.methods.rewards.spec import REWARD_HELP, RewardSpec
 from lab.train.methods.rewards.user_code import check_allowed
 
@@ -118,7 +117,7 @@ class Grpo(Method):
 
     def rows(self, recipe, token: str | None = None):
         # datasets imports pyarrow and pandas: seconds, paid only where rows are read
-        import datasets
+        import datasets  # heavy: datasets
 
         raw = raw_rows(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
         return datasets.Dataset.from_list(prompt_rows(raw)), "prompts"
@@ -140,7 +139,7 @@ class Grpo(Method):
 
     def config(self, recipe, common: dict):
         # trl imports torch and transformers: seconds, paid only by a run
-        from trl import GRPOConfig
+        from trl import GRPOConfig  # heavy: trl
 
         s, kw = recipe.method, dict(common)
         kw.pop("max_length")  # GRPO bounds the completion instead; prompts are kept whole
@@ -153,9 +152,9 @@ class Grpo(Method):
     def trainer(self, recipe, parts: TrainerParts):
         """GRPOTrainer with the rewards (guarded, recording their scores) and the callback that watches them."""
         # trl and transformers (the watcher is a TrainerCallback): seconds, paid only by a run
-        from trl import GRPOTrainer
+        from trl import GRPOTrainer  # heavy: trl
 
-        from lab.train.methods.grpo_watch import GrpoWatch
+        from lab.train.methods.grpo_watch import GrpoWatch  # heavy: transformers (through lab.train.methods.grpo_watch)
 
         s, ctx = recipe.method, parts.ctx
         book = rewards.SampleBook()

@@ -82,7 +82,7 @@ class Kto(Method):
 
     def rows(self, recipe, token: str | None = None):
         # datasets imports pyarrow and pandas: seconds, paid only where rows are read
-        import datasets
+        import datasets  # heavy: datasets
 
         raw = raw_rows(recipe.dataset, recipe.dataset_split, recipe.max_rows, token)
         return datasets.Dataset.from_list(unpaired_rows(raw)), "unpaired"
@@ -96,7 +96,7 @@ class Kto(Method):
 
     def config(self, recipe, common: dict):
         # trl imports torch and transformers: seconds, paid only by a run
-        from trl import KTOConfig
+        from trl import KTOConfig  # heavy: trl
 
         s = recipe.method
         return KTOConfig(**common, beta=s.beta, desirable_weight=s.desirable_weight,

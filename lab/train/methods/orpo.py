@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from lab.train.methods.base import (TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings, TrainerParts,
-                                    refuse_kind, register)
+from lab.train.methods.base import (TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings, TrainerParts, refuse_kind,
+                                    register)
 
 
 class OrpoSettings(MethodSettings):
@@ -45,7 +45,7 @@ class Orpo(Method):
     def config(self, recipe, common: dict):
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # chosen knowingly: no warning in every job log
         # trl imports torch and transformers: seconds, paid only by a run
-        from trl.experimental.orpo import ORPOConfig
+        from trl.experimental.orpo import ORPOConfig  # heavy: trl
 
         # its collator reads the prompt/chosen/rejected columns the Trainer would otherwise drop
         return ORPOConfig(**{**common, "remove_unused_columns": False}, beta=recipe.method.beta)

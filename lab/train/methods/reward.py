@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from lab.errors import LabError
-from lab.train.methods.base import (DESCRIBE_KIND, TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings,
-                                    TrainerParts, register)
+from lab.train.methods.base import (DESCRIBE_KIND, TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings, TrainerParts,
+                                    register)
 
 
 class RewardSettings(MethodSettings):
@@ -47,7 +47,7 @@ class Reward(Method):
 
     def model_class(self):
         # transformers takes seconds to import: only a run that loads weights pays
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModelForSequenceClassification  # heavy: transformers
 
         return AutoModelForSequenceClassification, {"num_labels": 1}
 

@@ -57,7 +57,7 @@ class Sft(Method):
 
     def config(self, recipe, common: dict):
         # trl imports torch and transformers: seconds, paid only by a run
-        from trl import SFTConfig
+        from trl import SFTConfig  # heavy: trl
 
         return SFTConfig(**common, packing=recipe.method.packing, completion_only_loss=None, dataset_num_proc=None)
 
