@@ -47,9 +47,28 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def probe_once():
+    """The machine does not change during a run: the real hardware probe runs once per test process, and every
+    later probe returns its result (each one starts a child process that imports torch and bitsandbytes: seconds
+    of CPU, and an in-process app's job pump probes again after each test resets the cache)."""
+    from lab import hardware
+
+    real, probed = hardware.probe, {}
+
+    def probe(home=None):
+        if "hw" not in probed:
+            probed["hw"] = real(home)
+        return probed["hw"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hardware, "probe", probe)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def lab_home(tmp_path, monkeypatch):
-    """A fresh LAB_HOME per test; the hardware probe and settings are re-read."""
+    """A fresh LAB_HOME per test; settings are re-read, and a faked hardware probe is forgotten."""
     from lab import hardware, settings
 
     home = tmp_path / "labhome"
