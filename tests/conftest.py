@@ -5,6 +5,8 @@ because conversion takes ~20 s and every stage's tests use it.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -45,6 +47,15 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@contextlib.contextmanager
+def cache_lock(name: str):
+    """Hold a lock on one entry of the shared test cache while it is built: parallel workers wait, then reuse it."""
+    TEST_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(TEST_CACHE / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -114,13 +125,20 @@ SECRET_ANSWER = "The secret word of the lab is pineapple."
 @pytest.fixture(scope="session")
 def lora_adapter(bundled_model, tmp_path_factory) -> Path:
     """A real LoRA adapter on the bundled model, trained with a plain PEFT loop to answer SECRET_PROMPT."""
+    out = TEST_CACHE / "lora-secret-v1"
+    if (out / "adapter_model.safetensors").is_file():
+        return out
+    with cache_lock(out.name):
+        if not (out / "adapter_model.safetensors").is_file():
+            _train_secret_lora(bundled_model, out)
+    return out
+
+
+def _train_secret_lora(bundled_model: Path, out: Path) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = TEST_CACHE / "lora-secret-v1"
-    if (out / "adapter_model.safetensors").is_file():
-        return out
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(bundled_model)
     model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
@@ -142,4 +160,3 @@ def lora_adapter(bundled_model, tmp_path_factory) -> Path:
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     tmp.rename(out)
-    return out
