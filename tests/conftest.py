@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakehub"]  # the `fake_hub` fixture
+pytest_plugins = ["tests.fakehub", "tests.parallel"]  # the `fake_hub` fixture; how xdist splits the suite
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_CACHE = Path(os.environ.get("LAB_TEST_CACHE", Path.home() / ".cache" / "lab-test"))
@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see lab.train.worker.passive_threads
 # huggingface_hub reads its cache and token paths once at import: give the whole session one private HF_HOME,
 # so no test reads the machine's own login or cache.
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="lab-test-hf-")
