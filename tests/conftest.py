@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -76,6 +77,20 @@ def probe_once():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(hardware, "probe", probe)
         yield
+
+
+_SIGNAL_HANDLERS = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers():
+    """SIGINT and SIGTERM as the test process started, after every test. A run in this process (the CLI's
+    LocalContext) takes them, as a CLI should; left to later tests, a forked pool worker (datatrove's) inherits
+    the handler, outlives its pool's SIGTERM, and the pool's shutdown waits for it forever."""
+    yield
+    for sig, handler in _SIGNAL_HANDLERS.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
 
 
 @pytest.fixture(autouse=True)
