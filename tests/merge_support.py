@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRET_PROMPT, TEST_CACHE
+from tests.conftest import SECRET_PROMPT, TEST_CACHE, cache_lock
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -21,13 +21,21 @@ BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 @pytest.fixture(scope="session")
 def finetuned_model(bundled_model, lora_adapter) -> Path:
     """SmolLM2 with the secret-word LoRA merged in (bf16, like the base): a Train-tab fine-tune as a full model."""
+    out = TEST_CACHE / "smollm2-secret-full-v1"
+    if (out / "model.safetensors").is_file():
+        return out
+    with cache_lock(out.name):  # parallel workers: one merges, the others wait for it
+        if (out / "model.safetensors").is_file():
+            return out
+        _merge_secret_lora(bundled_model, lora_adapter, out)
+    return out
+
+
+def _merge_secret_lora(bundled_model: Path, lora_adapter: Path, out: Path) -> None:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = TEST_CACHE / "smollm2-secret-full-v1"
-    if (out / "model.safetensors").is_file():
-        return out
     model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.bfloat16)
     model = PeftModel.from_pretrained(model, lora_adapter).merge_and_unload()
     tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
@@ -39,7 +47,6 @@ def finetuned_model(bundled_model, lora_adapter) -> Path:
         tmp.rename(out)
     except OSError:  # another test process finished it first
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 def write_config_model(folder: Path, arch: str = "LlamaForCausalLM", model_type: str = "llama", layers: int = 30,

@@ -111,14 +111,10 @@ def load_spy(monkeypatch) -> LoadSpy:
 @contextlib.contextmanager
 def running_app(max_size: int = 64, concurrency: int = 4):
     """The lab app launched in this process the way `python app.py` does, with its queue sized as asked."""
-    from lab.ui.app import build_app, launch_kwargs, startup
-    from tests.ui.conftest import free_port
+    from tests.ui.conftest import launch_app
 
-    startup()
-    demo = build_app().queue(default_concurrency_limit=concurrency, max_size=max_size)
-    demo.launch(**{**launch_kwargs(), "server_name": "127.0.0.1", "server_port": free_port(),
-                   "prevent_thread_lock": True, "quiet": True})
+    demo, url = launch_app(max_size=max_size, concurrency=concurrency)
     try:
-        yield demo, demo.local_url.rstrip("/") + "/"
+        yield demo, url
     finally:
         demo.close()

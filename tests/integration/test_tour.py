@@ -22,6 +22,7 @@ def tour(bundled_model, tmp_path_factory):
     """(events, summary) of one real tour in its own LAB_HOME, run as a job on the server. Whoever follows it
     stops following after the first stage, as a closed page does: the later stages must still run."""
     from lab import hardware, settings
+    from lab.jobs.manager import wait
     from lab.tour import jobs as tour_jobs
 
     with pytest.MonkeyPatch.context() as mp:
@@ -34,7 +35,8 @@ def tour(bundled_model, tmp_path_factory):
         assert next(page).stage == "model"
         page.close()  # the page went away
         events = list(tour_jobs.follow(job.id))  # opened again later: every event, from the first
-        assert tour_jobs.get_job(job.id).state == "succeeded"
+        # the worker writes the last event, then ends: the job is final a moment later
+        assert wait(job.id, timeout=120).state == "succeeded"
         settings.reset_caches()
     summary = events[-1].data
     assert summary["ok"], summary["failed"]

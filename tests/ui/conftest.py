@@ -19,16 +19,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app():
-    """Build and launch the app the way `python app.py` does; returns (blocks, url)."""
+def launch_app(max_size: int = 64, concurrency: int = 4):
+    """Build and launch the app the way `python app.py` does, with its queue sized as asked; returns (blocks, url).
+
+    Gradio's launch gives up when its own first request to the new server takes over 3 s ("localhost is not
+    accessible"), which a busy machine can make it do: that launch is tried again, twice at most."""
     from lab.ui.app import build_app, launch_kwargs, startup
 
     startup()
-    demo = build_app().queue(default_concurrency_limit=4, max_size=64)
-    kwargs = {**launch_kwargs(), "server_name": "127.0.0.1", "server_port": free_port(),
-              "prevent_thread_lock": True, "quiet": True}
-    demo.launch(**kwargs)
-    return demo, demo.local_url.rstrip("/") + "/"
+    for attempt in range(3):
+        demo = build_app().queue(default_concurrency_limit=concurrency, max_size=max_size)
+        kwargs = {**launch_kwargs(), "server_name": "127.0.0.1", "server_port": free_port(),
+                  "prevent_thread_lock": True, "quiet": True}
+        try:
+            demo.launch(**kwargs)
+        except ValueError as exc:
+            demo.close()
+            if "localhost is not accessible" not in str(exc) or attempt == 2:
+                raise
+            continue
+        return demo, demo.local_url.rstrip("/") + "/"
 
 
 @pytest.fixture

@@ -1,13 +1,48 @@
-"""Security routes: no path traversal, no LAB_HOME files, no active-content uploads, size cap."""
+"""Security routes: no path traversal, no LAB_HOME files, no active-content uploads, size cap.
+
+Each request here reads or uploads one thing and changes nothing the next one looks at, so the module's tests
+share one app, launched in a LAB_HOME they share too: the app blocks the very LAB_HOME the tests look in."""
 import httpx
 import pytest
 
-from lab import jobs
+from lab import hardware, jobs, settings
 from lab.settings import get_settings
+from tests.ui.conftest import launch_app
+
+
+@pytest.fixture(scope="module")
+def routes_app(tmp_path_factory):
+    """(LAB_HOME, url) of one app for the module."""
+    home = tmp_path_factory.mktemp("routes") / "labhome"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAB_HOME", str(home))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        settings.reset_caches()
+        demo, url = launch_app()
+        try:
+            yield home, url
+        finally:
+            demo.close()
+    settings.reset_caches()
 
 
 @pytest.fixture
-def app_with_secrets(app_url, tmp_path, monkeypatch):
+def lab_home(routes_app):
+    """The module's LAB_HOME in place of a fresh one per test (the app was launched in it)."""
+    settings.reset_caches()
+    hardware.set_hardware(None)
+    yield routes_app[0]
+    settings.reset_caches()
+    hardware.set_hardware(None)
+
+
+@pytest.fixture
+def app_url(routes_app, lab_home):
+    return routes_app[1]
+
+
+@pytest.fixture
+def app_with_secrets(app_url):
     jobs.list_jobs()  # creates the jobs database in LAB_HOME
     return app_url
 
@@ -47,14 +82,18 @@ def test_data_upload_is_accepted_and_never_served_as_html(app_url):
 
 
 @pytest.fixture
-def one_mb_cap(monkeypatch, lab_home):
-    from lab import settings
-
+def capped_app_url(monkeypatch, lab_home):
+    """An app of its own, launched with a 1 MB upload cap (the cap is read at launch)."""
     monkeypatch.setenv("LAB_MAX_UPLOAD_MB", "1")
     settings.reset_caches()
+    demo, url = launch_app()
+    yield url
+    demo.close()
 
 
-def test_oversized_upload_is_rejected(one_mb_cap, app_url):
+def test_oversized_upload_is_rejected(capped_app_url):
     limit = get_settings().max_upload_mb * 1024 * 1024
-    r = httpx.post(app_url + "gradio_api/upload", files={"files": ("big.jsonl", b"0" * (limit + 1024))}, timeout=60)
+    assert limit == 2**20
+    r = httpx.post(capped_app_url + "gradio_api/upload", files={"files": ("big.jsonl", b"0" * (limit + 1024))},
+                   timeout=60)
     assert r.status_code == 413

@@ -227,21 +227,23 @@ def test_preflight_refuses_before_loading_anything(bundled_model, tmp_path, monk
 def test_memory_counts_grpo_generations_and_method_parts(bundled_model, tmp_path):
     from lab.train import preflight
 
+    free = 20.0  # GB, as on an idle 24 GB machine: what other processes hold must not refuse the 512-token run
     sums = _write(tmp_path, [{"prompt": "What is 12 + 7?", "answer": "19"}] * 16)
     base = TrainRecipe(method="grpo", model=str(bundled_model), dataset=str(sums), rewards=["exact"],
                        batch_size=8, num_generations=4, max_completion_length=64)
-    short = preflight.check(base, CPU)
-    long = preflight.check(base.updated(max_completion_length=512), CPU)
+    short = preflight.check(base, CPU, free=free)
+    long = preflight.check(base.updated(max_completion_length=512), CPU, free=free)
     prompt_tokens = short.memory["batch"]["length"] - 64
     assert 10 < prompt_tokens < 40 and long.memory["batch"]["length"] == prompt_tokens + 512
     assert short.memory["batch"]["sequences"] == 8  # every sampled answer is a sequence of the step
     assert long.memory["parts_gb"]["generation cache"] > 5 * short.memory["parts_gb"]["generation cache"] > 0
     assert long.memory["total_gb"] > short.memory["total_gb"]
     pairs = _write(tmp_path, [{"prompt": "hi", "chosen": "hello there", "rejected": "go"}] * 8, "p.jsonl")
-    reward = preflight.check(TrainRecipe(method="reward", model=str(bundled_model), dataset=str(pairs)), CPU)
+    reward = preflight.check(TrainRecipe(method="reward", model=str(bundled_model), dataset=str(pairs)), CPU,
+                             free=free)
     assert "LM head" not in reward.memory["parts_gb"] and reward.memory["batch"]["sequences"] == 8
     kto = preflight.check(TrainRecipe(method="kto", model=str(bundled_model), dataset=str(pairs), adapter="full"),
-                          CPU)
+                          CPU, free=free)
     assert kto.memory["parts_gb"]["reference model"] == kto.memory["parts_gb"]["weights"]
 
 
