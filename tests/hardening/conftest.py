@@ -71,6 +71,7 @@ def _spy_classmethod(mp, cls, name: str, record) -> None:
 
 
 def _spy_function(mp, owner, name: str, record) -> None:
+    """Spy on owner.name, and on every lab module that imported that same function at its top."""
     func = getattr(owner, name)
 
     @functools.wraps(func)
@@ -79,6 +80,9 @@ def _spy_function(mp, owner, name: str, record) -> None:
         return func(*args, **kwargs)
 
     mp.setattr(owner, name, spy)
+    for module in [m for n, m in list(sys.modules.items()) if n == "lab" or n.startswith("lab.")]:
+        if module is not owner and getattr(module, name, None) is func:
+            mp.setattr(module, name, spy)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ def space(tmp_path_factory):
     tokens = {VISITOR: hub.add_user(VISITOR), OTHER: hub.add_user(OTHER)}
     hub.seed("acme/rows", files={"data/train.jsonl": b'{"instruction": "Hi?", "input": "", "output": "Hello."}\n'},
              repo_type="dataset")
+    hub.seed("acme/reward", files={"config.json": b'{"model_type": "llama"}'})  # visible to all; never loads
     with space_app(scratch, demo=False, hub=hub) as (_app, url):
         yield hub, url, tokens
     hub.stop()
@@ -64,10 +65,10 @@ def test_a_visitors_data_job_is_theirs(space, tmp_path, lab_home, online):
     _, url, _ = space
     client = _client(url, VISITOR)
     recipe = yaml.safe_load(_load(client, write_rows(tmp_path / "mine.jsonl")))
-    recipe["steps"] = [{"type": "reward", "model": "acme/no-such-reward", "top_percent": 50}]  # a model: a job
+    recipe["steps"] = [{"type": "reward", "model": "acme/reward", "top_percent": 50}]  # a model: a job
     out = client.predict(recipe=yaml.safe_dump(recipe), api_name="/data_run")
     job = jobs.get_job(out[1])
-    jobs.cancel(job.id)  # its model does not exist; nothing more to see
+    jobs.cancel(job.id)  # its model has no weights; nothing more to see
     assert job.owner == VISITOR and str(lab_home) not in job.recipe and "upload:" in job.recipe
 
 
