@@ -9,6 +9,9 @@ on one worker. Some files share a unit, run by one worker in collection order:
            GRPO's generation): one worker runs them one after another, so no two of them add up on a 24 GB
            machine (a worker's tree measured up to ~10 GB with them, ~6 GB without).
 
+The hostile sweep (tests/security/test_hostile_sweep.py) is split in two units by its own marks: the Space's
+callers on one worker, the demo's on the other.
+
 The units that take a minute or more start first (LONG), so that no worker is left running one of them at the
 end while the other has nothing to do. `python -m pytest -n 0` runs everything in one process, in file order.
 """
@@ -25,7 +28,7 @@ GROUPS = {
 }
 
 # Longest first (measured on a 2-core machine); a file not listed starts after these, in file order.
-LONG = ("memory", "browser", "tests/integration/test_tour.py", "tests/integration/test_train.py",
+LONG = ("sweep-space", "memory", "sweep-demo", "browser", "tests/integration/test_tour.py", "tests/integration/test_train.py",
         "tests/integration/test_export.py", "tests/hardening/test_demo_space.py", "tests/integration/test_eval.py",
         "tests/hardening/test_load.py", "tests/hardening/test_unsafe_loading.py", "tests/integration/test_train_hub.py",
         "tests/hardening/test_token_hygiene.py", "tests/integration/test_eval_loop.py", "tests/ui/test_chat_ui.py",

@@ -151,7 +151,10 @@ def _call(app, headers: dict | None, index: int, data: list) -> str:
     return "\n".join(out)
 
 
-@pytest.mark.parametrize("mode,who", [("demo", None), ("space", "bob"), ("space", "tester")])
+@pytest.mark.parametrize("mode,who", [  # the demo's app and the Space's are built on different workers
+    pytest.param("demo", None, marks=pytest.mark.xdist_group("sweep-demo")),
+    pytest.param("space", "bob", marks=pytest.mark.xdist_group("sweep-space")),
+    pytest.param("space", "tester", marks=pytest.mark.xdist_group("sweep-space"))])
 def test_hostile_values_in_every_event_read_nothing_leak_nothing(request, mode, who, tmp_path, monkeypatch,
                                                                   attacker, online):
     from lab.settings import get_settings
