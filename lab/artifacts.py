@@ -16,6 +16,7 @@ import yaml
 
 from lab.cards import shown_ref, write_card
 from lab.errors import LabError
+from lab.repo_id import split_revision
 from lab.settings import DEFAULT_MODEL, bundled_folder, get_settings, is_bundled
 from lab.yamlio import recipe_text
 
@@ -48,7 +49,8 @@ def _known_license(ref: str) -> str:
     try:
         from huggingface_hub import try_to_load_from_cache  # heavy: huggingface_hub
 
-        cached = try_to_load_from_cache(ref, "README.md")
+        repo_id, revision = split_revision(ref)  # org/name@REV: that revision's card
+        cached = try_to_load_from_cache(repo_id, "README.md", revision=revision)
     except Exception:  # not a repo id
         return ""
     return _card_license(Path(cached).parent) if isinstance(cached, str) else ""

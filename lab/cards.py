@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from lab.repo_id import is_hub_id
+from lab.repo_id import is_hub_id, is_pinned_id
 
 _KIND_TAGS = {"adapter": ["peft"], "merge": ["merge", "mergekit"], "votes": ["preference", "arena"], "gguf": ["gguf"]}
 DATA_KINDS = ("dataset", "votes")
@@ -81,10 +81,19 @@ def public_recipe_text(text: str) -> str:
     return text
 
 
+def _hub_model(ref: str) -> str | None:
+    """The repo id a card's base_model takes for a parent: a Hub id as it is, org/name@REV as org/name (the Hub
+    accepts no revision there; the lineage text keeps it), nothing for a local one."""
+    if is_pinned_id(ref):
+        return ref.partition("@")[0]
+    return ref if is_hub_id(ref) else None
+
+
 def card_metadata(manifest: dict) -> dict:
     """The card's YAML: base_model and datasets list Hub ids only (a local parent is named in the lineage text)."""
     parents = manifest.get("parents", [])
-    models = [p["ref"] for p in parents if p.get("kind") in ("model", "adapter", "merge") and is_hub_id(p["ref"])]
+    models = list(dict.fromkeys(_hub_model(p["ref"]) for p in parents if p.get("kind") in ("model", "adapter", "merge")
+                                and _hub_model(p["ref"])))
     datasets = [p["ref"] for p in parents if p.get("kind") in ("dataset", "votes") and is_hub_id(p["ref"])]
     tags = ["lab", *_KIND_TAGS.get(manifest.get("kind", ""), []), *derived_tags(manifest), *manifest.get("tags", [])]
     meta = {"license": manifest.get("license") or "unknown", "tags": list(dict.fromkeys(tags))}

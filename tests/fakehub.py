@@ -2,6 +2,7 @@
 
     hub = FakeHub(tmp_dir).start()       # hub.url, hub.token (valid for user hub.user)
     hub.seed("acme/smol", folder=...)    # seed a repo from a folder, or files={"model.bin": b"..."}
+    hub.seed_revision("acme/smol", "v1", files={...})  # a branch or tag with files of its own (the seed is main)
     hub.fail("lfs_put")                  # the next LFS upload fails midway (also: create, preupload, commit,
                                          # and the reads: tree, resolve)
     hub.files("tester/x"), hub.meta("tester/x"), hub.exists("tester/x"), hub.jobs, hub.requests
@@ -109,6 +110,11 @@ class FakeHub:
         for name, data in (files or {}).items():
             self.store.add_file(repo_type, repo_id, name, data=data)
         return repo_id
+
+    def seed_revision(self, repo_id: str, name: str, files: dict[str, bytes], repo_type: str = "model") -> str:
+        """A branch or tag of a seeded repo with its own files (the repo's files stay main); its commit sha. Once a
+        repo has one, a revision it lacks gets the Hub's RevisionNotFound."""
+        return self.store.add_revision(repo_type, repo_id, name, files)
 
     def exists(self, repo_id: str, repo_type: str = "model") -> bool:
         return self.store.meta(repo_type, repo_id) is not None

@@ -1,8 +1,9 @@
 """The fake Hub's HTTP routes: what huggingface_hub 2.4 calls, answered the way the real Hub answers.
 
 Routes: whoami, model/dataset search (filters, sort, `Link` pagination), repo info, tree, resolve (HEAD/GET with
-X-Repo-Commit, ETag, X-Linked-Etag/Size, Range), repo create/delete/settings, validate-yaml, preupload,
-LFS batch + PUT, commit (NDJSON), the Jobs API, and sign-in (OpenID, tests/fakehub_oauth.py).
+X-Repo-Commit, ETag, X-Linked-Etag/Size, Range; info, tree and resolve at main or a seeded branch or tag), repo
+create/delete/settings, validate-yaml, preupload, LFS batch + PUT, commit (NDJSON), the Jobs API, and sign-in
+(OpenID, tests/fakehub_oauth.py).
 """
 from __future__ import annotations
 
@@ -205,24 +206,32 @@ class Handler(UploadRoutes, JobRoutes, OAuthRoutes, BaseHTTPRequestHandler):
             headers["Link"] = f'<{self.hub.url}/api/{kind}?{urlencode(nxt, doseq=True)}>; rel="next"'
         self.send_json(page, headers=headers)
 
+    def at(self, kind, rid, meta, rev):  # a revision's tree (Store.at); the Hub's RevisionNotFound if it has none
+        if (found := self.hub.store.at(_type(kind), rid, meta, rev)) is None:
+            raise HubError(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        return found
+
     def r_info(self, kind, rid, rev=None):
-        self.send_json(self.hub.store.info(self.repo(kind, rid)))
+        self.at(kind, rid, meta := self.repo(kind, rid), rev)
+        self.send_json(self.hub.store.info(meta, rev))
 
     def r_tree(self, kind, rid, rev, path=None):
         self.inject("tree")
         meta = self.repo(kind, rid)
-        self.send_json(self.hub.store.tree(_type(kind), rid, meta, path or ""))
+        self.at(kind, rid, meta, rev)
+        self.send_json(self.hub.store.tree(_type(kind), rid, meta, path or "", rev))
 
     # ---- files
     def r_resolve(self, kind, rid, rev, path):
         self.inject("resolve")
         meta = self.repo(kind, rid)
-        file = self.hub.store.files(_type(kind), rid) / path
-        commit = {"X-Repo-Commit": meta["sha"]}
+        base, lfs_map, sha = self.at(kind, rid, meta, rev)
+        file = base / path
+        commit = {"X-Repo-Commit": sha}
         if not file.is_file():
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", commit)
         size = file.stat().st_size
-        lfs = meta["lfs"].get(path)
+        lfs = lfs_map.get(path)
         etag = lfs["oid"] if lfs else git_sha1(file.read_bytes())
         headers = {**commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
         if lfs:

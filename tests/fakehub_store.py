@@ -1,6 +1,7 @@
 """The fake Hub's storage: repos on disk (files/ + meta.json), an LFS object store, and what the API returns.
 
-Layout under root: repos/<type>/<owner>/<name>/{meta.json, files/...}; lfs/<sha256>.
+Layout under root: repos/<type>/<owner>/<name>/{meta.json, files/..., revisions/<sha>/...}; lfs/<sha256>.
+files/ is the main branch; a branch or tag seeded with add_revision has its own tree under revisions/.
 Large files are hardlinked (copied across filesystems), so seeding a 260 MB model costs one sha256.
 """
 from __future__ import annotations
@@ -60,6 +61,10 @@ def link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+def _listing(base: Path) -> list[str]:
+    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
 
 
 def card_data(files: Path) -> dict:
@@ -161,21 +166,47 @@ class Store:
             self.save_meta(repo_type, repo_id, meta)
 
     def list_files(self, repo_type: str, repo_id: str) -> list[str]:
-        base = self.files(repo_type, repo_id)
-        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+        return _listing(self.files(repo_type, repo_id))
 
-    def entry(self, repo_type: str, repo_id: str, path: str, meta: dict) -> dict:
-        """A tree entry (list_repo_tree format)."""
-        file = self.files(repo_type, repo_id) / path
+    # ---- revisions
+    def add_revision(self, repo_type: str, repo_id: str, name: str, files: dict[str, bytes]) -> str:
+        """A branch or tag `name` holding exactly these files, at a commit of its own; returns the commit sha."""
+        with self.lock:
+            meta, sha = self.meta(repo_type, repo_id), new_sha()
+            base, lfs = self.repo_root(repo_type, repo_id) / "revisions" / sha, {}
+            for path, data in files.items():
+                (base / path).parent.mkdir(parents=True, exist_ok=True)
+                (base / path).write_bytes(data)
+                if is_lfs(path, len(data), data[:512]):
+                    lfs[path] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            meta.setdefault("revisions", {})[name] = {"sha": sha, "lfs": lfs}
+            self.save_meta(repo_type, repo_id, meta)
+            return sha
+
+    def at(self, repo_type: str, repo_id: str, meta: dict, rev: str | None) -> tuple[Path, dict, str] | None:
+        """(files folder, LFS entries, commit sha) of a revision: main (by name or sha), or a seeded branch or tag
+        (by name or sha); None when the repo has no such revision. A repo without seeded revisions answers every
+        revision with main."""
+        revisions = meta.get("revisions") or {}
+        if rev in (None, "main", meta["sha"]) or not revisions:
+            return self.files(repo_type, repo_id), meta["lfs"], meta["sha"]
+        for name, r in revisions.items():
+            if rev in (name, r["sha"]):
+                return self.repo_root(repo_type, repo_id) / "revisions" / r["sha"], r["lfs"], r["sha"]
+        return None
+
+    def entry(self, base: Path, path: str, lfs_map: dict) -> dict:
+        """A tree entry (list_repo_tree format) of the file `path` in the tree at `base`."""
+        file = base / path
         size = file.stat().st_size
-        lfs = meta["lfs"].get(path)
+        lfs = lfs_map.get(path)
         if lfs:
             return {"type": "file", "path": path, "size": size, "oid": lfs["oid"][:40],
                     "lfs": {"oid": lfs["oid"], "size": lfs["size"], "pointerSize": 134}}
         return {"type": "file", "path": path, "size": size, "oid": git_sha1(file.read_bytes())}
 
-    def tree(self, repo_type: str, repo_id: str, meta: dict, under: str = "") -> list[dict]:
-        base = self.files(repo_type, repo_id)
+    def tree(self, repo_type: str, repo_id: str, meta: dict, under: str = "", rev: str | None = None) -> list[dict]:
+        base, lfs_map, _ = self.at(repo_type, repo_id, meta, rev)
         out = []
         for p in sorted(base.rglob("*")):
             rel = str(p.relative_to(base))
@@ -184,13 +215,13 @@ class Store:
             if p.is_dir():
                 out.append({"type": "directory", "path": rel, "oid": hashlib.sha1(rel.encode()).hexdigest()})
             else:
-                out.append(self.entry(repo_type, repo_id, rel, meta))
+                out.append(self.entry(base, rel, lfs_map))
         return out
 
     # ---- what info endpoints return
-    def info(self, meta: dict) -> dict:
+    def info(self, meta: dict, rev: str | None = None) -> dict:
         repo_type, repo_id = meta["type"], meta["id"]
-        files = self.files(repo_type, repo_id)
+        files, _, sha = self.at(repo_type, repo_id, meta, rev)
         card = card_data(files)
         config = {}
         if (files / "config.json").is_file():
@@ -207,8 +238,8 @@ class Store:
         tags += [t for t in (library, config.get("model_type"), pipeline) if t]
         if card.get("license"):
             tags.append(f"license:{card['license']}")
-        siblings = [{"rfilename": p, "size": (files / p).stat().st_size} for p in self.list_files(repo_type, repo_id)]
-        out = {"id": repo_id, "_id": meta["sha"][:24], "author": repo_id.split("/")[0], "sha": meta["sha"],
+        siblings = [{"rfilename": p, "size": (files / p).stat().st_size} for p in _listing(files)]
+        out = {"id": repo_id, "_id": meta["sha"][:24], "author": repo_id.split("/")[0], "sha": sha,
                "private": meta["private"], "gated": False, "disabled": False, "downloads": meta["downloads"],
                "likes": meta["likes"], "trendingScore": meta["trendingScore"], "tags": list(dict.fromkeys(tags)),
                "createdAt": meta["createdAt"], "lastModified": meta["lastModified"], "cardData": card or None,

@@ -13,6 +13,7 @@ from lab.artifacts import parent_entry
 from lab.errors import LabError
 from lab.models import ref as model_ref
 from lab.models.resolve import config_folder as folder_of, resolve
+from lab.repo_id import split_revision
 
 
 @dataclass
@@ -23,7 +24,11 @@ class Source:
 
     @property
     def name(self) -> str:
-        return (self.adapter or Path(self.model.rstrip("/"))).name
+        if self.adapter is not None:
+            return self.adapter.name
+        repo, revision = split_revision(self.model)  # org/name@REV: name-REV, a plain folder and file name
+        stem = Path(repo.rstrip("/")).name
+        return f"{stem}-{revision.replace('/', '-')}" if revision else stem
 
     def parents(self) -> list[dict]:
         if self.adapter is None:

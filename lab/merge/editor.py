@@ -22,6 +22,7 @@ from lab.merge.pictures import curves_figure, layer_map_figure
 from lab.merge.preflight import preflight
 from lab.merge.recipe import AnyRecipe, MergeRecipe, check_with_mergekit, load_recipe
 from lab.merge.refs import check_chat_template, check_refs
+from lab.models.ref import named_base
 from lab.models.usable import artifact_value, model_artifacts, model_for
 from lab.settings import DEFAULT_MODEL, get_settings
 from lab.shown import for_visitor, scrub
@@ -121,7 +122,7 @@ def merge_ref(ref: str, caller: Caller | None = None) -> str:
         folder = Path(mref.base)  # a local folder this caller may use
     if folder.is_dir() and (folder / "adapter_config.json").is_file() and not (folder / "config.json").is_file():
         cfg = json.loads((folder / "adapter_config.json").read_text())
-        base = read_manifest(folder).get("base_model_path") or cfg.get("base_model_name_or_path") or DEFAULT_MODEL
+        base = read_manifest(folder).get("base_model_path") or named_base(cfg) or DEFAULT_MODEL
         if caller is not None and get_settings().on_space:
             return f"{scrub(str(base))}+{folder.name if _is_artifact(folder) else text}"
         return f"{base}+{folder}"

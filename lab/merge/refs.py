@@ -14,9 +14,10 @@ from lab.artifacts import _card_license, read_manifest
 from lab.errors import LabError
 from lab.models import bundled
 from lab.models.info import estimate_params, human_params, info_from_folder, read_config, tensor_sizes
-from lab.models.ref import parse
+from lab.models.ref import named_base, parse
 from lab.models.resolve import config_folder, resolve
 from lab.models.usable import model_for
+from lab.repo_id import split_revision
 from lab.settings import bundled_folder, is_bundled, is_offline
 
 DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "f16": 2, "float16": 2, "f32": 4, "float32": 4, "f64": 8, "float64": 8}
@@ -118,7 +119,9 @@ def _local_weights(model: str) -> Path | None:
     try:
         from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
-        snap = Path(snapshot_download(model, allow_patterns=["config.json", "*.safetensors"], local_files_only=True))
+        repo_id, revision = split_revision(model)  # org/name@REV: that revision's snapshot only
+        snap = Path(snapshot_download(repo_id, revision=revision, allow_patterns=["config.json", "*.safetensors"],
+                                      local_files_only=True))
         return snap if any(snap.glob("*.safetensors")) else None
     except Exception:
         return None
@@ -130,7 +133,8 @@ def _hub_safetensors(model: str, token: str | None) -> bool | None:
     from huggingface_hub import HfApi  # heavy: huggingface_hub
 
     try:
-        files = HfApi(token=token or False).list_repo_files(model)
+        repo_id, revision = split_revision(model)
+        files = HfApi(token=token or False).list_repo_files(repo_id, revision=revision)
     except Exception:
         return None
     return any(f.endswith(".safetensors") for f in files)
@@ -179,7 +183,7 @@ def _adapter_base(adapter: str, field_name: str) -> str:
     if not (folder / "adapter_model.safetensors").is_file():
         raise LabError(f"The adapter {adapter!r} has no adapter_model.safetensors.",
                        "Save the adapter with safetensors (PEFT's default).", field_name)
-    return json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
+    return named_base(json.loads((folder / "adapter_config.json").read_text()))
 
 
 def facts(ref: str, token: str | None = None, field_name: str = "model") -> Facts:

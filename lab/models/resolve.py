@@ -2,6 +2,8 @@
 
 Order: a local folder; the HF cache; the bundled default (offline or not on the Hub); a Hub download.
 Downloads take config, tokenizer and *.safetensors only; `.bin`-only repos are refused.
+A Hub id pinned to a revision (org/name@REV, lab.models.ref) is split here: the cache and the Hub are asked for that
+revision only, and the revision is checked before any request; the main branch's copy is never taken for it.
 `trust_remote_code` is never turned on anywhere in the lab.
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.models import bundled
 from lab.models.ref import local_folder, shown
-from lab.repo_id import is_repo_id
+from lab.repo_id import is_repo_id, split_revision
 from lab.settings import BUNDLED_IDS, bundled_folder, get_settings, is_bundled, is_offline
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
@@ -31,11 +33,11 @@ def _local(ref: str) -> Path | None:
     return path
 
 
-def _cached(repo_id: str, patterns: list[str]) -> Path | None:
+def _cached(repo_id: str, patterns: list[str], revision: str | None = None) -> Path | None:
     from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
     try:
-        path = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+        path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=True))
     except Exception:
         return None
     return path if (path / "config.json").is_file() else None
@@ -64,12 +66,16 @@ def _check_repo_id(ref: str) -> None:
                        "Give an existing folder or a Hub model id.", "model")
 
 
-def _hub_files(repo_id: str, token: str | None) -> list[str]:
+def _hub_files(repo_id: str, token: str | None, revision: str | None = None) -> list[str]:
     from huggingface_hub import HfApi  # heavy: huggingface_hub
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError  # heavy: huggingface_hub
+    from huggingface_hub.errors import RevisionNotFoundError  # heavy: huggingface_hub
 
     try:
-        return HfApi(token=token or False).list_repo_files(repo_id)
+        return HfApi(token=token or False).list_repo_files(repo_id, revision=revision)
+    except RevisionNotFoundError:
+        raise LabError(f"{repo_id} has no revision {revision!r} on the Hub.",
+                       "Check the branch, tag or commit sha after the '@'.", "model") from None
     except GatedRepoError:
         raise LabError(f"{repo_id} is gated.", "Accept its terms on the Hub and sign in.", "model") from None
     except RepositoryNotFoundError:
@@ -102,13 +108,14 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
     ref = (ref or "").strip()
     if not ref:
         raise LabError("No model given.", "Enter a Hub id, a local folder, or pick the default model.", "model")
+    repo_id, revision = split_revision(ref)  # a pinned id is the Hub's: no folder, no bundled copy
     local = _local(ref)
     if local is not None:
         return local
     if is_bundled(ref) and bundled.is_converted():
         return bundled_folder()
-    _check_repo_id(ref)
-    cached = _cached(ref, CONFIG_PATTERNS + WEIGHT_PATTERNS)
+    _check_repo_id(repo_id)
+    cached = _cached(repo_id, CONFIG_PATTERNS + WEIGHT_PATTERNS, revision)
     if cached is not None and any(cached.glob("*.safetensors")):
         return cached
     if is_bundled(ref) and bundled.gguf_path() is not None:
@@ -118,28 +125,30 @@ def resolve(ref: str, token: str | None = None, log=print) -> Path:
         raise _offline_error(ref)
     from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
-    check_safetensors(ref, _hub_files(ref, token))
+    check_safetensors(ref, _hub_files(repo_id, token, revision))
     log(f"Downloading {ref} (config, tokenizer, safetensors only)…")
-    return Path(snapshot_download(ref, allow_patterns=CONFIG_PATTERNS + WEIGHT_PATTERNS, token=token or False))
+    return Path(snapshot_download(repo_id, revision=revision, allow_patterns=CONFIG_PATTERNS + WEIGHT_PATTERNS,
+                                  token=token or False))
 
 
 def config_folder(ref: str, token: str | None = None) -> Path:
     """A folder with config.json (and tokenizer files): a local or cached copy, else config files from the Hub."""
     ref = (ref or "").strip()
+    repo_id, revision = split_revision(ref)
     local = _local(ref) if ref else None
     if local is not None:
         return local
     if is_bundled(ref) and bundled.gguf_path() is not None:
         return bundled.ensure_bundled()
-    _check_repo_id(ref)
-    cached = _cached(ref, CONFIG_PATTERNS)
+    _check_repo_id(repo_id)
+    cached = _cached(repo_id, CONFIG_PATTERNS, revision)
     if cached is not None:
         return cached
     if is_offline():
         raise _offline_error(ref)
     from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
-    files = _hub_files(ref, token)
+    files = _hub_files(repo_id, token, revision)
     if "config.json" not in files:
         raise LabError(f"{ref} has no config.json on the Hub.", "Pick a transformers model repo.", "model")
-    return Path(snapshot_download(ref, allow_patterns=CONFIG_PATTERNS, token=token or False))
+    return Path(snapshot_download(repo_id, revision=revision, allow_patterns=CONFIG_PATTERNS, token=token or False))

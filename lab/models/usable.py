@@ -21,7 +21,7 @@ from lab.hub.client import api, is_unreachable
 from lab.jobs.owners import artifact_owner, visible_artifacts
 from lab.models.ref import ModelRef, parse_for
 from lab.models.resolve import available_offline
-from lab.repo_id import is_repo_id
+from lab.repo_id import is_model_id, is_repo_id, split_revision
 from lab.settings import get_settings, is_bundled, is_offline
 
 SEEN_S = 600  # how long the Hub's "yes, this visitor may read it" is trusted
@@ -35,32 +35,34 @@ def _key(caller: Caller, repo_id: str) -> tuple[str, str]:
     return hashlib.sha256(token.encode()).hexdigest()[:16], repo_id.lower()
 
 
-def check_hub_model(caller: Caller, repo_id: str, field: str = "model") -> None:
-    """Refuse a Hub model this visitor cannot read on the Hub themselves (private, gated, missing)."""
-    if caller.is_owner or not get_settings().on_space or is_bundled(repo_id):
+def check_hub_model(caller: Caller, model_id: str, field: str = "model") -> None:
+    """Refuse a Hub model this visitor cannot read on the Hub themselves (private, gated, missing; pinned to a
+    revision, that revision too). Once the Hub has shown a revision, the repo counts as seen (shown_to)."""
+    if caller.is_owner or not get_settings().on_space or is_bundled(model_id):
         return
-    key = _key(caller, repo_id)
+    repo_id, revision = split_revision(model_id, field)
+    key = _key(caller, model_id)
     with _seen_lock:
         if _seen.get(key, 0) > time.monotonic():
             return
-    refused = LabError(f"{repo_id} is not on the Hub, or it is not yours to read.",
+    refused = LabError(f"{model_id} is not on the Hub, or it is not yours to read.",
                        "Check the id; for a private or gated model, sign in with an account that may read it.", field)
     if is_offline():
-        raise LabError(f"The Hub is not reachable, so {repo_id} cannot be checked.",
+        raise LabError(f"The Hub is not reachable, so {model_id} cannot be checked.",
                        "Pick the bundled model or a model of this lab.", field)
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # heavy: huggingface_hub
 
     try:
-        info = api(caller.hub_token()).model_info(repo_id)
+        info = api(caller.hub_token()).model_info(repo_id, revision=revision)
     except (GatedRepoError, RepositoryNotFoundError):
         raise refused from None
     except HfHubHTTPError as exc:
         if is_unreachable(exc):
-            raise LabError(f"The Hub did not answer for {repo_id}.", "Retry in a moment.", field) from None
+            raise LabError(f"The Hub did not answer for {model_id}.", "Retry in a moment.", field) from None
         raise refused from None
     except Exception as exc:
         if is_unreachable(exc):
-            raise LabError(f"The Hub did not answer for {repo_id}.", "Retry in a moment.", field) from None
+            raise LabError(f"The Hub did not answer for {model_id}.", "Retry in a moment.", field) from None
         raise refused from None
     if getattr(info, "gated", False):  # the card is public; the files need the visitor's accepted terms
         try:
@@ -68,7 +70,7 @@ def check_hub_model(caller: Caller, repo_id: str, field: str = "model") -> None:
         except Exception:
             raise refused from None
     with _seen_lock:
-        _seen[key] = time.monotonic() + SEEN_S
+        _seen[key] = _seen[_key(caller, repo_id)] = time.monotonic() + SEEN_S
 
 
 def _bare(part: str) -> bool:
@@ -95,7 +97,7 @@ def _precheck(caller: Caller, text: str, field: str, ask_hub: bool = True) -> No
     folder of the app get one refusal, so no answer tells what is on the server's disk."""
     parts = [p.strip() for p in (text.rpartition("+")[::2] if "+" in text else ("", text)) if p.strip()]
     for part in parts:
-        if is_repo_id(part):
+        if is_model_id(part):
             if get_settings().demo and not caller.signed_in and not is_bundled(part):
                 raise LabError(f"Loading {part} from the Hub on this demo needs you signed in.",
                                "Sign in with Hugging Face (button at the top), or use the bundled model.", field)
@@ -119,7 +121,7 @@ def model_for(caller: Caller, text, field: str = "model", expand_adapter: bool =
         _precheck(caller, text.strip(), field, ask_hub)
     ref = parse_for(caller, text, field, expand_adapter)
     if ref.base_is_hub and ask_hub:
-        check_hub_model(caller, ref.base, field)
+        check_hub_model(caller, ref.base, field)  # org/name@REV: the Hub is asked for that revision
     return ref
 
 

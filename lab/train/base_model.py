@@ -3,19 +3,19 @@ an adapter artifact's base, and the facts preflight checks (size, maximum length
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from lab.models.info import info_from_folder, read_config
+from lab.models.ref import adapter_base
 from lab.models.resolve import config_folder
 
 
 def model_folders(ref: str, token: str | None = None) -> tuple[Path, Path | None]:
-    """(folder with the base config, adapter folder or None): an adapter artifact trains on top of its base."""
+    """(folder with the base config, adapter folder or None): an adapter artifact trains on top of its base (at the
+    revision its adapter_config.json names, if any)."""
     path = Path(ref).expanduser()
     if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
-        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
-        return config_folder(base, token=token), path
+        return config_folder(adapter_base(path), token=token), path
     return config_folder(ref, token=token), None
 
 

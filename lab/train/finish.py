@@ -14,7 +14,7 @@ from lab.hub import publish
 from lab.jobs.context import read_metrics
 from lab.models import resolve
 from lab.plots import curve_axes, save_curve
-from lab.repo_id import is_repo_id
+from lab.repo_id import is_repo_id, split_revision
 from lab.train import merge_lora, methods
 from lab.train.base_model import model_folders
 from lab.train.recipe import TrainRecipe
@@ -79,12 +79,16 @@ def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log
 
 def _name_base_by_hub_id(folder: Path, model: str) -> None:
     """PEFT names the adapter's base by the folder it was loaded from (an HF cache snapshot for a Hub model).
-    A Hub id names it anywhere (another machine, the Hub, a Space that reads no cache path for a visitor)."""
+    A Hub id names it anywhere (another machine, the Hub, a Space that reads no cache path for a visitor); a pinned
+    base (org/name@REV) is written as PEFT records one: the id, and the revision beside it."""
     config = folder / "adapter_config.json"
-    if not config.is_file() or not is_repo_id(model) or Path(model).expanduser().exists():
+    repo_id, revision = split_revision(model)
+    if not config.is_file() or not is_repo_id(repo_id) or (revision is None and Path(model).expanduser().exists()):
         return
     cfg = json.loads(config.read_text())
-    cfg["base_model_name_or_path"] = model
+    cfg["base_model_name_or_path"] = repo_id
+    if revision is not None:
+        cfg["revision"] = revision
     config.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 

@@ -35,7 +35,8 @@ class TrainRecipe(Recipe):
 
     method: MethodBlock = Field(default_factory=lambda: METHODS[DEFAULT_METHOD].settings(),
                                 description=METHOD_HELP)
-    model: str = Field(DEFAULT_MODEL, description="The base model: a Hub id or a local folder (safetensors). "
+    model: str = Field(DEFAULT_MODEL, description="The base model: a Hub id (org/name, or org/name@REV for a "
+                       "branch, tag or commit) or a local folder (safetensors). "
                        "Smaller models train faster and fit in less memory; larger ones learn more.")
     dataset: str = Field("", description="A Data-tab artifact folder, a data file (.json/.jsonl/.parquet/.csv) "
                          "or a Hub dataset id. Rows are normalized to messages, prompt/completion or "
