@@ -23,11 +23,30 @@ def read_config(folder: Path) -> dict:
         raise LabError(f"{path} is not valid JSON ({exc}).", "Fix or re-download config.json.", "model") from None
 
 
+MAX_HEADER = 100_000_000  # bytes: the safetensors format's own limit on its JSON header
+
+
 def safetensors_header(path: Path) -> dict:
-    """The JSON header of a .safetensors file (names, dtypes, shapes), read without the tensors."""
+    """The JSON header of a .safetensors file (names, dtypes, shapes), read without the tensors. A length field
+    larger than the file (or the format's limit) is refused before anything that size is read."""
+    path = Path(path)
     with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        return json.loads(f.read(n))
+        head = f.read(8)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        if not 0 < n <= min(MAX_HEADER, path.stat().st_size - 8):
+            raise _broken(path)
+        try:
+            header = json.loads(f.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise _broken(path) from None
+    if not isinstance(header, dict):
+        raise _broken(path)
+    return header
+
+
+def _broken(path: Path) -> LabError:
+    return LabError(f"{path.name} is not a valid safetensors file (its header is broken).",
+                    "Re-download or re-save the model with save_pretrained.", "model")
 
 
 def tensor_sizes(folder: Path):
