@@ -10,7 +10,8 @@ import re
 
 from lab.settings import get_settings, upload_cache
 
-_PATH = re.compile(r"(?<![\w:/.~-])(?:file://)?[~/][^\s'\"`<>|,;)\]]*")  # an absolute or home path, not a URL's
+# an absolute or home path (not a URL's, not a lone "/" or "~5 min")
+_PATH = re.compile(r"(?<![\w:/.~-])(?:file://)?(?:~[\w.-]*)?/[^\s'\"`<>|,;)\]]+")
 MAX_CHARS = 600
 
 

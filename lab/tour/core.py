@@ -17,7 +17,8 @@ from typing import ClassVar, Iterator
 
 from pydantic import Field, ValidationError
 
-from lab import eval as lab_eval, jobs, train
+from lab import eval as lab_eval, jobs, train, uploads
+from lab.access import job_caller
 from lab.artifacts import list_artifacts
 from lab.chat import stream
 from lab.chat.prompt import build_messages
@@ -204,7 +205,8 @@ class Tour:
 
     def _eval(self):
         rows = json.loads(Path(self.results["dataset"]["path"]).read_text())
-        path = heldout.write(self.folder, rows)
+        # kept as the tour's owner's upload: on a Space, an eval job reads a visitor's task files only from there
+        path = uploads.store(heldout.write(self.folder, rows), job_caller().key)
         models = [DEFAULT_MODEL, f"{DEFAULT_MODEL}+{self.results['train']['artifact']}",
                   self.results["merge"]["artifact"]]
         job = yield from _wait(lab_eval.submit(heldout.recipe(path, models), title="Tour: evaluate"), "evaluation")
