@@ -7,8 +7,9 @@ distinct shingle of a batch is hashed once, and the permutations run as (num_per
 reduced per row along the contiguous axis. Rows go through in batches, so memory stays bounded (the
 signatures themselves are n × num_perm × 4 bytes: 512 MB for a million rows).
 
-Duplicates follow datasketch's own recipe, in order: a row is a duplicate when an earlier *kept* row shares an
-LSH bucket with it and their estimated Jaccard similarity reaches the threshold; otherwise it is kept.
+Duplicates follow datasketch's own recipe, in order, with one check more: a row is a duplicate when an earlier
+*kept* row shares an LSH bucket with it, their estimated Jaccard similarity reaches the threshold, and so does the
+true Jaccard similarity of their shingle sets (lab.data.dedup_confirm); otherwise it is kept.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from lab.data.dedup_confirm import ShingleSets
 from lab.data.normalize import shingle_words
 from lab.errors import LabError
 
@@ -188,17 +190,21 @@ def _similarity(sig: np.ndarray, rows: np.ndarray, others: np.ndarray) -> np.nda
     return out
 
 
-def near_duplicates(sig: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(dup_of, similarity): the kept row each row duplicates (-1: kept) and their estimated Jaccard.
+def near_duplicates(sig: np.ndarray, threshold: float,
+                    shingles: ShingleSets | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(dup_of, similarity, rejected): the kept row each row duplicates (-1: kept), their similarity, and how many
+    candidate pairs the true-Jaccard check turned down.
 
     Same outcome as querying a datasketch MinHashLSH of the kept rows row by row, verifying candidates with
-    MinHash.jaccard and inserting the row when none reaches the threshold. Fast path: when the earliest row
-    sharing a bucket is kept and similar enough, the row is a duplicate without any lookup.
+    MinHash.jaccard and inserting the row when none reaches the threshold. With `shingles` (the rows' shingle
+    sets), a candidate whose estimate reaches the threshold must also reach it by the true Jaccard of the two
+    sets before the row is dropped; `similarity` is then the true one. Fast path: when the earliest row sharing a
+    bucket is kept and similar enough, the row is a duplicate without any lookup.
     """
     n, num_perm = sig.shape
     dup_of, similarity = np.full(n, -1, dtype=np.int64), np.zeros(n)
     if n < 2:
-        return dup_of, similarity
+        return dup_of, similarity, 0
     bands, r = lsh_params(threshold, num_perm)
     ids, first = _buckets(sig, bands, r)
     rows = np.arange(n)
@@ -208,22 +214,38 @@ def near_duplicates(sig: np.ndarray, threshold: float) -> tuple[np.ndarray, np.n
     members = np.argsort(ids.ravel(), kind="stable")  # rows of each bucket, ascending
     starts = np.searchsorted(ids.ravel()[members], np.arange(bands * n + 1))
     members //= bands
-    kept = np.ones(n, dtype=bool)
+    if shingles is not None:  # every row in a bucket with another: the only rows a candidate pair can name
+        shingles.prepare(np.flatnonzero((np.diff(starts)[ids] > 1).any(axis=1)))
+    confirm = shingles.jaccard if shingles is not None else (lambda i, k: 1.0)
+    kept, rejected = np.ones(n, dtype=bool), 0
     for i, m, s in zip(todo.tolist(), mate[todo].tolist(), mate_sim.tolist()):
+        tried = -1
         if kept[m] and s >= threshold:
-            kept[i], dup_of[i], similarity[i] = False, m, s
-            continue
+            true = confirm(i, m)
+            if true >= threshold:
+                kept[i], dup_of[i], similarity[i] = False, m, (s if shingles is None else true)
+                continue
+            rejected, tried = rejected + 1, m
         cands = np.unique(np.concatenate([members[starts[k]:starts[k + 1]] for k in ids[i]]))
-        cands = cands[(cands < i) & kept[cands]]
-        if len(cands):
-            sims = np.count_nonzero(sig[cands] == sig[i], axis=1) / np.float64(num_perm)
-            best = int(np.argmax(sims))
-            if sims[best] >= threshold:
-                kept[i], dup_of[i], similarity[i] = False, cands[best], sims[best]
-    return dup_of, similarity
+        cands = cands[(cands < i) & kept[cands] & (cands != tried)]
+        if not len(cands):
+            continue
+        sims = np.count_nonzero(sig[cands] == sig[i], axis=1) / np.float64(num_perm)
+        for j in np.argsort(-sims, kind="stable").tolist():  # the most similar first
+            if sims[j] < threshold:
+                break
+            true = confirm(i, int(cands[j]))
+            if true >= threshold:
+                kept[i], dup_of[i], similarity[i] = False, cands[j], (sims[j] if shingles is None else true)
+                break
+            rejected += 1
+    return dup_of, similarity, rejected
 
 
 def fuzzy_duplicates(texts: list[str], threshold: float = 0.6, shingle: int = 2, num_perm: int = 128,
-                     seed: int = 1, progress=None) -> tuple[np.ndarray, np.ndarray]:
+                     seed: int = 1, progress=None, confirm: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """(dup_of, similarity, rejected) of near_duplicates, each candidate confirmed by its true Jaccard unless
+    `confirm` is False (the estimate alone, datasketch's recipe)."""
     lsh_params(threshold, num_perm)  # fail before the work when the settings cannot work
-    return near_duplicates(signatures(texts, shingle, num_perm, seed, progress), threshold)
+    sig = signatures(texts, shingle, num_perm, seed, progress)
+    return near_duplicates(sig, threshold, ShingleSets(texts, shingle) if confirm else None)
