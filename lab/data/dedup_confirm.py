@@ -41,42 +41,42 @@ def _keys(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ShingleSets:
-    """The shingle sets of some rows of `texts`, computed together on first use (prepare) and compared pairwise."""
+    """Rows' shingle sets, compared pairwise: row i's shingles are values[offsets[i]:offsets[i + 1]] (exact keys,
+    or the fuzzy dedup's 64-bit fingerprints of each shingle's text: two different shingles share one with a
+    chance of 2^-64), and `distinct[i]` how many differ (None: counted when needed). The set of the second row of
+    a comparison (the kept one) is kept for the next comparisons, up to CACHE rows."""
 
-    def __init__(self, texts: list[str], shingle: int = 2):
-        self.texts, self.shingle = texts, shingle
-        self._local: dict[int, int] = {}
+    CACHE = 4096
+
+    def __init__(self, offsets: np.ndarray, values: np.ndarray, distinct: np.ndarray | None = None):
+        self.offsets, self.values, self.distinct = offsets, values, distinct
         self._sets: dict[int, set] = {}
-        self._offsets = self._keys = None
 
-    def prepare(self, rows) -> None:
-        """Compute the shingles of these rows (global indices into texts) in one vectorized pass."""
-        rows = [int(r) for r in rows]
-        self._local = {r: j for j, r in enumerate(rows)}
-        self._sets = {}
-        self._offsets, self._keys = _keys([self.texts[r] for r in rows], self.shingle)
+    @classmethod
+    def of_texts(cls, texts: list[str], shingle: int = 2) -> "ShingleSets":
+        """The exact shingle sets of these texts (row i: texts[i])."""
+        return cls(*_keys(texts, shingle))
 
     def _set(self, row: int) -> set:
-        if row not in self._sets:
-            if row not in self._local:  # a row prepare() did not name: compute it alone
-                self._sets[row] = set(_keys([self.texts[row]], self.shingle)[1].tolist())
-            else:
-                j = self._local[row]
-                self._sets[row] = set(self._keys[self._offsets[j]:self._offsets[j + 1]].tolist())
-        return self._sets[row]
+        found = self._sets.get(row)
+        if found is None:
+            if len(self._sets) >= self.CACHE:
+                self._sets.clear()
+            found = self._sets[row] = set(self.values[self.offsets[row]:self.offsets[row + 1]].tolist())
+        return found
 
     def jaccard(self, a: int, b: int) -> float:
-        """The true Jaccard similarity of rows a and b (global indices)."""
-        sa, sb = self._set(a), self._set(b)
-        both = len(sa & sb)
-        return both / (len(sa) + len(sb) - both)
+        """The true Jaccard similarity of rows a and b (b: the row compared most often, e.g. the kept one)."""
+        sb = self._set(b)
+        shingles = self.values[self.offsets[a]:self.offsets[a + 1]].tolist()
+        both = len(sb.intersection(shingles))
+        size = len(set(shingles)) if self.distinct is None else int(self.distinct[a])
+        return both / (size + len(sb) - both)
 
 
 def true_jaccard(a: str, b: str, shingle: int = 2) -> float:
     """The true Jaccard similarity of two texts' word-shingle sets."""
-    sets = ShingleSets([a, b], shingle)
-    sets.prepare([0, 1])
-    return sets.jaccard(0, 1)
+    return ShingleSets.of_texts([a, b], shingle).jaccard(0, 1)
 
 
 def short_rows(texts: list[str], shingle: int) -> float:

@@ -5,7 +5,8 @@ sha1_hash32 of each shingle's UTF-8 bytes, same affine32 scheme): a shingle loop
 same arrays. Speed comes from three things: words are tokenized and dictionary-encoded in pyarrow, each
 distinct shingle of a batch is hashed once, and the permutations run as (num_perm, shingles) uint32 arrays
 reduced per row along the contiguous axis. Rows go through in batches, so memory stays bounded (the
-signatures themselves are n × num_perm × 4 bytes: 512 MB for a million rows).
+signatures themselves are n × num_perm × 4 bytes: 512 MB for a million rows; the check below keeps a 64-bit
+fingerprint of each shingle, 8 bytes per word of text).
 
 Duplicates follow datasketch's own recipe, in order, with one check more: a row is a duplicate when an earlier
 *kept* row shares an LSH bucket with it, their estimated Jaccard similarity reaches the threshold, and so does the
@@ -91,8 +92,9 @@ def _shingle_keys(ids: np.ndarray, counts: np.ndarray, n: int):
     return pos, width, key, sh_off
 
 
-def _shingle_hashes(words, ids, pos, width, n: int) -> np.ndarray:
-    """sha1_hash32 of each given shingle ("w1 w2 ..." in UTF-8), fmix-ed as datasketch's affine32 does."""
+def _shingle_hashes(words, ids, pos, width, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """sha1_hash32 of each given shingle ("w1 w2 ..." in UTF-8), fmix-ed as datasketch's affine32 does, and a
+    64-bit fingerprint of it from the same digest (the next 8 bytes: what the true-Jaccard check compares)."""
     import pyarrow as pa  # heavy: pyarrow
     import pyarrow.compute as pc  # heavy: pyarrow
 
@@ -103,8 +105,9 @@ def _shingle_hashes(words, ids, pos, width, n: int) -> np.ndarray:
         cols.append(pc.if_else(pa.array(valid), taken, pa.scalar(None, taken.type)))
     text = cols[0] if n == 1 else pc.binary_join_element_wise(*cols, pa.scalar(" ", taken.type), null_handling="skip")
     data = text.cast(pa.large_binary()).to_pylist()
-    digests = b"".join([hashlib.sha1(s).digest() for s in data])
-    return _fmix32(np.frombuffer(digests, dtype="<u4")[::5].copy())
+    digests = np.frombuffer(b"".join([hashlib.sha1(s).digest() for s in data]), dtype=np.uint8).reshape(-1, 20)
+    prints = np.ascontiguousarray(digests[:, 4:12]).view("<u8").ravel()
+    return _fmix32(np.ascontiguousarray(digests[:, :4]).view("<u4").ravel()), prints
 
 
 def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +124,8 @@ def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse
 
 
-def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, prints: list) -> None:
+    """The batch's signatures into out; each row's shingle fingerprints appended to prints (when not None)."""
     import pyarrow.compute as pc  # heavy: pyarrow
 
     words, counts = shingle_words(texts)
@@ -129,8 +133,13 @@ def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarr
     ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     pos, width, key, sh_off = _shingle_keys(ids, counts, n)
     first, inverse = _distinct(key)
-    hashes = _shingle_hashes(encoded.dictionary, ids, pos[first], width[first], n)[inverse]
+    hashes, fingerprints = _shingle_hashes(encoded.dictionary, ids, pos[first], width[first], n)
+    hashes = hashes[inverse]
     bounds = np.append(sh_off, len(hashes))  # row i's shingles are bounds[i]:bounds[i + 1]
+    if prints is not None:  # each row's fingerprints and how many of them differ
+        row_of = np.repeat(np.arange(len(texts)), np.diff(bounds))
+        firsts, _ = _distinct(row_of * len(first) + inverse)  # (row, distinct shingle): exact
+        prints.append((np.diff(bounds), fingerprints[inverse], np.bincount(row_of[firsts], minlength=len(texts))))
     buf = np.empty((len(a), CHUNK_SHINGLES), dtype=np.uint32)  # small enough to stay in cache: far faster
     row, rows = 0, len(texts)
     while row < rows:  # as many rows as fit in the buffer (at least one)
@@ -144,12 +153,14 @@ def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarr
         row = end
 
 
-def signatures(texts: list[str], shingle: int = 2, num_perm: int = 128, seed: int = 1, progress=None) -> np.ndarray:
-    """(len(texts), num_perm) uint32 MinHash signatures, identical to datasketch's MinHash over word shingles."""
+def signatures(texts: list[str], shingle: int = 2, num_perm: int = 128, seed: int = 1, progress=None,
+               prints: list | None = None) -> np.ndarray:
+    """(len(texts), num_perm) uint32 MinHash signatures, identical to datasketch's MinHash over word shingles.
+    With a list as `prints`, each batch's (shingles per row, their 64-bit fingerprints) are appended to it."""
     a, b = permutations(num_perm, seed)
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
     for start in range(0, len(texts), BATCH_ROWS):
-        _batch(texts[start:start + BATCH_ROWS], shingle, a, b, out[start:start + BATCH_ROWS])
+        _batch(texts[start:start + BATCH_ROWS], shingle, a, b, out[start:start + BATCH_ROWS], prints)
         if progress:
             progress(min(1.0, (start + BATCH_ROWS) / max(1, len(texts))))
     return out
@@ -214,8 +225,6 @@ def near_duplicates(sig: np.ndarray, threshold: float,
     members = np.argsort(ids.ravel(), kind="stable")  # rows of each bucket, ascending
     starts = np.searchsorted(ids.ravel()[members], np.arange(bands * n + 1))
     members //= bands
-    if shingles is not None:  # every row in a bucket with another: the only rows a candidate pair can name
-        shingles.prepare(np.flatnonzero((np.diff(starts)[ids] > 1).any(axis=1)))
     confirm = shingles.jaccard if shingles is not None else (lambda i, k: 1.0)
     kept, rejected = np.ones(n, dtype=bool), 0
     for i, m, s in zip(todo.tolist(), mate[todo].tolist(), mate_sim.tolist()):
@@ -247,5 +256,11 @@ def fuzzy_duplicates(texts: list[str], threshold: float = 0.6, shingle: int = 2,
     """(dup_of, similarity, rejected) of near_duplicates, each candidate confirmed by its true Jaccard unless
     `confirm` is False (the estimate alone, datasketch's recipe)."""
     lsh_params(threshold, num_perm)  # fail before the work when the settings cannot work
-    sig = signatures(texts, shingle, num_perm, seed, progress)
-    return near_duplicates(sig, threshold, ShingleSets(texts, shingle) if confirm else None)
+    prints = [] if confirm else None
+    sig = signatures(texts, shingle, num_perm, seed, progress, prints)
+    if not confirm:
+        return near_duplicates(sig, threshold)
+    counts, values, distinct = (np.concatenate([p[k] for p in prints] or [np.zeros(0, dtype=np.int64)])
+                                for k in range(3))
+    sets = ShingleSets(np.append(0, np.cumsum(counts)), values, distinct)
+    return near_duplicates(sig, threshold, sets)

@@ -97,8 +97,7 @@ class ConfirmPairs(PipelineStep):
         wanted = {(int(f), int(d)) for f, d in np.concatenate([every[:, :2], every[:, 2:]]).tolist()}
         found, sample = self._texts(wanted)
         order = sorted(found)
-        sets = ShingleSets([found[k] for k in order], self.shingle)
-        sets.prepare(range(len(order)))
+        sets = ShingleSets.of_texts([found[k] for k in order], self.shingle)
         at = {k: i for i, k in enumerate(order)}
         verdict = {}
         for f1, d1, f2, d2 in every.tolist():

@@ -34,8 +34,7 @@ def reference(texts: list[str], threshold: float = 0.6) -> tuple[list[int], int]
     """(dropped rows, rejected pairs) from datasketch's LSH: the earliest row sharing a bucket first (when kept and
     estimated over the threshold), then the other kept candidates, most similar first; each checked by true
     Jaccard until one confirms."""
-    sig, sets = signatures(texts), ShingleSets(texts)
-    sets.prepare(range(len(texts)))
+    sig, sets = signatures(texts), ShingleSets.of_texts(texts)
     every, mine = MinHashLSH(threshold=threshold, num_perm=128), MinHashLSH(threshold=threshold, num_perm=128)
     kept, dropped, rejected = set(), [], 0
     for i in range(len(texts)):
@@ -77,8 +76,7 @@ def test_templated_arithmetic_keeps_distinct_sums_and_drops_true_copies():
     dropped = np.flatnonzero(dup >= 0)
     copies = list(range(182, len(texts)))
     assert dropped.tolist() == copies  # exactly the true near-duplicates go, each matched to its original
-    sets = ShingleSets(texts)
-    sets.prepare(range(len(texts)))
+    sets = ShingleSets.of_texts(texts)
     assert max(sets.jaccard(j, k) for j in range(182) for k in range(j)) < 0.6
     assert [texts[dup[i]] for i in copies] == texts_of(arithmetic_rows()[:182:15])
     for i in dropped:
