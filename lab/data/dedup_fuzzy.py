@@ -137,9 +137,10 @@ def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarr
     hashes = hashes[inverse]
     bounds = np.append(sh_off, len(hashes))  # row i's shingles are bounds[i]:bounds[i + 1]
     if prints is not None:  # each row's fingerprints and how many of them differ
-        row_of = np.repeat(np.arange(len(texts)), np.diff(bounds))
-        firsts, _ = _distinct(row_of * len(first) + inverse)  # (row, distinct shingle): exact
-        prints.append((np.diff(bounds), fingerprints[inverse], np.bincount(row_of[firsts], minlength=len(texts))))
+        pairs = np.sort(np.repeat(np.arange(len(texts)), np.diff(bounds)) * len(first) + inverse)  # (row, shingle)
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]  # each row's distinct shingles (a sort: far faster
+        prints.append((np.diff(bounds), fingerprints[inverse],  # than np.unique's hash table here)
+                       np.bincount(pairs // len(first), minlength=len(texts))))
     buf = np.empty((len(a), CHUNK_SHINGLES), dtype=np.uint32)  # small enough to stay in cache: far faster
     row, rows = 0, len(texts)
     while row < rows:  # as many rows as fit in the buffer (at least one)
