@@ -79,8 +79,9 @@ def fuzzy_dedup(step, ctx: Context) -> Outcome:
     outcome = _dedup(ctx, dup, sim, "near duplicate (MinHash)")
     outcome.note = rejected_note(rejected, step.threshold)
     outcome.warning = short_rows_warning(texts, step.shingle)
-    if rejected:
-        ctx.log(f"fuzzy dedup: {outcome.note}")
+    for said in (outcome.note if rejected else "", outcome.warning):
+        if said:
+            ctx.log(f"fuzzy dedup: {said}")
     return outcome
 
 

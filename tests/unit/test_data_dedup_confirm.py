@@ -7,6 +7,7 @@ from datasketch import MinHash, MinHashLSH
 
 from lab.data.dedup_confirm import ShingleSets, short_rows_warning, true_jaccard
 from lab.data.dedup_fuzzy import fuzzy_duplicates, signatures
+from lab.data.export import card_summary
 from lab.data.pipeline import run
 from lab.data.recipe import FilterRecipe
 
@@ -90,10 +91,13 @@ def test_the_pipeline_reports_the_rejected_candidates(tmp_path):
     path = tmp_path / "arithmetic.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in arithmetic_rows()))
     recipe = FilterRecipe.parse({"sources": [{"path": str(path)}], "steps": [{"type": "fuzzy_dedup"}]})
-    report = run(recipe, log=lambda m: None).report()
-    step = report["funnel"][0]
-    assert step["removed"] == 13 and step["note"].startswith("21 candidate pairs rejected: true Jaccard under 0.6")
+    said = []
+    result = run(recipe, log=said.append)
+    step = result.report()["funnel"][0]
+    assert step["removed"] == 13 and step["note"] == "21 candidate pairs rejected: true Jaccard under 0.6"
     assert step["warning"] == ""  # ten words a row: enough shingles
+    assert "fuzzy dedup: 21 candidate pairs rejected: true Jaccard under 0.6" in said  # the log (a job's, the CLI's)
+    assert "| 1. Fuzzy dedup (MinHash) | 195 | 182 | 13 | 21 candidate pairs rejected" in card_summary(result)
 
 
 def test_short_rows_are_warned_about(tmp_path, alpaca_path):
@@ -103,8 +107,10 @@ def test_short_rows_are_warned_about(tmp_path, alpaca_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in short))
     recipe = FilterRecipe.parse({"sources": [{"path": str(path)}],
                                  "steps": [{"type": "fuzzy_dedup", "key": "prompt"}]})
-    warning = run(recipe, log=lambda m: None).report()["funnel"][0]["warning"]
+    result = run(recipe, log=lambda m: None)
+    warning = result.report()["funnel"][0]["warning"]
     assert warning.startswith("100% of the rows have fewer than 5 words") and "unreliable" in warning
+    assert f"> ⚠️ 1. Fuzzy dedup (MinHash): {warning}" in card_summary(result)  # the dataset's card says it too
     assert short_rows_warning([r["instruction"] for r in short], shingle=1) == ""  # 4 words: 4 one-word shingles
     alpaca = json.loads(alpaca_path.read_text())
     assert short_rows_warning([r["instruction"] + "\n" + r["output"] for r in alpaca], 2) == ""
