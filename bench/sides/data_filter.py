@@ -1,6 +1,7 @@
 """Lab side of the data benchmarks: `python -m lab data filter ...` (the CLI, in this process).
 
-`dedup ROWS`: --exact --fuzzy 0.6; reports rows, duplicates, and — when the baseline of an earlier repetition
+`dedup ROWS`: --exact --fuzzy 0.6; reports rows, duplicates, rejected (candidate pairs the true-Jaccard check
+turned down), and — when the baseline of an earlier repetition
 left its removed rows in $BENCH_TMP — `overlap`, the Jaccard similarity of the two sets of removed rows.
 `semantic ROWS`: --semantic 0.95 in a fresh LAB_HOME (no cached vectors); reports texts_per_s of the step.
 """
@@ -29,7 +30,9 @@ def cli(*argv: str) -> dict:
 def dedup(rows: str, tmp: Path) -> dict:
     report = cli(rows, "--exact", "--fuzzy", "0.6", "--out", str(tmp / "lab_out.parquet"), "--force",
                  "--removed-out", str(tmp / "lab_removed.jsonl"))
-    result = {"rows": report["rows_in"], "duplicates": report["rows_in"] - report["rows_out"]}
+    fuzzy = next(s for s in report["funnel"] if s["type"] == "fuzzy_dedup")
+    result = {"rows": report["rows_in"], "duplicates": report["rows_in"] - report["rows_out"],
+              "rejected": int(fuzzy["note"].split()[0])}  # candidate pairs the true-Jaccard check turned down
     baseline = tmp / "baseline_removed.json"
     if baseline.is_file():
         lab = {json.loads(line)["row"] for line in open(tmp / "lab_removed.jsonl")}

@@ -19,7 +19,9 @@ def pairs(quick: bool) -> list[Pair]:
              targets={"wall_s": 12, "rss_mb": 2048, "wall_ratio": 1 / 6, "overlap": 1.0},
              note=f"`python -m lab data filter ROWS --exact --fuzzy 0.6` on {rows} Alpaca rows replicated with "
                   "seeded one-word edits, against a datasketch loop (one MinHash.update per shingle, LSH query "
-                  "+ jaccard check) on the same text; overlap = Jaccard of the removed-row sets (from rep 2)."),
+                  "+ jaccard check, each passing candidate confirmed by its true shingle Jaccard, as the lab does) "
+                  "on the same text; overlap = Jaccard of the removed-row sets (from rep 2); rejected = candidate "
+                  "pairs the lab's true-Jaccard check turned down."),
         Pair("dedup_bulk", side("sides/data_filter.py", "dedup", "{tmp}/rows.jsonl"),
              side("baselines/dedup_datasketch_loop.py", "{tmp}/rows.jsonl", "{tmp}/base_out.jsonl",
                   "{tmp}/baseline_removed.json", "--bulk"),

@@ -5,10 +5,12 @@ sha1_hash32 of each shingle's UTF-8 bytes, same affine32 scheme): a shingle loop
 same arrays. Speed comes from three things: words are tokenized and dictionary-encoded in pyarrow, each
 distinct shingle of a batch is hashed once, and the permutations run as (num_perm, shingles) uint32 arrays
 reduced per row along the contiguous axis. Rows go through in batches, so memory stays bounded (the
-signatures themselves are n × num_perm × 4 bytes: 512 MB for a million rows).
+signatures themselves are n × num_perm × 4 bytes: 512 MB for a million rows; the check below keeps a 64-bit
+fingerprint of each shingle, 8 bytes per word of text).
 
-Duplicates follow datasketch's own recipe, in order: a row is a duplicate when an earlier *kept* row shares an
-LSH bucket with it and their estimated Jaccard similarity reaches the threshold; otherwise it is kept.
+Duplicates follow datasketch's own recipe, in order, with one check more: a row is a duplicate when an earlier
+*kept* row shares an LSH bucket with it, their estimated Jaccard similarity reaches the threshold, and so does the
+true Jaccard similarity of their shingle sets (lab.data.dedup_confirm); otherwise it is kept.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from lab.data.dedup_confirm import ShingleSets
 from lab.data.normalize import shingle_words
 from lab.errors import LabError
 
@@ -89,8 +92,9 @@ def _shingle_keys(ids: np.ndarray, counts: np.ndarray, n: int):
     return pos, width, key, sh_off
 
 
-def _shingle_hashes(words, ids, pos, width, n: int) -> np.ndarray:
-    """sha1_hash32 of each given shingle ("w1 w2 ..." in UTF-8), fmix-ed as datasketch's affine32 does."""
+def _shingle_hashes(words, ids, pos, width, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """sha1_hash32 of each given shingle ("w1 w2 ..." in UTF-8), fmix-ed as datasketch's affine32 does, and a
+    64-bit fingerprint of it from the same digest (the next 8 bytes: what the true-Jaccard check compares)."""
     import pyarrow as pa  # heavy: pyarrow
     import pyarrow.compute as pc  # heavy: pyarrow
 
@@ -101,8 +105,9 @@ def _shingle_hashes(words, ids, pos, width, n: int) -> np.ndarray:
         cols.append(pc.if_else(pa.array(valid), taken, pa.scalar(None, taken.type)))
     text = cols[0] if n == 1 else pc.binary_join_element_wise(*cols, pa.scalar(" ", taken.type), null_handling="skip")
     data = text.cast(pa.large_binary()).to_pylist()
-    digests = b"".join([hashlib.sha1(s).digest() for s in data])
-    return _fmix32(np.frombuffer(digests, dtype="<u4")[::5].copy())
+    digests = np.frombuffer(b"".join([hashlib.sha1(s).digest() for s in data]), dtype=np.uint8).reshape(-1, 20)
+    prints = np.ascontiguousarray(digests[:, 4:12]).view("<u8").ravel()
+    return _fmix32(np.ascontiguousarray(digests[:, :4]).view("<u4").ravel()), prints
 
 
 def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +124,8 @@ def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse
 
 
-def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, prints: list) -> None:
+    """The batch's signatures into out; each row's shingle fingerprints appended to prints (when not None)."""
     import pyarrow.compute as pc  # heavy: pyarrow
 
     words, counts = shingle_words(texts)
@@ -127,8 +133,14 @@ def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarr
     ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     pos, width, key, sh_off = _shingle_keys(ids, counts, n)
     first, inverse = _distinct(key)
-    hashes = _shingle_hashes(encoded.dictionary, ids, pos[first], width[first], n)[inverse]
+    hashes, fingerprints = _shingle_hashes(encoded.dictionary, ids, pos[first], width[first], n)
+    hashes = hashes[inverse]
     bounds = np.append(sh_off, len(hashes))  # row i's shingles are bounds[i]:bounds[i + 1]
+    if prints is not None:  # each row's fingerprints and how many of them differ
+        pairs = np.sort(np.repeat(np.arange(len(texts)), np.diff(bounds)) * len(first) + inverse)  # (row, shingle)
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]  # each row's distinct shingles (a sort: far faster
+        prints.append((np.diff(bounds), fingerprints[inverse],  # than np.unique's hash table here)
+                       np.bincount(pairs // len(first), minlength=len(texts))))
     buf = np.empty((len(a), CHUNK_SHINGLES), dtype=np.uint32)  # small enough to stay in cache: far faster
     row, rows = 0, len(texts)
     while row < rows:  # as many rows as fit in the buffer (at least one)
@@ -142,12 +154,14 @@ def _batch(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, out: np.ndarr
         row = end
 
 
-def signatures(texts: list[str], shingle: int = 2, num_perm: int = 128, seed: int = 1, progress=None) -> np.ndarray:
-    """(len(texts), num_perm) uint32 MinHash signatures, identical to datasketch's MinHash over word shingles."""
+def signatures(texts: list[str], shingle: int = 2, num_perm: int = 128, seed: int = 1, progress=None,
+               prints: list | None = None) -> np.ndarray:
+    """(len(texts), num_perm) uint32 MinHash signatures, identical to datasketch's MinHash over word shingles.
+    With a list as `prints`, each batch's (shingles per row, their 64-bit fingerprints) are appended to it."""
     a, b = permutations(num_perm, seed)
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
     for start in range(0, len(texts), BATCH_ROWS):
-        _batch(texts[start:start + BATCH_ROWS], shingle, a, b, out[start:start + BATCH_ROWS])
+        _batch(texts[start:start + BATCH_ROWS], shingle, a, b, out[start:start + BATCH_ROWS], prints)
         if progress:
             progress(min(1.0, (start + BATCH_ROWS) / max(1, len(texts))))
     return out
@@ -188,17 +202,21 @@ def _similarity(sig: np.ndarray, rows: np.ndarray, others: np.ndarray) -> np.nda
     return out
 
 
-def near_duplicates(sig: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(dup_of, similarity): the kept row each row duplicates (-1: kept) and their estimated Jaccard.
+def near_duplicates(sig: np.ndarray, threshold: float,
+                    shingles: ShingleSets | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(dup_of, similarity, rejected): the kept row each row duplicates (-1: kept), their similarity, and how many
+    candidate pairs the true-Jaccard check turned down.
 
     Same outcome as querying a datasketch MinHashLSH of the kept rows row by row, verifying candidates with
-    MinHash.jaccard and inserting the row when none reaches the threshold. Fast path: when the earliest row
-    sharing a bucket is kept and similar enough, the row is a duplicate without any lookup.
+    MinHash.jaccard and inserting the row when none reaches the threshold. With `shingles` (the rows' shingle
+    sets), a candidate whose estimate reaches the threshold must also reach it by the true Jaccard of the two
+    sets before the row is dropped; `similarity` is then the true one. Fast path: when the earliest row sharing a
+    bucket is kept and similar enough, the row is a duplicate without any lookup.
     """
     n, num_perm = sig.shape
     dup_of, similarity = np.full(n, -1, dtype=np.int64), np.zeros(n)
     if n < 2:
-        return dup_of, similarity
+        return dup_of, similarity, 0
     bands, r = lsh_params(threshold, num_perm)
     ids, first = _buckets(sig, bands, r)
     rows = np.arange(n)
@@ -208,22 +226,42 @@ def near_duplicates(sig: np.ndarray, threshold: float) -> tuple[np.ndarray, np.n
     members = np.argsort(ids.ravel(), kind="stable")  # rows of each bucket, ascending
     starts = np.searchsorted(ids.ravel()[members], np.arange(bands * n + 1))
     members //= bands
-    kept = np.ones(n, dtype=bool)
+    confirm = shingles.jaccard if shingles is not None else (lambda i, k: 1.0)
+    kept, rejected = np.ones(n, dtype=bool), 0
     for i, m, s in zip(todo.tolist(), mate[todo].tolist(), mate_sim.tolist()):
+        tried = -1
         if kept[m] and s >= threshold:
-            kept[i], dup_of[i], similarity[i] = False, m, s
-            continue
+            true = confirm(i, m)
+            if true >= threshold:
+                kept[i], dup_of[i], similarity[i] = False, m, (s if shingles is None else true)
+                continue
+            rejected, tried = rejected + 1, m
         cands = np.unique(np.concatenate([members[starts[k]:starts[k + 1]] for k in ids[i]]))
-        cands = cands[(cands < i) & kept[cands]]
-        if len(cands):
-            sims = np.count_nonzero(sig[cands] == sig[i], axis=1) / np.float64(num_perm)
-            best = int(np.argmax(sims))
-            if sims[best] >= threshold:
-                kept[i], dup_of[i], similarity[i] = False, cands[best], sims[best]
-    return dup_of, similarity
+        cands = cands[(cands < i) & kept[cands] & (cands != tried)]
+        if not len(cands):
+            continue
+        sims = np.count_nonzero(sig[cands] == sig[i], axis=1) / np.float64(num_perm)
+        for j in np.argsort(-sims, kind="stable").tolist():  # the most similar first
+            if sims[j] < threshold:
+                break
+            true = confirm(i, int(cands[j]))
+            if true >= threshold:
+                kept[i], dup_of[i], similarity[i] = False, cands[j], (sims[j] if shingles is None else true)
+                break
+            rejected += 1
+    return dup_of, similarity, rejected
 
 
 def fuzzy_duplicates(texts: list[str], threshold: float = 0.6, shingle: int = 2, num_perm: int = 128,
-                     seed: int = 1, progress=None) -> tuple[np.ndarray, np.ndarray]:
+                     seed: int = 1, progress=None, confirm: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """(dup_of, similarity, rejected) of near_duplicates, each candidate confirmed by its true Jaccard unless
+    `confirm` is False (the estimate alone, datasketch's recipe)."""
     lsh_params(threshold, num_perm)  # fail before the work when the settings cannot work
-    return near_duplicates(signatures(texts, shingle, num_perm, seed, progress), threshold)
+    prints = [] if confirm else None
+    sig = signatures(texts, shingle, num_perm, seed, progress, prints)
+    if not confirm:
+        return near_duplicates(sig, threshold)
+    counts, values, distinct = (np.concatenate([p[k] for p in prints] or [np.zeros(0, dtype=np.int64)])
+                                for k in range(3))
+    sets = ShingleSets(np.append(0, np.cumsum(counts)), values, distinct)
+    return near_duplicates(sig, threshold, sets)

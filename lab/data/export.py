@@ -71,9 +71,10 @@ def card_summary(result: RunResult) -> str:
              f"in the `{rep['form']}` form (TRL's standard format).", "", "## Sources", "",
              "| source | format | rows |", "|---|---|---|"]
     lines += [f"| {s['source']} | {s['format']} | {s['rows']} |" for s in rep["sources"]]
-    lines += ["", "## Funnel", "", "| step | rows in | rows out | removed |", "|---|---|---|---|"]
-    lines += [f"| {s['step']}{'' if s['enabled'] else ' (off)'} | {s['rows_in']} | {s['rows_out']} | {s['removed']} |"
-              for s in rep["funnel"]]
+    lines += ["", "## Funnel", "", "| step | rows in | rows out | removed | note |", "|---|---|---|---|---|"]
+    lines += [f"| {s['step']}{'' if s['enabled'] else ' (off)'} | {s['rows_in']} | {s['rows_out']} | {s['removed']} "
+              f"| {s['note']} |" for s in rep["funnel"]]
+    lines += [f"\n> ⚠️ {s['step']}: {s['warning']}" for s in rep["funnel"] if s["warning"]]
     if rep["removed"]:
         lines += ["", "Removed, by reason: " + ", ".join(f"{k}: {v}" for k, v in rep["removed"].items()) + "."]
     return "\n".join(lines)

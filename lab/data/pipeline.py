@@ -27,6 +27,7 @@ class StepReport:
     rows_out: int
     seconds: float = 0.0
     note: str = ""
+    warning: str = ""
 
     @property
     def removed(self) -> int:
@@ -68,7 +69,7 @@ class RunResult:
                 "form": self.form, "removed": self.removed_counts(),
                 "funnel": [{"step": s.label, "type": s.type, "enabled": s.enabled, "rows_in": s.rows_in,
                             "rows_out": s.rows_out, "removed": s.removed, "seconds": round(s.seconds, 3),
-                            "note": s.note} for s in self.funnel],
+                            "note": s.note, "warning": s.warning} for s in self.funnel],
                 "sources": self.sources}
 
     def removed_samples(self, reason: str, n: int = 5) -> list[dict]:
@@ -111,7 +112,8 @@ def _apply(result: RunResult, pos: int, step, outcome, seconds: float) -> np.nda
             entry["detail"] = outcome.detail[j]
         result.removed.append(entry)
     kept = idx[~outcome.remove]
-    result.funnel.append(StepReport(pos, step.type, label, True, len(idx), len(kept), seconds, outcome.note))
+    result.funnel.append(StepReport(pos, step.type, label, True, len(idx), len(kept), seconds, outcome.note,
+                                     outcome.warning))
     if len(kept) == 0:
         raise LabError(f"Step {label} removed every remaining row ({len(idx)} → 0), so the run stopped and "
                        "nothing was saved.", "Loosen that step's settings or switch it off, then run again.",

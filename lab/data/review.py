@@ -4,8 +4,14 @@ from __future__ import annotations
 
 
 def funnel_rows(review: dict) -> list[list]:
+    """One row per step: its label, rows in, out and removed, seconds, and its note (what it measured)."""
     return [[s["step"] + ("" if s["enabled"] else " (off)"), s["rows_in"], s["rows_out"], s["removed"],
-             s["seconds"]] for s in review["report"]["funnel"]]
+             s["seconds"], s.get("note", "")] for s in review["report"]["funnel"]]
+
+
+def warnings(review: dict) -> list[str]:
+    """The steps' warnings about their own results (e.g. fuzzy dedup on rows too short to judge), as markdown."""
+    return [f"⚠️ **{s['step']}**: {s['warning']}" for s in review["report"]["funnel"] if s.get("warning")]
 
 
 def sample_rows(review: dict, reason: str) -> list[list]:

@@ -5,8 +5,10 @@ artifact as the in-memory engine.
 The sources are loaded and normalized here, as the in-memory engine does, and written as `tasks` JSONL shards of
 consecutive rows. Then each enabled step, in the recipe's order, is one pass over the rows still kept:
   exact dedup  ExactDedupSignature → ExactFindDedups → ExactDedupFilter (the earliest row of a group is kept)
-  fuzzy dedup  KeyAsText + MinhashDedupSignature → MinhashDedupBuckets → MinhashDedupCluster → MinhashDedupFilter,
-               with the step's shingle size and seed and the LSH bands × rows the lab derives from its threshold
+  fuzzy dedup  KeyAsText + KeepKeyTexts + MinhashDedupSignature → MinhashDedupBuckets → ConfirmPairs (each
+               candidate pair kept only when the true Jaccard of its shingle sets reaches the threshold) →
+               MinhashDedupCluster → MinhashDedupFilter, with the step's shingle size and seed and the LSH
+               bands × rows the lab derives from its threshold
   rule steps   LabRule: the lab's own step function, per batch of documents
 Each pass writes the rows it keeps (the next pass's input) and, with their reason, the rows it removes.
 """
@@ -121,20 +123,21 @@ def run(recipe: FilterRecipe, plan: Plan, token: str | None = None, log=print):
             continue
         log(f"{label}: {len(result.kept)} rows in (datatrove, {plan.tasks} tasks)")
         start = time.perf_counter()
-        current, removed = passes.run(pos, step, current)
-        _record(result, pos, step, label, removed, time.perf_counter() - start)
+        current, removed, said = passes.run(pos, step, current)
+        _record(result, pos, step, label, removed, time.perf_counter() - start, **said)
         log(f"{label}: {len(result.kept)} rows out ({result.funnel[-1].seconds:.1f} s)")
     result.table = load_shards(plan.work / "rows", info["form"])
     return result
 
 
-def _record(result, pos: int, step, label: str, removed: list[dict], seconds: float) -> None:
+def _record(result, pos: int, step, label: str, removed: list[dict], seconds: float, note: str = "",
+            warning: str = "") -> None:
     rows_in = len(result.kept)
     for entry in removed:
         result.removed.append({"step": label, **entry})
     gone = np.array(sorted(e["row"] for e in removed), dtype=np.int64)
     result.kept = np.setdiff1d(result.kept, gone, assume_unique=True)
-    result.funnel.append(StepReport(pos, step.type, label, True, rows_in, len(result.kept), seconds))
+    result.funnel.append(StepReport(pos, step.type, label, True, rows_in, len(result.kept), seconds, note, warning))
     if len(result.kept) == 0:
         raise LabError(f"Step {label} removed every remaining row ({rows_in} → 0), so the run stopped and "
                        "nothing was saved.", "Loosen that step's settings or switch it off, then run again.",

@@ -46,8 +46,9 @@ class Passes:
         self.plan, self.form, self.log = plan, form, log  # datatrove logs its own progress on stderr too
 
     # ---- one pass
-    def run(self, pos: int, step, rows: Path) -> tuple[Path, list[dict]]:
-        """Run step `pos` on the documents in `rows`; returns (folder of the kept rows, removed rows)."""
+    def run(self, pos: int, step, rows: Path) -> tuple[Path, list[dict], dict]:
+        """Run step `pos` on the documents in `rows`; returns (folder of the kept rows, removed rows, what the
+        funnel says of the step: {"note", "warning"})."""
         from datatrove.pipeline.readers import JsonlReader  # heavy: datatrove
         from datatrove.pipeline.writers import JsonlWriter  # heavy: datatrove
 
@@ -56,10 +57,11 @@ class Passes:
         reader = JsonlReader(str(rows), glob_pattern="*.jsonl", compression=None, add_file_path=False)
         writer = JsonlWriter(str(kept), output_filename="${rank}.jsonl", compression=None)
         removed = JsonlWriter(str(gone), output_filename="${rank}.jsonl", compression=None)
+        said = {}
         if step.type == "exact_dedup":
             self._exact(step, base, reader, writer, removed)
         elif step.type == "fuzzy_dedup":
-            self._fuzzy(step, base, reader, writer, removed)
+            said = self._fuzzy(step, base, reader, writer, removed)
         else:
             from lab.data.scale_steps import LabRule  # heavy: datatrove (through lab.data.scale_steps)
 
@@ -67,7 +69,7 @@ class Passes:
             self._stage(f"step{pos:02d}-rule", [reader, rule, writer])
         reason = DEDUP_REASONS.get(step.type)
         out = [{"row": row, "reason": reason or meta.get("filter_reason", step.label)} for row, meta in read_docs(gone)]
-        return kept, out
+        return kept, out, said
 
     def _exact(self, step, base: Path, reader, writer, removed) -> None:
         from datatrove.pipeline.dedup.exact_dedup import (  # heavy: datatrove
@@ -82,26 +84,36 @@ class Passes:
         self._stage(f"{base.name}-exact-filter", [reader, ExactDedupFilter(dups, config=config,
                                                                            exclusion_writer=removed), writer])
 
-    def _fuzzy(self, step, base: Path, reader, writer, removed) -> None:
+    def _fuzzy(self, step, base: Path, reader, writer, removed) -> dict:
         from datatrove.pipeline.dedup.minhash import (  # heavy: datatrove
             MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature)
         from datatrove.utils.hashing import HashConfig  # heavy: datatrove
         from datatrove.utils.text import TextNormConfig  # heavy: datatrove
 
-        from lab.data.scale_steps import KeyAsText, LabWords  # heavy: datatrove (through lab.data.scale_steps)
+        from lab.data.scale_steps import (  # heavy: datatrove (through lab.data.scale_steps)
+            ConfirmPairs, KeepKeyTexts, KeyAsText, LabWords)
 
         bands, rows = lsh_params(step.threshold, step.num_perm)
         norm = TextNormConfig(lowercase=True, norm_whitespace=True, remove_punctuation=True,
                               norm_unicode_diacritics=False, norm_numbers=False)  # the lab's shingle words
         config = MinhashConfig(n_grams=step.shingle, num_buckets=bands, hashes_per_bucket=rows, seed=step.seed,
                                norm_config=norm, hash_config=HashConfig(hash_fc="sha1"))  # xxhash takes no str
-        sigs, buckets, clusters = (str(base / x) for x in ("sigs", "buckets", "clusters"))
-        self._stage(f"{base.name}-minhash-sigs", [reader, KeyAsText(self.form, step.key),
+        sigs, buckets, texts, confirmed, clusters = (str(base / x) for x in ("sigs", "buckets", "texts", "confirmed",
+                                                                             "clusters"))
+        self._stage(f"{base.name}-minhash-sigs", [reader, KeyAsText(self.form, step.key), KeepKeyTexts(texts),
                                                   MinhashDedupSignature(sigs, config=config, language=LabWords())])
         self._stage(f"{base.name}-minhash-buckets", [MinhashDedupBuckets(sigs, buckets, config=config)], tasks=bands)
-        self._stage(f"{base.name}-minhash-cluster", [MinhashDedupCluster(buckets, clusters, config=config)], tasks=1)
+        # each candidate pair confirmed by the true Jaccard of its shingle sets before any clustering
+        self._stage(f"{base.name}-minhash-confirm", [ConfirmPairs(buckets, texts, confirmed, step.threshold,
+                                                                  step.shingle)], tasks=1)
+        self._stage(f"{base.name}-minhash-cluster", [MinhashDedupCluster(confirmed, clusters, config=config)],
+                    tasks=1)
         self._stage(f"{base.name}-minhash-filter", [reader, MinhashDedupFilter(clusters, exclusion_writer=removed),
                                                     writer])
+        stats = json.loads((base / "confirmed" / "stats.json").read_text())
+        if stats["rejected"]:
+            self.log(f"{base.name} fuzzy dedup: {stats['note']}")
+        return {"note": stats["note"], "warning": stats["warning"]}
 
     # ---- executors
     def _stage(self, name: str, pipeline: list, tasks: int | None = None) -> None:

@@ -19,11 +19,12 @@ from lab import uploads
 from lab.access import Caller
 from lab.data import export, formats, load, normalize, pipeline, policy, submit_run
 from lab.data.explore import explore, word_counts
+from lab.data.dedup_confirm import short_rows_warning
 from lab.data.judge import make_judge
 from lab.data.judge_policy import acting_caller, check_judge
 from lab.data.pipeline import load_table
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, make_step
-from lab.data.review import funnel_figure, funnel_rows, group_rows, sample_rows  # noqa: F401 (the tab's tables)
+from lab.data.review import funnel_figure, funnel_rows, group_rows, sample_rows, warnings  # noqa: F401 (the tab's)
 from lab.errors import LabError
 from lab.jobs.manager import check_allowed
 
@@ -127,7 +128,14 @@ class Session:
         self.source_info = [{"source": x.label, "format": x.format, "rows": len(x.rows)} for x in loaded]
         self.result = self.exploration = self.folder = self.pending = None
         return {"rows": len(self.table), "form": self.table.form, "sources": self.source_info,
-                "preview": [self.table.record(i) for i in range(min(5, len(self.table)))]}
+                "preview": [self.table.record(i) for i in range(min(5, len(self.table)))],
+                "warning": self.short_rows()}
+
+    def short_rows(self) -> str:
+        """The default fuzzy dedup's warning when most loaded rows are too short for it (from up to 10,000 rows)."""
+        step = make_step("fuzzy_dedup")
+        texts = self.table.texts(step.key)
+        return short_rows_warning(texts[::max(1, len(texts) // 10_000)], step.shingle)
 
     @staticmethod
     def upload_sources(paths: list[str], owner: str = "") -> list[Source]:

@@ -54,9 +54,10 @@ class FuzzyDedup(_Step):
     label: ClassVar[str] = "Fuzzy dedup (MinHash)"
     on_by_default: ClassVar[bool] = True
     key: Key = Field("sample", description="The text compared. " + KEY_HELP)
-    threshold: float = Field(0.6, gt=0.05, le=1.0, description="Estimated Jaccard similarity of word shingles at "
-                             "which two rows count as near-duplicates. 0.6 on word pairs catches one-word edits; "
-                             "raise it to remove only closer copies.")
+    threshold: float = Field(0.6, gt=0.05, le=1.0, description="Jaccard similarity of word shingles at which two "
+                             "rows count as near-duplicates: MinHash proposes the pairs, the true similarity of "
+                             "their shingle sets confirms them. 0.6 on word pairs catches one-word edits; raise it "
+                             "to remove only closer copies.")
     shingle: int = Field(2, ge=1, le=10, description="Words per shingle, after lowercasing and removing "
                          "punctuation. Short rows need short shingles; 2 suits chat samples, 5 long documents.")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations: more is more precise and slower.")

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from lab.data import rules, step_specs as spec
+from lab.data.dedup_confirm import rejected_note, short_rows_warning
 from lab.data.dedup_exact import exact_duplicates
 from lab.data.dedup_fuzzy import fuzzy_duplicates
 from lab.data.dedup_semantic import semantic_duplicates
@@ -56,6 +57,7 @@ class Outcome:
     value: np.ndarray | None = None  # what the step measured (similarity, tokens, score)
     detail: list[str] | None = None  # per row, e.g. the refusal phrase found
     note: str = ""
+    warning: str = ""  # what the user should know about the result (the Data tab shows it beside the run)
 
 
 def _dedup(ctx: Context, dup_local: np.ndarray, sim, reason: str) -> Outcome:
@@ -71,9 +73,16 @@ def exact_dedup(step, ctx: Context) -> Outcome:
 
 @runs(spec.FuzzyDedup)
 def fuzzy_dedup(step, ctx: Context) -> Outcome:
-    dup, sim = fuzzy_duplicates(ctx.texts(step.key), step.threshold, step.shingle, step.num_perm, step.seed,
-                                progress=lambda f: ctx.progress(0.9 * f, "MinHash signatures"))
-    return _dedup(ctx, dup, sim, "near duplicate (MinHash)")
+    texts = ctx.texts(step.key)
+    dup, sim, rejected = fuzzy_duplicates(texts, step.threshold, step.shingle, step.num_perm, step.seed,
+                                          progress=lambda f: ctx.progress(0.9 * f, "MinHash signatures"))
+    outcome = _dedup(ctx, dup, sim, "near duplicate (MinHash)")
+    outcome.note = rejected_note(rejected, step.threshold)
+    outcome.warning = short_rows_warning(texts, step.shingle)
+    for said in (outcome.note if rejected else "", outcome.warning):
+        if said:
+            ctx.log(f"fuzzy dedup: {said}")
+    return outcome
 
 
 @runs(spec.SemanticDedup)

@@ -87,6 +87,11 @@ def _stop_on_divergence():
 
 
 def plot(result: dict, out: Path) -> Path:
+    return save_curve(*figure(result), out, "learning rate", "loss")
+
+
+def figure(result: dict):
+    """(figure, axes) of the sweep: each loss, the smoothed curve and the suggestion, each a named line."""
     fig, ax = curve_axes()
     pts = [(lr, v) for lr, v in zip(result["lrs"], result["smoothed"]) if math.isfinite(v)]
     ax.plot([lr for lr, _ in zip(result["lrs"], result["losses"])], result["losses"], ".", alpha=0.4, label="loss")
@@ -95,7 +100,7 @@ def plot(result: dict, out: Path) -> Path:
     if result.get("suggestion"):
         ax.axvline(result["suggestion"], color="green", ls="--", label=f"suggested {result['suggestion']:.2g}")
     ax.set_xscale("log")
-    return save_curve(fig, ax, out, "learning rate", "loss")
+    return fig, ax
 
 
 def find_lr(recipe: TrainRecipe, folder: Path, ctx, sweep: LrSweep | None = None, token: str | None = None) -> dict:

@@ -169,8 +169,16 @@ def preview_rewards(recipe: TrainRecipe, caller: Caller) -> dict:
     return {**out, "frame": samples_frame(out)}
 
 
-def _series(metrics: list[dict], keys: list[str]) -> list[dict]:
-    return [{"step": m["step"], "value": m[k], "series": k} for m in metrics for k in keys
+# Each live chart: its lines (the name in the legend -> the metrics key) and the legend's title. GRPO's charts name
+# their lines in lab.train.methods.grpo_report.grpo_curves.
+CURVES = {"loss": {"train": "loss", "eval": "eval_loss"}, "lr": {"learning rate": "lr"},
+          "grad_norm": {"gradient norm": "grad_norm"}, "tokens_per_s": {"tokens/s": "tokens_per_s"}}
+LEGENDS = {"loss": "loss on", "lr": "curve", "grad_norm": "curve", "tokens_per_s": "curve", "rewards": "reward",
+           "kl": "measure", "length": "curve"}
+
+
+def _series(metrics: list[dict], lines: dict[str, str]) -> list[dict]:
+    return [{"step": m["step"], "value": m[k], "series": name} for m in metrics for name, k in lines.items()
             if k in m and m.get("step") is not None]
 
 
@@ -190,8 +198,7 @@ def status(job_id: str, caller: Caller) -> dict:
     summary += "".join(f"\n\n{n}" for n in live["notes"])
     return {"job_id": job.id, "state": job.state, "final": job.final, "progress": job.progress,
             "eta_s": job.eta_s(), "message": job.message, "error": job.error, "summary": summary,
-            "loss": _series(metrics, ["loss", "eval_loss"]), "lr": _series(metrics, ["lr"]),
-            "grad_norm": _series(metrics, ["grad_norm"]), "tokens_per_s": _series(metrics, ["tokens_per_s"]),
+            **{chart: _series(metrics, lines) for chart, lines in CURVES.items()},
             "steps": last.get("step", 0), "log": log_tail(job.log_path, 30),
             "artifact": result.get("artifact", ""), "merged": result.get("merged", ""), "result": result, **live}
 

@@ -53,7 +53,10 @@ def _loaded(sess: core.Session, out: dict, form: str, fields: list[str]) -> list
     info = out["loaded"]
     sources = ", ".join(f"{s['source']} ({s['format']}, {s['rows']} rows)" for s in info["sources"])
     defaults = [core.widget(k, n)[1] for k in core.step_order() for n in core.step_fields(k)]
-    return [S.LOADED.format(rows=info["rows"], form=info["form"], sources=sources), info["preview"],
+    status = S.LOADED.format(rows=info["rows"], form=info["form"], sources=sources)
+    if info.get("warning"):
+        status += "\n\n" + S.SHORT_ROWS.format(warning=info["warning"])
+    return [status, info["preview"],
             recipe_yaml(sess, form, defaults)] + _mapping(fields, None)
 
 
@@ -62,6 +65,11 @@ def review_outputs(review: dict) -> tuple:
     first = reasons[0] if reasons else None
     return (core.funnel_rows(review), core.funnel_figure(review), gr.Dropdown(choices=reasons, value=first),
             core.sample_rows(review, first) if first else [], core.group_rows(review), review)
+
+
+def ran(review: dict) -> str:
+    """The run's status line, then each step's warning about its result."""
+    return "\n\n".join([S.RAN.format(**review["report"]), *core.warnings(review)])
 
 
 def _wire_load(c) -> None:
@@ -112,7 +120,7 @@ def _wire_run(c) -> None:
         if "job" in out:
             return (S.JOB_STARTED.format(job=out["job"]), out["job"], gr.Timer(active=True),
                     gr.HTML(progress_bar_html(0), visible=True), *keep)
-        return (S.RAN.format(**out["report"]), "", gr.Timer(active=False), gr.HTML(visible=False),
+        return (ran(out), "", gr.Timer(active=False), gr.HTML(visible=False),
                 *review_outputs(out))
 
     _from_widgets(c, c.run.click).success(shows_errors(run), [c.state, c.recipe, c.judge_key], outputs,
@@ -128,7 +136,7 @@ def _wire_run(c) -> None:
             line = for_visitor(job.error.splitlines()[0][:400]) if job.error else ""
             return (f"❌ {job.state}: {line}", job_id, gr.Timer(active=False), gr.HTML(visible=False), *keep)
         out = sess.job_review()
-        return (S.RAN.format(**out["report"]), job_id, gr.Timer(active=False), gr.HTML(visible=False),
+        return (ran(out), job_id, gr.Timer(active=False), gr.HTML(visible=False),
                 *review_outputs(out))
 
     c.timer.tick(shows_errors(poll), [c.state, c.job_id], outputs, show_progress="hidden", **PRIVATE)

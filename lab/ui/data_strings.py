@@ -14,6 +14,7 @@ NEED_HUB_ID = "Type one such as user/name into '…or a Hub dataset id', then st
 MAPPING = ("**Map the columns.** {why} Pick the format your data follows and which column holds each of its "
            "fields, then apply.")
 LOADED = "Loaded **{rows}** rows ({form} form): {sources}."
+SHORT_ROWS = "⚠️ **Fuzzy dedup**: {warning}"
 RECIPE = "Recipe (what `python -m lab data run` reruns)"
 RAN = "**{rows_out}** of {rows_in} rows kept. Review the funnel below, then export."
 JOB_STARTED = "This run is large or loads models, so it runs as job `{job}` (also in the Jobs tab). The review " \

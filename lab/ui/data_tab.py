@@ -79,8 +79,8 @@ def _filter_section(c: SimpleNamespace) -> None:
 def _review_section(c: SimpleNamespace) -> None:
     c.review = gr.State(None)
     with gr.Row():
-        c.funnel = gr.Dataframe(headers=["step", "rows in", "rows out", "removed", "seconds"], label="Funnel",
-                                interactive=False)
+        c.funnel = gr.Dataframe(headers=["step", "rows in", "rows out", "removed", "seconds", "note"],
+                                label="Funnel", wrap=True, interactive=False)
         c.funnel_plot = gr.Plot(label="Funnel")
     c.reason = gr.Dropdown(label="Removed rows: pick a reason", choices=[])
     c.samples = gr.Dataframe(headers=["source", "detail", "row"], interactive=False, wrap=True, max_height=360)

@@ -92,10 +92,11 @@ def _reward_preview() -> dict:
     return c
 
 
-def _plot(label: str, y: str, elem_id: str) -> gr.LinePlot:
-    # starts empty (None): Gradio 6 never draws the lines of a color-split plot that started from an empty frame
-    return gr.LinePlot(None, x="step", y="value", color="series", label=label, y_title=y, height=220,
-                       elem_id=elem_id)
+def _plot(chart: str, label: str, y: str, elem_id: str) -> gr.LinePlot:
+    # starts empty (None): Gradio 6 never draws the lines of a color-split plot that started from an empty frame;
+    # the legend is titled by the chart (its lines are named in lab.train.panel), not by the column "series"
+    return gr.LinePlot(None, x="step", y="value", color="series", color_title=panel.LEGENDS[chart], label=label,
+                       y_title=y, height=220, elem_id=elem_id)
 
 
 def _layout() -> dict:
@@ -141,16 +142,17 @@ def _run_layout() -> dict:
     c["bar"] = gr.HTML("", elem_id="train-progress")  # drawn once a job is picked
     c["status"] = gr.Markdown(elem_id="train-status")
     with gr.Row():
-        c["loss"] = _plot("Loss (train and eval)", "loss", "train-loss")
-        c["lr"] = _plot("Learning rate", "lr", "train-lr")
+        c["loss"] = _plot("loss", "Loss (train and eval)", "loss", "train-loss")
+        c["lr"] = _plot("lr", "Learning rate", "lr", "train-lr")
     with gr.Row():
-        c["grad"] = _plot("Gradient norm", "grad norm", "train-grad")
-        c["tps"] = _plot("Tokens per second", "tokens/s", "train-tps")
+        c["grad"] = _plot("grad_norm", "Gradient norm", "grad norm", "train-grad")
+        c["tps"] = _plot("tokens_per_s", "Tokens per second", "tokens/s", "train-tps")
     with gr.Accordion("GRPO: rewards and sample completions", open=True):
         with gr.Row():
-            c["rewards_plot"] = _plot("Reward per step: each reward's mean and the total", "reward", "train-reward-curves")
-            c["kl_plot"] = _plot("KL, clipped answers and clipped ratio", "value", "train-kl")
-        c["length_plot"] = _plot("Completion length", "tokens", "train-length")
+            c["rewards_plot"] = _plot("rewards", "Reward per step: each reward's mean and the total", "reward",
+                                      "train-reward-curves")
+            c["kl_plot"] = _plot("kl", "KL, clipped answers and clipped ratio", "value", "train-kl")
+        c["length_plot"] = _plot("length", "Completion length", "tokens", "train-length")
         c["samples"] = gr.Dataframe(label="Sample completions of the latest logged step, with their rewards",
                                     interactive=False, wrap=True, elem_id="train-samples")
     c["log"] = gr.Code(label="Log (live)", language=None, lines=10, interactive=False)

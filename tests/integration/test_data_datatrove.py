@@ -11,6 +11,7 @@ from lab.data import scale
 from lab.data.pipeline import run
 from lab.data.recipe import FilterRecipe
 from lab.errors import LabError
+from tests.unit.test_data_dedup_confirm import arithmetic_rows
 
 STEPS = [{"type": "exact_dedup"}, {"type": "fuzzy_dedup", "threshold": 0.6}, {"type": "refusals"},
          {"type": "length", "max_tokens": 400}, {"type": "empty"}]
@@ -55,6 +56,22 @@ def test_both_engines_keep_the_same_rows_and_write_the_same_artifact(alpaca_path
     assert {"data.parquet", "recipe.yaml", "lab.json", "README.md"} <= {p.name for p in out.iterdir()}
     assert pq.read_table(out / "data.parquet").num_rows == report["rows_out"] == len(kept_datatrove)
     assert FilterRecipe.load(out / "recipe.yaml") == recipe
+
+
+def test_datatrove_confirms_each_candidate_pair_by_true_jaccard(tmp_path):
+    """The templated arithmetic rows of issue 26: the engine drops the true near-duplicates only, keeps
+    "9 + 3 = 12" beside "9 minus 3 = 6" (true Jaccard 7/12), and says how many candidate pairs it turned down."""
+    rows = arithmetic_rows()
+    path = tmp_path / "arithmetic.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = FilterRecipe.parse({"sources": [{"path": str(path)}], "steps": [{"type": "fuzzy_dedup"}]})
+    result = scale.execute(recipe, tasks=2, workers=1, work=tmp_path / "work", log=lambda m: None)
+    removed = {r["row"] for r in result.removed}
+    assert removed <= set(range(182, len(rows))) and len(removed) >= 9  # copies only (its own LSH may miss one)
+    assert rows.index(next(r for r in rows if r["instruction"].endswith("What is 9 + 3?"))) not in removed
+    step = result.report()["funnel"][0]
+    assert int(step["note"].split()[0]) > 100 and step["note"].endswith("true Jaccard under 0.6")
+    assert step["warning"] == ""
 
 
 def test_steps_datatrove_cannot_run_are_refused_before_anything_loads(tmp_path):

@@ -32,6 +32,22 @@ def test_load_filter_export_over_the_api(app_url, tmp_path):
     assert all(r["source"] == "mini.jsonl" for r in rows)
 
 
+def test_short_rows_warn_and_the_funnel_notes_rejected_pairs(app_url, tmp_path):
+    """Sums a few words long: the tab warns at load and after the run; the funnel's note column says how many
+    candidate pairs fuzzy dedup's true-Jaccard check turned down."""
+    path = tmp_path / "sums.jsonl"
+    path.write_text("".join(json.dumps({"instruction": f"{a} + {b}", "input": "", "output": str(a + b)}) + "\n"
+                            for a in range(12) for b in range(12)))
+    client = Client(app_url, verbose=False)
+    status, _, recipe, *_ = client.predict(files=[handle_file(str(path))], api_name="/data_load")
+    assert "⚠️ **Fuzzy dedup**: 100% of the rows have fewer than 5 words" in status
+    data = yaml.safe_load(recipe)
+    data["steps"] = [{"type": "fuzzy_dedup"}]
+    run_status, _, _, _, funnel = client.predict(yaml.safe_dump(data), api_name="/data_run")[:5]
+    assert "⚠️ **1. Fuzzy dedup (MinHash)**: 100% of the rows" in run_status
+    assert funnel["headers"][-1] == "note" and "rejected: true Jaccard under 0.6" in funnel["data"][0][-1]
+
+
 def test_corrupt_upload_names_the_line(app_url, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n')

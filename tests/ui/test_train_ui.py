@@ -25,7 +25,7 @@ def test_a_run_started_through_the_api_completes(app_url, alpaca_path, tmp_path,
         time.sleep(1.0)
     assert s["state"] == "succeeded", s["error"]
     assert "running" in seen  # it was polled while it ran
-    assert [p["step"] for p in s["loss"] if p["series"] == "loss"] == [1, 2]
+    assert [p["step"] for p in s["loss"] if p["series"] == "train"] == [1, 2]
     assert s["steps"] == 2 and s["progress"] == 1.0 and s["artifact"]
     assert s["result"]["last_loss"] > 0 and "Saved the adapter" in s["log"]
 

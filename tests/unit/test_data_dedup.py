@@ -90,7 +90,7 @@ def test_duplicates_match_a_datasketch_lsh_loop():
     texts = base + [" ".join(rng.choice([w, w, w, "zebra"]) for w in rng.choice(base).split()) for _ in range(140)]
     rng.shuffle(texts)
     for threshold in (0.5, 0.8):
-        dup, _ = near_duplicates(signatures(texts), threshold)
+        dup, _, _ = near_duplicates(signatures(texts), threshold)
         lsh, kept, expected = MinHashLSH(threshold=threshold, num_perm=128), {}, []
         for i, text in enumerate(texts):
             m = MinHash(num_perm=128, hashvalues=_datasketch_signature(text, 2), scheme="affine32")
@@ -105,7 +105,7 @@ def test_duplicates_match_a_datasketch_lsh_loop():
 def _recall_precision(originals):
     texts, family = perturbed_mix(originals)
     family = np.array(family)
-    dup, _ = fuzzy_duplicates(texts)  # the defaults: word pairs, threshold 0.6, 128 permutations
+    dup, _, _ = fuzzy_duplicates(texts)  # the defaults: word pairs, threshold 0.6, 128 permutations
     removed = np.flatnonzero(dup >= 0)
     correct = int((family[removed] == family[dup[removed]]).sum())
     return correct / (len(texts) - len(originals)), correct / max(1, len(removed))

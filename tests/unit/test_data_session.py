@@ -38,13 +38,15 @@ def test_load_run_review_export_download(tmp_path):
     path, expected = write_alpaca(tmp_path / "mini.jsonl")
     sess = core.Session()
     info = sess.load_or_ask([Source(path=str(path))])["loaded"]
-    assert info["rows"] == expected["rows"] and len(info["preview"]) == 5
+    assert info["rows"] == expected["rows"] and len(info["preview"]) == 5 and info["warning"] == ""
     recipe = FilterRecipe(sources=sess.sources, steps=core.steps_from_widgets(_defaults()))
     review = sess.run(recipe)
     assert review["report"]["rows_out"] == expected["rows"] - expected["duplicates"] - 1  # one default phrase
     funnel = core.funnel_rows(review)
     assert funnel[0][:4] == ["1. Exact dedup", expected["rows"], expected["rows"] - 4, 4]
     assert funnel[2][0] == "3. Semantic dedup (off)"
+    assert funnel[1][0] == "2. Fuzzy dedup (MinHash)" and funnel[1][5].endswith("rejected: true Jaccard under 0.6")
+    assert core.warnings(review) == []
     groups = core.group_rows(review)
     assert [g[2] for g in groups] == [2, 1, 1]
     assert core.sample_rows(review, "refusal/boilerplate")[0][1] == "as an AI language model"
@@ -93,3 +95,16 @@ def test_a_browser_session_reads_only_files_it_loaded(tmp_path):
     with pytest.raises(LabError, match="did not load") as err:
         sess.run(recipe)
     assert err.value.field == "sources.0.path"
+
+
+def test_short_rows_are_warned_about_at_load_and_after_the_run(tmp_path):
+    """Templated sums a few words long: near-duplicate verdicts on them mean little, and the tab says so."""
+    path = tmp_path / "sums.jsonl"
+    path.write_text("".join(json.dumps({"instruction": f"{a} + {b}", "input": "", "output": str(a + b)}) + "\n"
+                            for a in range(12) for b in range(12)))
+    sess = core.Session()
+    info = sess.load_or_ask([Source(path=str(path))])["loaded"]
+    assert info["warning"].startswith("100% of the rows have fewer than 5 words")
+    review = sess.run(FilterRecipe(sources=sess.sources, steps=core.steps_from_widgets(_defaults())))
+    [warning] = core.warnings(review)
+    assert warning.startswith("⚠️ **2. Fuzzy dedup (MinHash)**: 100% of the rows") and "unreliable" in warning
