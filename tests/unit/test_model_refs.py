@@ -117,7 +117,7 @@ def test_on_a_space_the_same_rules_and_no_disk_read(tmp_path, monkeypatch):
     for text in (str(outside), str(tmp_path / "nothing@v1")):  # there or not: one answer, on the text's form
         with pytest.raises(LabError) as err:
             parse(text)
-        answers.add(str(err.value).replace(text, "TEXT"))
+        answers.add(str(err.value).replace(text[:80], "TEXT"))  # the message quotes the text, cut at 80
     assert len(answers) == 1 and "only a Hub model" in answers.pop()
     with pytest.raises(LabError, match=NOT_ALLOWED):
         parse(f"org/model@v1+{tmp_path}")  # the adapter part keeps the Space's folder rule
