@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.hardware import Gpu, Hardware, get_hardware
 from lab.models import resolve
-from lab.train import engine, methods, base_model
+from lab.train import engine, methods, base_model, varlen
 from lab.train.masking import apply_template
 from lab.train.recipe import TrainRecipe
 
@@ -121,8 +121,11 @@ def load_tokenizer(folder: Path, recipe: TrainRecipe):
 
 def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
     """The base model at the planned dtype (4-bit for QLoRA), with the CPU 4-bit fix applied before any use."""
+    impl = attention(p)
+    if impl == varlen.NAME:
+        varlen.register()
     kwargs = dict(dtype=torch_dtype(p.load_dtype), trust_remote_code=False, use_safetensors=True,
-                  attn_implementation=attention(p))
+                  attn_implementation=impl)
     if p.four_bit:
         kwargs["quantization_config"] = bnb_config(p)
     if (p.four_bit or p.device == "cuda") and not p.fsdp:  # straight to the device, never staged whole in RAM
@@ -140,10 +143,14 @@ def local_index() -> int:
 
 
 def attention(p: Plan) -> str:
-    """flash-attention 2 on a GPU with 16-bit compute when the package is installed, else PyTorch's SDPA. Both
-    keep packed rows apart (padding-free batches carry position ids) and never store seq × seq scores."""
+    """flash-attention 2 on a GPU with 16-bit compute when the package is installed, else PyTorch's SDPA (on a GPU
+    it keeps packed rows apart with a block-diagonal mask read from the position ids). On a CPU, padding-free
+    batches (padding_free, packing) attend row by row (lab.train.varlen: SDPA's flash kernel on each row alone, no
+    mask, no work across rows); reading the rows' bounds is free there, where on a GPU it would sync the device."""
     if p.device == "cuda" and p.precision in ("bf16", "fp16") and importlib.util.find_spec("flash_attn"):
         return "flash_attention_2"
+    if p.device == "cpu" and {"padding_free", "packing"} & set(p.kernels):
+        return varlen.NAME
     return "sdpa"
 
 

@@ -145,7 +145,9 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
         "LM head": _lm_head(prof, tokens, plan) if terms.lm_head else 0,  # a reward model has a score head
         # counted as if it lived alongside the step's activations (it does not quite)
         "generation cache": terms.cached_sequences * length * prof.kv_per_token,
-        "attention mask": seqs * length * length,  # padding-free: one block-diagonal mask over the batch
+        # padded: a seq × seq mask per sequence; padding-free: one block-diagonal mask on a GPU, none on a CPU
+        # (its rows attend row by row: lab.train.varlen)
+        "attention mask": 0 if "padding_free" in plan.kernels and plan.device == "cpu" else seqs * length * length,
         "runtime": RUNTIME[device],
     }
     torch_parts = sum(v for k, v in parts.items() if k != "runtime")

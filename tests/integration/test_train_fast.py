@@ -62,6 +62,26 @@ def test_a_packed_batch_scores_each_row_as_the_padded_batch_does(smol, alpaca_pa
     assert (a - c).abs().max() > 1e-2
 
 
+def test_on_cpu_packed_rows_attend_row_by_row(bundled_model, smol, alpaca_path):
+    """The CPU's attention for padding-free batches (lab.train.varlen, what build.attention picks there) scores
+    every row as the padded batch does, from the collator's bounds or from the position ids alone."""
+    from transformers import AutoModelForCausalLM
+
+    from lab.train import varlen
+
+    padded_model, tok = smol
+    model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32,
+                                                 attn_implementation=varlen.register()).eval()
+    examples = [tokenize_sft(r, tok, True, end_markers(tok)) for r in _rows(alpaca_path)]
+    padded, packed = sft_collator(tok)(examples), sft_collator(tok, padding_free=True)(examples)
+    a = _token_logprobs(padded_model, padded)
+    assert torch.allclose(a, _token_logprobs(model, packed), atol=2e-4)
+    by_positions = {k: packed[k] for k in ("input_ids", "labels", "position_ids")}
+    assert torch.allclose(a, _token_logprobs(model, by_positions), atol=2e-4)
+    leaky = {k: packed[k] for k in ("input_ids", "labels")}
+    assert (a - _token_logprobs(model, leaky)).abs().max() > 1e-2  # the test can fail
+
+
 def test_cli_trains_padding_free_and_reports_engine_kernels_tokens(bundled_model, alpaca_path, tmp_path, capsys,
                                                                    monkeypatch):
     from safetensors.torch import load_file
