@@ -253,3 +253,20 @@ def test_card_records_engine_and_kernels(tmp_path):
     finalize(tmp_path, "adapter", [], metrics={"steps": 1}, extra={"engine": "trl", "kernels": ["padding_free"]})
     assert "Trained with **trl** (kernels: padding_free)" in (tmp_path / "README.md").read_text()
     assert json.loads((tmp_path / "lab.json").read_text())["kernels"] == ["padding_free"]
+
+
+def test_vllm_arguments_are_grpo_config_fields():
+    from trl import GRPOConfig
+
+    fields = GRPOConfig.__dataclass_fields__
+    assert {"use_vllm", "vllm_mode"} <= set(fields) and fields["vllm_mode"].default == "colocate"
+
+
+def test_the_train_tab_says_which_engine_and_why(tmp_path):
+    from lab.train import panel
+
+    ran = preflight.engine_of(build.plan(TrainRecipe(), CPU, "llama"))
+    text = panel.engine_text(ran)
+    assert text.startswith("**Engine:** trl · kernels: padding_free.") and "Unsloth is not used because" in text
+    (tmp_path / "preflight.json").write_text(json.dumps({"engine": ran}))
+    assert panel._engine_line(tmp_path) == "\n\n" + text and panel._engine_line(tmp_path / "none") == ""
