@@ -193,6 +193,9 @@ def render_card(folder: Path, repo: str = "", manifest: dict | None = None) -> s
         parts.append("> **License:** " + " ".join(manifest["license_warnings"]))
     if manifest.get("summary"):
         parts.append(manifest["summary"])
+    if manifest.get("engine"):  # a training run: what trained it and with which fast kernels
+        kernels = ", ".join(manifest.get("kernels") or []) or "none"
+        parts.append(f"Trained with **{manifest['engine']}** (kernels: {kernels}).")
     parts.append("## Lineage\n" + _lineage(manifest))
     if recipe:
         parts.append("## Recipe\n```yaml\n" + recipe.strip() + "\n```")

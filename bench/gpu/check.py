@@ -154,13 +154,11 @@ def _lab_cli(model: Path, data: Path, method: str, out: Path, steps: int, batch:
 
 def _lab_tokens_per_s(folder: Path, skip: int = 2) -> float | None:
     """tokens/s over steps after the first `skip`, as the baselines measure it (sum of tokens / sum of time)."""
+    from bench.gpu.fast_table import intervals, speed  # a GPU run logs a row every few steps
     from lab.jobs.context import read_metrics
 
-    rows = [r for r in read_metrics(folder / "metrics.jsonl") if r.get("tokens_per_s") and r.get("step_time")]
-    rows = rows[skip:] or rows
-    if not rows:
-        return None
-    return round(sum(r["tokens_per_s"] * r["step_time"] for r in rows) / sum(r["step_time"] for r in rows), 1)
+    rows = intervals(read_metrics(folder / "metrics.jsonl"))
+    return speed([r for r in rows if r["end"] > skip] or rows)
 
 
 def lab_vs_trl(c: Check) -> dict:

@@ -6,4 +6,8 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
   || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+if [ "${1:-}" = fast ]; then  # the fast path's columns (issue 23): bash bench/gpu/run.sh fast [--configs ...]
+  shift
+  exec python3 bench/gpu/fast.py --assets .whl/assets --out "${OUT:-.}/gpu_fast.json" --budget-s "${BUDGET_S:-430}" "$@"
+fi
 python3 bench/gpu/check.py --assets .whl/assets --out "${OUT:-.}/gpu_report.json" --budget-s "${BUDGET_S:-430}" "$@"

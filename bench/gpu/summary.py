@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.gpu import fast_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -21,6 +25,8 @@ def markdown() -> list[str]:
 
 def _report(path: Path) -> list[str]:
     r = json.loads(path.read_text())
+    if r.get("kind") == "fast":
+        return _fast(path, r)
     env, items = r["environment"], r["items"]
     lines = [f"### GPU check: {path.stem} ({env.get('gpu')}, torch {env['torch']}, transformers "
              f"{env['transformers']}, trl {env['trl']}, bitsandbytes {env.get('bitsandbytes')})", "",
@@ -55,3 +61,11 @@ def _report(path: Path) -> list[str]:
             x = {k: v for k, v in items[name].items() if k not in ("traceback", "message")}
             lines += [f"**{name}**: `{json.dumps(x, default=str)[:600]}`", ""]
     return lines
+
+
+def _fast(path: Path, r: dict) -> list[str]:
+    env = r.get("environment", {})
+    return [f"### GPU fast path: {path.stem} ({env.get('gpu')}, torch {env.get('torch')}, transformers "
+            f"{env.get('transformers')}, trl {env.get('trl')})", "", r.get("note", ""), "",
+            "Command: `bash bench/gpu/prepare.sh` here, then `bash bench/gpu/run.sh fast` there (bench/gpu/fast.py; "
+            "one run per column, so single values, not medians).", "", *fast_table.markdown(r)]

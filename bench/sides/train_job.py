@@ -4,7 +4,8 @@
 [--adapter lora|qlora] [--packing] [GRPO: --reward R ... --generations G --completion C --recipe-extra JSON]`: submits the TrainRecipe through lab.train.submit (the Train tab's and
 `python -m lab train --job`'s path: preflight, job record, worker), waits, and reads the job's metrics.jsonl.
 BENCH_RESULT: step_time_s (median interval between optimizer steps, steps 3..N, as the job's own callback
-timed them), tokens_per_s (non-padding tokens per second over the same steps), steps, first_loss, last_loss;
+timed them), tokens_per_s (non-padding tokens per second over the same steps), steps, first_loss, last_loss,
+mean_loss (over every step);
 GRPO adds reward_first10 / reward_last10 (mean total reward over the first and last 10 % of steps).
 LAB_HOME is a fresh folder under $BENCH_TMP.
 """
@@ -56,12 +57,15 @@ def main() -> int:
         return 1
     rows = [json.loads(x) for x in (job.folder / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in rows if "loss" in r]
-    timed = steps[2:] or steps
-    tokens = sum(r["tokens_per_s"] * r["step_time"] for r in timed if r.get("tokens_per_s"))
+    timed = [r for r in steps if r["step"] > 2] or steps
+    # a row covers the steps since the row before it (every step on CPU; every ~2 s on a GPU): weigh by them
+    span = {id(r): r["step"] - (prev["step"] if prev else 0) for prev, r in zip([None, *steps], steps)}
+    tokens = sum(r.get("tokens", 0) for r in timed)
     print("BENCH_RESULT " + json.dumps({
         "step_time_s": round(statistics.median(r["step_time"] for r in timed), 4),
-        "tokens_per_s": round(tokens / sum(r["step_time"] for r in timed), 1) if tokens else None,
-        "steps": len(steps), "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"], **_rise(steps)}))
+        "tokens_per_s": round(tokens / sum(r["step_time"] * span[id(r)] for r in timed), 1) if tokens else None,
+        "steps": len(steps), "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"],
+        "mean_loss": round(statistics.mean(r["loss"] for r in steps), 5), **_rise(steps)}))
     return 0
 
 

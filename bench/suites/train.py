@@ -1,5 +1,7 @@
 """Train (issue 6): the lab's training job against a raw TRL script with the same config, on SmolLM2-135M.
 
+Padding-free SFT against padded SFT (issue 23), both the lab's job, on a dataset of mixed lengths (32-1024 tokens,
+bench/sides/mixed_data.py): tokens/s, peak RSS and the mean loss of the same steps.
 SFT and DPO with LoRA (20 steps, batch 4, sequence 256; quick mode: 8 steps): the lab side submits the job
 (bench/sides/train_job.py: preflight, job record, worker process, TRL, adapter + card) and reads the step times
 its own callback recorded; the baseline (bench/baselines/trl_*.py) is the script a user writes with TRL alone and
@@ -35,10 +37,27 @@ def _pair(name: str, method: str, data: str, steps: int, lr: float, extra_lab=()
                 env=ENV, setup=CONVERT, timeout_s=1800, gpu=gpu, note=note)
 
 
+def _padding_free(quick: bool) -> Pair:
+    steps = 6 if quick else 20
+    common = ["--method", "sft", "--model", FOLDER, "--data", "{tmp}/mixed.jsonl", "--steps", steps, "--batch", 4,
+              "--seq", 1024, "--lr", 2e-4]
+    mixed = side("sides/mixed_data.py", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--data",
+                 DATA / "alpaca_en_demo.json", "--out", "{tmp}/mixed.jsonl", "--rows", 400)
+    return Pair("sft_padding_free", side("sides/train_job.py", *common, "--recipe-extra", '{"padding_free": true}'),
+                side("sides/train_job.py", *common, "--recipe-extra", '{"padding_free": false}'), reps=3,
+                quick_reps=1, compare={**COMPARE, "mean_loss": "lower", "last_loss": "lower"},
+                targets={"tokens_per_s_ratio": 1.3, "rss_ratio": 0.8, "mean_loss_ratio": 1.02}, env=ENV,
+                setup=mixed, timeout_s=1800,
+                note=f"SFT LoRA r16 all-linear on SmolLM2-135M, {steps} steps, batch 4, max_seq_length 1024, 400 rows "
+                     "of 32-1024 tokens (log-uniform, Alpaca conversations cut to length), seed 42: the lab's job "
+                     "with padding-free batches vs the same job padded (padding_free: false). Same rows, same order.")
+
+
 def pairs(quick: bool) -> list[Pair]:
     # quick: the 10-minute budget holds four side runs of ~1 minute of imports and loading each on 2 cores
     steps, seq = (5, 128) if quick else (20, 256)
     out = [
+        _padding_free(quick),
         _pair("train_sft_lora", "sft", "alpaca_en_demo.json", steps, 2e-4, seq=seq,
               note=f"SFT LoRA r16 all-linear on SmolLM2-135M, {steps} steps, batch 4, seq {seq}, Alpaca demo: the "
                    "lab's job (submit to adapter + card) vs a raw TRL SFTTrainer script, same config."),

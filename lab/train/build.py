@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.hardware import Gpu, Hardware, get_hardware
 from lab.models import resolve
-from lab.train import methods, base_model
+from lab.train import engine, methods, base_model, varlen
 from lab.train.masking import apply_template
 from lab.train.recipe import TrainRecipe
 
@@ -30,14 +30,20 @@ class Plan:
     four_bit: bool
     gradient_checkpointing: bool
     fsdp: bool = False  # sharded with FSDP (accelerate launch with an FSDP config)
+    engine: str = "trl"  # what trains: "trl" | "unsloth" (lab.train.engine)
+    kernels: tuple[str, ...] = ()  # the fast path that is on: padding_free, packing, liger, vllm
+    reasons: tuple[str, ...] = ()  # why each switch is on or off, for the Train tab and the log
 
     def summary(self) -> str:
         base = "4-bit nf4" if self.four_bit else self.load_dtype
         gc = ", gradient checkpointing" if self.gradient_checkpointing else ""
-        return f"{self.device.upper()} · {self.precision} compute · base weights {base}{gc}"
+        kernels = f" · {', '.join(self.kernels)}" if self.kernels else ""
+        return f"{self.device.upper()} · {self.precision} compute · base weights {base}{gc} · {self.engine}{kernels}"
 
 
-def plan(recipe: TrainRecipe, hw: Hardware | None = None) -> Plan:
+def plan(recipe: TrainRecipe, hw: Hardware | None = None, model_type: str = "", on_adapter: bool = False) -> Plan:
+    """How the recipe runs on this hardware; `model_type` (the base's config) decides what Unsloth and Liger
+    support."""
     hw = hw or get_hardware()
     cuda = hw.cuda and not recipe.use_cpu
     prec = hw.precision if cuda else "fp32"
@@ -47,7 +53,9 @@ def plan(recipe: TrainRecipe, hw: Hardware | None = None) -> Plan:
         load = prec
     gc = {"on": True, "off": False}.get(recipe.gradient_checkpointing, cuda)
     fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
-    return Plan("cuda" if cuda else "cpu", prec, load, recipe.adapter == "qlora", gc, fsdp)
+    d = engine.decide(recipe, engine.facts(cuda, model_type, on_adapter))
+    return Plan("cuda" if cuda else "cpu", prec, load, recipe.adapter == "qlora", gc, fsdp, d.engine, d.kernels,
+                d.reasons)
 
 
 def torch_dtype(name: str):
@@ -113,8 +121,11 @@ def load_tokenizer(folder: Path, recipe: TrainRecipe):
 
 def load_model(folder: Path, recipe: TrainRecipe, p: Plan):
     """The base model at the planned dtype (4-bit for QLoRA), with the CPU 4-bit fix applied before any use."""
+    impl = attention(p)
+    if impl == varlen.NAME:
+        varlen.register()
     kwargs = dict(dtype=torch_dtype(p.load_dtype), trust_remote_code=False, use_safetensors=True,
-                  attn_implementation=attention(p))
+                  attn_implementation=impl)
     if p.four_bit:
         kwargs["quantization_config"] = bnb_config(p)
     if (p.four_bit or p.device == "cuda") and not p.fsdp:  # straight to the device, never staged whole in RAM
@@ -132,10 +143,14 @@ def local_index() -> int:
 
 
 def attention(p: Plan) -> str:
-    """flash-attention 2 on a GPU with 16-bit compute when the package is installed, else PyTorch's SDPA. Both
-    keep packed rows apart (padding-free batches carry position ids) and never store seq × seq scores."""
+    """flash-attention 2 on a GPU with 16-bit compute when the package is installed, else PyTorch's SDPA (on a GPU
+    it keeps packed rows apart with a block-diagonal mask read from the position ids). On a CPU, padding-free
+    batches (padding_free, packing) attend row by row (lab.train.varlen: SDPA's flash kernel on each row alone, no
+    mask, no work across rows); reading the rows' bounds is free there, where on a GPU it would sync the device."""
     if p.device == "cuda" and p.precision in ("bf16", "fp16") and importlib.util.find_spec("flash_attn"):
         return "flash_attention_2"
+    if p.device == "cpu" and {"padding_free", "packing"} & set(p.kernels):
+        return varlen.NAME
     return "sdpa"
 
 
@@ -154,6 +169,7 @@ def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_
         bf16=p.precision == "bf16", fp16=p.precision == "fp16", use_cpu=p.device == "cpu",
         **_checkpointing_args(p),
         ddp_find_unused_parameters=False, logging_steps=1, logging_first_step=True,
+        use_liger_kernel="liger" in p.kernels,
         save_strategy="steps", save_steps=recipe.save_steps, save_total_limit=recipe.save_total_limit,
         eval_strategy="steps" if has_eval else "no", eval_steps=eval_steps if has_eval else None,
         report_to=[] if recipe.report_to == "none" else [recipe.report_to], disable_tqdm=True,
@@ -163,13 +179,13 @@ def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_
 
 def _checkpointing_args(p: Plan) -> dict:
     """Gradient checkpointing, non-reentrant, under the name the installed transformers uses (5.23 renamed it
-    activation_checkpointing; the old name stays as a deprecated alias)."""
+    activation_checkpointing; the old name stays as a deprecated alias). Unsloth's model checkpoints itself."""
     from transformers import TrainingArguments  # heavy: transformers
 
     name = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ \
         else "gradient_checkpointing"
-    return {name: p.gradient_checkpointing,
-            f"{name}_kwargs": {"use_reentrant": False} if p.gradient_checkpointing else None}
+    on = p.gradient_checkpointing and p.engine != "unsloth"  # Unsloth checkpoints with its own (unsloth_engine)
+    return {name: on, f"{name}_kwargs": {"use_reentrant": False} if on else None}
 
 
 def training_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool = False, total_steps: int = 100):

@@ -1,4 +1,11 @@
-"""The Trainer callback that connects a run to the lab: metrics every step, progress, cancel, non-finite stop."""
+"""The Trainer callback that connects a run to the lab: metrics every step, progress, cancel, non-finite stop.
+
+On CPU every step is logged (reading the loss costs nothing there). On a GPU, a logged step reads the loss and the
+gradient norm back from the device, which waits for the GPU to finish and leaves it idle while the next step is
+prepared; so there a step is logged when `log_every_s` has passed since the last one (and the first and last
+steps always), and its row holds the mean loss, the step time and the tokens/s of the steps since the last row.
+Tokens are counted on the CPU as batches are collated (lab.train.tokens), never read back from the device.
+"""
 from __future__ import annotations
 
 import math
@@ -29,19 +36,22 @@ def _finite(x) -> bool:
 class LabCallback(TrainerCallback):
     """Reports to a job context (or the CLI's stand-in): ctx.metric / ctx.progress / ctx.log / ctx.cancelled."""
 
-    def __init__(self, ctx, main: bool = True, fp16: bool = False, log_every: int = 10, device: str = ""):
+    def __init__(self, ctx, main: bool = True, fp16: bool = False, log_every: int = 10, device: str = "",
+                 log_every_s: float = 0.0):
         self.ctx, self.main, self.fp16, self.log_every, self.device = ctx, main, fp16, log_every, device
+        self.log_every_s = log_every_s  # 0: log every step; else at most this often (a GPU run)
         self.keys = dict(KEYS)  # a method adds its own (GRPO: each reward's mean)
+        self.counter = None  # a lab.train.tokens.TokenCounter on the trainer's collator
         self.t_last = None
-        self.tokens_last = 0
         self.t_start = time.time()
+        self.t_logged = 0.0
         self.stopped_nonfinite: int | None = None
         self.cancelled = False
         self.step_times: list[float] = []
+        self._since = {"steps": 0, "time": 0.0, "tokens": 0, "counted": False}  # since the last logged step
 
     def on_train_begin(self, args, state, control, **kw):
-        self.t_last = time.time()
-        self.tokens_last = state.num_input_tokens_seen
+        self.t_last = self.t_logged = time.time()
         self.first_step = state.global_step
         if self.main and state.global_step:
             self.ctx.log(f"Resumed at step {state.global_step} of {state.max_steps}.")
@@ -52,10 +62,29 @@ class LabCallback(TrainerCallback):
             note_run(folder, step=state.global_step + 1)
         return control
 
+    def on_substep_end(self, args, state, control, **kw):
+        self._count_micro_batch()
+        return control
+
+    def _count_micro_batch(self) -> None:
+        n = self.counter.take() if self.counter is not None else None
+        if n is not None:
+            self._since["tokens"] += n
+            self._since["counted"] = True
+
     def on_step_end(self, args, state, control, **kw):
         now = time.time()
+        self._count_micro_batch()
+        if self.counter is not None:
+            self.counter.mark()
         self.step_times.append(now - self.t_last)
-        self._dt, self.t_last = now - self.t_last, now
+        self._since["steps"] += 1
+        self._since["time"] += now - self.t_last
+        self.t_last = now
+        last = state.global_step >= state.max_steps
+        if self.log_every_s and control.should_log and not last and state.global_step > 1 \
+                and now - self.t_logged < self.log_every_s:
+            control.should_log = False  # batched: the next logged row covers this step too
         if getattr(self.ctx, "cancelled", False):
             # save where we are, then stop: resume continues from this step
             self.cancelled = True
@@ -80,15 +109,22 @@ class LabCallback(TrainerCallback):
             return control
         row["step"] = state.global_step
         if "loss" in logs:
-            tokens = state.num_input_tokens_seen - self.tokens_last
-            dt = getattr(self, "_dt", 0) or 1e-9
-            self.tokens_last = state.num_input_tokens_seen
-            row.update(step_time=round(dt, 4), tokens_per_s=round(tokens / dt, 1) if tokens else None)
+            row.update(self._interval())
             if self.device:  # RSS on CPU, what PyTorch holds on a GPU: the live view shows it next to the estimate
                 row["mem_gb"] = round(current_gb(self.device), 3)
         self.ctx.metric(**{k: v for k, v in row.items() if v is not None})
         self._progress(state, logs)
         return control
+
+    def _interval(self) -> dict:
+        """Step time and real tokens of the steps since the last logged row (one step on CPU)."""
+        since, self.t_logged = self._since, time.time()
+        self._since = {"steps": 0, "time": 0.0, "tokens": 0, "counted": False}
+        dt = since["time"] or 1e-9
+        out = {"step_time": round(dt / max(1, since["steps"]), 4)}
+        if since["counted"] and since["tokens"]:
+            out.update(tokens=since["tokens"], tokens_per_s=round(since["tokens"] / dt, 1))
+        return out
 
     def _progress(self, state, logs) -> None:
         total = max(1, state.max_steps)
@@ -104,6 +140,8 @@ class LabCallback(TrainerCallback):
 
     def on_evaluate(self, args, state, control, **kw):
         self.t_last = time.time()  # the next step's time is its own, not the evaluation's
+        if self.counter is not None:
+            self.counter.drop_since_mark()  # the evaluation's batches went through the same collator
         return control
 
     def on_save(self, args, state, control, **kw):

@@ -5,8 +5,9 @@
   python -m lab train --method sft --model REF --dataset PATH --adapter lora --max-steps N --out DIR
   python -m lab train --method grpo --model REF --dataset PATH --reward format:REGEX --reward exact@2 --max-steps N
   python -m lab train RECIPE.yaml --trl-command | --lr-find | --hf-job FLAVOR
-Prints JSON (steps, first_loss, last_loss, artifact; GRPO also first_reward, last_reward) on stdout; logs go
-to stderr. This module holds the flags and the dispatch: the run is lab.train.worker's, its supervision
+Prints JSON (steps, first_loss, last_loss, tokens_per_s (real, non-pad tokens per second of the training
+steps), engine, kernels, artifact; GRPO also first_reward, last_reward) on stdout; logs go to stderr. The
+engine and fast path: --engine auto|trl|unsloth, --padding-free / --no-padding-free, --liger auto|on|off. This module holds the flags and the dispatch: the run is lab.train.worker's, its supervision
 lab.jobs.local's, the Hugging Face Jobs submission lab.train.hf_jobs'.
 """
 from __future__ import annotations

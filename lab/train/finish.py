@@ -43,10 +43,24 @@ def final_metrics(metrics: list[dict], steps: int) -> dict:
         vals = [m[key] for m in metrics if key in m]
         if vals:
             out[key] = vals[-1]
-    tps = [m["tokens_per_s"] for m in metrics if m.get("tokens_per_s")]
-    if tps:
-        out["tokens_per_s"] = round(sum(tps) / len(tps), 1)
+    out["tokens_per_s"] = tokens_per_s(metrics)
     return out
+
+
+def tokens_per_s(metrics: list[dict]) -> float | None:
+    """Real (non-pad) tokens of the logged steps over their wall time. A row covers the steps since the row before
+    it (a GPU run logs every few steps): its step_time is their mean."""
+    tokens = seconds = 0.0
+    last = None
+    for m in metrics:
+        if "loss" not in m or "step_time" not in m:
+            continue
+        steps = m["step"] - last if last is not None and m["step"] > last else 1
+        last = m["step"]
+        if m.get("tokens"):
+            tokens += m["tokens"]
+            seconds += m["step_time"] * steps
+    return round(tokens / seconds, 1) if tokens and seconds else None
 
 
 def parents(recipe: TrainRecipe) -> list[dict]:
@@ -58,8 +72,9 @@ def _tags(recipe: TrainRecipe) -> list[str]:
     return ["trl", method.name, recipe.adapter] + {"qlora": ["lora"]}.get(recipe.adapter, []) + list(method.card_tags)
 
 
-def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log=print) -> dict:
-    """Adapter (or full model) + tokenizer + loss curve + card into the job's folder. Returns the metrics."""
+def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log=print, plan=None) -> dict:
+    """Adapter (or full model) + tokenizer + loss curve + card into the job's folder. Returns the metrics, with
+    the engine and kernels the run used (`plan`: lab.train.build.Plan)."""
     folder, method = Path(folder), methods.of(recipe)
     method.save(trainer, folder)
     _name_base_by_hub_id(folder, recipe.model)
@@ -68,13 +83,14 @@ def save_result(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, log
     metrics = read_metrics(folder / "metrics.jsonl")
     loss_png(metrics, folder / "loss.png")
     summary = final_metrics(metrics, steps)
+    ran = {"engine": plan.engine, "kernels": list(plan.kernels)} if plan is not None else {}
     kind = "model" if recipe.adapter == "full" or method.saved_whole else "adapter"
     finalize(folder, kind, parents(recipe), recipe=recipe, metrics=summary, step=method.name,
              tags=_tags(recipe), name=recipe.output_name or folder.name,
-             extra={"base_model_path": recipe.model, "method": method.name, "adapter": recipe.adapter,
+             extra={"base_model_path": recipe.model, "method": method.name, "adapter": recipe.adapter, **ran,
                     **method.card_extra(recipe, folder, metrics)})
     log(f"Saved the {kind} to {folder}.")
-    return summary
+    return {**summary, **ran}
 
 
 def _name_base_by_hub_id(folder: Path, model: str) -> None:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from lab.train.masking import apply_template
 
 SAMPLE_ROWS = 2000  # rows tokenized to know the distribution (all of them in smaller datasets)
+SUM_DRAWS = 4000  # batch sums drawn to size a padding-free batch
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,20 @@ class Lengths:
         if rows_seen >= self.rows:
             return self.quantile(1.0, max_len)
         return self.quantile(0.9 ** (1 / max(1, rows_seen)), max_len)
+
+    def padding_free_batch(self, max_len: int, rows: int, rows_seen: int) -> int:
+        """The tokens of the fullest padding-free batch (`rows` rows end to end, each cut at max_len) a run that sees
+        `rows_seen` rows is expected to meet: by the same rule as longest_batch, over batch sums drawn from the
+        sample (seeded, so the estimate is the same every time). Never more than the padded batch."""
+        values = self.clipped(max_len)
+        if len(values) <= rows:  # one batch holds every row
+            return sum(values)
+        rng = random.Random(0)
+        sums = sorted(sum(rng.choice(values) for _ in range(rows)) for _ in range(SUM_DRAWS))
+        batches = max(1, math.ceil(rows_seen / max(1, rows)))
+        q = 1.0 if rows_seen >= self.rows and self.rows <= rows else 0.9 ** (1 / batches)
+        top = sums[min(len(sums) - 1, max(0, math.ceil(q * len(sums)) - 1))]
+        return min(top, rows * self.longest_batch(max_len, rows_seen))
 
     def summary(self, max_len: int) -> dict:
         return {"median": self.quantile(0.5), "p95": self.p95, "max": self.quantile(1.0),

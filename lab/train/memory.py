@@ -6,7 +6,10 @@ the batch sized by the dataset's real token lengths (lengths):
 - trainable weights, their gradients and AdamW's two states, all in the trainable weights' real dtype;
 - a second copy of the weights for full-fine-tuning DPO (its frozen reference model);
 - the activations kept for backward over the longest batch (DPO: chosen and rejected, 2 × batch sequences);
-  with gradient checkpointing, each layer's input plus one layer recomputed at a time;
+  with gradient checkpointing, each layer's input plus one layer recomputed at a time. A padding-free batch
+  (plan.kernels) is its rows end to end: the fullest batch's real tokens, no padding. Liger's kernels keep
+  less per layer: its SwiGLU no copy of the gate's activation, its RMSNorm no fp32 copy of its input (TRL 1.16
+  refuses Liger's fused cross-entropy and keeps its own chunked LM head, so the LM head part stays);
 - TRL's fused LM head: logits are never whole, but its vocabulary tiles are (on CPU several tile-sized
   temporaries live at once; Triton on a GPU fuses them);
 - the runtime: the process itself on CPU; the CUDA context and allocator slack on a GPU.
@@ -69,7 +72,7 @@ def coarse_profile(facts: dict, recipe, plan) -> Profile:
     return Profile(params=params + (0 if recipe.adapter == "full" else trainable), trainable=trainable,
                    embed_params=embed, linear_params=max(0, params - embed), act_per_token=per_token,
                    layer_input_per_token=h * elem, layers=layers, hidden=h, vocab=vocab,
-                   kv_per_token=kv_bytes_per_token(cfg, elem))
+                   kv_per_token=kv_bytes_per_token(cfg, elem), intermediate=inter)
 
 
 def rows_seen(recipe, n_train: int, world: int = 1) -> int:
@@ -79,10 +82,12 @@ def rows_seen(recipe, n_train: int, world: int = 1) -> int:
     return n_train if recipe.epochs >= 1 else max(per_step, int(n_train * recipe.epochs))
 
 
-def batch_shape(recipe, lengths: Lengths | None, n_train: int) -> tuple[int, int]:
-    """(sequences per micro-batch, their padded length) of the step that peaks."""
+def batch_shape(recipe, lengths: Lengths | None, n_train: int, padding_free: bool = False) -> tuple[int, int]:
+    """(sequences per micro-batch, their padded length) of the step that peaks; padding-free: (1, its tokens)."""
     terms = methods.of(recipe).memory_terms(recipe)
     seqs = recipe.batch_size * terms.sequences_per_row
+    if padding_free and lengths is not None and not terms.packed:  # one sequence: the rows end to end
+        return 1, max(1, lengths.padding_free_batch(recipe.max_seq_length, seqs, rows_seen(recipe, n_train)))
     if terms.completion_tokens:  # sampled answers: the longest prompt (kept whole) plus a full-length answer
         prompts = lengths.longest_batch(10**9, rows_seen(recipe, n_train)) if lengths else recipe.max_seq_length
         return seqs, prompts + terms.completion_tokens
@@ -105,10 +110,12 @@ def _trainable_bytes(plan, adapter: str) -> int:
     return 2 if plan.four_bit and plan.precision == "bf16" else 4
 
 
-def _activations(prof: Profile, tokens: int, checkpointing: bool) -> float:
-    if not checkpointing:
-        return prof.act_per_token * tokens
+def _activations(prof: Profile, tokens: int, plan) -> float:
     per_layer = prof.act_per_token / max(1, prof.layers)
+    if "liger" in plan.kernels:  # SwiGLU keeps no activated gate; RMSNorm no fp32 copy of its input
+        per_layer = max(0.0, per_layer - BYTES[plan.precision] * (prof.intermediate + 2 * prof.hidden))
+    if not plan.gradient_checkpointing:
+        return per_layer * prof.layers * tokens
     return (prof.layer_input_per_token * prof.layers + per_layer) * tokens
 
 
@@ -124,7 +131,7 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
     run's malloc (default: this process's)."""
     device = plan.device
     terms = methods.of(recipe).memory_terms(recipe)
-    seqs, length = batch_shape(recipe, lengths, n_train)
+    seqs, length = batch_shape(recipe, lengths, n_train, "padding_free" in plan.kernels)
     tokens = seqs * length
     t_bytes = _trainable_bytes(plan, recipe.adapter)
     weights = _weights(prof, plan, recipe.adapter)
@@ -134,11 +141,13 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
         "gradients": prof.trainable * t_bytes,
         "optimizer": 2 * prof.trainable * t_bytes,
         "reference model": weights if terms.reference_copy and recipe.adapter == "full" else 0,
-        "activations": _activations(prof, tokens, plan.gradient_checkpointing),
+        "activations": _activations(prof, tokens, plan),
         "LM head": _lm_head(prof, tokens, plan) if terms.lm_head else 0,  # a reward model has a score head
         # counted as if it lived alongside the step's activations (it does not quite)
         "generation cache": terms.cached_sequences * length * prof.kv_per_token,
-        "attention mask": seqs * length * length,
+        # padded: a seq × seq mask per sequence; padding-free: one block-diagonal mask on a GPU, none on a CPU
+        # (its rows attend row by row: lab.train.varlen)
+        "attention mask": 0 if "padding_free" in plan.kernels and plan.device == "cpu" else seqs * length * length,
         "runtime": RUNTIME[device],
     }
     torch_parts = sum(v for k, v in parts.items() if k != "runtime")

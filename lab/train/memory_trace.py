@@ -31,6 +31,7 @@ class Profile:
     hidden: int
     vocab: int
     kv_per_token: float = 0.0  # bytes of one token's keys and values over all layers (GRPO's generation cache)
+    intermediate: int = 0  # the MLP's width (what Liger's SwiGLU saves a copy of)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -156,7 +157,7 @@ def _profile_cached(config_json: str, dtype: str, lora_json: str, full: bool) ->
     return Profile(params=params, trainable=trainable, embed_params=embed, linear_params=linear,
                    act_per_token=per_token, layer_input_per_token=hidden * elem,
                    layers=int(text.get("num_hidden_layers", 0)), hidden=hidden, vocab=int(text.get("vocab_size", 0)),
-                   kv_per_token=kv_bytes_per_token(text, elem))
+                   kv_per_token=kv_bytes_per_token(text, elem), intermediate=int(text.get("intermediate_size", 0)))
 
 
 def kv_bytes_per_token(config: dict, elem: int) -> float:

@@ -120,7 +120,7 @@ def check(recipe: TrainRecipe, token: str | None = None, caller: Caller | None =
     folder, prior = model_folders(pre.recipe.model, token)
     tok, _ = build.load_tokenizer(prior or folder, pre.recipe)
     row_preview = method.preview(ds[0], tok, pre.recipe, kind)
-    lines = [f"**Plan:** {pre.plan.summary()}",
+    lines = [f"**Plan:** {pre.plan.summary()}", engine_text(preflight.engine_of(pre.plan)),
              f"**Data:** {pre.rows} rows ({pre.kind}) → {pre.train_rows} train, {pre.eval_rows} eval.",
              f"**Memory:** {preflight.memory_text(pre.memory)}",
              f"**Loss mask:** {row_preview['trained_tokens']} of {row_preview['total_tokens']} tokens of this row "
@@ -193,6 +193,7 @@ def status(job_id: str, caller: Caller) -> dict:
         summary += (f" · step {last['step']} · loss {last['loss']:.4f} · {last.get('tokens_per_s') or 0:.0f} "
                     f"tokens/s · ETA {duration(job.eta_s())}")
     summary += _memory_line(job.folder, last)
+    summary += _engine_line(job.folder)
     method = METHODS.get(job.kind.removeprefix("train."))  # the kind names the method: train.<method>
     live = {**NO_LIVE_VIEW, **(method.live_view(job.folder, metrics) if method else {})}
     summary += "".join(f"\n\n{n}" for n in live["notes"])
@@ -218,6 +219,21 @@ def _memory_line(folder: Path, last: dict) -> str:
     if last.get("mem_gb"):
         return f" · memory {last['mem_gb']:.2f} GB now, estimate {mem['total_gb']:.2f} GB"
     return f" · memory estimate {mem['total_gb']:.2f} GB"
+
+
+def engine_text(ran: dict) -> str:
+    """'**Engine:** trl · kernels: padding_free. Why: ...' from preflight's engine record."""
+    kernels = ", ".join(ran.get("kernels") or []) or "none"
+    why = " ".join(ran.get("reasons") or [])
+    return f"**Engine:** {ran.get('engine', 'trl')} · kernels: {kernels}." + (f" {why}" if why else "")
+
+
+def _engine_line(folder: Path) -> str:
+    try:
+        ran = json.loads((folder / "preflight.json").read_text())["engine"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    return "\n\n" + engine_text(ran)
 
 
 def lr_status(job_id: str, caller: Caller) -> dict:

@@ -13,7 +13,7 @@ from lab.errors import LabError
 from lab.hardware import Hardware, get_hardware
 from lab.jobs import allocator
 from lab.settings import get_settings
-from lab.train import lengths, memory, methods
+from lab.train import engine, lengths, memory, methods
 from lab.train.base_model import model_facts
 from lab.train.build import Plan, plan
 from lab.train.fit import SHARE, fit, refusal
@@ -37,7 +37,18 @@ class Preflight:
     def to_dict(self) -> dict:
         return {"recipe": self.recipe.model_dump(mode="json"), "plan": self.plan.summary(), "kind": self.kind,
                 "rows": self.rows, "train_rows": self.train_rows, "eval_rows": self.eval_rows,
-                "memory": self.memory, "warnings": self.warnings}
+                "memory": self.memory, "warnings": self.warnings, "engine": engine_of(self.plan)}
+
+
+def engine_of(p: Plan) -> dict:
+    """The engine, kernels and reasons of a plan, as preflight.json, the Train tab and the card record them."""
+    return {"engine": p.engine, "kernels": list(p.kernels), "reasons": list(p.reasons)}
+
+
+def planner(hw: Hardware, facts: dict):
+    """plan(recipe) on this hardware for this base model (its type decides what Unsloth and Liger support)."""
+    model_type = (facts.get("config") or {}).get("model_type", "")
+    return lambda r: plan(r, hw, model_type, bool(facts.get("adapter")))
 
 
 def free_gb(device: str, hw: Hardware) -> float:
@@ -70,7 +81,8 @@ def _profile(facts: dict, recipe: TrainRecipe, p: Plan):
 def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: int, warnings: list[str],
                free: float | None = None):
     """(recipe that fits, its estimate dict): lowers what the lab may lower, refuses what the user pinned."""
-    p = plan(recipe, hw)
+    plan_of = planner(hw, facts)
+    p = plan_of(recipe)
     prof, note = _profile(facts, recipe, p)
     if note:
         warnings.append(note)
@@ -79,7 +91,7 @@ def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: in
     room = min(free, limit) if limit else free
 
     def total_on(alloc: str):
-        return lambda r: memory.estimate(prof, r, plan(r, hw), lens, n_train, alloc)["total_gb"]
+        return lambda r: memory.estimate(prof, r, plan_of(r), lens, n_train, alloc)["total_gb"]
 
     first = memory.estimate(prof, recipe, p, lens, n_train)
     if limit and first["weights_gb"] + memory.RUNTIME["cpu"] / memory.GB > limit:
@@ -95,7 +107,7 @@ def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: in
         warnings.append(f"Run anyway: the estimate ({result.estimate_gb:.1f} GB) is over the budget "
                         f"({result.budget_gb:.1f} GB); the memory watchdog stops the run if memory runs out.")
     eff = result.recipe
-    mem = memory.estimate(prof, eff, plan(eff, hw), lens, n_train, alloc)
+    mem = memory.estimate(prof, eff, plan_of(eff), lens, n_train, alloc)
     mem.update(available_gb=round(room, 1), budget_gb=round(SHARE * room, 1),
                verdict=memory.verdict(mem["total_gb"], room, SHARE), changes=result.changes,
                lengths=lens.summary(eff.max_seq_length) if lens else None, limit_gb=limit)
@@ -133,6 +145,15 @@ def _check_static(recipe: TrainRecipe, hw: Hardware) -> None:
                        f"pip install {module}, or set report_to to none.", "report_to")
 
 
+def _check_engine(recipe: TrainRecipe, hw: Hardware, facts: dict) -> None:
+    """`engine: unsloth` where Unsloth cannot train the run: refused before anything loads."""
+    cuda = hw.cuda and not recipe.use_cpu
+    refused = engine.refusal(recipe, engine.facts(cuda, facts["config"].get("model_type", ""),
+                                                  bool(facts["adapter"])))
+    if refused:
+        raise refused
+
+
 def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, list[str]]:
     """(train rows, eval rows, warnings); errors when the data does not fit the method or one batch."""
     method = methods.of(recipe)
@@ -155,6 +176,7 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
     method = methods.of(recipe)
     _check_static(recipe, hw)
     facts = model_facts(recipe.model, token)
+    _check_engine(recipe, hw, facts)
     if facts["adapter"] and recipe.adapter == "qlora":
         raise LabError("QLoRA cannot train on top of an existing adapter (it would merge into 4-bit weights).",
                        "Merge that adapter into a full model first (merge: true), or use adapter 'lora'.", "adapter")
@@ -175,7 +197,10 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
     lens = lengths.measure(dataset, kind, tok, seed=eff.seed, texts=method.length_texts)
     warnings += method.checks(eff, dataset, kind, facts, lens, token)
     eff, mem = fit_memory(eff, facts, hw, lens, n_train, warnings, free)
-    p = plan(eff, hw)
+    p = planner(hw, facts)(eff)
+    cuda = p.device == "cuda"
+    warnings += list(engine.decide(eff, engine.facts(cuda, facts["config"].get("model_type", ""),
+                                                     bool(facts["adapter"]))).warnings)
     if p.four_bit and p.device == "cpu":
         warnings.append("4-bit on CPU works but is slow; the lab turns off bitsandbytes' AVX512-BF16 repack, "
                         "which would otherwise corrupt LoRA gradients after the first eval or generate().")

@@ -90,6 +90,18 @@ class TrainRecipe(Recipe):
     gradient_checkpointing: Literal["auto", "on", "off"] = Field(
         "auto", description="Recompute activations in the backward pass: about 30% less activation memory for "
                             "about 20% more time. auto: on for a GPU, off on CPU.")
+    engine: Literal["auto", "trl", "unsloth"] = Field(
+        "auto", description="What trains the model. auto: Unsloth for LoRA/QLoRA SFT, DPO and GRPO on a CUDA GPU "
+        "where it is installed and supports the model, else TRL with the fast path (padding-free, Liger). trl: "
+        "always TRL. unsloth: Unsloth, or a refusal before anything loads saying what is missing.")
+    padding_free: bool = Field(True, description="SFT: each batch is its rows end to end with position ids, no "
+                               "padding; every row still attends to itself only (flash-attention 2 where "
+                               "installed, else SDPA). Faster and leaner on rows of mixed lengths, at the same "
+                               "loss. Other methods pad their batches (TRL 1.16 has no padding-free DPO).")
+    liger: Literal["auto", "on", "off"] = Field(
+        "auto", description="Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) through TRL: faster, leaner steps on "
+        "a CUDA GPU. auto: on with a CUDA GPU when liger-kernel is installed and patches the model. on: the same, "
+        "and the log says why when it cannot be. off: never.")
     merge: bool = Field(False, description="After training, also save a full model with the adapter merged in, "
                         "always from a 16-bit base (QLoRA too). Easier to serve; as big as the base.")
     push_checkpoints_to: str = Field("", description="Hub repo (user/name) that receives every checkpoint, so a "

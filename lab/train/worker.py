@@ -20,10 +20,13 @@ from lab.eval.flow import after_training, check_tasks
 from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.jobs.worker_setup import passive_threads, quiet_libraries
-from lab.train import build, finish, memory_guard, methods, preflight
+from lab.train import build, finish, memory_guard, methods, preflight, unsloth_engine
 from lab.train.hub_sync import CheckpointPusher, pull_checkpoint
 from lab.train.methods.base import TrainerParts
 from lab.train.recipe import TrainRecipe
+from lab.train.tokens import TokenCounter
+
+GPU_LOG_EVERY_S = 2.0  # a GPU run logs a row at most this often (the Train tab polls every 2 s)
 
 
 def rank() -> int:
@@ -46,6 +49,7 @@ def run(ctx) -> None:
 
 def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, callbacks: tuple = ()) -> dict:
     """The whole run. `callbacks`: extra TrainerCallbacks (tests and benchmarks watch the model with them)."""
+    unsloth_engine.preload(recipe, token)  # Unsloth patches transformers, TRL and PEFT: it must load first
     from lab.train.callbacks import LabCallback  # heavy: transformers (a TrainerCallback)
 
     quiet_libraries()
@@ -61,9 +65,11 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
         check_tasks(recipe.eval_task_list, token)
     ctx.check_cancelled()
     train_ds, eval_ds = split(ds, recipe, pre.eval_rows)
-    model, tok = build.load_weights(recipe, pre.plan, token, log)
+    load = unsloth_engine.load if pre.plan.engine == "unsloth" else build.load_weights
+    model, tok = load(recipe, pre.plan, token, log)
     ctx.check_cancelled()
-    cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device)
+    cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device,
+                     log_every_s=GPU_LOG_EVERY_S if pre.plan.device == "cuda" else 0.0)
     cb.keys.update(method.metric_keys(recipe))
     ckpt_dir = folder / "checkpoints"
     trainer = make_trainer(recipe, pre, model, tok, (train_ds, eval_ds, kind), ckpt_dir, [cb, *callbacks],
@@ -86,7 +92,7 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     _stopped_early(cb, ckpt_dir, steps, log)
     if not main:
         return {"steps": steps, "rank": rank()}
-    return _finish(trainer, tok, recipe, folder, steps, token, log)
+    return _finish(trainer, tok, recipe, folder, steps, token, log, pre.plan)
 
 
 def split(ds, recipe: TrainRecipe, n_eval: int):
@@ -110,11 +116,16 @@ def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, c
 
     train_ds, eval_ds, kind = data
     args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
-    args.include_num_input_tokens_seen = "non_padding"
+    args.include_num_input_tokens_seen = "no"  # counted on the CPU instead (lab.train.tokens): no GPU sync
     args.logging_nan_inf_filter = False  # a NaN loss must be seen, not papered over
-    peft = build.lora_config(recipe) if recipe.adapter != "full" else None
+    # Unsloth's model has its adapter already (unsloth_engine.load)
+    peft = build.lora_config(recipe) if recipe.adapter != "full" and pre.plan.engine != "unsloth" else None
     parts = TrainerParts(args, model, tok, train_ds, eval_ds, peft, list(callbacks), kind, ctx, main, token)
     trainer = methods.of(recipe).trainer(recipe, parts)
+    counter = trainer.data_collator = TokenCounter(trainer.data_collator)
+    for cb in callbacks:
+        if hasattr(cb, "counter"):
+            cb.counter = counter
     if pre.plan.precision == "fp16":
         build.fp32_trainable(trainer.model)
     trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
@@ -151,6 +162,8 @@ def _preflight(recipe: TrainRecipe, ds, kind: str, folder: Path, token, log):
     log(f"Memory: estimate {mem['total_gb']:g} GB of {mem['available_gb']:g} GB free ({mem['device']}); batch "
         f"{pre.recipe.batch_size} × grad_accum {pre.recipe.grad_accum}, max_seq_length {pre.recipe.max_seq_length}.")
     log(f"Plan: {pre.plan.summary()}; {pre.train_rows} train rows, {pre.eval_rows} eval rows.")
+    for reason in pre.plan.reasons:
+        log(reason)
     if rank() == 0:
         (folder / "preflight.json").write_text(json.dumps(pre.to_dict(), indent=2))
     return pre
@@ -204,8 +217,8 @@ def _write_rank(folder: Path, trainer, steps: int) -> None:
         (folder / ".ranks" / f"rank-{rank()}.json").write_text(json.dumps(info))
 
 
-def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, log) -> dict:
-    summary = finish.save_result(trainer, tok, recipe, folder, steps, log)
+def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, log, plan) -> dict:
+    summary = finish.save_result(trainer, tok, recipe, folder, steps, log, plan)
     result = {**summary, "artifact": str(folder)}
     del trainer
     if recipe.merge and recipe.adapter != "full" and not methods.of(recipe).saved_whole:

@@ -23,6 +23,7 @@ COMMON_GROUPS = [
     ("Data and loss", ["dataset_split", "max_rows", "eval_split", "eval_steps", "chat_template"]),
     ("Schedule and memory", ["warmup_ratio", "scheduler", "weight_decay", "seed", "gradient_checkpointing",
                              "use_cpu"]),
+    ("Engine and speed", ["engine", "padding_free", "liger"]),
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
                                   "push_to", "report_to"]),
     ("Evaluate after training", ["eval_tasks"]),
@@ -48,6 +49,7 @@ REWARDS_NOTE = ("One reward per line, `NAME[:PARAM][@WEIGHT]`. **`python:FILE.py
                 "training job: only for the owner of this lab, never on the public demo. Preview scores a few "
                 "answers sampled from the base model with the run's settings.")
 LABELS = {"lr": "learning rate", "max_seq_length": "max sequence length", "grad_accum": "gradient accumulation",
+          "padding_free": "padding-free batches (SFT)", "liger": "Liger kernels",
           "auto_fit": "the lab may lower, to fit memory", "run_anyway": "run anyway (even if it won't fit)"}
 
 

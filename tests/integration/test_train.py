@@ -97,7 +97,11 @@ def test_labels_in_the_trainers_batch(sft_run):
     tok = AutoTokenizer.from_pretrained(sft_run["model"])
     batch = sft_run["watch"].batch
     answers = {r["output"].strip() + "<|im_end|>" for r in sft_run["rows"]}
-    for ids, labels in zip(batch["input_ids"].tolist(), batch["labels"].tolist()):
+    assert "position_ids" in batch and batch["input_ids"].shape[0] == 1  # padding-free: the rows end to end
+    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist() + [batch["input_ids"].shape[1]]
+    rows = [(batch["input_ids"][0, a:b].tolist(), batch["labels"][0, a:b].tolist()) for a, b in zip(starts, starts[1:])]
+    assert len(rows) == 4
+    for ids, labels in rows:
         trained = [t for t, lab in zip(ids, labels) if lab != -100]
         assert tok.decode(trained) in answers  # the answer plus its end token, nothing else
         assert trained[-1] == tok.eos_token_id == tok.pad_token_id

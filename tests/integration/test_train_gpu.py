@@ -54,3 +54,29 @@ def test_a_real_out_of_memory_fails_with_a_hint(bundled_model, alpaca_path, tmp_
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
     assert err.value.field == "batch_size" and "GPU out of memory" in str(err.value)
+
+
+def test_the_fast_path_on_the_gpu(bundled_model, alpaca_path, tmp_path):
+    """auto on a GPU: padding-free SFT, Liger where installed (SmolLM2 is a Llama), the engine recorded."""
+    import importlib.util
+
+    data = tmp_path / "mini.json"
+    data.write_text(json.dumps(short_alpaca(alpaca_path, 8)))
+    recipe = TrainRecipe(model=str(bundled_model), dataset=str(data), max_steps=3, batch_size=4, max_seq_length=128,
+                         learning_rate=1e-3, save_steps=100, engine="trl")
+    out = tmp_path / "fast-gpu"
+    result = train(recipe, out, LocalContext(out))
+    expected = ["padding_free"] + (["liger"] if importlib.util.find_spec("liger_kernel") else [])
+    assert result["engine"] == "trl" and result["kernels"] == expected and result["tokens_per_s"] > 0
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("unsloth"), reason="unsloth is not installed")
+def test_unsloth_engine_trains_lora(bundled_model, alpaca_path, tmp_path):
+    data = tmp_path / "mini.json"
+    data.write_text(json.dumps(short_alpaca(alpaca_path, 8)))
+    recipe = TrainRecipe(model=str(bundled_model), dataset=str(data), max_steps=3, batch_size=4, max_seq_length=128,
+                         learning_rate=1e-3, save_steps=100, engine="unsloth", lora_dropout=0.0)
+    out = tmp_path / "unsloth-gpu"
+    result = train(recipe, out, LocalContext(out))
+    assert result["engine"] == "unsloth" and result["steps"] == 3 and result["last_loss"] < 100
+    assert (out / "adapter_model.safetensors").is_file()

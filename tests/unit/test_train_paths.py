@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lab.hardware import Gpu, Hardware, set_hardware
-from lab.train import build
+from lab.train import build, varlen
 from lab.train.recipe import TrainRecipe
 
 CPU = Hardware(ram_gb=24, bnb_ok=True, cpu_count=2)
@@ -105,9 +105,12 @@ def test_attention_is_sdpa_or_flash_attention_when_installed(monkeypatch):
     assert build.attention(build.plan(TrainRecipe(), A100)) in ("sdpa", "flash_attention_2")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "flash_attn" else None)
     assert build.attention(build.plan(TrainRecipe(), A100)) == "flash_attention_2"
-    assert build.attention(build.plan(TrainRecipe(), CPU)) == "sdpa"  # flash-attention is GPU-only
+    # flash-attention is GPU-only: padding-free rows attend row by row through SDPA (lab.train.varlen)
+    assert build.attention(build.plan(TrainRecipe(), CPU)) == "lab_varlen"
+    assert build.attention(build.plan(TrainRecipe(padding_free=False), CPU)) == "sdpa"
+    assert build.attention(build.plan(TrainRecipe(method="dpo"), CPU)) == "sdpa"  # DPO pads
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    assert build.attention(build.plan(TrainRecipe(), A100)) == "sdpa"
+    assert build.attention(build.plan(TrainRecipe(), A100)) == "sdpa"  # a block-diagonal mask: no device sync
 
 
 def test_fp16_runs_train_fp32_adapters():
@@ -129,8 +132,9 @@ def test_packing_is_padding_free_and_packed_rows_do_not_attend_to_each_other(bun
     r = TrainRecipe(packing=True, dataset="me/d")
     config = SFTConfig(**_args(r, CPU), packing=r.method.packing)
     assert config.packing and config.packing_strategy in ("bfd", "bfd_split")  # the trainer turns padding-free on
-    model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32,
-                                                 attn_implementation=build.attention(build.plan(r, CPU)))
+    impl = build.attention(build.plan(r, CPU))
+    assert impl == varlen.register()  # packed rows attend row by row
+    model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32, attn_implementation=impl)
     a, b = torch.tensor([[1, 422, 3112, 2]]), torch.tensor([[1, 9812, 314, 27, 2]])
     packed = torch.cat([a, b], dim=1)
     positions = torch.cat([torch.arange(a.shape[1]), torch.arange(b.shape[1])]).unsqueeze(0)

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 from lab.data import formats
 from lab.errors import LabError
 from lab.models.usable import model_for
+from lab.train import engine
 from lab.train.data import columns_of, normalized_rows, raw_rows
 from lab.train.methods import grpo_report, rewards
 from lab.train.methods.base import TRL_LOG_KEYS, MemoryTerms, Method, MethodSettings, TrainerParts, register
@@ -147,6 +148,7 @@ class Grpo(Method):
                   max_completion_length=s.max_completion_length, beta=s.beta,
                   reward_weights=[r.weight for r in s.rewards], remove_unused_columns=False,
                   log_completions=False, per_device_eval_batch_size=s.num_generations)
+        kw.update(engine.vllm_args(cuda=not common["use_cpu"]))  # vLLM colocated where the GPU has it
         return GRPOConfig(**kw)
 
     def trainer(self, recipe, parts: TrainerParts):

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from lab.train import engine
 from lab.train.masking import check_answers_fit, mask_preview, prepare_sft, sft_collator
 from lab.train.methods.base import MemoryTerms, Method, MethodSettings, TrainerParts, register
 
@@ -69,13 +70,16 @@ class Sft(Method):
         check_answers_fit(parts.train_ds, recipe.max_seq_length)
         if parts.eval_ds is not None:
             parts.eval_ds = prepare_sft(sft_rows(parts.eval_ds, kind), tok, s.completion_only_loss)
-        # TRL's bfd packing is padding-free and builds its own collator
-        return SFTTrainer(**parts.common(), data_collator=None if s.packing else sft_collator(tok))
+        # TRL's bfd packing is padding-free and builds its own collator. Padding-free batches use the lab's: TRL's
+        # SFTConfig(padding_free=True) refuses a custom collator and any max_length without packing (it would not
+        # truncate), while this one gets the same batches from rows TRL has truncated
+        collator = None if s.packing else sft_collator(tok, padding_free=engine.padding_free(recipe))
+        return SFTTrainer(**parts.common(), data_collator=collator)
 
     def preview(self, row: dict, tok, recipe, kind: str) -> dict:
         s = recipe.method
         return mask_preview(_sft_row(row, kind), tok, "sft" if kind == "preference" else kind,
-                            s.completion_only_loss, s.packing)
+                            s.completion_only_loss, s.packing or engine.padding_free(recipe))
 
     def trl_args(self, recipe, args: list[str]) -> tuple[list[str], str]:
         return args + (["--packing"] if recipe.method.packing else []), ""
