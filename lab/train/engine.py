@@ -76,9 +76,9 @@ def unsloth_missing(recipe, f: Facts) -> list[str]:
         out.append(f"the lab runs {_label(recipe)} on TRL only (Unsloth: SFT, DPO and GRPO)")
     if recipe.adapter == "full":
         out.append("the lab runs Unsloth for LoRA and QLoRA only, not a full fine-tune")
-    if f.model_type and f.model_type not in UNSLOTH_MODELS:
-        out.append(f"Unsloth does not support {f.model_type} models "
-                   f"({', '.join(sorted(UNSLOTH_MODELS))})")
+    if f.model_type not in UNSLOTH_MODELS:
+        kind = f"{f.model_type} models" if f.model_type else "a model of unknown type"
+        out.append(f"Unsloth does not support {kind} (it trains {', '.join(sorted(UNSLOTH_MODELS))})")
     if f.on_adapter:
         out.append("the base is an adapter artifact (merge it into a full model first)")
     if f.world > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from lab.errors import LabError
 from lab.hardware import get_hardware
 from lab.models import resolve
 from lab.train import build, engine
@@ -30,8 +31,12 @@ def preload(recipe, token: str | None = None) -> bool:
     f = engine.facts(cuda, facts["config"].get("model_type", ""), bool(facts["adapter"]))
     if engine.decide(recipe, f).engine != "unsloth":
         return False
-    import unsloth  # noqa: F401  # heavy: unsloth (patches transformers, TRL and PEFT on import)
-
+    try:
+        import unsloth  # noqa: F401  # heavy: unsloth (patches transformers, TRL and PEFT on import)
+    except Exception as exc:  # noqa: BLE001 - installed but broken (its pins exclude the lab's trl 1.16)
+        raise LabError(f"The run would train with Unsloth (engine {recipe.engine}), but it does not import here: "
+                       f"{type(exc).__name__}: {str(exc)[:300]}", "Set engine to trl, or install an Unsloth that "
+                       "supports this trl and transformers.", "engine") from None
     return True
 
 

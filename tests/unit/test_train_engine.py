@@ -270,3 +270,21 @@ def test_the_train_tab_says_which_engine_and_why(tmp_path):
     assert text.startswith("**Engine:** trl · kernels: padding_free.") and "Unsloth is not used because" in text
     (tmp_path / "preflight.json").write_text(json.dumps({"engine": ran}))
     assert panel._engine_line(tmp_path) == "\n\n" + text and panel._engine_line(tmp_path / "none") == ""
+
+
+def test_an_unsloth_that_does_not_import_stops_the_run_before_loading(bundled_model, monkeypatch):
+    import importlib.util
+
+    from lab.train import unsloth_engine
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "unsloth" else real(name, *a))
+    set_hardware(A100)
+    recipe = TrainRecipe(model=str(bundled_model))
+    with pytest.raises(LabError) as err:
+        unsloth_engine.preload(recipe)  # auto picks Unsloth (found, a GPU, a Llama); importing it fails
+    assert err.value.field == "engine" and "does not import" in str(err.value)
+    assert unsloth_engine.preload(recipe.updated(engine="trl")) is False
+    set_hardware(CPU)
+    assert unsloth_engine.preload(recipe) is False  # no GPU: never imported
+    set_hardware(None)
