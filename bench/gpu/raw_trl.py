@@ -96,7 +96,8 @@ def run(method: str, model_dir: str, data: str, adapter: str, steps: int, batch:
     return out
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The raw scripts' shared arguments (this one and raw_unsloth.py)."""
     p = argparse.ArgumentParser()
     p.add_argument("--method", choices=["sft", "dpo"], default="sft")
     p.add_argument("--model", required=True)
@@ -105,7 +106,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=1024)
-    a = p.parse_args()
+    return p.parse_args()
+
+
+def main() -> None:
+    a = parse_args()
     print("BENCH_RESULT " + json.dumps(run(a.method, a.model, a.data, a.adapter, a.steps, a.batch, a.seq)))
 
 

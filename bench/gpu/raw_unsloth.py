@@ -5,7 +5,6 @@ LoRA, batch, length and steps as bench/gpu/raw_trl.py. Prints BENCH_RESULT (time
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import unsloth  # noqa: F401  # first: it patches transformers, TRL and PEFT
 from unsloth import FastLanguageModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.gpu.raw_trl import Timer, _alpaca, _pairs  # noqa: E402
+from bench.gpu.raw_trl import Timer, _alpaca, _pairs, parse_args  # noqa: E402
 
 
 def main() -> None:
@@ -24,15 +23,7 @@ def main() -> None:
     from datasets import load_dataset
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-    p = argparse.ArgumentParser()
-    p.add_argument("--method", choices=["sft", "dpo"], default="sft")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--adapter", choices=["lora", "qlora"], default="qlora")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--seq", type=int, default=1024)
-    a = p.parse_args()
+    a = parse_args()
     model, tok = FastLanguageModel.from_pretrained(model_name=a.model, max_seq_length=a.seq, dtype=torch.bfloat16,
                                                    load_in_4bit=a.adapter == "qlora")
     model = FastLanguageModel.get_peft_model(
