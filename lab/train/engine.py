@@ -22,11 +22,9 @@ from lab.errors import LabError
 # model types Unsloth's FastLanguageModel trains (its supported architectures)
 UNSLOTH_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
                             "gemma3_text", "phi3", "cohere", "granite"})
-UNSLOTH_METHODS = ("sft", "dpo", "grpo")
 # model types liger-kernel patches (its MODEL_TYPE_TO_APPLY_LIGER_FN, text models)
 LIGER_MODELS = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma", "gemma2",
                           "gemma3", "gemma3_text", "phi3", "granite", "olmo2", "glm4", "smollm3"})
-PADDING_FREE_METHODS = ("sft",)
 LABELS = {"reward": "a reward model"}  # how a message names a method (else its name in capitals)
 
 
@@ -72,7 +70,7 @@ def unsloth_missing(recipe, f: Facts) -> list[str]:
     if not f.cuda:
         out.append("no CUDA GPU (use_cpu is set)" if recipe.use_cpu else "no CUDA GPU: Unsloth trains on NVIDIA "
                    "GPUs only")
-    if recipe.method.name not in UNSLOTH_METHODS:
+    if not recipe.method.on_unsloth:
         out.append(f"the lab runs {_label(recipe)} on TRL only (Unsloth: SFT, DPO and GRPO)")
     if recipe.adapter == "full":
         out.append("the lab runs Unsloth for LoRA and QLoRA only, not a full fine-tune")
@@ -89,7 +87,7 @@ def unsloth_missing(recipe, f: Facts) -> list[str]:
 def padding_free(recipe) -> bool:
     """SFT batches without padding: the recipe asks for it, the method supports it, and packing is off (packed
     rows are padding-free already)."""
-    return (recipe.padding_free and recipe.method.name in PADDING_FREE_METHODS
+    return (recipe.padding_free and recipe.method.batches_padding_free
             and not getattr(recipe.method, "packing", False))
 
 
@@ -153,7 +151,7 @@ def decide(recipe, f: Facts) -> Decision:
     reasons.append(liger_why)
     kernels += ["liger"] if liger else []
     warnings += [liger_warn] if liger_warn else []
-    if recipe.method.name == "grpo":
+    if recipe.method.samples_answers:
         use = f.cuda and f.vllm
         kernels += ["vllm"] if use else []
         reasons.append("GRPO generation: vLLM, colocated on the training GPU." if use else

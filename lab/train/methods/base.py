@@ -32,6 +32,10 @@ DESCRIBE_KIND = {"text": "plain text", "sft": "SFT conversations", "prompts": "p
 class MethodSettings(BaseModel):
     """A method's own settings. Each subclass has `name: Literal["<method>"]`: the union's tag in YAML."""
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # what the fast path (lab.train.engine) may do for the method, as TRL 1.16 and Unsloth support it
+    batches_padding_free: ClassVar[bool] = False  # its batches may be the rows end to end with position ids
+    on_unsloth: ClassVar[bool] = False  # Unsloth can train it
+    samples_answers: ClassVar[bool] = False  # it generates answers while it trains (vLLM can)
 
 
 @dataclass(frozen=True)

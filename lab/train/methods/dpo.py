@@ -5,7 +5,7 @@ copy of the weights as its reference.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -13,6 +13,7 @@ from lab.train.methods.base import MemoryTerms, Method, MethodSettings, TrainerP
 
 
 class DpoSettings(MethodSettings):
+    on_unsloth: ClassVar[bool] = True
     name: Literal["dpo"] = "dpo"
     beta: float = Field(0.1, gt=0, le=10, description="DPO: how far the model may drift from the reference. "
                         "Lower (0.05) lets it move more; higher (0.5) keeps it close.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -31,6 +31,8 @@ GRPO_KEYS = {"completions/mean_length": "completion_length", "completions/clippe
 
 
 class GrpoSettings(MethodSettings):
+    on_unsloth: ClassVar[bool] = True
+    samples_answers: ClassVar[bool] = True
     name: Literal["grpo"] = "grpo"
     rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO: the rewards, one per line as "
                                       "NAME[:PARAM][@WEIGHT]; the total is their weighted sum. " + REWARD_HELP)

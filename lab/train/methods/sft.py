@@ -5,7 +5,7 @@ end-of-turn token; preference rows train on prompt + chosen.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -15,6 +15,8 @@ from lab.train.methods.base import MemoryTerms, Method, MethodSettings, TrainerP
 
 
 class SftSettings(MethodSettings):
+    batches_padding_free: ClassVar[bool] = True
+    on_unsloth: ClassVar[bool] = True
     name: Literal["sft"] = "sft"
     packing: bool = Field(False, description="SFT only: pack several short rows into one padding-free sequence "
                           "(TRL's best-fit packing). Faster on datasets of short rows; position ids keep each row "
