@@ -3,6 +3,7 @@ past runs, and the custom tasks as a zip that runs with `lm_eval` alone. No grad
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -13,6 +14,7 @@ from lab.data.load import store_upload
 from lab.errors import LabError
 from lab.eval.access import check_for
 from lab.eval.catalog import OFFLINE_REASON
+from lab.eval.custom import LOADER, LOADER_YAML
 from lab.eval.recipe import EvalRecipe
 from lab.jobs import get_job
 from lab.jobs.manager import check_allowed
@@ -95,25 +97,30 @@ def status(job_id: str, caller=None) -> dict:
 
 
 RUN_README = """These lm-eval tasks were made by the lab from your files. Run them with lm-evaluation-harness alone,
-from this folder:
+from the folder this zip was unpacked into (or from anywhere, with this folder's path after --include_path):
 
     {commands}
 
-The lab ran exactly these YAML and data files; with the same settings the scores are the same.
+The lab ran exactly these YAML and data files; with the same settings the scores are the same. Each YAML reads its
+data next to itself through lab_task_data.py, so it runs from any working directory.
 Judged tasks (metric `score`) generate the answers here; the lab's judge scores them.
 """
+INCLUDE_RE = re.compile(r"--include_path ('[^']*'|\S+)")
 
 
 def bundle(out, dest) -> Path:
     """tasks.zip in `dest`: every custom task's YAML and data, and the lm_eval commands."""
     out = Path(out)
     tasks = out / "tasks"
-    files = sorted(p for p in tasks.glob("*") if p.suffix in (".yaml", ".jsonl")) if tasks.is_dir() else []
+    names = (LOADER, LOADER_YAML)
+    files = sorted(p for p in tasks.glob("*") if p.suffix in (".yaml", ".jsonl") or p.name in names) \
+        if tasks.is_dir() else []
     if not files:
         raise LabError("This evaluation has no custom tasks to download.", "Add a task file and run it.", "tasks")
     result = json.loads((out / "results.json").read_text())
 
-    commands = [scrub(m["lm_eval_command"].split(" && ", 1)[-1]) for m in result["models"] if m.get("lm_eval_command")]
+    commands = [scrub(INCLUDE_RE.sub("--include_path tasks", m["lm_eval_command"].split(" && ", 1)[-1]))
+                for m in result["models"] if m.get("lm_eval_command")]
     path = Path(dest) / "tasks.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for f in files:

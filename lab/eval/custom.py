@@ -1,13 +1,15 @@
 """A custom benchmark from the user's rows: detect its kind, check every row, and write an lm-eval task.
 
-The task is a YAML plus a JSON Lines file next to it (`dataset_path: json`, a relative `data_files`), so the same
-two files run with `lm_eval --include_path . --tasks NAME` from their folder, and the lab runs exactly them.
+The task is a YAML plus a JSON Lines file next to it (`dataset_path: json`, a relative `data_files`), and a shared
+loader that reads `data_files` next to the YAML (lab.eval.task_data), so the folder runs with
+`lm_eval --include_path DIR --tasks NAME` from any working directory, and the lab runs exactly these files.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,10 @@ KINDS = {"multiple_choice": "acc", "exact_match": "exact_match", "judge": "score
 FIELDS = {"multiple_choice": ("question", "choices", "answer"), "exact_match": ("prompt", "answer"),
           "judge": ("prompt",)}
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+LOADER = "lab_task_data.py"  # lab/eval/task_data.py, copied next to the YAMLs
+LOADER_YAML = "_lab_task_data_yaml"  # what each task YAML includes: no .yaml suffix, so lm-eval indexes no task in it
+LOADER_CONFIG = "# Reads the task's data_files next to its YAML, so lm_eval runs it from any folder.\n" \
+                f"custom_dataset: !function {Path(LOADER).stem}.load\n"
 
 
 @dataclass
@@ -51,9 +57,11 @@ class BuiltTask:
         return hashlib.sha256((self.yaml + "\0" + self.data_text()).encode()).hexdigest()[:16]
 
     def write(self, folder: Path) -> Path:
-        """name.yaml and name.jsonl into folder; returns the YAML's path."""
+        """name.yaml, name.jsonl and the shared data loader into folder; returns the YAML's path."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / self.data_name).write_text(self.data_text(), encoding="utf-8")
+        shutil.copyfile(Path(__file__).with_name("task_data.py"), folder / LOADER)
+        (folder / LOADER_YAML).write_text(LOADER_CONFIG, encoding="utf-8")
         path = folder / f"{self.name}.yaml"
         path.write_text(self.yaml, encoding="utf-8")
         return path
@@ -152,8 +160,8 @@ def normalize(rows: list[dict], where: list[str], kind: str) -> list[dict]:
 
 
 def task_yaml(name: str, kind: str, spec: CustomTask, source: str) -> str:
-    cfg = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": f"{name}.jsonl"}},
-           "test_split": "test"}
+    cfg = {"task": name, "include": LOADER_YAML, "dataset_path": "json",
+           "dataset_kwargs": {"data_files": {"test": f"{name}.jsonl"}}, "test_split": "test"}
     if kind == "multiple_choice":
         cfg |= {"output_type": "multiple_choice", "doc_to_text": "Question: {{question}}\nAnswer:",
                 "doc_to_choice": "{{choices}}", "doc_to_target": "{{answer}}",
@@ -174,8 +182,8 @@ def task_yaml(name: str, kind: str, spec: CustomTask, source: str) -> str:
                 "metric_list": [{"metric": "bypass"}]}
     cfg["metadata"] = {"version": 1.0}
     head = (f"# {kind.replace('_', ' ')} task made by the lab from {source}.\n"
-            f"# Run it from this folder: lm_eval --model hf --model_args pretrained=MODEL --include_path . "
-            f"--tasks {name}\n")
+            f"# Run it from any folder: lm_eval --model hf --model_args pretrained=MODEL --include_path "
+            f"THIS_FOLDER --tasks {name}\n")
     return head + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
 
 

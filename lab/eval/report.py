@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from importlib.metadata import version
 from pathlib import Path
 
@@ -25,8 +26,8 @@ def clean(obj):
 def _command(ev, row) -> str:
     s = ev.settings(row, "")
     device = "cpu" if ev.precision == "fp32" else "cuda"
-    return (f"cd {ev.tasks_dir} && lm_eval --model hf --model_args {row.spec.model_args} --tasks "
-            f"{','.join(ev.plan.names)} --include_path . --device {device} {s.cli_flags()}")
+    return (f"lm_eval --model hf --model_args {row.spec.model_args} --tasks {','.join(ev.plan.names)} "
+            f"--include_path {shlex.quote(str(ev.tasks_dir))} --device {device} {s.cli_flags()}")
 
 
 def _write_samples(ev, i: int, row) -> None:

@@ -1,11 +1,12 @@
-"""Evaluate on the real bundled model through real lm-eval: the lab's scores equal lm-eval's own on the same task
-YAML (lm-eval loading the model itself, adapters through its own PEFT path); adapters share the loaded base; a
-broken model fails its row only; re-runs come from the cache; scores land in the artifact's card; an open task
-served by the fake Hub and a judged task run as an `eval` job."""
+"""Evaluate on the real bundled model through real lm-eval: the lab's scores equal lm-eval's own on the same task YAML,
+downloaded and run from another folder (lm-eval loading the model itself, adapters through its own PEFT path);
+adapters share the loaded base; a broken model fails its row only; re-runs come from the cache; scores land in the
+artifact's card; an open task served by the fake Hub and a judged task run as an `eval` job."""
 import contextlib
 import io
 import json
 import shutil
+import zipfile
 
 import pytest
 
@@ -18,12 +19,13 @@ from tests.eval_support import ARC_ROWS, MC_ROWS, SECRET_REGEX, SECRET_ROWS, Jud
 pytestmark = pytest.mark.slow
 
 
-def _lm_eval_direct(tasks_dir, names, model_args):
-    """What `lm_eval --model hf --model_args … --include_path . --apply_chat_template` computes, in-process."""
+def _lm_eval_direct(tasks_dir, names, model_args, cwd):
+    """What `lm_eval --model hf --model_args … --include_path TASKS_DIR --apply_chat_template` computes, in-process,
+    run from `cwd`."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    with contextlib.chdir(tasks_dir):
+    with contextlib.chdir(cwd):
         out = simple_evaluate(model="hf", model_args=model_args, tasks=names, batch_size=8, device="cpu",
                               task_manager=TaskManager(include_path=str(tasks_dir), include_defaults=False),
                               apply_chat_template=True, fewshot_as_multiturn=True)
@@ -50,10 +52,16 @@ def test_scores_equal_lm_eval_adapters_share_the_base_and_a_broken_model_fails_a
     loaded = get_registry().loaded()
     assert len(loaded) == 1 and loaded[0]["adapters"] == [adapter.name]  # one base in memory, adapter on top
 
-    tasks_dir = tmp_path / "out" / "tasks"
+    from lab.eval.board import bundle
+
+    with zipfile.ZipFile(bundle(tmp_path / "out", tmp_path)) as z:  # the tasks as downloaded, unpacked elsewhere
+        z.extractall(tmp_path / "unpacked")
+    tasks_dir, elsewhere = tmp_path / "unpacked" / "tasks", tmp_path / "elsewhere"
+    assert "--include_path tasks" in (tasks_dir / "README.txt").read_text()
+    elsewhere.mkdir()  # lm_eval runs from a folder without the data: each YAML finds its data next to itself
     for row, args in ((base, f"pretrained={bundled_model},dtype=float32"),
                       (tuned, f"pretrained={bundled_model},dtype=float32,peft={adapter}")):
-        direct = _lm_eval_direct(tasks_dir, ["quiz", "secret"], args)
+        direct = _lm_eval_direct(tasks_dir, ["quiz", "secret"], args, elsewhere)
         assert row["scores"]["quiz"]["acc"] == pytest.approx(direct["quiz"]["acc,none"], abs=1e-6)
         assert row["scores"]["quiz"]["acc_stderr"] == pytest.approx(direct["quiz"]["acc_stderr,none"], abs=1e-6)
         assert row["scores"]["secret"]["exact_match"] == pytest.approx(direct["secret"]["exact_match,extract"],

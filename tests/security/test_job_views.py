@@ -18,7 +18,8 @@ def _eval_run(home: Path, name: str, owner: str) -> str:
     """A finished evaluation in LAB_HOME/evals/NAME, made by `owner`'s job; returns the job id."""
     folder = home / "evals" / name
     (folder / "samples" / "0").mkdir(parents=True)
-    command = f"cd {folder / 'tasks'} && lm_eval --model hf --model_args pretrained={home}/artifacts/m --tasks t1"
+    command = (f"lm_eval --model hf --model_args pretrained={home}/artifacts/m --tasks t1 "
+               f"--include_path {folder / 'tasks'}")
     result = {"models": [{"model": "m", "label": f"{owner or 'alice'}-model", "scores": {"t1": {"acc": 0.5}},
                           "error": "", "lm_eval_command": command}],
               "tasks": [{"name": "t1", "kind": "multiple_choice", "metric": "acc", "source": "t1.jsonl",

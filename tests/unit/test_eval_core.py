@@ -28,6 +28,17 @@ def test_a_multiple_choice_file_becomes_an_lm_eval_task(tmp_path):
     assert build(CustomTask(path=str(path))).hash != task.hash  # new rows, new cache key
 
 
+def test_a_written_task_reads_its_data_next_to_its_yaml_from_any_folder(tmp_path, monkeypatch):
+    from lm_eval.tasks import TaskManager
+
+    task = build(CustomTask(path=str(write_jsonl(tmp_path / "quiz.jsonl", MC_ROWS))))
+    task.write(tmp_path / "tasks")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no quiz.jsonl here: lm-eval finds it next to the YAML
+    loaded = TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False).load("quiz")["tasks"]
+    assert [dict(d) for d in loaded["quiz"].test_docs()] == task.rows
+
+
 def test_exact_match_and_judged_kinds_from_their_columns(tmp_path):
     em = build(CustomTask(path=str(write_jsonl(tmp_path / "em.jsonl", [{"prompt": "2+2?", "answer": 4}])),
                           regex=r"(\d+)"))
