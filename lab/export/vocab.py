@@ -2,8 +2,10 @@
 and the chat template (read with gguf's SpecialVocab, the reader llama.cpp's converter uses too).
 
 Two tokenizer kinds are written: byte-level BPE (SmolLM, Qwen, Llama 3) and SentencePiece (Llama 2,
-Mistral, from tokenizer.model). A byte-level BPE is written only when its pre-tokenizer split is one
-llama.cpp knows by name; an unknown split would load but tokenize differently, so it is refused.
+Mistral, from tokenizer.model). A byte-level BPE's pre-tokenizer is named as llama.cpp's converter names it, from
+the hash of its behaviour (lab.export.pre_hash); a vocabulary its table lacks is named by the split the tokenizer,
+as transformers loads it, applies, when llama.cpp knows that split by name; an unknown split would load but tokenize
+differently, so it is refused.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.export.arch import ALTERNATIVE
+from lab.export.pre_hash import llama_cpp_pre
 
 GPT2_NAME = "gpt-2"
 
@@ -56,6 +59,14 @@ def pre_tokenizer_name(pre: dict | None) -> str | None:
     return None
 
 
+def bpe_pre_name(tokenizer, tok: dict) -> str | None:
+    """llama.cpp's converter's name for this tokenizer (by the hash of its behaviour); else llama.cpp's name for the
+    split the loaded tokenizer applies (transformers may rebuild it by model type, whatever tokenizer.json says)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    loaded = json.loads(backend.to_str()).get("pre_tokenizer") if backend is not None else None
+    return llama_cpp_pre(tokenizer) or pre_tokenizer_name(loaded or tok.get("pre_tokenizer"))
+
+
 def _token_type(token: dict | None) -> int:
     import gguf  # heavy: gguf
 
@@ -75,10 +86,11 @@ def _pad(tokens: list[str], types: list[int], scores: list[float] | None, size: 
             scores.append(-1000.0)
 
 
-def _bpe(tok: dict, n_vocab: int) -> Vocab:
-    pre = pre_tokenizer_name(tok.get("pre_tokenizer"))
+def _bpe(tok: dict, n_vocab: int, tokenizer) -> Vocab:
+    pre = bpe_pre_name(tokenizer, tok)
     if pre is None:
-        raise LabError("The tokenizer's pre-tokenizer is not one llama.cpp knows by name "
+        raise LabError("The tokenizer's pre-tokenizer is not one llama.cpp knows: neither the hash of its behaviour "
+                       "nor its split has a llama.cpp name "
                        f"({json.dumps(tok.get('pre_tokenizer'))[:200]}), so a GGUF of it would tokenize "
                        "differently.", ALTERNATIVE, "source")
     added = {t["id"]: t for t in tok.get("added_tokens", [])}
@@ -116,36 +128,33 @@ def _sentencepiece(folder: Path, tok: dict, n_vocab: int) -> Vocab:
 def read_vocab(folder: Path, n_vocab: int) -> Vocab:
     """The tokenizer of a model folder as GGUF metadata; LabError for a kind the writer does not handle."""
     import gguf  # heavy: gguf
+    from transformers import AutoTokenizer  # heavy: transformers
 
     folder = Path(folder)
     path = folder / "tokenizer.json"
     tok = json.loads(path.read_text()) if path.is_file() else {}
     model = tok.get("model", {})
-    if (folder / "tokenizer.model").is_file():
-        vocab = _sentencepiece(folder, tok, n_vocab)
-    elif model.get("type") == "BPE" and not model.get("byte_fallback") and (tok.get("decoder") or {}).get(
-            "type") == "ByteLevel":
-        vocab = _bpe(tok, n_vocab)
-    else:
+    spm = (folder / "tokenizer.model").is_file()
+    if not spm and not (model.get("type") == "BPE" and not model.get("byte_fallback") and
+                        (tok.get("decoder") or {}).get("type") == "ByteLevel"):
         raise LabError(f"The tokenizer in {folder.name} is neither a byte-level BPE (tokenizer.json) nor a "
                        "SentencePiece model (tokenizer.model).", ALTERNATIVE, "source")
+    tokenizer = AutoTokenizer.from_pretrained(folder)  # as llama.cpp's converter loads it
+    vocab = _sentencepiece(folder, tok, n_vocab) if spm else _bpe(tok, n_vocab, tokenizer)
     special = gguf.SpecialVocab(folder, load_merges=vocab.model == "gpt2", n_vocab=len(vocab.tokens))
     vocab.merges = special.merges
     vocab.special_ids = dict(special.special_token_ids)
     vocab.add_special = dict(special.add_special_token)
     vocab.chat_template = special.chat_template
-    vocab.add_special.update(_adds_special(folder))
+    vocab.add_special.update(_adds_special(tokenizer))
     if vocab.model == "gpt2" and not vocab.merges:
         raise LabError(f"The tokenizer in {folder.name} has no BPE merges.", ALTERNATIVE, "source")
     return vocab
 
 
-def _adds_special(folder: Path) -> dict[str, bool]:
+def _adds_special(tok) -> dict[str, bool]:
     """Whether the tokenizer puts BOS/EOS around plain text, as it actually does (llama.cpp reads these flags;
     its defaults differ per tokenizer kind, so they are always written)."""
-    from transformers import AutoTokenizer  # heavy: transformers
-
-    tok = AutoTokenizer.from_pretrained(folder)
     ids = tok("a")["input_ids"]
     return {"bos": tok.bos_token_id is not None and ids[:1] == [tok.bos_token_id],
             "eos": tok.eos_token_id is not None and ids[-1:] == [tok.eos_token_id]}
