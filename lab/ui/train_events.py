@@ -12,7 +12,7 @@ from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
-from lab.ui import bus
+from lab.ui import bus, follow
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.publish_panel import artifact_choices
 
@@ -166,7 +166,8 @@ def _wire_run(c: dict, form: list) -> None:
         out = panel.start(_recipe(*args), caller_of(request))
         return out["job_id"], out["message"], gr.Timer(active=True)
 
-    c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE)
+    follow.mark_url(c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE), c["job_id"])
+    follow.attach("train", c["job_id"], c["timer"])
     hidden = gr.JSON(visible=False)
     live = [c["bar"], c["status"], c["loss"], c["lr"], c["grad"], c["tps"], c["log"], c["artifact"], c["try_chat"],
             c["timer"], hidden, c["rewards_plot"], c["kl_plot"], c["length_plot"], c["samples"]]
