@@ -149,7 +149,11 @@ def _poll(job_id, request: gr.Request):
     """One timer tick of the live view (of a job the caller may see)."""
     if not job_id:
         return [gr.update()] * 9 + [gr.Timer(active=False), gr.update()] + [gr.update()] * 4
-    s = scrub_value(panel.status(job_id, caller_of(request)))
+    try:
+        s = scrub_value(panel.status(job_id.strip(), caller_of(request)))
+    except LabError as exc:  # a typed id that is no job of the caller's: said once, and the timer stops
+        return [gr.update(), f"⚠️ {exc.what} {exc.fix}"] + [gr.update()] * 7 + [gr.Timer(active=False)] + \
+            [gr.update()] * 5
     text = s["summary"] + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
     keys = ("loss", "lr", "grad_norm", "tokens_per_s")
     curves = [panel.curve_frame(s[k]) if s[k] else None for k in keys]
