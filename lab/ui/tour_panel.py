@@ -89,17 +89,21 @@ def _stream(job, reveal: bool):
 def _follow_on_load(request: gr.Request):
     """A page that loads shows the caller's running or last tour (or the tour its ?job= link names)."""
     job = follow.job_for_panel("tour", request, follow.wanted(request))
-    if job is not None:
-        yield from _stream(job, reveal=not job.final or job.id == follow.wanted(request))
+    if job is None:
+        yield (gr.skip(),) * 7  # an ended stream without a frame would blank the panel's buttons
+        return
+    yield from _stream(job, reveal=not job.final or job.id == follow.wanted(request))
 
 
 def _follow_sent(value, request: gr.Request):
     try:
         job = job_for(caller_of(request), bus.unstamp(value))
     except LabError:  # not the caller's to see: the same as no job
+        job = None
+    if job is None or job.kind != tour_jobs.KIND:
+        yield (gr.skip(),) * 7
         return
-    if job.kind == tour_jobs.KIND:
-        yield from _stream(job, reveal=True)
+    yield from _stream(job, reveal=True)
 
 
 def _connect(chat_ft, chat_merge, paths, tab_ids) -> None:

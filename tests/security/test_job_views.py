@@ -73,24 +73,26 @@ def test_a_visitor_opens_polls_and_cancels_only_their_own_runs(space):
         assert f"of {OTHER}" not in texts([polled, answer]) and store.get_job(carols).state == "queued"
 
 
-def _load(space, panel_box: str, user: str | None, query: str = "", module: str = "lab.ui.follow",
-          name: str = "load") -> list:
+def _load(space, panel_box: str | None, user: str | None, query: str = "", module: str = "lab.ui.follow",
+          name: str = "load", everything: bool = False):
     """The page-load handler of the panel whose job field is `panel_box` (an elem_id), called as a page at
-    ?QUERY sends it (the browser's client puts the page's query string on the queue call); returns its outputs."""
+    ?QUERY sends it (the browser's client puts the page's query string on the queue call); returns its outputs
+    (everything: all the messages of a streamed answer, as text)."""
     index = next(i for i, fn in space.demo.fns.items()
                  if getattr(getattr(fn.fn, "__wrapped__", fn.fn), "__name__", "") == name
                  and getattr(fn.fn, "__module__", "") == module
                  and any(getattr(c, "elem_id", None) == panel_box for c in fn.outputs))
-    session = f"follow-{index}-{user or 'anon'}-{query}"
+    session, seen = f"follow-{index}-{user or 'anon'}-{query}", []
     with httpx.Client(base_url=space.url, timeout=60, headers=space.headers(user)) as http:
         http.post(f"gradio_api/queue/join?{query}", json={"data": [], "fn_index": index, "session_hash": session,
                                                           "event_data": None, "trigger_id": None}).raise_for_status()
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
                 msg = json.loads(line[5:]) if line.startswith("data:") else {}
+                seen.append(line)
                 if msg.get("msg") == "process_completed":
                     assert msg.get("success"), msg
-                    return msg["output"]["data"]
+                    return "\n".join(seen) if everything else msg["output"]["data"]
     raise AssertionError("no answer")
 
 
@@ -135,3 +137,24 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
     refused, failed = space.event("lab.ui.jobs_tab", "open_job", {0: carols_export}, user=VISITOR)
     missing, _ = space.event("lab.ui.jobs_tab", "open_job", {0: "20990101-000000-nojob1"}, user=VISITOR)
     assert failed and refused.replace(carols_export, "ID") == missing.replace("20990101-000000-nojob1", "ID")
+
+
+def test_the_tour_panel_follows_only_the_callers_own_tour(space):
+    def tour(owner: str, marker: str) -> str:
+        job = store.create("tour", "lab.tour.jobs:run", False, "{}", "The tour", owner=owner)
+        job.folder.mkdir(parents=True, exist_ok=True)
+        event = {"stage": "data", "state": "done", "message": marker, "progress": 0.2}
+        (job.folder / "events.jsonl").write_text(json.dumps(event) + "\n")
+        with store.connect(immediate=True) as con:
+            store.set_state(con, job.id, "running", started=1.0)
+            store.set_state(con, job.id, "cancelled", finished=2.0)
+        return job.id
+
+    tour(VISITOR, "bob-tour-stage")
+    carols = tour(OTHER, "carol-tour-stage")
+    follow_tour = ("lab.ui.tour_panel", "_follow_on_load", True)
+    shown = _load(space, "lab-tour-stages", VISITOR, "", *follow_tour)
+    assert "bob-tour-stage" in shown and "carol-tour-stage" not in shown
+    linked = _load(space, "lab-tour-stages", VISITOR, f"job={carols}", *follow_tour)
+    assert "bob-tour-stage" in linked and "carol-tour-stage" not in linked  # another's link: as if none
+    assert "tour-stage" not in _load(space, "lab-tour-stages", None, "", *follow_tour)
