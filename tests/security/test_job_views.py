@@ -125,6 +125,9 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
     assert carols_export not in texts(_load(space, "export-job", VISITOR, f"job={carols_export}"))
     assert carols_eval not in texts(_load(space, "eval-job", None))  # an anonymous visitor: only their own session
     assert _load(space, "eval-job", OWNER)[0] == carols_eval  # the owner follows every job
+    for kind, box in (("merge", "merge-job"), ("data.run", "data-job")):  # every job panel, the same rule
+        bobs, carols = _finished(kind, VISITOR), _queued(kind, OTHER)
+        assert _load(space, box, VISITOR, f"job={carols}")[0] == bobs and _load(space, box, OWNER)[0] == carols
     assert _load(space, "train-job", VISITOR, f"job={bobs_old}")[0] == bobs_old  # a link to an older run of theirs
 
     tab = ("lab.ui.follow", "select")
