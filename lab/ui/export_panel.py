@@ -63,6 +63,12 @@ def status(caller: Caller, job_id: str):
     return progress_bar_html(job.progress, job.message), scrub(job.message), [], "", True
 
 
+def form_of(job: jobs.Job) -> list:
+    """The panel's fields as an export job's recipe set them (a page that comes back to the job shows them)."""
+    r = ExportRecipe.from_yaml(job.recipe)
+    return [r.source, list(r.types), Path(r.out).name if r.out else "", r.overwrite, r.push, r.private]
+
+
 def build() -> dict:
     labels = "; ".join(arch.supported_labels())
     with gr.Accordion(S.TITLE, open=False) as accordion:
@@ -91,7 +97,8 @@ def build() -> dict:
 
     follow.mark_url(go.click(shows_errors(begin), [source, types, name, overwrite, push, private],
                              [job_id, line, table, modelfile, timer], api_name="export_gguf"), job_id)
-    follow.attach("export", job_id, timer, reveal=accordion)
+    follow.attach("export", job_id, timer, reveal=accordion,
+                  form=([source, types, name, overwrite, push, private], form_of))
 
     def poll(jid, request: gr.Request):
         try:

@@ -7,11 +7,14 @@ a ?job= id of someone else's job is passed over like one that does not exist."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import gradio as gr
 
 from lab.errors import LabError
 from lab.jobs import owners
+from lab.jobs.store import Job
+from lab.shown import scrub_value
 from lab.train import KINDS as TRAIN_KINDS
 from lab.tour.jobs import KIND as TOUR_KIND
 from lab.ui import bus
@@ -69,19 +72,24 @@ def mark_url(event, job_box) -> None:
     event.success(None, job_box, None, js=URL_JS, **PRIVATE)
 
 
-def attach(name: str, job_box, timer, reveal=None) -> None:
+def attach(name: str, job_box, timer, reveal=None, form: tuple[list, Callable[[Job], list]] | None = None) -> None:
     """Panel `name` follows its job: on page load (its ?job= link or the caller's running/last job of its kinds) and
     when the Jobs tab opens one of its jobs, `job_box` gets the job's id and `timer` starts, so the panel's own tick
-    draws the rest. `reveal` (an Accordion) opens for a job that runs or that was asked for by id. Typing an id into
-    the job field and pressing Enter follows that job too."""
-    outputs = [job_box, timer] + ([reveal] if reveal is not None else [])
+    draws the rest. For a job that runs or that was asked for by id, `reveal` (an Accordion) opens and `form`
+    (widgets, and a function from the job to their values) shows the job's recipe instead of a blank form. Typing an
+    id into the job field and pressing Enter follows that job too."""
+    widgets, values_of = form or ([], None)
+    outputs = [job_box, timer] + ([reveal] if reveal is not None else []) + widgets
 
     def shown(job, asked: bool):
         if job is None:
             return [gr.skip()] * len(outputs)
         out = [job.id, gr.Timer(active=True)]
+        live = asked or not job.final
         if reveal is not None:
-            out.append(gr.Accordion(open=True) if asked or not job.final else gr.skip())
+            out.append(gr.Accordion(open=True) if live else gr.skip())
+        if widgets:
+            out += _form_values(job, values_of, len(widgets)) if live else [gr.skip()] * len(widgets)
         return out
 
     def load(request: gr.Request):
@@ -102,6 +110,15 @@ def attach(name: str, job_box, timer, reveal=None) -> None:
         bus.BUS.follow.change(sent, bus.BUS.follow, outputs, **PRIVATE)
     if isinstance(job_box, gr.Textbox) and name != "train":  # the Train tab wires its own Enter
         job_box.submit(lambda j: gr.Timer(active=bool((j or "").strip())), job_box, timer, **PRIVATE)
+
+
+def _form_values(job: Job, values_of, count: int) -> list:
+    """The form as the job's recipe had it (no server path on a Space); unchanged when the recipe does not read."""
+    try:
+        values = scrub_value(list(values_of(job)))
+    except (LabError, ValueError, TypeError, KeyError):  # a recipe from an older lab: the form stays as it is
+        return [gr.skip()] * count
+    return values if len(values) == count else [gr.skip()] * count
 
 
 def connect_tabs() -> None:

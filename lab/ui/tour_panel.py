@@ -11,10 +11,10 @@ from pathlib import Path
 import gradio as gr
 
 from lab.errors import LabError
+from lab.jobs.owners import job_for
 from lab.tour import check_allowed, is_first_run
 from lab.tour import jobs as tour_jobs
 from lab.tour.board import COLUMNS, Board
-from lab.jobs.owners import job_for
 from lab.ui import bus, follow
 from lab.ui.common import caller_of, on_load, progress_bar_html
 

@@ -164,6 +164,13 @@ def _poll(job_id, request: gr.Request):
             gr.update(interactive=bool(s["artifact"])), gr.Timer(active=not s["final"]), s, *grpo, samples]
 
 
+def _form_of(job) -> list:
+    """The form as a training job's recipe set it (a page that comes back to the job shows it, not a blank form)."""
+    r = panel.TrainRecipe.from_yaml(job.recipe)
+    values = panel.form_from_recipe(r)
+    return [*(values[n] for n in FIELDS), r.to_yaml()]
+
+
 def _wire_run(c: dict, form: list) -> None:
     @shows_errors
     def start(request: gr.Request, *args):
@@ -171,7 +178,7 @@ def _wire_run(c: dict, form: list) -> None:
         return out["job_id"], out["message"], gr.Timer(active=True)
 
     follow.mark_url(c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE), c["job_id"])
-    follow.attach("train", c["job_id"], c["timer"])
+    follow.attach("train", c["job_id"], c["timer"], form=([*form, c["yaml"]], _form_of))
     hidden = gr.JSON(visible=False)
     live = [c["bar"], c["status"], c["loss"], c["lr"], c["grad"], c["tps"], c["log"], c["artifact"], c["try_chat"],
             c["timer"], hidden, c["rewards_plot"], c["kl_plot"], c["length_plot"], c["samples"]]

@@ -29,6 +29,7 @@ def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     status.get_by_text("running").wait_for(timeout=60_000)  # progress shows while it runs
     assert page.locator("#train-progress .lab-progress").is_visible()
     job = reload_mid_job(page, "Train", "train-job")  # the reloaded page follows the job: status and curves go on
+    page.get_by_text("max_seq_length: 64").wait_for()  # and shows the job's recipe, not a blank form
     status.get_by_text("succeeded").wait_for(timeout=300_000)
 
     loss = page.locator("#train-loss")

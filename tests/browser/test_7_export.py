@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import open_tab, reload_mid_job
 
 
@@ -34,6 +36,7 @@ def test_export_a_merge_to_gguf_from_the_artifacts_tab(page, lab, app_home, tmp_
     page.get_by_label("f16", exact=True).check()  # q8_0 is ticked already
     page.get_by_role("button", name="Export", exact=True).click()
     reload_mid_job(page, "Artifacts", "export-job")  # the reloaded page opens the panel on the running export
+    expect(page.get_by_label("f16", exact=True)).to_be_checked()  # with the job's settings, not a blank form
 
     page.get_by_text("Exported to").filter(visible=True).wait_for(timeout=180_000)
     for text in ("tiny-slerp-q8_0.gguf", "tiny-slerp-f16.gguf", "100.0%"):  # f16: the same next token everywhere

@@ -136,7 +136,11 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
     assert "evaluate" not in texts(_load(space, None, VISITOR, f"job={carols_eval}", *tab)[0])
 
     store.patch(carols_train, shared=1)  # the owner shared carol's run: bob may watch it by its link
-    assert _load(space, "train-job", VISITOR, f"job={carols_train}")[0] == carols_train
+    recipe = f"model: {space.home}/artifacts/carol-base\ndataset: {space.home}/artifacts/carol-rows\nmax_steps: 7\n"
+    store.patch(carols_train, recipe=recipe)
+    watched = _load(space, "train-job", VISITOR, f"job={carols_train}")
+    assert watched[0] == carols_train and "max_steps: 7" in texts(watched)  # the form shows the run's recipe
+    assert "carol-rows" in texts(watched) and str(space.home) not in texts(watched)  # by name, no server path
     refused, failed = space.event("lab.ui.jobs_tab", "open_job", {0: carols_export}, user=VISITOR)
     missing, _ = space.event("lab.ui.jobs_tab", "open_job", {0: "20990101-000000-nojob1"}, user=VISITOR)
     assert failed and refused.replace(carols_export, "ID") == missing.replace("20990101-000000-nojob1", "ID")
