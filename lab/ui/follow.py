@@ -18,7 +18,7 @@ from lab.shown import scrub_value
 from lab.train import KINDS as TRAIN_KINDS
 from lab.tour.jobs import KIND as TOUR_KIND
 from lab.ui import bus
-from lab.ui.common import caller_of, on_load
+from lab.ui.common import caller_of, on_load, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -92,11 +92,13 @@ def attach(name: str, job_box, timer, reveal=None, form: tuple[list, Callable[[J
             out += _form_values(job, values_of, len(widgets)) if live else [gr.skip()] * len(widgets)
         return out
 
+    @shows_errors
     def load(request: gr.Request):
         asked = wanted(request)
         job = job_for_panel(name, request, asked)
         return shown(job, bool(asked) and job is not None and job.id == asked)
 
+    @shows_errors
     def sent(value, request: gr.Request):
         job_id = bus.unstamp(value)
         try:
@@ -126,6 +128,7 @@ def connect_tabs() -> None:
     if bus.BUS.tabs is None:
         return
 
+    @shows_errors
     def select(request: gr.Request):
         asked = wanted(request)
         if not asked:
