@@ -44,6 +44,21 @@ def job_to_act_on(caller: Caller, job_id: str, action: str) -> store.Job:
     return job
 
 
+def job_to_follow(caller: Caller, kinds: tuple[str, ...], wanted: str = "") -> store.Job | None:
+    """The job a panel for these kinds shows when a page loads: `wanted` (the page's ?job= link) when the caller
+    may see it and it is of these kinds; else the caller's own queued or running job of these kinds, else their
+    last one (the owner's: anyone's). A job the caller may not see is passed over exactly like a missing one."""
+    if wanted:
+        try:
+            job = job_for(caller, wanted)
+        except LabError:
+            job = None
+        if job is not None and job.kind in kinds:
+            return job
+    mine = store.latest_of(tuple(kinds), owner=None if caller.is_owner else caller.key)
+    return next((j for j in mine if not j.final), mine[0] if mine else None)
+
+
 def artifact_owner(folder: Path) -> tuple[str, bool]:
     """(owner key, shared) of an artifact folder; a folder still being made belongs to its job's owner."""
     owner, shared = owner_of(folder)

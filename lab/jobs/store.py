@@ -169,6 +169,19 @@ def list_jobs(limit: int = 200, states: tuple[str, ...] = ()) -> list[Job]:
     return [_row(r) for r in rows]
 
 
+def latest_of(kinds: tuple[str, ...], owner: str | None = None, limit: int = 20) -> list[Job]:
+    """The newest jobs of these kinds (of one owner key, unless owner is None), newest first."""
+    if not kinds:
+        return []
+    q = f"SELECT {','.join(_COLUMNS)} FROM jobs WHERE kind IN ({','.join('?' * len(kinds))})"
+    args: tuple = tuple(kinds)
+    if owner is not None:
+        q, args = q + " AND owner=?", (*args, owner)
+    with connect() as con:
+        rows = con.execute(q + " ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
+    return [_row(r) for r in rows]
+
+
 def set_state(con, job_id: str, new: str, **extra) -> None:
     """Move a job along the state machine inside an open transaction; illegal moves raise."""
     row = con.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from lab import jobs
 from lab.chat.gpu_share import yield_to_jobs
 from lab.settings import get_settings
-from lab.ui import bus, header, startup as start, tour_panel
+from lab.ui import bus, follow, header, startup as start, tour_panel
 from lab.ui.common import CSS, take_on_show
 from lab.ui.guard import UploadGuard
 
@@ -43,6 +43,7 @@ def build_app() -> gr.Blocks:
                 for fn, outputs in take_on_show():
                     tab.select(fn, None, outputs, api_visibility="private", queue=False)
         connect_tour({label.lower() for label, _ in TABS})  # its "Chat with …" buttons need the tabs
+        follow.connect_tabs()  # a ?job= link opens the tab of that job's panel
     return demo
 
 

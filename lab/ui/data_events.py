@@ -19,7 +19,7 @@ from lab.errors import LabError
 from lab.jobs.manager import check_allowed
 from lab.jobs.owners import job_for
 from lab.shown import for_visitor
-from lab.ui import data_strings as S
+from lab.ui import data_strings as S, follow
 from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
@@ -123,8 +123,10 @@ def _wire_run(c) -> None:
         return (ran(out), "", gr.Timer(active=False), gr.HTML(visible=False),
                 *review_outputs(out))
 
-    _from_widgets(c, c.run.click).success(shows_errors(run), [c.state, c.recipe, c.judge_key], outputs,
-                                          api_name="data_run", **HEAVY)
+    started = _from_widgets(c, c.run.click).success(shows_errors(run), [c.state, c.recipe, c.judge_key], outputs,
+                                                    api_name="data_run", **HEAVY)
+    follow.mark_url(started, c.job_id)
+    follow.attach("data", c.job_id, c.timer)
 
     def poll(sess, job_id, request: gr.Request = None):
         job = job_for(caller_of(request), job_id)
@@ -135,6 +137,8 @@ def _wire_run(c) -> None:
         if job.state != "succeeded":
             line = for_visitor(job.error.splitlines()[0][:400]) if job.error else ""
             return (f"❌ {job.state}: {line}", job_id, gr.Timer(active=False), gr.HTML(visible=False), *keep)
+        if sess.job_id != job.id:  # a job this page followed (a reload, the Jobs tab): its folder is the result
+            sess.job_id, sess.folder, sess.result = job.id, job.folder, None
         out = sess.job_review()
         return (ran(out), job_id, gr.Timer(active=False), gr.HTML(visible=False),
                 *review_outputs(out))

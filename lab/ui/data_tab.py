@@ -72,7 +72,7 @@ def _filter_section(c: SimpleNamespace) -> None:
     c.run = gr.Button("Run filters", variant="primary")
     c.run_status = gr.Markdown()
     c.bar = gr.HTML(visible=False)
-    c.job_id = gr.Textbox(visible=False)
+    c.job_id = gr.Textbox(visible=False, elem_id="data-job")
     c.timer = gr.Timer(1.0, active=False)
 
 

@@ -15,7 +15,7 @@ from lab.eval.plan import estimate_recipe
 from lab.jobs.manager import check_allowed
 from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
-from lab.ui import eval_strings as S
+from lab.ui import eval_strings as S, follow
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
@@ -102,7 +102,9 @@ def wire(c: dict) -> None:
         job = board.start(caller, _recipe(c, tuple(form), caller), judge_key=key or "")
         return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True)
 
-    c["run"].click(run, [*_form(c), c["judge_key"]], [c["job_id"], c["status"], c["timer"]], **PRIVATE)
+    follow.mark_url(c["run"].click(run, [*_form(c), c["judge_key"]], [c["job_id"], c["status"], c["timer"]],
+                                   **PRIVATE), c["job_id"])
+    follow.attach("eval", c["job_id"], c["timer"])
 
     def tick(job_id, request: gr.Request):
         caller = caller_of(request)

@@ -84,7 +84,9 @@ def build() -> dict:
     c["report"] = gr.Markdown(elem_id="eval-report")
     c["progress"] = gr.HTML()
     c["status"] = gr.Markdown(elem_id="eval-status")
-    c["job_id"], c["out"] = gr.State(""), gr.State("")
+    c["job_id"] = gr.Textbox(label="Evaluation job", info="A job id (from the Jobs tab); Enter follows it.",
+                             elem_id="eval-job")
+    c["out"] = gr.State("")
     c["timer"] = gr.Timer(2.0, active=False)
     _results(c)
 

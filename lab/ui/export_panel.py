@@ -8,6 +8,7 @@ import gradio as gr
 
 from lab import jobs
 from lab.access import Caller
+from lab.errors import LabError
 from lab.export import arch, llamacpp
 from lab.export.recipe import TYPE_HELP, ExportRecipe, build as build_recipe, default_out, out_for_name
 from lab.export.source import parse as parse_source
@@ -15,7 +16,7 @@ from lab.export.worker import result_of, submit
 from lab.jobs import owners
 from lab.models.usable import model_for
 from lab.shown import scrub
-from lab.ui import export_strings as S
+from lab.ui import export_strings as S, follow
 from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
 
@@ -62,6 +63,12 @@ def status(caller: Caller, job_id: str):
     return progress_bar_html(job.progress, job.message), scrub(job.message), [], "", True
 
 
+def form_of(job: jobs.Job) -> list:
+    """The panel's fields as an export job's recipe set them (a page that comes back to the job shows them)."""
+    r = ExportRecipe.from_yaml(job.recipe)
+    return [r.source, list(r.types), Path(r.out).name if r.out else "", r.overwrite, r.push, r.private]
+
+
 def build() -> dict:
     labels = "; ".join(arch.supported_labels())
     with gr.Accordion(S.TITLE, open=False) as accordion:
@@ -77,7 +84,7 @@ def build() -> dict:
             push = gr.Textbox(label="Publish to the Hub (optional)", info=S.PUSH_INFO, scale=3)
             private = gr.Checkbox(True, label="Private", scale=1)
         go = gr.Button("Export", variant="primary")
-        job_id = gr.Textbox(label="Export job", interactive=False)
+        job_id = gr.Textbox(label="Export job", info=S.JOB_INFO, elem_id="export-job")
         bar = gr.HTML(progress_bar_html(0))
         line = gr.Markdown()
         table = gr.Dataframe(headers=S.COLUMNS, value=[], interactive=False, label="Check: each file against the source")
@@ -88,11 +95,16 @@ def build() -> dict:
         jid, message = start(caller_of(request), source_, types_, name_, overwrite_, push_, private_)
         return jid, message, [], "", gr.Timer(active=True)
 
-    go.click(shows_errors(begin), [source, types, name, overwrite, push, private],
-             [job_id, line, table, modelfile, timer], api_name="export_gguf")
+    follow.mark_url(go.click(shows_errors(begin), [source, types, name, overwrite, push, private],
+                             [job_id, line, table, modelfile, timer], api_name="export_gguf"), job_id)
+    follow.attach("export", job_id, timer, reveal=accordion,
+                  form=([source, types, name, overwrite, push, private], form_of))
 
     def poll(jid, request: gr.Request):
-        html, text, rows, mf, more = status(caller_of(request), jid)
+        try:
+            html, text, rows, mf, more = status(caller_of(request), (jid or "").strip())
+        except LabError as exc:  # a typed id that is no job of the caller's
+            html, text, rows, mf, more = progress_bar_html(0), f"⚠️ {exc.what} {exc.fix}", [], "", False
         return html, text, rows, mf, gr.Timer(active=more)
 
     timer.tick(poll, job_id, [bar, line, table, modelfile, timer], api_visibility="private", show_progress="hidden")

@@ -10,3 +10,4 @@ SOURCE_INFO = "Pick a row above and press *Export to GGUF*, or type a Hub id, a 
 NAME_INFO = "The artifact's folder name (default: <source>-gguf). An existing name is refused unless Overwrite."
 PUSH_INFO = "Optional: publish the folder as a GGUF repo (NAME or OWNER/NAME), private unless you untick Private."
 COLUMNS = ["file", "type", "size", "top-1 agreement", "mean KL divergence"]
+JOB_INFO = "Fills itself when an export starts; or paste a job id (from the Jobs tab) and press Enter."

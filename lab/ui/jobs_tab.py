@@ -11,7 +11,7 @@ from lab.access import Caller, owner_label
 from lab.jobs import owners
 from lab.jobs.store import Job
 from lab.shown import scrub, scrub_value
-from lab.ui import strings
+from lab.ui import bus, follow, strings
 from lab.ui.common import caller_of, cancel_job, on_load, progress_bar_html, shows_errors
 from lab.ui_text import duration, log_tail
 
@@ -80,6 +80,14 @@ def share(job_id, shared, request: gr.Request):
     return owners.share_job(caller_of(request), job_id, bool(shared))
 
 
+@shows_errors
+def open_job(job_id, request: gr.Request):
+    """Open a job in the panel of its kind (Train, Evaluate, …): its live view, curves included."""
+    if not job_id:
+        return gr.skip(), gr.skip(), "Pick a job first."
+    return follow.open_in_panel(job_id, request)
+
+
 def build() -> None:
     gr.Markdown(strings.JOBS_HELP)
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, label="Jobs", wrap=True)
@@ -87,6 +95,7 @@ def build() -> None:
         pick = gr.Dropdown(label="Job", choices=[], allow_custom_value=True, scale=3)
         cancel_btn = gr.Button("Cancel", variant="stop", scale=1)
         resume_btn = gr.Button("Resume", scale=1)
+        open_btn = gr.Button("Open in its tab", scale=1)
         shared = gr.Checkbox(False, label="Shared with every visitor (owner only)", scale=1)
     notice = gr.Markdown()
     summary = gr.Markdown(strings.NO_JOBS)
@@ -118,6 +127,11 @@ def build() -> None:
     cancel_btn.click(cancel, pick, notice, api_name="job_cancel")
     resume_btn.click(resume, pick, notice, api_name="job_resume")
     shared.input(share, [pick, shared], notice, api_name="job_share")
+    if bus.BUS.follow is not None and bus.BUS.tabs is not None:  # the job's own panel: its live view and curves
+        opened = open_btn.click(open_job, pick, [bus.BUS.follow, bus.BUS.tabs, notice], api_visibility="private")
+        follow.mark_url(opened, pick)
+    else:
+        open_btn.visible = False
     # Read-only endpoints for clients (and tests): the caller's jobs, and one of them.
     hidden = gr.JSON(visible=False)
 

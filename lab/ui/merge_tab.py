@@ -13,7 +13,7 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe, load_recipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.shown import scrub, scrub_value
-from lab.ui import merge_links, publish_panel, score_colour
+from lab.ui import follow, merge_links, publish_panel, score_colour
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.hub_picker import build_picker
 
@@ -109,11 +109,11 @@ def build() -> None:
             c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
         c["progress"] = gr.HTML()
         c["job_status"] = gr.Markdown(elem_id="merge-job-status")
+        c["job_id"] = gr.Textbox(label="Merge job", elem_id="merge-job")
         c["colour"] = score_colour.picker("merge-colour")
         c["family"] = gr.HTML(label="Family tree")
     with gr.Accordion("Publish the merge to the Hub", open=False):
         c["publish"] = publish_panel.build(api_name=None)
-    c["job_id"] = gr.State("")
     c["out"] = gr.State("")
     c["timer"] = gr.Timer(2.0, active=False)
     _wire(c)
@@ -229,8 +229,9 @@ def _wire_run(c: dict) -> None:
         return job.id, f"Job `{job.id}` started (also in the Jobs tab).", gr.Timer(active=True), \
             gr.update(interactive=False)
 
-    c["run"].click(run, [c["yaml"], c["name"], c["shard"], c["seed"], c["eval"]],
-                   [c["job_id"], c["job_status"], c["timer"], c["try_chat"]], **PRIVATE)
+    follow.mark_url(c["run"].click(run, [c["yaml"], c["name"], c["shard"], c["seed"], c["eval"]],
+                                   [c["job_id"], c["job_status"], c["timer"], c["try_chat"]], **PRIVATE), c["job_id"])
+    follow.attach("merge", c["job_id"], c["timer"])
 
     publish = [c["publish"]["artifact"]] if c.get("publish") else []
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import gradio as gr
 
 from lab.errors import LabError
+from lab.jobs.owners import job_for
 from lab.tour import check_allowed, is_first_run
 from lab.tour import jobs as tour_jobs
 from lab.tour.board import COLUMNS, Board
-from lab.ui import bus
-from lab.ui.common import caller_of, progress_bar_html
+from lab.ui import bus, follow
+from lab.ui.common import caller_of, on_load, progress_bar_html
 
 PRIVATE = {"api_visibility": "private"}
 TITLE = "New here? Start with the tour"
@@ -28,7 +29,7 @@ START = "Take the tour"
 
 def build():
     """Lay out and wire the panel; returns connect(tab_ids), which app.py calls once the tabs exist."""
-    with gr.Accordion(TITLE, open=is_first_run(), elem_id="lab-tour"):
+    with gr.Accordion(TITLE, open=is_first_run(), elem_id="lab-tour") as panel:
         gr.Markdown(INTRO)
         start = gr.Button(START, variant="primary", elem_id="lab-tour-start")
         stages = gr.Markdown(elem_id="lab-tour-stages")
@@ -42,6 +43,11 @@ def build():
         paths = gr.State({})
     start.click(run_tour, None, [stages, bar, replies, paths, chat_ft, chat_merge], api_name="tour",
                 concurrency_limit=1, concurrency_id="lab-tour", show_progress="minimal")
+    shown = [stages, bar, replies, paths, chat_ft, chat_merge, panel]
+    on_load(_follow_on_load, None, shown, show_progress="hidden", concurrency_limit=None)
+    if bus.BUS.follow is not None:  # "Open in its tab" from the Jobs tab
+        bus.BUS.follow.change(_follow_sent, bus.BUS.follow, shown, show_progress="hidden", concurrency_limit=None,
+                              **PRIVATE)
     return lambda tab_ids: _connect(chat_ft, chat_merge, paths, tab_ids)
 
 
@@ -69,6 +75,35 @@ def run_tour(request: gr.Request):
         board.update(ev)
         yield _frame(board, {k: Path(board.artifacts[k]).name if board.artifacts.get(k) else ""
                              for k in ("train", "merge")})
+
+
+def _stream(job, reveal: bool):
+    """The frames of a tour job from its first event (a page that comes back to it), the panel open if asked."""
+    board = Board()
+    for ev in tour_jobs.follow(job.id):
+        board.update(ev)
+        paths = {k: Path(board.artifacts[k]).name if board.artifacts.get(k) else "" for k in ("train", "merge")}
+        yield *_frame(board, paths), gr.Accordion(open=True) if reveal else gr.skip()
+
+
+def _follow_on_load(request: gr.Request):
+    """A page that loads shows the caller's running or last tour (or the tour its ?job= link names)."""
+    job = follow.job_for_panel("tour", request, follow.wanted(request))
+    if job is None:
+        yield (gr.skip(),) * 7  # an ended stream without a frame would blank the panel's buttons
+        return
+    yield from _stream(job, reveal=not job.final or job.id == follow.wanted(request))
+
+
+def _follow_sent(value, request: gr.Request):
+    try:
+        job = job_for(caller_of(request), bus.unstamp(value))
+    except LabError:  # not the caller's to see: the same as no job
+        job = None
+    if job is None or job.kind != tour_jobs.KIND:
+        yield (gr.skip(),) * 7
+        return
+    yield from _stream(job, reveal=True)
 
 
 def _connect(chat_ft, chat_merge, paths, tab_ids) -> None:

@@ -12,7 +12,7 @@ from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
-from lab.ui import bus
+from lab.ui import bus, follow
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.publish_panel import artifact_choices
 
@@ -149,7 +149,11 @@ def _poll(job_id, request: gr.Request):
     """One timer tick of the live view (of a job the caller may see)."""
     if not job_id:
         return [gr.update()] * 9 + [gr.Timer(active=False), gr.update()] + [gr.update()] * 4
-    s = scrub_value(panel.status(job_id, caller_of(request)))
+    try:
+        s = scrub_value(panel.status(job_id.strip(), caller_of(request)))
+    except LabError as exc:  # a typed id that is no job of the caller's: said once, and the timer stops
+        return [gr.update(), f"⚠️ {exc.what} {exc.fix}"] + [gr.update()] * 7 + [gr.Timer(active=False)] + \
+            [gr.update()] * 5
     text = s["summary"] + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
     keys = ("loss", "lr", "grad_norm", "tokens_per_s")
     curves = [panel.curve_frame(s[k]) if s[k] else None for k in keys]
@@ -160,13 +164,21 @@ def _poll(job_id, request: gr.Request):
             gr.update(interactive=bool(s["artifact"])), gr.Timer(active=not s["final"]), s, *grpo, samples]
 
 
+def _form_of(job) -> list:
+    """The form as a training job's recipe set it (a page that comes back to the job shows it, not a blank form)."""
+    r = panel.TrainRecipe.from_yaml(job.recipe)
+    values = panel.form_from_recipe(r)
+    return [*(values[n] for n in FIELDS), r.to_yaml()]
+
+
 def _wire_run(c: dict, form: list) -> None:
     @shows_errors
     def start(request: gr.Request, *args):
         out = panel.start(_recipe(*args), caller_of(request))
         return out["job_id"], out["message"], gr.Timer(active=True)
 
-    c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE)
+    follow.mark_url(c["start"].click(start, form, [c["job_id"], c["status"], c["timer"]], **PRIVATE), c["job_id"])
+    follow.attach("train", c["job_id"], c["timer"], form=([*form, c["yaml"]], _form_of))
     hidden = gr.JSON(visible=False)
     live = [c["bar"], c["status"], c["loss"], c["lr"], c["grad"], c["tps"], c["log"], c["artifact"], c["try_chat"],
             c["timer"], hidden, c["rewards_plot"], c["kl_plot"], c["length_plot"], c["samples"]]

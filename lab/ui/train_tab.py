@@ -140,7 +140,7 @@ def _run_layout() -> dict:
         c["cancel"] = gr.Button("Cancel", variant="stop")
         c["resume"] = gr.Button("Resume")
         c["try_chat"] = gr.Button("Try it in Chat", interactive=False)
-    c["job_id"] = gr.Textbox(label="Training job", interactive=True)
+    c["job_id"] = gr.Textbox(label="Training job", interactive=True, elem_id="train-job")
     c["bar"] = gr.HTML("", elem_id="train-progress")  # drawn once a job is picked
     c["status"] = gr.Markdown(elem_id="train-status")
     with gr.Row():

@@ -178,6 +178,18 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True, selected=True).wait_for()
 
 
+def reload_mid_job(page, tab: str, job_box: str) -> str:
+    """Reload the page while its panel's job runs (the address carries ?job=ID since the job started); returns the
+    job id, once the reloaded page is back on the job's tab with its id in the panel's job field."""
+    read = f"() => document.querySelector('#{job_box} textarea, #{job_box} input')?.value || ''"
+    job = page.wait_for_function(f"() => ({read})()").json_value()
+    page.wait_for_function("j => new URL(location.href).searchParams.get('job') === j", arg=job)
+    page.reload()
+    page.get_by_role("tab", name=tab, exact=True, selected=True).wait_for(timeout=60_000)
+    page.wait_for_function(f"j => ({read})() === j", arg=job)
+    return job
+
+
 def pick(page, combobox: str, option) -> None:
     """Open a dropdown and choose an option. Opening a tab refreshes its pickers' choices, and a refresh that
     lands while the list is open closes it, so a user (and this helper) opens it again."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.conftest import open_tab, pick
+from tests.browser.conftest import open_tab, pick, reload_mid_job
 
 SHORT_RUN = {"max_steps": 2, "max_seq_length": 64, "batch_size": 2}  # a handful of steps, tiny sequences
 
@@ -28,6 +28,8 @@ def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     status = page.locator("#train-status")
     status.get_by_text("running").wait_for(timeout=60_000)  # progress shows while it runs
     assert page.locator("#train-progress .lab-progress").is_visible()
+    job = reload_mid_job(page, "Train", "train-job")  # the reloaded page follows the job: status and curves go on
+    page.get_by_text("max_seq_length: 64").wait_for()  # and shows the job's recipe, not a blank form
     status.get_by_text("succeeded").wait_for(timeout=300_000)
 
     loss = page.locator("#train-loss")
@@ -40,3 +42,12 @@ def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     assert (result / "adapter_model.safetensors").is_file()
     assert result.name in {Path(a["path"]).name for a in lab.artifacts("adapter")}
     assert page.get_by_role("button", name="Try it in Chat").is_enabled()
+
+    page.locator("#train-job").get_by_role("textbox").fill("")  # the Jobs tab opens the job in this panel again
+    open_tab(page, "Jobs")
+    page.get_by_text(job, exact=True).filter(visible=True).first.click()
+    page.wait_for_function("j => [...document.querySelectorAll('input')].some(e => e.value === j)", arg=job)
+    page.get_by_role("button", name="Open in its tab").click()
+    page.get_by_role("tab", name="Train", exact=True, selected=True).wait_for()
+    page.wait_for_function("j => document.querySelector('#train-job textarea, #train-job input').value === j", arg=job)
+    page.wait_for_function("j => new URL(location.href).searchParams.get('job') === j", arg=job)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.browser.conftest import open_tab, pick
+from tests.browser.conftest import open_tab, pick, reload_mid_job
 from tests.eval_support import MC_ROWS, SECRET_REGEX, SECRET_ROWS, write_jsonl
 
 
@@ -22,6 +22,7 @@ def test_custom_tasks_leaderboard_and_samples(page, lab, sft_adapter, tmp_path):
     report.get_by_text("Estimate:").wait_for()
 
     page.get_by_role("button", name="Evaluate", exact=True).click()
+    reload_mid_job(page, "Evaluate", "eval-job")  # the reloaded page follows the job to its leaderboard
     page.locator("#eval-status").get_by_text("Done: 2 of 2 model(s)").wait_for(timeout=600_000)
     board = page.locator("#eval-leaderboard")
     board.get_by_text("quiz (acc)").wait_for()

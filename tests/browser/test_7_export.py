@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.browser.conftest import open_tab
+from playwright.sync_api import expect
+
+from tests.browser.conftest import open_tab, reload_mid_job
 
 
 def _tiny_merge_artifact(tmp_path):
@@ -33,6 +35,8 @@ def test_export_a_merge_to_gguf_from_the_artifacts_tab(page, lab, app_home, tmp_
     panel.wait_for()
     page.get_by_label("f16", exact=True).check()  # q8_0 is ticked already
     page.get_by_role("button", name="Export", exact=True).click()
+    reload_mid_job(page, "Artifacts", "export-job")  # the reloaded page opens the panel on the running export
+    expect(page.get_by_label("f16", exact=True)).to_be_checked()  # with the job's settings, not a blank form
 
     page.get_by_text("Exported to").filter(visible=True).wait_for(timeout=180_000)
     for text in ("tiny-slerp-q8_0.gguf", "tiny-slerp-f16.gguf", "100.0%"):  # f16: the same next token everywhere

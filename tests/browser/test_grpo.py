@@ -32,7 +32,10 @@ def test_grpo_preset_preview_run_and_reward_curves(page, lab):
     preview = page.locator("#train-reward-preview")
     assert preview.get_by_text("completion").first.is_visible() and preview.get_by_text("format").first.is_visible()
 
+    job = "() => document.querySelector('#train-job textarea, #train-job input').value"
+    earlier = page.evaluate(job)  # the panel follows the walk's last run until this one starts
     page.get_by_role("button", name="Start training").click()
+    page.wait_for_function(f"b => ({job})() && ({job})() !== b", arg=earlier)
     status = page.locator("#train-status")
     status.get_by_text("succeeded").wait_for(timeout=420_000)
     curves = page.locator("#train-reward-curves")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from lab.jobs import store
@@ -71,3 +72,97 @@ def test_a_visitor_opens_polls_and_cancels_only_their_own_runs(space):
         polled, _ = space.event(module, "tick", {0: carols}, user=VISITOR)
         answer, _ = space.event(module, "cancel", {0: carols}, user=VISITOR)
         assert f"of {OTHER}" not in texts([polled, answer]) and store.get_job(carols).state == "queued"
+
+
+def _load(space, panel_box: str | None, user: str | None, query: str = "", module: str = "lab.ui.follow",
+          name: str = "load", everything: bool = False):
+    """The page-load handler of the panel whose job field is `panel_box` (an elem_id), called as a page at
+    ?QUERY sends it (the browser's client puts the page's query string on the queue call); returns its outputs
+    (everything: all the messages of a streamed answer, as text)."""
+    index = next(i for i, fn in space.demo.fns.items()
+                 if getattr(getattr(fn.fn, "__wrapped__", fn.fn), "__name__", "") == name
+                 and getattr(fn.fn, "__module__", "") == module
+                 and any(getattr(c, "elem_id", None) == panel_box for c in fn.outputs))
+    session, seen = f"follow-{index}-{user or 'anon'}-{query}", []
+    with httpx.Client(base_url=space.url, timeout=60, headers=space.headers(user)) as http:
+        http.post(f"gradio_api/queue/join?{query}", json={"data": [], "fn_index": index, "session_hash": session,
+                                                          "event_data": None, "trigger_id": None}).raise_for_status()
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                msg = json.loads(line[5:]) if line.startswith("data:") else {}
+                seen.append(line)
+                if msg.get("msg") == "process_completed":
+                    assert msg.get("success"), msg
+                    return "\n".join(seen) if everything else msg["output"]["data"]
+    raise AssertionError("no answer")
+
+
+def _finished(kind: str, owner: str, state: str = "succeeded") -> str:
+    job = store.create(kind, "lab.train.worker:run", True, "x: 1\n", f"{kind} of {owner}", owner=owner)
+    with store.connect(immediate=True) as con:
+        store.set_state(con, job.id, "running", started=1.0)
+        store.set_state(con, job.id, state, finished=2.0, progress=1.0)
+    return job.id
+
+
+def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
+    """Each panel picks, on page load, the caller's queued or running job of its kind, else their last one; the
+    owner's panels follow anyone's; an anonymous visitor's none of another's; ?job= of another's job is ignored
+    exactly like an id that does not exist, and a shared job may be followed by its link."""
+    bobs_old = _finished("train.sft", VISITOR)
+    bobs_live = _queued("train.dpo", VISITOR)  # queued counts as live: it waits for its turn
+    bobs_last = _finished("train.sft", VISITOR, "failed")
+    carols_eval, carols_train = _queued("eval", OTHER), _finished("train.sft", OTHER)
+    carols_export = _finished("export", OTHER)
+
+    assert _load(space, "train-job", VISITOR)[0] == bobs_live  # a live job beats a newer finished one
+    store.patch(bobs_live, state="cancelled")
+    assert _load(space, "train-job", VISITOR)[0] == bobs_last  # nothing live: the newest
+    store.patch(bobs_live, state="queued")
+
+    for query in (f"job={carols_train}", "job=20990101-000000-nojob1"):  # another's and none: the same answer
+        assert _load(space, "train-job", VISITOR, query)[0] == bobs_live
+    assert carols_eval not in texts(_load(space, "eval-job", VISITOR, f"job={carols_eval}"))
+    assert carols_export not in texts(_load(space, "export-job", VISITOR, f"job={carols_export}"))
+    assert carols_eval not in texts(_load(space, "eval-job", None))  # an anonymous visitor: only their own session
+    assert _load(space, "eval-job", OWNER)[0] == carols_eval  # the owner follows every job
+    for kind, box in (("merge", "merge-job"), ("data.run", "data-job")):  # every job panel, the same rule
+        bobs, carols = _finished(kind, VISITOR), _queued(kind, OTHER)
+        assert _load(space, box, VISITOR, f"job={carols}")[0] == bobs and _load(space, box, OWNER)[0] == carols
+    assert _load(space, "train-job", VISITOR, f"job={bobs_old}")[0] == bobs_old  # a link to an older run of theirs
+
+    tab = ("lab.ui.follow", "select")
+    opened = _load(space, None, VISITOR, f"job={bobs_old}", *tab)[0]
+    assert "train" in texts(opened)  # a link opens the tab of its job's panel
+    assert "evaluate" not in texts(_load(space, None, VISITOR, f"job={carols_eval}", *tab)[0])
+
+    store.patch(carols_train, shared=1)  # the owner shared carol's run: bob may watch it by its link
+    recipe = f"model: {space.home}/artifacts/carol-base\ndataset: {space.home}/artifacts/carol-rows\nmax_steps: 7\n"
+    store.patch(carols_train, recipe=recipe)
+    watched = _load(space, "train-job", VISITOR, f"job={carols_train}")
+    assert watched[0] == carols_train and "max_steps: 7" in texts(watched)  # the form shows the run's recipe
+    assert "carol-rows" in texts(watched) and str(space.home) not in texts(watched)  # by name, no server path
+    refused, failed = space.event("lab.ui.jobs_tab", "open_job", {0: carols_export}, user=VISITOR)
+    missing, _ = space.event("lab.ui.jobs_tab", "open_job", {0: "20990101-000000-nojob1"}, user=VISITOR)
+    assert failed and refused.replace(carols_export, "ID") == missing.replace("20990101-000000-nojob1", "ID")
+
+
+def test_the_tour_panel_follows_only_the_callers_own_tour(space):
+    def tour(owner: str, marker: str) -> str:
+        job = store.create("tour", "lab.tour.jobs:run", False, "{}", "The tour", owner=owner)
+        job.folder.mkdir(parents=True, exist_ok=True)
+        event = {"stage": "data", "state": "done", "message": marker, "progress": 0.2}
+        (job.folder / "events.jsonl").write_text(json.dumps(event) + "\n")
+        with store.connect(immediate=True) as con:
+            store.set_state(con, job.id, "running", started=1.0)
+            store.set_state(con, job.id, "cancelled", finished=2.0)
+        return job.id
+
+    tour(VISITOR, "bob-tour-stage")
+    carols = tour(OTHER, "carol-tour-stage")
+    follow_tour = ("lab.ui.tour_panel", "_follow_on_load", True)
+    shown = _load(space, "lab-tour-stages", VISITOR, "", *follow_tour)
+    assert "bob-tour-stage" in shown and "carol-tour-stage" not in shown
+    linked = _load(space, "lab-tour-stages", VISITOR, f"job={carols}", *follow_tour)
+    assert "bob-tour-stage" in linked and "carol-tour-stage" not in linked  # another's link: as if none
+    assert "tour-stage" not in _load(space, "lab-tour-stages", None, "", *follow_tour)
