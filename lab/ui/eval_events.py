@@ -16,7 +16,7 @@ from lab.jobs.manager import check_allowed
 from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.ui import eval_strings as S
-from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.common import caller_of, cancel_job, notes_errors, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -86,7 +86,7 @@ def wire(c: dict) -> None:
     on_load(refresh, None, targets)
     on_show(refresh, targets)
 
-    @shows_errors
+    @notes_errors(1)  # a mistake stays in the Check's report, beside the button, until the next action
     def estimate(request: gr.Request, *values):  # gr.Request first: Gradio injects it by position
 
         caller = caller_of(request)
@@ -101,7 +101,7 @@ def wire(c: dict) -> None:
 
     c["estimate"].click(estimate, _form(c), c["report"], **PRIVATE)
 
-    @shows_errors
+    @notes_errors(3, at=1)
     def run(request: gr.Request, *values):
         check_allowed("eval")  # off on the demo: before any other work
         caller = caller_of(request)
@@ -153,7 +153,7 @@ def wire(c: dict) -> None:
     for event in (c["sample_task"].input, c["worse"].input):
         event(samples, [c["out"], c["sample_task"], c["worse"]], [c["samples"], c["samples_note"]], **PRIVATE)
 
-    @shows_errors
+    @notes_errors(2, at=0)
     def preview_extractions(request: gr.Request, *values):
         caller = caller_of(request)
         recipe = _recipe(c, values, caller)
