@@ -1,6 +1,8 @@
 """Job runners used only by tests (the worker imports them by dotted path)."""
 import time
 
+from lab.errors import LabError
+
 
 def count(ctx):
     """Counts to recipe['n'], reporting progress and a metric each step."""
@@ -15,6 +17,11 @@ def count(ctx):
 def crash(ctx):
     ctx.log("about to fail: the disk is on fire")
     raise RuntimeError("boom")
+
+
+def mistake(ctx):
+    """A user's mistake found by the runner: the job fails with its message, logged as one line."""
+    raise LabError("The column `answer` is missing.", "Add an answer to every row.", "answer")
 
 
 def ignore_sigterm(ctx):

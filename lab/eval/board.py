@@ -29,15 +29,17 @@ def open_benchmarks() -> tuple[bool, str]:
     return (False, OFFLINE_REASON) if is_offline() else (True, "")
 
 
-def recipe_from_form(models, files, hub: str, kind: str, regex: str, open_tasks, names: str, limit, fewshot,
-                     chat: str, batch, judge: dict, owner: str = "") -> EvalRecipe:
+def recipe_from_form(models, files, hub: str, kind: str, regex: str, extract: str, open_tasks, names: str, limit,
+                     fewshot, chat: str, batch, judge: dict, owner: str = "") -> EvalRecipe:
     """The form's values as a validated recipe; uploads are copied into LAB_HOME first (the job reads them), noted
-    as `owner`'s (a lab.access key)."""
-    custom = [{"path": str(store_upload(f, owner)), "kind": kind or "auto", "regex": regex or ""}
-              for f in (files or [])]
+    as `owner`'s (a lab.access key). `extract` is exact match's "find the answer" (a regex alone extracts too)."""
+    extract = extract or "whole"
+    regex = (regex or "") if extract in ("whole", "regex") else ""
+    found = {"kind": kind or "auto", "regex": regex, "extract": extract}
+    custom = [{"path": str(store_upload(f, owner)), **found} for f in (files or [])]
     for hub_id in [h.strip() for h in (hub or "").split(",") if h.strip()]:
         repo, _, split = hub_id.partition(":")
-        custom.append({"hub": repo, "split": split or "test", "kind": kind or "auto", "regex": regex or ""})
+        custom.append({"hub": repo, "split": split or "test", **found})
     tasks = list(open_tasks or []) + [n.strip() for n in (names or "").replace("\n", ",").split(",") if n.strip()]
     data = {"models": [m for m in (models or []) if m], "tasks": tasks, "custom": custom,
             "limit": _whole(limit, "limit"), "num_fewshot": _whole(fewshot, "num_fewshot"),

@@ -12,7 +12,7 @@ from pathlib import Path
 from lab import eval as lab_eval
 from lab.auth import local_token
 from lab.errors import LabError
-from lab.eval import plan, report
+from lab.eval import contamination, plan, report
 from lab.eval.flow import evaluate_and_record, new_out
 from lab.eval.plan import estimate_recipe
 from lab.eval.recipe import EvalRecipe
@@ -36,6 +36,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--kind", default="auto", choices=["auto", "multiple_choice", "exact_match", "judge"],
                    help="The kind of the task files (default: detected from their columns).")
     p.add_argument("--regex", default="", help="Exact match: a regex extracting the answer from the reply.")
+    p.add_argument("--extract", default="whole", choices=["whole", "last_number", "first_line", "regex"],
+                   help="Exact match: what of the reply is compared (default: the whole reply; a --regex alone "
+                   "extracts with it).")
     p.add_argument("--chat-template", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-cache", action="store_true", help="Recompute even what the cache holds.")
@@ -60,7 +63,7 @@ def _recipe(args):
             tasks.append(kind)
         else:
             custom.append({**kind.model_dump(exclude_defaults=True), "kind": args.kind,
-                           "regex": args.regex})
+                           "regex": args.regex, "extract": args.extract})
     data = {"models": args.model or None, "tasks": tasks, "custom": custom, "limit": args.limit,
             "num_fewshot": args.num_fewshot,
             "chat_template": args.chat_template, "batch_size": args.batch_size, "use_cache": not args.no_cache}
@@ -101,7 +104,8 @@ def _eval(args) -> int:
     recipe, token = _recipe(args), local_token()
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries the JSON only
     if args.estimate:
-        _print(estimate_recipe(recipe, token))
+        found = contamination.at_check(plan.make(recipe, token), token)  # told before the run, as the UI's Check
+        _print({**estimate_recipe(recipe, token), "contamination": found})
         return 0
     out = _out(args)
     if args.job:

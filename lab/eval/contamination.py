@@ -12,6 +12,7 @@ from pathlib import Path
 from lab.artifacts import read_manifest
 from lab.data.load import load_rows
 from lab.errors import LabError
+from lab.models.ref import parse, parse_for
 
 N = 13
 _WORD = re.compile(r"[a-z0-9]+")
@@ -82,9 +83,11 @@ def load_texts(dataset: dict, token: str | None = None, log=print) -> list[str]:
     return [_row_text(r) for r in rows]
 
 
-def check(items: dict[str, list[str]], folders: list[Path], token: str | None = None, log=print) -> dict:
-    """{task: {"items", "found", "examples", "datasets"}} for these models' training data."""
-    datasets = training_datasets(folders)
+def check(items: dict[str, list[str]], folders: list[Path], token: str | None = None, log=print,
+          local_only: bool = False) -> dict:
+    """{task: {"items", "found", "examples", "datasets"}} for these models' training data (local_only: only the
+    datasets on this disk, none fetched)."""
+    datasets = [d for d in training_datasets(folders) if not local_only or (d["path"] and Path(d["path"]).exists())]
     if not datasets:
         return {}
     texts = []
@@ -103,3 +106,21 @@ def describe(result: dict) -> list[str]:
     """'3 of 200 items of T appear in the training data' lines."""
     return [f"{r['found']} of {r['items']} items of {task} appear in the training data "
             f"({', '.join(Path(d).name for d in r['datasets'])})" for task, r in result.items()]
+
+
+def at_check(plan, token: str | None = None, caller=None, log=lambda m: None) -> list[str]:
+    """What the run's contamination check will report, said at Check: each model's custom-task items found in the
+    training data of its lineage (read from the local manifests; nothing is downloaded)."""
+    recipe = plan.recipe
+    if not recipe.contamination:
+        return ["The contamination check is off for this run."]
+    items = {t.name: t.texts()[:recipe.limit] for t in plan.custom}
+    lines = []
+    for ref in recipe.models if items else []:
+        mref = parse_for(caller, ref) if caller is not None else parse(ref)
+        found = check(items, mref.folders, token, log, local_only=True)
+        lines += [f"{mref.label}: {line}" for line in describe(found)] or \
+            [f"{mref.label}: no training data in its lineage to check against."]
+    if plan.open:
+        lines.append(f"{', '.join(plan.open)}: checked after the run, once their items are read.")
+    return lines

@@ -19,6 +19,7 @@ from lab import safe_regex
 from lab.data.load import raw_rows
 from lab.data.recipe import Source
 from lab.errors import LabError
+from lab.eval.filters import filter_list, until
 from lab.eval.recipe import CustomTask
 
 KINDS = {"multiple_choice": "acc", "exact_match": "exact_match", "judge": "score"}
@@ -40,6 +41,7 @@ class BuiltTask:
     yaml: str
     rows: list[dict] = field(repr=False)
     judged: bool = False
+    spec: CustomTask | None = field(default=None, repr=False, compare=False)
 
     @property
     def metric(self) -> str:
@@ -168,14 +170,13 @@ def task_yaml(name: str, kind: str, spec: CustomTask, source: str) -> str:
                 "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
     elif kind == "exact_match":
         cfg |= {"output_type": "generate_until", "doc_to_text": "{{prompt}}", "doc_to_target": "{{answer}}",
-                "generation_kwargs": {"until": ["\n"], "max_gen_toks": spec.max_gen_toks or 32, "do_sample": False},
+                "generation_kwargs": {"until": until(spec.extract), "max_gen_toks": spec.max_gen_toks or 32,
+                                      "do_sample": False},
                 "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
                                  "ignore_case": spec.ignore_case, "ignore_punctuation": spec.ignore_punctuation,
                                  "regexes_to_ignore": ["^\\s+", "\\s+$"]}]}
-        if spec.regex:
-            cfg["filter_list"] = [{"name": "extract", "filter": [
-                {"function": "regex", "regex_pattern": spec.regex, "group_select": 0},
-                {"function": "take_first"}]}]
+        if filter_list(spec.extract, spec.regex):  # the same extraction for the lab and for lm_eval
+            cfg["filter_list"] = filter_list(spec.extract, spec.regex)
     else:  # the answers are generated here; the judge scores them afterwards (lm-eval's bypass metric)
         cfg |= {"output_type": "generate_until", "doc_to_text": "{{prompt}}", "doc_to_target": "{{reference}}",
                 "generation_kwargs": {"until": [], "max_gen_toks": spec.max_gen_toks or 256, "do_sample": False},
@@ -202,4 +203,5 @@ def build(spec: CustomTask, token: str | None = None) -> BuiltTask:
     columns = {str(k).strip().lower() for r in rows[:50] for k in r}
     kind = detect(columns) if spec.kind == "auto" else spec.kind
     items = normalize(rows, where, kind)
-    return BuiltTask(name, kind, spec.label, task_yaml(name, kind, spec, spec.label), items, judged=kind == "judge")
+    return BuiltTask(name, kind, spec.label, task_yaml(name, kind, spec, spec.label), items, judged=kind == "judge",
+                     spec=spec)

@@ -89,6 +89,11 @@ class CustomTask(BaseModel):
                        "reply (its first group if it has one, else the whole match), e.g. 'answer is (\\w+)'. "
                        "RE2 syntax (no backreferences or lookarounds): it runs in linear time. Empty compares the "
                        "whole reply.")
+    extract: Literal["whole", "last_number", "first_line", "regex"] = Field(
+        "whole", description="Exact match: what of the reply is compared with the answer. whole: the reply's first "
+        "line as it is; last_number: the last number in the reply ('A week is 7 days.' gives 7); first_line: the "
+        "first non-empty line of a reply that may run over a few lines; regex: what the regex below extracts. "
+        "The exported lm-eval task carries the same filter, so lm_eval scores it the same.")
     max_gen_toks: int = Field(0, ge=0, le=4096, description="Longest generated answer in tokens (0: 32 for exact "
                               "match, 256 for judged answers).")
 
@@ -96,6 +101,10 @@ class CustomTask(BaseModel):
     def _one_place(self):
         if bool(self.path) == bool(self.hub):
             raise ValueError("give either a file path or a Hub dataset id, not both or neither")
+        if self.regex and self.extract == "whole":  # a regex alone (recipes before `extract`) extracts with it
+            object.__setattr__(self, "extract", "regex")
+        if self.extract == "regex" and not self.regex:
+            raise ValueError("regex: extract 'regex' needs a regex (or pick whole, last_number or first_line)")
         return self
 
     @property

@@ -88,27 +88,37 @@ def _cell(value, stderr, base) -> str:
 
 
 def leaderboard(result: dict) -> tuple[list[str], list[list]]:
-    """(headers, rows): mean ± stderr per task, its delta to the first model (the base), and the mean delta."""
+    """(headers, rows): mean ± stderr per task, its delta to the first model (the base), and "vs base" per metric
+    (deltas of different metrics are never averaged together)."""
     tasks = result.get("tasks", [])
     models = result.get("models", [])
-    headers = ["model"] + [f"{t['name']} ({t['metric']})" for t in tasks] + ["vs base"]
+    headers = ["model"] + [f"{t['name']} ({t['metric']})" for t in tasks] + ["vs base (per metric)"]
     rows = []
     base = models[0] if models else None
     for i, m in enumerate(models):
-        cells, deltas = [m["label"]], []
+        cells, deltas = [m["label"]], {}
         for t in tasks:
             value, stderr = headline(result, m, t)
             ref = headline(result, base, t)[0] if i else None
             cells.append(_cell(value, stderr, ref))
             if value is not None and ref is not None:
-                deltas.append(value - ref)
+                deltas.setdefault(t["metric"] or "score", []).append(value - ref)
         if m.get("error"):
             cells = [m["label"]] + ["failed"] * len(tasks)
             delta = m["error"].splitlines()[0][:200]
         else:
-            delta = "base" if i == 0 else (f"{sum(deltas) / len(deltas):+.3f}" if deltas else "—")
+            delta = "base" if i == 0 else (per_metric(deltas) or "—")
         rows.append(cells + [delta])
     return headers, rows
+
+
+def per_metric(deltas: dict[str, list[float]]) -> str:
+    """'acc +0.050 (mean of 2 tasks) · exact_match +0.100': one mean per metric, each named."""
+    parts = []
+    for metric, values in deltas.items():
+        mean = sum(values) / len(values)
+        parts.append(f"{metric} {mean:+.3f}" + (f" (mean of {len(values)} tasks)" if len(values) > 1 else ""))
+    return " · ".join(parts)
 
 
 def chart(result: dict):
@@ -149,6 +159,18 @@ def samples(out, result: dict, task: str, worse_than_base: bool = False) -> tupl
             continue
         rows.append([k, (first.get("question") or first.get("prompt", ""))[:400], first.get("target", "")] + marks)
     return headers, rows
+
+
+def samples_note(rows: list, task: str | None, worse_than_base: bool) -> str:
+    """A sentence where the sample viewer has no rows to show (never a bare empty table)."""
+    if rows:
+        return ""
+    if not task:
+        return "No items to show: this run recorded no answers."
+    if worse_than_base:
+        return (f"None on **{task}**: no item the base got right was got wrong by another model. Untick the filter "
+                "to see every item.")
+    return f"No items of **{task}** were recorded."
 
 
 def _mark(sample: dict | None) -> str:

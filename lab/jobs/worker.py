@@ -92,7 +92,8 @@ def main(job_id: str) -> int:
         load_runner(job.runner)(ctx)
     except JobCancelled:
         state = "cancelled"
-    except LabError as exc:
+    except LabError as exc:  # a user's mistake: one line in the log, no traceback (that is for the lab's faults)
+        print(f"user error: {exc}", flush=True)
         state, error = "failed", str(exc)
     except BaseException as exc:  # a crash: keep the last log lines in the error
         traceback.print_exc()

@@ -48,7 +48,7 @@ def rows(caller: Caller, kind: str = "all") -> list[list]:
 
 def _folder(caller: Caller, ref: str) -> Path:
     if not ref:
-        raise gr.Error("Pick an artifact first (click a row).")
+        raise lab_error(LabError("No artifact picked.", "Click a row of the table first.", "artifact"))
     try:
         return owners.artifact_for(caller, ref)
     except LabError as exc:
@@ -145,8 +145,8 @@ def build() -> None:
             folder = _folder(caller_of(request), ref)
             m = read_manifest(folder)
             if allowed and m.get("kind") not in allowed:
-                raise gr.Error(f"A {m.get('kind')} cannot go to {tab.title()}: pick a "
-                               f"{' / '.join(sorted(allowed))}.")
+                raise lab_error(LabError(f"A {m.get('kind')} cannot go to {tab.title()}.",
+                                         f"Pick a {' / '.join(sorted(allowed))}.", "artifact"))
             return bus.stamp(folder.name), bus.goto(tab)
         return handler
 
@@ -163,7 +163,8 @@ def build() -> None:
     def to_export(ref, request: gr.Request):
         folder = _folder(caller_of(request), ref)
         if read_manifest(folder).get("kind") not in EXPORTABLE:
-            raise gr.Error(f"Only a {' / '.join(sorted(EXPORTABLE))} exports to GGUF.")
+            raise lab_error(LabError("This artifact does not export to GGUF.",
+                                     f"Pick a {' / '.join(sorted(EXPORTABLE))}.", "artifact"))
         return folder.name, gr.Accordion(open=True)
 
     export_btn.click(to_export, picked, [export["source"], export["accordion"]], api_visibility="private")

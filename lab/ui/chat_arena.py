@@ -11,12 +11,12 @@ from lab.chat import arena
 from lab.chat.batch import parse_prompts, run_batch, write_csv
 from lab.chat.session import Turn, checked_labels, label_of
 from lab.chat.spec import spec_from_values
-from lab.chat.stream import forget_stop, new_stop, stream_many
+from lab.chat.stream import forget_stop, new_stop, request_stop, stream_many
 from lab.errors import LabError
 from lab.ui import chat_strings as S
 from lab.models.usable import artifact_value, nobody
 from lab.shown import for_visitor
-from lab.ui.common import caller_of, lab_error, on_load, shows_errors
+from lab.ui.common import caller_of, lab_error, notes_errors, on_load, shows_errors
 
 BOARD = ["model", "battles", "wins", "losses", "ties", "win rate", "Bradley–Terry (95% CI)", "Elo (95% CI)"]
 
@@ -46,39 +46,62 @@ def battle(prompt, models, settings, request, caller=None):
         checked_labels(caller, models)
     except LabError as exc:
         raise lab_error(exc) from None
-    frame = lambda st: (st, turn.display(0), turn.display(1), turn.stats_line(0), turn.stats_line(1), "")  # noqa
+    frame = lambda st, note="": (st, turn.display(0), turn.display(1), turn.stats_line(0),  # noqa
+                                 turn.stats_line(1), note)
     running = {"running": True}  # a vote now gets "wait for the replies", not "start a battle first"
     yield frame(running)
-    session = f"{getattr(request, 'session_hash', None) or 'cli'}-arena"
+    session = _session(request)
     stop = new_stop(session)
     try:
         for batch in stream_many([b.model_a, b.model_b], [turn.messages(0), turn.messages(1)], spec, stop=stop,
                                  token=token):
             turn.apply(batch)
             yield frame(running)
+        stopped = stop.is_set()  # the arena's Stop: both replies cut short
     finally:  # also when the browser goes away mid-reply
         if not turn.done():
             stop.set()
         forget_stop(session, stop)
     state = {"battle": b.to_dict(), "prompt": turn.messages(0), "replies": [turn.text[0], turn.text[1]],
-             "failed": bool(turn.errors), "voted": False, "settings": spec.model_dump(exclude={"models"})}
-    yield frame(state)
+             "failed": bool(turn.errors), "voted": False, "stopped": stopped,
+             "settings": spec.model_dump(exclude={"models"})}
+    yield frame(state, S.ARENA_STOPPED if stopped else "")
 
 
+def _session(request) -> str:
+    return f"{getattr(request, 'session_hash', None) or 'cli'}-arena"
+
+
+def stop_battle(request: gr.Request) -> str:
+    """The arena's Stop: both replies of this browser's battle end where they are."""
+    return S.STOPPED if request_stop(_session(request)) else S.ARENA_STOP_NOTHING
+
+
+def votable(state: dict | None) -> bool:
+    """A battle takes a vote once both replies have finished: not while they stream, not after Stop, once."""
+    return bool(state) and "battle" in state and not (state.get("running") or state.get("voted")
+                                                      or state.get("stopped"))
+
+
+def vote_buttons(state: dict | None) -> list:
+    return [gr.Button(interactive=votable(state)) for _ in arena.OUTCOMES]
+
+
+@notes_errors(3, at=1)
 def vote(outcome: str, state: dict, request: gr.Request) -> tuple:
-    """Store the vote (the voter's), then reveal who was who; returns (state, reveal, leaderboard)."""
+    """Store the vote (the voter's), then reveal who was who; returns (state, reveal, leaderboard). A vote the
+    battle cannot take is refused in the reveal's place, saying what to do."""
     caller = caller_of(request)
     if state and state.get("running"):
-        raise gr.Error(S.ARENA_WAIT)
+        raise LabError(S.ARENA_WAIT, "Wait for both replies, or press Stop and start a new battle.", "vote")
     if not state or "battle" not in state:
-        raise gr.Error(S.ARENA_NEED_BATTLE)
+        raise LabError(S.ARENA_NEED_BATTLE, S.ARENA_NEW, "vote")
     if state.get("voted"):
-        raise gr.Error(S.ARENA_VOTED)
-    try:
-        b = arena.Battle(**state["battle"])
-        arena.record_vote(b, state["prompt"], *state["replies"], outcome, state.get("settings"), owner=caller.key)
-    except LabError as exc:
-        raise lab_error(exc) from None
+        raise LabError(S.ARENA_VOTED, S.ARENA_NEW, "vote")
+    if state.get("stopped"):
+        raise LabError(S.ARENA_STOPPED, S.ARENA_NEW, "vote")
+    b = arena.Battle(**state["battle"])
+    arena.record_vote(b, state["prompt"], *state["replies"], outcome, state.get("settings"), owner=caller.key)
     reveal = (f"Model A was **{label_of(b.model_a)}**, Model B was **{label_of(b.model_b)}**. "
               f"Your vote: {arena.OUTCOMES[outcome]}.")
     return {**state, "voted": True}, reveal, board_frame(caller)
@@ -111,9 +134,12 @@ def build_arena(models: list, settings: list) -> None:
             stats_b = gr.Markdown(elem_id="arena-stats-b")
     prompt = gr.Textbox(label="Prompt", lines=2, placeholder="One prompt; two hidden models answer it.",
                         elem_id="arena-prompt")
-    start = gr.Button("New battle", variant="primary")
     with gr.Row():
-        buttons = {key: gr.Button(text) for key, text in arena.OUTCOMES.items()}
+        start = gr.Button("New battle", variant="primary", scale=3)
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id="arena-stop")
+    with gr.Row():  # a vote waits for both replies: the buttons wake when the battle has finished
+        buttons = {key: gr.Button(text, interactive=False, elem_id=f"arena-vote-{key}")
+                   for key, text in arena.OUTCOMES.items()}
     reveal = gr.Markdown(elem_id="arena-reveal")
     board = gr.Dataframe(value=board_frame(nobody()), headers=BOARD, interactive=False, label="Leaderboard",
                          wrap=True)  # the owner's votes never go into the page: filled per caller on load
@@ -128,10 +154,15 @@ def build_arena(models: list, settings: list) -> None:
         sets = [system, temperature, top_p, max_new, rep, seed, four_bit]
         yield from battle(prompt_text, [m1, m2, m3, m4], sets, request, caller_of(request))
 
-    start.click(run, [prompt, *models, *settings], [state, chat_a, chat_b, stats_a, stats_b, reveal],
-                api_name="arena_battle", concurrency_limit=16, show_progress="hidden")
+    votes = list(buttons.values())
+    start.click(lambda: vote_buttons(None), None, votes, queue=False, api_visibility="private")
+    fought = start.click(run, [prompt, *models, *settings], [state, chat_a, chat_b, stats_a, stats_b, reveal],
+                         api_name="arena_battle", concurrency_limit=16, show_progress="hidden")
+    fought.then(vote_buttons, state, votes, api_visibility="private")
+    stop.click(stop_battle, None, reveal, api_name="arena_stop", queue=False)
     for key, button in buttons.items():
-        button.click(_voter(key), state, [state, reveal, board], api_name=f"arena_vote_{key}")
+        button.click(_voter(key), state, [state, reveal, board], api_name=f"arena_vote_{key}").then(
+            vote_buttons, state, votes, api_visibility="private")
     export_btn.click(shows_errors(export), [name, form], exported, api_name="arena_export")
     gr.Button("Refresh leaderboard", size="sm").click(leaderboard, None, board, api_name="arena_leaderboard")
     on_load(leaderboard, None, board)

@@ -14,6 +14,9 @@ ARENA_HELP = ("Blind arena: two of the picked models answer under hidden names, 
 ARENA_NEED_BATTLE = "Start a battle first."
 ARENA_WAIT = "The two replies are still coming: vote when both have finished."
 ARENA_VOTED = "You already voted on this battle; start a new one."
+ARENA_STOPPED = "Stopped: the replies were cut short, so this battle takes no vote. Start a new battle to vote."
+ARENA_NEW = "Start a new battle (New battle)."
+ARENA_STOP_NOTHING = "No battle is being answered right now."
 BATCH_HELP = ("Run a list of prompts through every picked model. Type one prompt per line, or upload a .txt, "
               ".csv (a 'prompt' column), .json or .jsonl file.")
 ARENA_FORMS = {"dpo": "DPO pairs", "kto": "KTO rows"}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import traceback
 
 import gradio as gr
@@ -101,8 +102,46 @@ def cancel_job(request: gr.Request, job_id: str, acting: str, nothing: str, acti
 
 
 def lab_error(exc: LabError) -> gr.Error:
-    # a user's mistake, shown in the browser: no traceback in the server log (that is kept for real faults)
-    return gr.Error(for_visitor(str(exc)), title="Something needs fixing", print_exception=False)
+    # a user's mistake, shown in the browser until closed (duration=None: it never fades), logged as one line
+    log_user_error(exc)
+    return gr.Error(for_visitor(str(exc)), title="Something needs fixing", duration=None, print_exception=False)
+
+
+def log_user_error(exc: LabError) -> None:
+    """One line in the server log for a user's mistake: tracebacks are kept for the lab's own faults."""
+    print(f"user error: {exc}", file=sys.stderr, flush=True)
+
+
+def error_note(exc: LabError) -> str:
+    """A user's mistake as the note beside the control that caused it: what went wrong, then the fix."""
+    log_user_error(exc)
+    head = f"`{exc.field}`: {exc.what}" if exc.field else exc.what
+    return for_visitor(f"⚠️ **{head}**" + (f"\n\n**Fix:** {exc.fix}" if exc.fix else ""))
+
+
+def notes_errors(outputs: int, at: int = 0):
+    """Like shows_errors, but a user's mistake is written into output `at` of the handler's `outputs` (the panel's
+    note beside the control): it stays there until the next action replaces it, and the other outputs keep their
+    values. Other faults still raise (shows_errors)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except LabError as exc:
+                note = error_note(exc)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise fault(exc) from None
+            if outputs == 1:
+                return note
+            return tuple(note if i == at else gr.update() for i in range(outputs))
+
+        return wrapper
+
+    return wrap
 
 
 def shows_errors(fn):
@@ -116,12 +155,17 @@ def shows_errors(fn):
             raise lab_error(exc) from None
         except gr.Error:
             raise
-        except Exception as exc:  # never show a stack trace in the browser; the server log keeps the real one
-            traceback.print_exc()
-            raise gr.Error(for_visitor(f"{type(exc).__name__}: {exc}"), title="Unexpected error",
-                           print_exception=False) from None
+        except Exception as exc:
+            raise fault(exc) from None
 
     return wrapper
+
+
+def fault(exc: Exception) -> gr.Error:
+    """The lab's own fault: its traceback in the server log, a short stack-free message in the browser."""
+    traceback.print_exception(exc)
+    return gr.Error(for_visitor(f"{type(exc).__name__}: {exc}"), title="Unexpected error", duration=None,
+                    print_exception=False)
 
 
 def progress_bar_html(fraction: float, label: str = "") -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.errors import LabError
-from lab.eval import board, plan as eval_plan, report
+from lab.eval import board, contamination, extract, plan as eval_plan, report
 from lab.eval.access import check_for, past_runs, run_folder
 from lab.eval.flow import summary
 from lab.eval.plan import estimate_recipe
@@ -16,19 +16,19 @@ from lab.jobs.manager import check_allowed
 from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.ui import eval_strings as S, follow
-from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
+from lab.ui.common import caller_of, cancel_job, notes_errors, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 
 
 def _form(c: dict) -> list:
-    return [c["models"], c["files"], c["hub"], c["kind"], c["regex"], c["open"], c["names"], c["limit"],
-            c["fewshot"], c["chat"], c["batch"], *[c["judge"][k] for k in sorted(c["judge"])]]
+    return [c["models"], c["files"], c["hub"], c["kind"], c["regex"], c["extract"], c["open"], c["names"],
+            c["limit"], c["fewshot"], c["chat"], c["batch"], *[c["judge"][k] for k in sorted(c["judge"])]]
 
 
 def _recipe(c: dict, values: tuple, caller):
     judge_keys = sorted(c["judge"])
-    fixed, judge = values[:11], dict(zip(judge_keys, values[11:]))
+    fixed, judge = values[:12], dict(zip(judge_keys, values[12:]))
     return board.recipe_from_form(*fixed, judge=judge, owner=caller.key)
 
 
@@ -39,21 +39,27 @@ def _describe_tasks(plan) -> str:
     return "\n".join(lines)
 
 
+def _samples(out, result: dict, task: str | None, worse: bool) -> list:
+    """The sample table, hidden with a sentence in its place when it has no rows (an empty filter says so)."""
+    headers, rows = report.samples(out, result, task, worse) if task else ([], [])
+    note = report.samples_note(rows, task, worse)
+    return [gr.Dataframe(value=rows, headers=headers, visible=not note), note]
+
+
 def render(out, task: str | None = None, worse: bool = False) -> list:
-    """Leaderboard, chart, notes, sample-task picker, samples, downloads and commands for a results folder (one the
-    caller may open: see lab.eval.access.run_folder)."""
+    """Leaderboard, chart, notes, sample-task picker, samples (and their note), downloads and commands for a results
+    folder (one the caller may open: see lab.eval.access.run_folder)."""
     result = report.load(out) if out else {}
     if not result:
-        return [gr.update()] * 8 + [S.NO_RESULTS]
+        return [gr.update()] * 9 + [S.NO_RESULTS]
     headers, rows = report.leaderboard(result)
     names = report.sample_tasks(out)
     task = task if task in names else (names[0] if names else None)
-    s_headers, s_rows = report.samples(out, result, task, worse) if task else ([], [])
     zipped, results = board.downloads(out)
     commands = "\n".join(m["lm_eval_command"] for m in result["models"] if m.get("lm_eval_command"))
     notes = "\n".join(f"- {line}" for line in summary(result)["lines"])
     return [gr.Dataframe(value=scrub_value(rows), headers=headers), report.chart(result), scrub(notes),
-            gr.Dropdown(choices=names, value=task), gr.Dataframe(value=s_rows, headers=s_headers), zipped,
+            gr.Dropdown(choices=names, value=task), *_samples(out, result, task, worse), zipped,
             results, scrub(commands), scrub(summary(result)["message"])]
 
 
@@ -66,8 +72,8 @@ def _opened(caller, name):
 
 
 def wire(c: dict) -> None:
-    shown = [c["board"], c["chart"], c["notes"], c["sample_task"], c["samples"], c["bundle"], c["results_file"],
-             c["commands"], c["status"]]
+    shown = [c["board"], c["chart"], c["notes"], c["sample_task"], c["samples"], c["samples_note"], c["bundle"],
+             c["results_file"], c["commands"], c["status"]]
 
     def refresh(request: gr.Request):
         caller = caller_of(request)
@@ -80,20 +86,22 @@ def wire(c: dict) -> None:
     on_load(refresh, None, targets)
     on_show(refresh, targets)
 
-    @shows_errors
+    @notes_errors(1)  # a mistake stays in the Check's report, beside the button, until the next action
     def estimate(request: gr.Request, *values):  # gr.Request first: Gradio injects it by position
 
         caller = caller_of(request)
         recipe = _recipe(c, values, caller)
         check_for(caller, recipe)  # every model for this caller, before any config is read or fetched
         token = caller.hub_token()
-        text = _describe_tasks(eval_plan.make(recipe, token, caller)) + "\n\n**Estimate:** " + \
-            estimate_recipe(recipe, token, caller)["text"]
+        made = eval_plan.make(recipe, token, caller)
+        text = _describe_tasks(made) + "\n\n**Estimate:** " + estimate_recipe(recipe, token, caller)["text"]
+        found = contamination.at_check(made, token, caller)
+        text += "\n\n**Contamination:**\n" + "\n".join(f"- {line}" for line in found) if found else ""
         return scrub(text)
 
     c["estimate"].click(estimate, _form(c), c["report"], **PRIVATE)
 
-    @shows_errors
+    @notes_errors(3, at=1)
     def run(request: gr.Request, *values):
         check_allowed("eval")  # off on the demo: before any other work
         caller = caller_of(request)
@@ -141,9 +149,19 @@ def wire(c: dict) -> None:
         out = _opened(caller_of(request), name)
         result = report.load(out) if out else {}
         if not result or not task:
-            return gr.update()
-        headers, rows = report.samples(out, result, task, worse)
-        return gr.Dataframe(value=rows, headers=headers)
+            return gr.update(), gr.update()
+        return _samples(out, result, task, worse)
 
     for event in (c["sample_task"].input, c["worse"].input):
-        event(samples, [c["out"], c["sample_task"], c["worse"]], c["samples"], **PRIVATE)
+        event(samples, [c["out"], c["sample_task"], c["worse"]], [c["samples"], c["samples_note"]], **PRIVATE)
+
+    @notes_errors(2, at=0)
+    def preview_extractions(request: gr.Request, *values):
+        caller = caller_of(request)
+        recipe = _recipe(c, values, caller)
+        check_for(caller, recipe)  # the base model for this caller, before anything loads
+        out = extract.preview(recipe, eval_plan.make(recipe, caller.hub_token(), caller), caller.hub_token())
+        return scrub(extract.describe(out)), gr.Dataframe(value=scrub_value(out["rows"]), headers=out["headers"],
+                                                          visible=True)
+
+    c["extract_go"].click(preview_extractions, _form(c), [c["extract_note"], c["extract_table"]], **PRIVATE)

@@ -11,6 +11,8 @@ from lab.settings import DEFAULT_MODEL
 from lab.ui import eval_events, eval_strings as S
 
 KINDS = ["auto", "multiple_choice", "exact_match", "judge"]
+EXTRACTS = [("whole reply", "whole"), ("last number", "last_number"), ("first line", "first_line"),
+            ("regex", "regex")]
 JUDGE_FIELDS = ["backend", "model", "endpoint", "api_key_env", "mode", "reference_model", "rubric"]
 
 
@@ -21,9 +23,15 @@ def _tasks(c: dict) -> None:
             c["files"] = gr.File(label=S.FILES, file_count="multiple", type="filepath", elem_id="eval-files",
                                  file_types=[".jsonl", ".json", ".csv", ".parquet"])
             c["hub"] = gr.Textbox(label=S.HUB, info=describe("hub", CustomTask))
+            c["kind"] = gr.Radio(KINDS, value="auto", label=S.KIND, info=describe("kind", CustomTask))
             with gr.Row():
-                c["kind"] = gr.Radio(KINDS, value="auto", label=S.KIND, info=describe("kind", CustomTask))
+                c["extract"] = gr.Radio(EXTRACTS, value="whole", label=S.EXTRACT, info=describe("extract", CustomTask),
+                                        elem_id="eval-extract")
                 c["regex"] = gr.Textbox(label=S.REGEX, info=describe("regex", CustomTask))
+            c["extract_go"] = gr.Button(S.EXTRACT_PREVIEW, size="sm", elem_id="eval-extract-preview")
+            c["extract_note"] = gr.Markdown(elem_id="eval-extract-note")
+            c["extract_table"] = gr.Dataframe(label=S.EXTRACT_TABLE, interactive=False, wrap=True, visible=False,
+                                              elem_id="eval-extract-table")
         with gr.Column():
             c["open"] = gr.Dropdown(catalog.choices(), multiselect=True, label=S.OPEN, elem_id="eval-open")
             c["names"] = gr.Textbox(label=S.OPEN_NAMES)
@@ -64,6 +72,7 @@ def _results(c: dict) -> None:
             c["sample_task"] = gr.Dropdown([], label=S.SAMPLE_TASK, scale=2)
             c["worse"] = gr.Checkbox(False, label=S.WORSE, scale=2)
         c["samples"] = gr.Dataframe(interactive=False, wrap=True, elem_id="eval-samples")
+        c["samples_note"] = gr.Markdown(elem_id="eval-samples-note")
     with gr.Row():
         c["bundle"] = gr.File(label=S.DOWNLOAD, interactive=False)
         c["results_file"] = gr.File(label=S.RESULTS, interactive=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import open_tab, pick
 
 PROMPT = "Name a primary color."
@@ -41,11 +43,15 @@ def test_side_by_side_then_arena_vote_and_export(page, lab, sft_adapter):
 
     page.get_by_role("tab", name="Arena (blind)").click()
     page.locator("#arena-prompt textarea").fill(PROMPT)
+    vote_a = page.get_by_role("button", name="A is better")
+    assert vote_a.is_disabled()  # no battle yet: nothing to vote on
     page.get_by_role("button", name="New battle").click()
     for side in ("a", "b"):
         page.locator(f"#arena-stats-{side}").get_by_text("tok/s").wait_for(timeout=180_000)
-    page.get_by_role("button", name="A is better").click()
+    expect(vote_a).to_be_enabled()  # both replies have finished: the votes wake
+    vote_a.click()
     page.locator("#arena-reveal").get_by_text("Model A was").wait_for()
+    expect(vote_a).to_be_disabled()  # one vote a battle
     page.get_by_role("button", name="Export votes as a dataset").click()
     done = page.locator("#arena-exported").get_by_text("Exported")
     done.wait_for()

@@ -20,6 +20,8 @@ def test_custom_tasks_leaderboard_and_samples(page, lab, sft_adapter, tmp_path):
     report = page.locator("#eval-report")
     report.get_by_text("multiple choice, 4 items").wait_for()
     report.get_by_text("Estimate:").wait_for()
+    report.get_by_text("Contamination:").wait_for()  # told at Check, for each model, before the run
+    assert re.search(re.escape(sft_adapter.name) + r": (\d+ of 4 items of quiz|no training data)", report.inner_text())
 
     page.get_by_role("button", name="Evaluate", exact=True).click()
     reload_mid_job(page, "Evaluate", "eval-job")  # the reloaded page follows the job to its leaderboard
@@ -28,9 +30,18 @@ def test_custom_tasks_leaderboard_and_samples(page, lab, sft_adapter, tmp_path):
     board.get_by_text("quiz (acc)").wait_for()
     board.get_by_text("base", exact=True).wait_for()  # the first row is the base; the adapter's row has deltas
     assert re.search(r"\d\.\d{3} ± \d\.\d{3} \([+-]\d\.\d{3}\)", board.inner_text())
+    board.get_by_text("vs base (per metric)").wait_for()  # each metric's change named, never one mean of all
+    assert re.search(r"acc [+-]\d\.\d{3} · exact_match [+-]\d\.\d{3}", board.inner_text())
     page.locator("#eval-chart").locator("img, svg, canvas").first.wait_for()
     samples = page.locator("#eval-samples")
     samples.get_by_text(re.compile("^[✓✗] ")).filter(visible=True).first.wait_for()
+    page.get_by_label("Only items the base got right and another model got wrong").check()
+    note = page.locator("#eval-samples-note")
+    page.wait_for_function("() => !document.querySelector('#eval-samples') || "
+                           "document.querySelector('#eval-samples-note').innerText.trim() || "
+                           "document.querySelector('#eval-samples').offsetParent")
+    if not samples.is_visible():  # an empty filter says so in a sentence, not an empty table
+        assert "None on" in note.inner_text()
 
     runs = sorted((lab.home / "evals").glob("*/results.json"))
     result = json.loads(runs[-1].read_text())

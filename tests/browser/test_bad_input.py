@@ -71,3 +71,30 @@ def test_invalid_hub_repo_name(page, lab, dataset_artifact):
     assert text.startswith("Error") and "repo: The repo name 'my data!' contains ' !'" in text
     assert page.get_by_role("textbox", name="Push job").filter(visible=True).input_value() == ""  # no job
     assert not lab.hub.exists("tester/my data!", repo_type="dataset")
+
+
+def test_an_error_stays_beside_its_control_names_the_fix_and_is_one_log_line(page, lab):
+    """A toast no longer fades (Gradio's default fades at 10 s), Evaluate's Check writes its mistake into its own
+    report beside the button (no bare "Error" badge), the next action replaces it, and the server log holds one
+    line for it, no traceback (the page fixture fails on any traceback)."""
+    start = lab.log_size()
+    open_tab(page, "Data")
+    page.get_by_role("button", name="Load", exact=True).click()
+    toast = page.get_by_test_id("toast-body").filter(visible=True).last
+    toast.wait_for()
+    open_tab(page, "Evaluate")
+    page.get_by_role("button", name="Check and estimate").click()
+    report = page.locator("#eval-report")
+    report.get_by_text("name at least one task").wait_for()
+    page.wait_for_timeout(12_000)  # past the time a default toast fades
+    assert toast.is_visible() and "sources: Nothing to load" in toast.inner_text()
+    assert report.get_by_text("name at least one task").is_visible() and "Fix:" in report.inner_text()
+    assert page.locator("#eval-report").get_by_text("Error", exact=True).count() == 0
+    page.get_by_label("More lm-eval task names", exact=False).fill("no_such_task_anywhere")
+    page.get_by_role("button", name="Check and estimate").click()
+    report.get_by_text("no_such_task_anywhere").wait_for()  # the next action's answer replaces the old one
+    assert report.get_by_text("name at least one task").count() == 0
+    with open(lab.log, "rb") as f:
+        f.seek(start)
+        log = f.read().decode("utf-8", "replace")
+    assert "user error: tasks: name at least one task" in log and "user error: sources: Nothing to load" in log

@@ -79,3 +79,26 @@ def test_stop_ends_the_replies_and_batch_compare_exports_csv(app_url, tmp_path):
     assert table["headers"] == ["prompt", DEFAULT_MODEL, f"{DEFAULT_MODEL} #2"]
     rows = list(csv.reader(open(path, encoding="utf-8-sig")))
     assert [r[0] for r in rows] == ["prompt", "Name a colour.", "Name a fruit."] and all(r[1] == r[2] for r in rows[1:])
+
+
+def test_an_early_vote_waits_and_the_arena_stop_ends_both_replies(app_url, lora_adapter):
+    """Votes wait for both replies (an early one is refused in the reveal, saying what to do, not an Error badge);
+    the arena's Stop ends both streams, and a stopped battle takes no vote."""
+    import time
+
+    from lab.ui import chat_strings as S
+
+    client = Client(app_url, verbose=False)
+    job = client.submit("Write a very long story about a dragon.", DEFAULT_MODEL, f"{DEFAULT_MODEL}+{lora_adapter}",
+                        None, None, "", 0, 0.9, 600, 1.1, None, False, api_name="/arena_battle")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (job.outputs() and _text(job.outputs()[-1][0])):
+        time.sleep(0.1)
+    early = client.predict(api_name="/arena_vote_a")[0]
+    assert S.ARENA_WAIT in early and "Fix:" in early
+    assert client.predict(api_name="/arena_stop") == "Stopped."
+    final = job.result(timeout=120)
+    assert final[-1] == S.ARENA_STOPPED and _text(final[0]) and _text(final[1])
+    late = client.predict(api_name="/arena_vote_a")[0]
+    assert S.ARENA_STOPPED in late and "Model A was" not in late
+    assert client.predict(api_name="/arena_stop") == S.ARENA_STOP_NOTHING

@@ -14,6 +14,7 @@ from lab.jobs.context import read_metrics
 jobs.register_kind("test.count", "tests.runners:count", heavy=True)
 jobs.register_kind("test.light", "tests.runners:count", heavy=False)
 jobs.register_kind("test.crash", "tests.runners:crash", heavy=False)
+jobs.register_kind("test.mistake", "tests.runners:mistake", heavy=False)
 jobs.register_kind("test.stubborn", "tests.runners:ignore_sigterm", heavy=False)
 jobs.register_kind("test.slow_exit", "tests.runners:slow_exit", heavy=True)
 jobs.register_kind("test.noisy", "tests.runners:noisy", heavy=False)
@@ -64,6 +65,16 @@ def test_crash_fails_with_last_log_lines():
     job = manager.wait(jobs.submit("test.crash", {}).id, 30)
     assert job.state == "failed"
     assert "RuntimeError: boom" in job.error and "disk is on fire" in job.error
+
+
+def test_a_users_mistake_is_one_log_line_and_a_crash_keeps_its_traceback():
+    job = manager.wait(jobs.submit("test.mistake", {}).id, 30)
+    assert job.state == "failed" and job.error == "answer: The column `answer` is missing. Fix: Add an answer to " \
+        "every row."
+    log = job.log_path.read_text()
+    assert "Traceback" not in log and [ln for ln in log.splitlines() if "answer" in ln] == [f"user error: {job.error}"]
+    crashed = manager.wait(jobs.submit("test.crash", {}).id, 30)
+    assert "Traceback (most recent call last)" in crashed.log_path.read_text()
 
 
 def test_cancel_running_then_cancel_again_is_a_no_op():
