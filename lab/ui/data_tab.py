@@ -11,7 +11,7 @@ from lab.data.formats import FORMATS
 from lab.data.policy import demo_rows_note
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, describe
 from lab.settings import get_settings
-from lab.ui import data_events, publish_panel
+from lab.ui import data_events, publish_panel, recipe_loader
 from lab.ui import data_strings as S
 
 MAP_FIELDS = list(dict.fromkeys(f for fmt in FORMATS.values() for f in fmt.fields))
@@ -46,7 +46,9 @@ def _load_section(c: SimpleNamespace) -> None:
             c.hub_preview = gr.Button("Stream a preview", size="sm")
     c.form = gr.Dropdown(["auto", "messages", "prompt_completion"], value="auto", label="SFT form",
                          info=FilterRecipe.model_fields["form"].description)
-    c.load = gr.Button("Load", variant="primary")
+    with gr.Row():
+        c.load = gr.Button("Load", variant="primary", scale=3)
+        c.load_recipe = recipe_loader.place("data-load-recipe")
     c.status = gr.Markdown()
     c.preview = gr.JSON(label="First five rows, normalized")
     with gr.Group(visible=False) as c.map_box:
@@ -123,3 +125,4 @@ def build() -> None:
         with gr.Accordion(title, open=is_open):
             section(c)
     data_events.wire(c)
+    recipe_loader.wire_data(c.load_recipe, c)
