@@ -11,6 +11,7 @@ from lab.data.formats import FORMATS
 from lab.data.policy import demo_rows_note
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, describe
 from lab.settings import get_settings
+from lab.tour import starters
 from lab.ui import data_events, publish_panel, recipe_loader
 from lab.ui import data_strings as S
 
@@ -33,6 +34,10 @@ def _control(kind: str, name: str):
 
 
 def _load_section(c: SimpleNamespace) -> None:
+    on_space = get_settings().on_space
+    c.starter = gr.Radio([(s.label, s.key) for s in starters.starters(on_space)], value=None, label=S.STARTERS,
+                         info=S.STARTERS_INFO, elem_id="data-starters")
+    gr.Markdown(starters.describe(on_space))
     with gr.Row():
         c.files = gr.File(label=S.FILES, file_count="multiple", file_types=SUFFIXES, type="filepath",
                           elem_id="data-files")
