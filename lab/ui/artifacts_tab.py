@@ -100,7 +100,8 @@ def build() -> None:
     with gr.Row():
         kind = gr.Dropdown(KIND_FILTER, value="all", label="Kind", scale=1)
         refresh = gr.Button("Refresh", scale=0)
-    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label="Artifacts")
+    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label="Artifacts",
+                         elem_id="artifacts-table")
     picked = gr.Textbox(label="Selected artifact", interactive=False)
     with gr.Row():
         card_btn = gr.Button("Open card")
