@@ -15,7 +15,10 @@ from safetensors.torch import load_file
 
 from lab import jobs
 from lab.artifacts import finalize, new_folder, parent_entry
-from lab.jobs import manager
+from lab.access import caller_for
+from lab.errors import LabError
+from lab.jobs import manager, store
+from lab.ui import downloads
 from tests.security.conftest import OWNER
 from tests.security.spaces import Space
 
@@ -171,3 +174,14 @@ def test_a_gguf_export_downloads_as_its_gguf_file(space, lab_home):
     assert np.array_equal(np.asarray(read.tensors[0].data).reshape(8, 8), np.arange(64).reshape(8, 8))
     with pytest.raises(AppError, match="not an artifact of this lab"):
         space.client("bob").predict("alice-gguf", api_name="/artifact_download")
+
+    job = _job("alice")  # the Export panel finds the files by its export job: the job's owner only
+    jobs.cancel(job.id)
+    manager.wait(job.id, 60)  # stopped for good, then recorded as an export that succeeded
+    job.folder.mkdir(parents=True, exist_ok=True)
+    (job.folder / "export_result.json").write_text(json.dumps({"out": str(folder)}))
+    store.patch(job.id, state="succeeded")
+    alice, bob = (caller_for(name, "t", [], "s") for name in ("alice", "bob"))
+    assert [Path(p).name for p in downloads.export_files(alice, job.id)] == ["tiny-q8_0.gguf"]
+    with pytest.raises(LabError, match="No job"):
+        downloads.export_files(bob, job.id)
