@@ -19,7 +19,7 @@ from lab.train.recipe import TrainRecipe
 from lab.yamlio import MAX_YAML_BYTES
 from lab.ui.common import shows_errors
 
-PRIVATE = {"api_visibility": "private"}
+PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}  # fast; an error must not cover the form
 LOADED = "✅ Recipe `{name}` loaded into the form."
 
 
