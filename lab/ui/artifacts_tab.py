@@ -17,7 +17,7 @@ from lab.errors import LabError
 from lab.jobs import owners
 from lab.lineage import family_edges
 from lab.scores import scored_tree
-from lab.ui import bus, export_panel, score_colour
+from lab.ui import bus, downloads, export_panel, score_colour
 from lab.ui.app import TABS
 from lab.ui.common import caller_of, lab_error, shows_errors
 
@@ -100,7 +100,8 @@ def build() -> None:
     with gr.Row():
         kind = gr.Dropdown(KIND_FILTER, value="all", label="Kind", scale=1)
         refresh = gr.Button("Refresh", scale=0)
-    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label="Artifacts")
+    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label="Artifacts",
+                         elem_id="artifacts-table")
     picked = gr.Textbox(label="Selected artifact", interactive=False)
     with gr.Row():
         card_btn = gr.Button("Open card")
@@ -110,6 +111,7 @@ def build() -> None:
         train_btn = gr.Button("Train on it")
         publish_btn = gr.Button("Publish it")
         export_btn = gr.Button("Export to GGUF")
+    download_btn, download_files = downloads.place("Download (GGUF files, or a zip of the folder)", "artifact-download")
     colour = score_colour.picker("artifacts-colour")
     with gr.Row():
         confirm = gr.Checkbox(label="Yes, delete this artifact's folder for good", value=False)
@@ -134,6 +136,7 @@ def build() -> None:
 
     table.select(select, None, picked, api_visibility="private")
     card_btn.click(card, picked, card_md, api_name="artifact_card")
+    downloads.wire(download_btn, picked, download_files, api_name="artifact_download")
     tree_btn.click(lineage, [picked, colour], tree, api_name="artifact_lineage")
     def recolour(ref, c, request: gr.Request):
         return lineage(ref, c, request) if ref else gr.skip()

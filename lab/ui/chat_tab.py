@@ -18,6 +18,7 @@ from lab.ui import bus, chat_arena, chat_strings as S
 from lab.ui.common import caller_of, lab_error, on_load, on_show
 
 PANES = chat_session.PANES
+PICKER_MIN_WIDTH = 420  # px: an artifact's dated name (~50 characters) shows whole; the row wraps 2 by 2 instead
 CHAT_CONCURRENCY = 16  # sessions streaming at once; panes on one base take turns token by token
 
 
@@ -87,8 +88,8 @@ def build() -> None:
     defaults = [DEFAULT_MODEL, DEFAULT_MODEL if len(choices) < 2 else choices[1][1], None, None]
     gr.Markdown(S.MODEL_INFO)
     with gr.Row():
-        models = [gr.Dropdown(choices=choices, value=defaults[i], label=f"Model {i + 1}", allow_custom_value=True)
-                  for i in range(PANES)]
+        models = [gr.Dropdown(choices=choices, value=defaults[i], label=f"Model {i + 1}", allow_custom_value=True,
+                              min_width=PICKER_MIN_WIDTH, elem_classes="lab-model-picker") for i in range(PANES)]
     with gr.Accordion("System prompt and generation settings", open=False):
         settings = settings_components()
     histories = gr.State(chat_session.empty_histories())
@@ -117,14 +118,23 @@ def build() -> None:
     _listen_to_bus(models)
 
 
+def pane_for(current: list, ref: str) -> int | None:
+    """Where "Chat with it" puts a model: beside pane 1, in the first pane that is empty or repeats an earlier
+    pane's model (two panes of the same base compare nothing), else pane 2; None when a pane already shows it."""
+    if ref in current:
+        return None
+    return next((i for i in range(1, len(current)) if not current[i] or current[i] in current[:i]), 1)
+
+
 def _listen_to_bus(models) -> None:
-    """"Chat with it" from another tab: the model goes into the first free pane (else pane 2)."""
-    def receive(request, *current):
-        ref = scrub(bus.unstamp(request))  # on a Space an artifact goes by its folder name, never its path
-        if not ref:
+    """"Chat with it" from another tab: the model goes beside the base (pane_for)."""
+    def receive(request: gr.Request, value, *current):  # gr.Request first: Gradio injects it by position
+        ref = scrub(bus.unstamp(value))  # on a Space an artifact goes by its folder name, never its path
+        pane = pane_for(list(current), ref) if ref else None
+        if pane is None:
             return [gr.skip()] * len(current)
-        free = next((i for i in range(1, len(current)) if not current[i]), 1)
-        return [gr.Dropdown(value=ref) if i == free else gr.skip() for i in range(len(current))]
+        choices = model_choices(caller_of(request))
+        return [gr.Dropdown(choices=choices, value=ref) if i == pane else gr.skip() for i in range(len(current))]
 
     bus.BUS.chat.change(receive, [bus.BUS.chat, *models], models, api_visibility="private")
 

@@ -18,7 +18,9 @@ from lab.data.recipe import FilterRecipe, Source
 from lab.errors import LabError
 from lab.jobs.manager import check_allowed
 from lab.jobs.owners import job_for
+from lab.settings import get_settings
 from lab.shown import for_visitor
+from lab.tour.starters import starter
 from lab.ui import data_strings as S, follow
 from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
@@ -106,6 +108,21 @@ def _wire_load(c) -> None:
                                        **PRIVATE, **HEAVY).success)
 
 
+def _wire_starters(c) -> None:
+    """One click on a starting point loads it (lab.tour.starters): the Hub ones with the caller's own token."""
+    def load_starter(sess, key=None, form=None, request: gr.Request = None):
+        caller = caller_of(request)
+        picked = starter(key, get_settings().on_space)
+        source, form = picked.source(caller), form or "auto"
+        shown = _loaded(sess, sess.load_or_ask([source], form, caller.hub_token(), caller), form, c.map_fields)
+        return [*shown, source.hub, source.config, source.split if source.hub else "train", source.limit]
+
+    outputs = [c.status, c.preview, c.recipe, c.map_box, c.map_note, c.fmt, *c.map_dd, c.hub, c.config, c.split,
+               c.limit]
+    _from_widgets(c, c.starter.input(shows_errors(load_starter), [c.state, c.starter, c.form], outputs,
+                                     api_name="data_starter", **HEAVY).success)
+
+
 def _wire_run(c) -> None:
     outputs = [c.run_status, c.job_id, c.timer, c.bar, c.funnel, c.funnel_plot, c.reason, c.samples, c.groups,
                c.review]
@@ -187,6 +204,7 @@ def _wire_export(c) -> None:
 
 def wire(c) -> None:
     _wire_load(c)
+    _wire_starters(c)
     _wire_run(c)
     _wire_explore(c)
     _wire_export(c)

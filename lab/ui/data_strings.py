@@ -30,3 +30,5 @@ JUDGE_KEY = "API key (this page only)"
 JUDGE_KEY_INFO = ("The endpoint's key for the LLM judge: sent to that endpoint only, for runs and explorations you "
                   "start from this page; never saved, never in the recipe. Empty: your Hugging Face sign-in for a "
                   "Hugging Face endpoint, no key elsewhere.")
+STARTERS = "Start from a ready-made dataset (one click loads it)"
+STARTERS_INFO = "Or upload your own files, or name any Hub dataset, below."

@@ -11,7 +11,8 @@ from lab.data.formats import FORMATS
 from lab.data.policy import demo_rows_note
 from lab.data.recipe import STEP_TYPES, FilterRecipe, Source, describe
 from lab.settings import get_settings
-from lab.ui import data_events, publish_panel
+from lab.tour import starters
+from lab.ui import data_events, publish_panel, recipe_loader
 from lab.ui import data_strings as S
 
 MAP_FIELDS = list(dict.fromkeys(f for fmt in FORMATS.values() for f in fmt.fields))
@@ -33,6 +34,10 @@ def _control(kind: str, name: str):
 
 
 def _load_section(c: SimpleNamespace) -> None:
+    on_space = get_settings().on_space
+    c.starter = gr.Radio([(s.label, s.key) for s in starters.starters(on_space)], value=None, label=S.STARTERS,
+                         info=S.STARTERS_INFO, elem_id="data-starters")
+    gr.Markdown(starters.describe(on_space))
     with gr.Row():
         c.files = gr.File(label=S.FILES, file_count="multiple", file_types=SUFFIXES, type="filepath",
                           elem_id="data-files")
@@ -46,7 +51,9 @@ def _load_section(c: SimpleNamespace) -> None:
             c.hub_preview = gr.Button("Stream a preview", size="sm")
     c.form = gr.Dropdown(["auto", "messages", "prompt_completion"], value="auto", label="SFT form",
                          info=FilterRecipe.model_fields["form"].description)
-    c.load = gr.Button("Load", variant="primary")
+    with gr.Row():
+        c.load = gr.Button("Load", variant="primary", scale=3)
+        c.load_recipe = recipe_loader.place("data-load-recipe")
     c.status = gr.Markdown()
     c.preview = gr.JSON(label="First five rows, normalized")
     with gr.Group(visible=False) as c.map_box:
@@ -123,3 +130,4 @@ def build() -> None:
         with gr.Accordion(title, open=is_open):
             section(c)
     data_events.wire(c)
+    recipe_loader.wire_data(c.load_recipe, c)

@@ -8,7 +8,7 @@ import gradio as gr
 from lab.eval import catalog
 from lab.eval.recipe import CustomTask, JudgeSettings, describe
 from lab.settings import DEFAULT_MODEL
-from lab.ui import eval_events, eval_strings as S
+from lab.ui import eval_events, eval_strings as S, recipe_loader
 
 KINDS = ["auto", "multiple_choice", "exact_match", "judge"]
 EXTRACTS = [("whole reply", "whole"), ("last number", "last_number"), ("first line", "first_line"),
@@ -90,6 +90,7 @@ def build() -> dict:
         c["estimate"] = gr.Button(S.ESTIMATE)
         c["run"] = gr.Button(S.RUN, variant="primary", elem_id="eval-run")
         c["cancel"] = gr.Button(S.CANCEL, variant="stop")
+        c["load_recipe"] = recipe_loader.place("eval-load-recipe")
     c["report"] = gr.Markdown(elem_id="eval-report")
     c["progress"] = gr.HTML()
     c["status"] = gr.Markdown(elem_id="eval-status")
@@ -100,4 +101,5 @@ def build() -> dict:
     _results(c)
 
     eval_events.wire(c)
+    recipe_loader.wire_eval(c["load_recipe"], c)
     return c

@@ -16,7 +16,7 @@ from lab.export.worker import result_of, submit
 from lab.jobs import owners
 from lab.models.usable import model_for
 from lab.shown import scrub
-from lab.ui import export_strings as S, follow
+from lab.ui import downloads, export_strings as S, follow
 from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
 
@@ -89,6 +89,7 @@ def build() -> dict:
         line = gr.Markdown()
         table = gr.Dataframe(headers=S.COLUMNS, value=[], interactive=False, label="Check: each file against the source")
         modelfile = gr.Code(label="Modelfile (Ollama)", interactive=False)
+        download_btn, download_files = downloads.place("Download the GGUF files", "export-download")
     timer = gr.Timer(1.0, active=False)
 
     def begin(source_, types_, name_, overwrite_, push_, private_, request: gr.Request):
@@ -107,5 +108,6 @@ def build() -> dict:
             html, text, rows, mf, more = progress_bar_html(0), f"⚠️ {exc.what} {exc.fix}", [], "", False
         return html, text, rows, mf, gr.Timer(active=more)
 
+    downloads.wire(download_btn, job_id, download_files, from_job=True)
     timer.tick(poll, job_id, [bar, line, table, modelfile, timer], api_visibility="private", show_progress="hidden")
     return {"accordion": accordion, "source": source, "types": types, "name": name, "go": go, "table": table}

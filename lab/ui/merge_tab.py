@@ -13,7 +13,7 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe, load_recipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.shown import scrub, scrub_value
-from lab.ui import follow, merge_links, publish_panel, score_colour
+from lab.ui import follow, merge_links, publish_panel, recipe_loader, score_colour
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.hub_picker import build_picker
 
@@ -33,6 +33,7 @@ def _form_layout() -> dict:
     with gr.Row(equal_height=True):
         c["template"] = gr.Dropdown([(t.label, t.key) for t in TEMPLATES.values()], label="Template", scale=3)
         c["use_template"] = gr.Button("Fill from template", scale=1)
+        c["load_recipe"] = recipe_loader.place("merge-load-recipe")
     c["method"] = gr.Dropdown(editor.METHOD_CHOICES, value="slerp", label="Method",
                               info=_info(MergeRecipe, "merge_method"))
     c["method_help"] = gr.Markdown(editor.method_help("slerp"))
@@ -189,6 +190,7 @@ def _wire(c: dict) -> None:
     c["method"].input(method_changed, form, filled, **PRIVATE)
     c["layout"].input(lambda *a: _fill(_values(*a)), form, filled, **PRIVATE)
     c["use_template"].click(_use_template, c["template"], filled, **PRIVATE)
+    recipe_loader.wire_merge(c["load_recipe"], _fill, filled)
     c["local"].input(lambda ref: ref, c["local"], c["picked"], **PRIVATE)
     @shows_errors
     def add(request: gr.Request, picked, *a):  # gr.Request first: Gradio injects it by position

@@ -25,6 +25,9 @@ INTRO = ("One click runs the whole loop offline on the bundled SmolLM2-135M, in 
          "steps), the fine-tune is **merged** back into the base (SLERP), and all three **answer side by side**. "
          "Everything it makes lands in the Artifacts tab, with its lineage.")
 START = "Take the tour"
+CHAT_WITH = {"train": "Chat with the fine-tune", "merge": "Chat with the merge"}
+NOT_YET = "(the tour makes it: take the tour first)"  # a disabled button says why it is disabled
+FAILED = "(the tour stopped before making it)"
 
 
 def build():
@@ -38,8 +41,9 @@ def build():
                                column_widths=["16%", "28%", "28%", "28%"],
                                label="The three models, side by side", elem_id="lab-tour-replies")
         with gr.Row():
-            chat_ft = gr.Button("Chat with the fine-tune", interactive=False, elem_id="lab-tour-chat-ft")
-            chat_merge = gr.Button("Chat with the merge", interactive=False, elem_id="lab-tour-chat-merge")
+            chat_ft = gr.Button(f"{CHAT_WITH['train']} {NOT_YET}", interactive=False, elem_id="lab-tour-chat-ft")
+            chat_merge = gr.Button(f"{CHAT_WITH['merge']} {NOT_YET}", interactive=False,
+                                   elem_id="lab-tour-chat-merge")
         paths = gr.State({})
     start.click(run_tour, None, [stages, bar, replies, paths, chat_ft, chat_merge], api_name="tour",
                 concurrency_limit=1, concurrency_id="lab-tour", show_progress="minimal")
@@ -51,12 +55,18 @@ def build():
     return lambda tab_ids: _connect(chat_ft, chat_merge, paths, tab_ids)
 
 
+def chat_button(key: str, board: Board, paths: dict) -> gr.Button:
+    """A "Chat with …" button: on once the tour made that model, else off with the reason in its label."""
+    if paths.get(key):
+        return gr.Button(CHAT_WITH[key], interactive=True)
+    return gr.Button(f"{CHAT_WITH[key]} {FAILED if board.finished and not board.ok else NOT_YET}", interactive=False)
+
+
 def _frame(board: Board, paths: dict):
     """The outputs for one moment of the tour."""
-    ready = board.finished and board.ok
     return (board.markdown(), progress_bar_html(board.progress, board.message),
             gr.Dataframe(value=board.table(), visible=bool(board.replies)), paths,
-            gr.Button(interactive=ready), gr.Button(interactive=ready))
+            chat_button("train", board, paths), chat_button("merge", board, paths))
 
 
 def run_tour(request: gr.Request):

@@ -8,7 +8,6 @@ import gradio as gr
 from lab import jobs
 from lab.errors import LabError
 from lab.jobs import owners
-from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
@@ -228,21 +227,13 @@ def _wire_api() -> None:
 
 
 def _wire_chat(c: dict) -> None:
-    """Try it in Chat: the result goes to the Chat tab (its first model picker, or the app's request bus)."""
-    root = gr.context.Context.root_block
-    blocks = list(root.blocks.values()) if root is not None else []
-    dropdown = next((b for b in blocks if isinstance(b, gr.Dropdown) and b.label == "Model 1"), None)
-    targets = [t for t in (dropdown, bus.BUS.chat, bus.BUS.tabs) if t is not None]
+    """Try it in Chat: the result goes to the Chat tab through the app's request bus (beside the base model, in
+    one pane: see chat_tab.pane_for), and the Chat tab opens."""
+    targets = [t for t in (bus.BUS.chat, bus.BUS.tabs) if t is not None]
 
-    def try_chat(ref, request: gr.Request):
-        out = []
-        if dropdown is not None:
-            out.append(gr.update(choices=model_choices(caller_of(request)), value=ref))
-        if bus.BUS.chat is not None:
-            out.append(bus.stamp(ref))
-        if bus.BUS.tabs is not None:
-            out.append(bus.goto("chat"))
-        return out
+    def try_chat(ref):
+        out = [bus.stamp(ref)] if bus.BUS.chat is not None else []
+        return out + ([bus.goto("chat")] if bus.BUS.tabs is not None else [])
 
     if targets:
         c["try_chat"].click(try_chat, c["artifact"], targets, **PRIVATE)

@@ -9,7 +9,7 @@ from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
-from lab.ui import publish_panel, train_events
+from lab.ui import downloads, publish_panel, recipe_loader, train_events
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
         "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
@@ -106,6 +106,7 @@ def _layout() -> dict:
     with gr.Row(equal_height=True):
         preset = gr.Dropdown(list(PRESETS), label="Preset", value=None, scale=3)
         apply = gr.Button("Apply preset", scale=1)
+        load_recipe = recipe_loader.place("train-load-recipe")
     with gr.Row():
         with gr.Column(scale=3):
             c = _form()
@@ -114,7 +115,7 @@ def _layout() -> dict:
                                 label="Recipe: run it headless with `python -m lab train recipe.yaml`")
             c["trl"] = gr.Code(language="shell", interactive=False, label="The same run with the trl CLI")
             c["form_note"] = gr.Markdown()
-    c.update(preset=preset, apply=apply)
+    c.update(preset=preset, apply=apply, load_recipe=load_recipe)
     c["check"] = gr.Button("Check (before launch)")
     c["report"] = gr.Markdown()
     c["mask"] = gr.HighlightedText(label="One sample through the chat template: the highlighted tokens are trained",
@@ -159,6 +160,7 @@ def _run_layout() -> dict:
                                     interactive=False, wrap=True, elem_id="train-samples")
     c["log"] = gr.Code(label="Log (live)", language=None, lines=10, interactive=False)
     c["artifact"] = gr.Textbox(label="Result", interactive=False, elem_id="train-result")
+    c["download"], c["download_files"] = downloads.place("Download the result (zip)", "train-download")
     c["timer"] = gr.Timer(2.0, active=False)
     with gr.Accordion("Run on Hugging Face Jobs", open=False):
         with gr.Row(equal_height=True):
@@ -173,4 +175,7 @@ def _run_layout() -> dict:
 
 
 def build() -> None:
-    train_events.wire(_layout())
+    c = _layout()
+    train_events.wire(c)
+    downloads.wire(c["download"], c["artifact"], c["download_files"])
+    recipe_loader.wire_train(c["load_recipe"], c)

@@ -28,6 +28,9 @@ def space(tmp_path_factory):
     tokens = {VISITOR: hub.add_user(VISITOR), OTHER: hub.add_user(OTHER)}
     hub.seed("acme/rows", files={"data/train.jsonl": b'{"instruction": "Hi?", "input": "", "output": "Hello."}\n'},
              repo_type="dataset")
+    hub.seed("tatsu-lab/alpaca", files={"data/train.jsonl": b"".join(  # a ready-made starting point, small here
+        json.dumps({"instruction": f"Add {i} and 1.", "input": "", "output": str(i + 1)}).encode() + b"\n"
+        for i in range(3))}, repo_type="dataset")
     hub.seed("acme/reward", files={"config.json": b'{"model_type": "llama"}'})  # visible to all; never loads
     with space_app(scratch, demo=False, hub=hub) as (_app, url):
         yield hub, url, tokens
@@ -92,3 +95,25 @@ def test_hub_previews_carry_the_visitors_own_token_never_the_spaces(space, onlin
     assert rows and rows[0]["output"] == "Hello."
     Client(url, verbose=False).predict("acme/rows", "", "train", api_name="/data_hub_preview")  # anonymous
     assert HF_CANARY not in hub.tokens_seen() and hub.tokens_seen() <= {tokens[VISITOR]}
+
+
+def test_a_ready_made_hub_dataset_loads_in_one_click_with_the_visitors_own_token(space, lab_home, online):
+    hub, url, tokens = space
+    hub.auth_log.clear()
+    status, preview, recipe, *_, hub_id, config, split, limit = _client(url, VISITOR).predict(
+        "alpaca", "auto", api_name="/data_starter")
+    assert "Loaded **3** rows" in status and "Add 0 and 1." in json.dumps(preview)
+    assert (hub_id, split, limit) == ("tatsu-lab/alpaca", "train", 1000)  # the form says what was loaded
+    assert [s["hub"] for s in yaml.safe_load(recipe)["sources"]] == ["tatsu-lab/alpaca"]
+    assert HF_CANARY not in hub.tokens_seen() and hub.tokens_seen() <= {tokens[VISITOR]}
+
+
+def test_the_tours_demo_set_loads_in_one_click_as_the_callers_own_upload(space, lab_home):
+    from lab.tour.demo_data import demo_rows
+
+    _, url, _ = space
+    status, _, recipe, *_ = Client(url, verbose=False).predict("tour", "auto", api_name="/data_starter")  # anonymous
+    assert f"Loaded **{len(demo_rows()[0])}** rows" in status
+    assert yaml.safe_load(recipe)["sources"][0]["path"].startswith("upload:") and str(lab_home) not in recipe
+    with pytest.raises(AppError, match="not in the list of choices|No starting point"):
+        Client(url, verbose=False).predict("../../etc/passwd", "auto", api_name="/data_starter")

@@ -4,14 +4,23 @@ answer for another's as for one that does not exist, and never sees a server pat
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client.exceptions import AppError
+from safetensors.torch import load_file
 
 from lab import jobs
-from lab.artifacts import finalize, new_folder
-from lab.jobs import manager
+from lab.artifacts import finalize, new_folder, parent_entry
+from lab.access import caller_for
+from lab.errors import LabError
+from lab.jobs import manager, store
+from lab.ui import downloads
 from tests.security.conftest import OWNER
+from tests.security.spaces import Space
 
 pytestmark = pytest.mark.filterwarnings(  # Gradio's Spaces hot-reloader wants the `spaces` package: harmless
     "ignore:(?s)Exception in thread.*spaces. package is required:pytest.PytestUnhandledThreadExceptionWarning")
@@ -97,3 +106,82 @@ def test_an_anonymous_visitor_of_a_space_changes_nothing(space, lab_home):
     with pytest.raises(AppError, match="needs you signed in"):
         anon.predict("sources:\n  - path: x.jsonl\n", api_name="/train_start")
     assert (lab_home / "artifacts" / "kept").is_dir()
+
+
+def _adapter_artifact(owner: str, name: str, adapter, base) -> Path:
+    """A real LoRA adapter (the secret-word one) as `owner`'s artifact, with a training checkpoint beside it."""
+    folder = new_folder("adapter", name)
+    for f in adapter.iterdir():
+        if f.is_file():
+            shutil.copy(f, folder / f.name)
+    (folder / "checkpoint-10").mkdir()
+    (folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"\0" * 64)
+    finalize(folder, "adapter", [parent_entry(str(base))], recipe={"model": str(base)}, owner=owner)
+    return folder
+
+
+def test_the_owner_downloads_an_adapter_as_a_zip_that_loads_and_no_one_else_does(space, lab_home, lora_adapter,
+                                                                                  bundled_model, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    folder = _adapter_artifact("alice", "alice-adapter", lora_adapter, bundled_model)
+    raw = Space(demo=space.demo, url=space.url, hub=space.hub, home=lab_home, _headers=space.headers)
+    data, failed = raw.event("lab.ui.downloads", "download", {0: "alice-adapter"}, user="alice")
+    assert not failed, data
+    offered = json.dumps(data)
+    assert "alice-adapter.zip" in offered and str(lab_home) not in offered and str(bundled_model) not in offered
+
+    [got] = space.client("alice").predict("alice-adapter", api_name="/artifact_download")
+    assert Path(got).name == "alice-adapter.zip"
+    with zipfile.ZipFile(got) as z:
+        names = z.namelist()
+        texts = " ".join(z.read(n).decode(errors="replace") for n in names if n.endswith((".json", ".md", ".yaml")))
+        z.extractall(tmp_path)
+    assert "alice-adapter/adapter_model.safetensors" in names and not any("checkpoint-" in n for n in names)
+    assert str(lab_home) not in texts and str(bundled_model) not in texts  # no server path inside either
+    base = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
+    loaded = PeftModel.from_pretrained(base, tmp_path / "alice-adapter")
+    mine = {k: v for k, v in loaded.state_dict().items() if "lora_" in k}
+    original = load_file(lora_adapter / "adapter_model.safetensors")
+    assert len(mine) == len(original) > 0
+    assert all(torch.equal(v, original[k.replace(".default", "")]) for k, v in mine.items())
+
+    for who in ("bob", None):  # another visitor, an anonymous one: the same as no such artifact
+        for ref in ("alice-adapter", str(folder)):
+            with pytest.raises(AppError, match="not an artifact of this lab"):
+                space.client(who).predict(ref, api_name="/artifact_download")
+    assert Path(space.client(OWNER).predict("alice-adapter", api_name="/artifact_download")[0]).name == \
+        "alice-adapter.zip"
+
+
+def test_a_gguf_export_downloads_as_its_gguf_file(space, lab_home):
+    import gguf
+
+    folder = new_folder("gguf", "alice-gguf")
+    writer = gguf.GGUFWriter(str(folder / "tiny-q8_0.gguf"), "llama")
+    writer.add_tensor("token_embd.weight", np.arange(64, dtype=np.float32).reshape(8, 8))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    finalize(folder, "gguf", [], recipe={"types": ["q8_0"]}, owner="alice")
+    [got] = space.client("alice").predict("alice-gguf", api_name="/artifact_download")
+    assert Path(got).name == "tiny-q8_0.gguf"
+    assert Path(got).read_bytes() == (folder / "tiny-q8_0.gguf").read_bytes()
+    read = gguf.GGUFReader(got)
+    assert np.array_equal(np.asarray(read.tensors[0].data).reshape(8, 8), np.arange(64).reshape(8, 8))
+    with pytest.raises(AppError, match="not an artifact of this lab"):
+        space.client("bob").predict("alice-gguf", api_name="/artifact_download")
+
+    job = _job("alice")  # the Export panel finds the files by its export job: the job's owner only
+    jobs.cancel(job.id)
+    manager.wait(job.id, 60)  # stopped for good, then recorded as an export that succeeded
+    job.folder.mkdir(parents=True, exist_ok=True)
+    (job.folder / "export_result.json").write_text(json.dumps({"out": str(folder)}))
+    store.patch(job.id, state="succeeded")
+    alice, bob = (caller_for(name, "t", [], "s") for name in ("alice", "bob"))
+    assert [Path(p).name for p in downloads.export_files(alice, job.id)] == ["tiny-q8_0.gguf"]
+    with pytest.raises(LabError, match="No job"):
+        downloads.export_files(bob, job.id)
