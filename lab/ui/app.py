@@ -26,6 +26,7 @@ TABS = [
     ("Hub", "lab.ui.hub_tab"),
     ("Artifacts", "lab.ui.artifacts_tab"),
     ("Jobs", "lab.ui.jobs_tab"),
+    ("Experiments", "lab.ui.experiments_tab"),
     ("Models", "lab.ui.models_tab"),
 ]
 

@@ -18,13 +18,14 @@ class Bus:
     merge: gr.Textbox | None = None  # a model ref to add to the Merge form
     publish: gr.Textbox | None = None  # an artifact folder to select in the Publish panel
     train: gr.Textbox | None = None  # a dataset artifact to train on
+    clone: gr.Textbox | None = None  # a training run (job id or folder name) whose recipe fills the Train form
 
 
 BUS = Bus()
 
 
 def create() -> Bus:
-    for name in ("chat", "merge", "publish", "train"):
+    for name in ("chat", "merge", "publish", "train", "clone"):
         setattr(BUS, name, gr.Textbox(visible=False, elem_id=f"lab-bus-{name}"))
     return BUS
 

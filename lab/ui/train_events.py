@@ -12,7 +12,7 @@ from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
-from lab.ui import bus
+from lab.ui import bus, runs_clone
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.publish_panel import artifact_choices
 
@@ -63,6 +63,7 @@ def wire(c: dict) -> None:
     _wire_lr(c, form)
     _wire_run(c, form)
     _wire_hf(c, form)
+    runs_clone.wire(c, FIELDS)
 
 
 def _wire_data(c: dict) -> None:

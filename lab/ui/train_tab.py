@@ -25,7 +25,7 @@ COMMON_GROUPS = [
                              "use_cpu"]),
     ("Engine and speed", ["engine", "padding_free", "liger"]),
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
-                                  "push_to", "report_to"]),
+                                  "push_to", "report_to", "trackio_space"]),
     ("Evaluate after training", ["eval_tasks"]),
 ]
 METHOD_GROUPS_AFTER = "Data and loss"  # an accordion a method names, and the form lacks, comes after this one
