@@ -46,6 +46,7 @@ def build() -> None:
     table = gr.Dataframe(headers=runs.COLUMNS, value=[], interactive=False, label="Training runs", wrap=True)
     with gr.Row():
         picked = gr.Dropdown(label="Runs to compare (2–6)", choices=[], multiselect=True, max_choices=runs.MAX_RUNS,
+                             allow_custom_value=True,
                              scale=4, elem_id="experiments-pick")
         go = gr.Button("Compare", variant="primary", scale=1, elem_id="experiments-compare")
         refresh = gr.Button("Refresh", scale=1)
@@ -56,7 +57,7 @@ def build() -> None:
     differ = gr.Dataframe(headers=["setting"], value=[], interactive=False, label="Settings that differ",
                           wrap=True, elem_id="experiments-differ")
     with gr.Row():
-        clone_pick = gr.Dropdown(label="Run to clone", choices=[], scale=4)
+        clone_pick = gr.Dropdown(label="Run to clone", choices=[], allow_custom_value=True, scale=4)
         clone = gr.Button("Clone into the Train tab", scale=1, elem_id="experiments-clone")
 
     @shows_errors

@@ -9,7 +9,7 @@ from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
-from lab.ui import publish_panel, train_events
+from lab.ui import publish_panel, trackio_route, train_events
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
         "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
@@ -143,6 +143,7 @@ def _run_layout() -> dict:
     c["job_id"] = gr.Textbox(label="Training job", interactive=True)
     c["bar"] = gr.HTML("", elem_id="train-progress")  # drawn once a job is picked
     c["status"] = gr.Markdown(elem_id="train-status")
+    gr.Markdown(trackio_route.LINK, elem_id="train-trackio")
     with gr.Row():
         c["loss"] = _plot("loss", "Loss (train and eval)", "loss", "train-loss")
         c["lr"] = _plot("lr", "Learning rate", "lr", "train-lr")
