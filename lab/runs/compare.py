@@ -93,6 +93,7 @@ def curves(runs: list[Run]) -> dict:
 
 
 def chosen(caller: Caller, run_ids: list[str]) -> list[Run]:
+    run_ids = [run_ids] if isinstance(run_ids, str) or not isinstance(run_ids, (list, tuple)) else run_ids
     ids = list(dict.fromkeys(str(i).strip() for i in run_ids if str(i).strip()))
     if not MIN_RUNS <= len(ids) <= MAX_RUNS:
         raise LabError(f"{len(ids)} runs chosen; compare takes {MIN_RUNS} to {MAX_RUNS}.",

@@ -77,8 +77,9 @@ def build() -> None:
 
     go.click(compared, picked, [*plots.values(), differ], **PRIVATE)
 
+    @shows_errors
     def send(run_id):
-        if not run_id:
+        if not run_id or not isinstance(run_id, str):
             raise gr.Error("Pick a run to clone first.")
         return bus.stamp(run_id), bus.goto("train")
 

@@ -25,7 +25,7 @@ def wire(c: dict, fields: list[str]) -> None:
 
     @shows_errors
     def receive(value, request: gr.Request):
-        run_id = bus.unstamp(value)
+        run_id = bus.unstamp(value if isinstance(value, str) else "")
         if not run_id:
             return [gr.update()] * (len(fields) + 2)
         values, recipe = cloned_values(run_id, request)
