@@ -54,8 +54,8 @@ def prepare(recipe, token: str | None, log) -> str | None:
             log(f"trackio: logging to the Space {space}.")
             return space
         log(f"trackio: the Space {space} cannot be reached ({reason}); the run goes on logging locally.")
-    log(f"trackio: logging locally in LAB_HOME/{folder.name} (project {PROJECT}, the run named after the output "
-        "folder); the Train tab's trackio link opens its dashboard.")
+    log(f"trackio: logging locally in {folder} (project {PROJECT}, the run named after the output folder); the "
+        "Train tab's trackio link opens its dashboard.")
     return None
 
 

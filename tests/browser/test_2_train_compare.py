@@ -1,0 +1,60 @@
+"""Experiments tab in a real browser, after the Train walk: its run is cloned into the Train tab, trained again at
+another learning rate, and the two runs are overlaid (one named line each) with the setting that differs."""
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from tests.browser.conftest import open_tab, pick
+from tests.browser.test_2_train import SHORT_RUN, _set
+
+
+def _short_run(page, dataset_name: str) -> None:
+    """The Train walk's run, when this file runs alone."""
+    open_tab(page, "Train")
+    pick(page, "Dataset artifacts", dataset_name)
+    for name, value in SHORT_RUN.items():
+        _set(page, name, value)
+    page.get_by_text("max_seq_length: 64").wait_for()
+    page.get_by_role("button", name="Start training").click()
+    page.locator("#train-status").get_by_text("succeeded").wait_for(timeout=300_000)
+
+
+def _runs(lab) -> dict[str, str]:
+    """Finished training jobs of the app: job id -> the run's folder name (its name in the legend)."""
+    with sqlite3.connect(lab.home / "jobs.db") as con:
+        rows = con.execute("SELECT id, artifact_dir FROM jobs WHERE kind LIKE 'train.%' AND kind != 'train.lr_find' "
+                           "AND state = 'succeeded' ORDER BY created").fetchall()
+    return {job_id: Path(folder).name for job_id, folder in rows}
+
+
+def test_clone_a_run_and_overlay_the_two(page, lab, dataset_artifact):
+    if not _runs(lab):
+        _short_run(page, dataset_artifact.name)
+    first = next(iter(_runs(lab)))
+    open_tab(page, "Experiments")
+    page.get_by_text(first).filter(visible=True).first.wait_for()  # the run is listed with its results
+    pick(page, "Run to clone", re.compile(re.escape(first)))
+    page.get_by_role("button", name="Clone into the Train tab").click()
+    page.get_by_role("tab", name="Train", exact=True, selected=True).wait_for()
+    page.get_by_text(f"Cloned from run {first}").wait_for()  # the form holds that run's recipe
+    _set(page, "learning_rate", "0.0005")
+    page.get_by_text("learning_rate: 0.0005").wait_for()
+    page.get_by_role("button", name="Start training").click()
+    page.locator("#train-status").get_by_text("succeeded").wait_for(timeout=300_000)
+    second = next(r for r in _runs(lab) if r != first)
+
+    open_tab(page, "Experiments")
+    page.get_by_role("button", name="Refresh").click()
+    for run in (first, second):
+        pick(page, "Runs to compare (2–6)", re.compile(re.escape(run)))
+        page.keyboard.press("Escape")
+    page.get_by_role("button", name="Compare").click()
+    loss = page.locator("#experiments-loss")
+    loss.locator("g.mark-line path").nth(1).wait_for()  # two lines
+    for name in (_runs(lab)[first], _runs(lab)[second]):
+        loss.get_by_text(name).first.wait_for()  # the legend names each run
+    differ = page.locator("#experiments-differ")
+    differ.get_by_text("learning_rate").first.wait_for()
+    lab.shoot(page, "experiments", focus=page.get_by_role("button", name="Compare"))
