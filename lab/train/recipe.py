@@ -111,7 +111,8 @@ class TrainRecipe(Recipe):
     report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field(
         "none", description="Also log to an experiment tracker, when installed and configured. The lab's own "
                             "curves never depend on it. trackio logs locally (LAB_HOME/trackio; its dashboard is the "
-                            "Train tab's trackio link), with the recipe, hardware, memory and scores as the run's config.")
+                            "Train tab's trackio link), with the recipe, hardware, memory and scores as the run's "
+                            "config.")
     trackio_space: str = Field("", description="With report_to trackio: a trackio Space (user/name) that receives "
                                "the logs, with your own Hub token. When it cannot be reached the run logs locally "
                                "and the log says so. Empty: local only.")
