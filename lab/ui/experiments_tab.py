@@ -41,8 +41,14 @@ def overlay(picked: list[str], request: gr.Request | None) -> dict:
     return {"frames": frames, "differ": differ, "headers": ["setting", *names]}
 
 
+# Gradio sizes a plot's SVG without the legend below it, which then falls outside the block: give it room
+LEGEND_ROOM = ("<style>.lab-overlay { padding-bottom: 56px !important; } .lab-overlay svg { overflow: visible; }"
+               "</style>")
+
+
 def build() -> None:
     gr.Markdown(HELP)
+    gr.HTML(LEGEND_ROOM, padding=False)
     table = gr.Dataframe(headers=runs.COLUMNS, value=[], interactive=False, label="Training runs", wrap=True)
     with gr.Row():
         picked = gr.Dropdown(label="Runs to compare (2–6)", choices=[], multiselect=True, max_choices=runs.MAX_RUNS,
@@ -50,10 +56,14 @@ def build() -> None:
                              scale=4, elem_id="experiments-pick")
         go = gr.Button("Compare", variant="primary", scale=1, elem_id="experiments-compare")
         refresh = gr.Button("Refresh", scale=1)
-    with gr.Row():
-        plots = {chart: gr.LinePlot(None, x="step", y="value", color="run", color_title="run", label=label,
-                                    y_title=y, height=240, elem_id=f"experiments-{chart}")
-                 for chart, (label, y) in CHARTS.items()}
+    plots = {}
+    for pair in (["loss", "eval_loss"], ["reward", "lr"]):
+        with gr.Row():
+            for chart in pair:
+                label, y = CHARTS[chart]
+                plots[chart] = gr.LinePlot(None, x="step", y="value", color="run", color_title="run", label=label,
+                                           y_title=y, height=260, elem_id=f"experiments-{chart}",
+                                           elem_classes=["lab-overlay"])
     differ = gr.Dataframe(headers=["setting"], value=[], interactive=False, label="Settings that differ",
                           wrap=True, elem_id="experiments-differ")
     with gr.Row():
@@ -73,7 +83,8 @@ def build() -> None:
     @shows_errors
     def compared(chosen, request: gr.Request):
         out = overlay(chosen, request)
-        return [*(out["frames"][c] for c in CHARTS), gr.Dataframe(value=out["differ"], headers=out["headers"])]
+        plots_out = [gr.LinePlot(value=out["frames"][c], visible=not out["frames"][c].empty) for c in CHARTS]
+        return [*plots_out, gr.Dataframe(value=out["differ"], headers=out["headers"])]
 
     go.click(compared, picked, [*plots.values(), differ], **PRIVATE)
 
