@@ -2,7 +2,6 @@
 another learning rate, and the two runs are overlaid (one named line each) with the setting that differs."""
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 
@@ -21,6 +20,14 @@ def _short_run(page, dataset_name: str) -> None:
     page.locator("#train-status").get_by_text("succeeded").wait_for(timeout=300_000)
 
 
+def _choose(page, picker: str, run_id: str) -> None:
+    """Type a run's id into a picker and take it (its options are named `name · method · id`; what follows checks
+    that it was taken)."""
+    box = page.get_by_role("combobox", name=picker)
+    box.fill(run_id)
+    box.press("Enter")
+
+
 def _runs(lab) -> dict[str, str]:
     """Finished training jobs of the app: job id -> the run's folder name (its name in the legend)."""
     with sqlite3.connect(lab.home / "jobs.db") as con:
@@ -35,21 +42,22 @@ def test_clone_a_run_and_overlay_the_two(page, lab, dataset_artifact):
     first = next(iter(_runs(lab)))
     open_tab(page, "Experiments")
     page.get_by_text(first).filter(visible=True).first.wait_for()  # the run is listed with its results
-    pick(page, "Run to clone", re.compile(re.escape(first)))
+    _choose(page, "Run to clone", first)
     page.get_by_role("button", name="Clone into the Train tab").click()
     page.get_by_role("tab", name="Train", exact=True, selected=True).wait_for()
     page.get_by_text(f"Cloned from run {first}").wait_for()  # the form holds that run's recipe
     _set(page, "learning_rate", "0.0005")
     page.get_by_text("learning_rate: 0.0005").wait_for()
     page.get_by_role("button", name="Start training").click()
-    page.locator("#train-status").get_by_text("succeeded").wait_for(timeout=300_000)
+    status = page.locator("#train-status")
+    status.get_by_text("running").wait_for(timeout=120_000)  # the new job (the page may still show the last one)
+    status.get_by_text("succeeded").wait_for(timeout=300_000)
     second = next(r for r in _runs(lab) if r != first)
 
     open_tab(page, "Experiments")
     page.get_by_role("button", name="Refresh").click()
     for run in (first, second):
-        pick(page, "Runs to compare (2–6)", re.compile(re.escape(run)))
-        page.keyboard.press("Escape")
+        _choose(page, "Runs to compare (2–6)", run)
     page.get_by_role("button", name="Compare").click()
     loss = page.locator("#experiments-loss")
     loss.locator("g.mark-line path").nth(1).wait_for()  # two lines
