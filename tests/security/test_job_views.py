@@ -101,6 +101,10 @@ def test_the_experiments_view_shows_a_visitor_only_their_own_runs(space):
         "no-such-run", "X")
     drawn, failed = space.event("lab.ui.experiments_tab", "compared", {0: [bobs, carols]}, user=OWNER)
     assert not failed and "run-bob" in texts(drawn) and "run-carol" in texts(drawn)
+    cloned, failed = space.event("lab.ui.runs_clone", "receive", {0: carols}, user=VISITOR)  # a hostile client
+    assert failed and "base-of-carol" not in texts(cloned) and "No training run" in cloned
+    cloned, failed = space.event("lab.ui.runs_clone", "receive", {0: bobs}, user=VISITOR)
+    assert not failed and "base-of-bob" in texts(cloned) and str(space.home) not in texts(cloned)
 
 
 def test_the_trackio_dashboard_is_the_owners_only(space):
