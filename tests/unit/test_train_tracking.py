@@ -55,3 +55,13 @@ def test_a_named_space_is_used_when_it_answers_else_the_run_logs_locally(fake_hu
     assert tracking.prepare(recipe.updated(trackio_space="me/gone"), None, logs.append) is None
     assert "TRACKIO_SPACE_ID" not in os.environ
     assert "me/gone cannot be reached" in logs[0] and "logging locally" in logs[0] + logs[1]
+
+
+def test_trackios_notebook_hints_stay_out_of_job_logs():
+    from lab.jobs.noise import is_noise
+
+    assert is_noise("* View dashboard by running in your terminal:\n")
+    assert is_noise('\x1b[1m\x1b[38;5;208mtrackio show --project "lab"\x1b[0m\n')
+    assert is_noise('* or by running in Python: trackio.show(project="lab")\n')
+    assert not is_noise("trackio: logging locally in /data/lab/trackio (project lab, …)\n")
+    assert not is_noise("* Created new run: sft-run-7\n")
