@@ -10,7 +10,8 @@ from lab.ui import bus
 from lab.ui.common import caller_of, on_load, on_show, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
-CHARTS = {"loss": ("Train loss", "loss"), "eval_loss": ("Eval loss", "eval loss"), "reward": ("Reward", "reward"),
+CHARTS = {"loss": ("Train loss", "loss"), "eval_loss": ("Eval loss", "eval loss"),
+          "reward": ("Reward (GRPO runs)", "reward"),
           "lr": ("Learning rate", "lr")}
 HELP = ("Every training run you may see, newest first: what it was asked to do and what it gave. Pick 2 to 6 runs "
         "to overlay their curves and list the settings that differ; clone one into the Train tab to start a new run "
@@ -83,8 +84,7 @@ def build() -> None:
     @shows_errors
     def compared(chosen, request: gr.Request):
         out = overlay(chosen, request)
-        plots_out = [gr.LinePlot(value=out["frames"][c], visible=not out["frames"][c].empty) for c in CHARTS]
-        return [*plots_out, gr.Dataframe(value=out["differ"], headers=out["headers"])]
+        return [*(out["frames"][c] for c in CHARTS), gr.Dataframe(value=out["differ"], headers=out["headers"])]
 
     go.click(compared, picked, [*plots.values(), differ], **PRIVATE)
 

@@ -61,8 +61,10 @@ def test_clone_a_run_and_overlay_the_two(page, lab, dataset_artifact):
     page.get_by_role("button", name="Compare").click()
     loss = page.locator("#experiments-loss")
     loss.locator("g.mark-line path").nth(1).wait_for()  # two lines
+    legend = [t.rstrip("…") for t in loss.locator("g.role-legend-label text").all_text_contents()]
+    assert len(legend) == 2  # one entry per run, named after it (a long name is cut short with an ellipsis)
     for name in (_runs(lab)[first], _runs(lab)[second]):
-        loss.get_by_text(name).first.wait_for()  # the legend names each run
+        assert sum(name.startswith(t) for t in legend) == 1, (name, legend)
     differ = page.locator("#experiments-differ")
     differ.get_by_text("learning_rate").first.wait_for()
     lab.shoot(page, "experiments", focus=page.get_by_role("button", name="Compare"))
