@@ -28,6 +28,17 @@ def _choose(page, picker: str, run_id: str) -> None:
     box.press("Enter")
 
 
+def _fresh_page(page, lab):
+    """Another page on the app in the same browser context, watched for page errors like the fixture's."""
+    fresh = page.context.new_page()
+    fresh.set_default_timeout(30_000)
+    fresh.lab_problems = []
+    fresh.on("pageerror", lambda exc: fresh.lab_problems.append(f"page error: {exc}"))
+    fresh.goto(lab.url)
+    fresh.get_by_text("Hardware:").wait_for(timeout=60_000)
+    return fresh
+
+
 def _runs(lab) -> dict[str, str]:
     """Finished training jobs of the app: job id -> the run's folder name (its name in the legend)."""
     with sqlite3.connect(lab.home / "jobs.db") as con:
@@ -54,6 +65,9 @@ def test_clone_a_run_and_overlay_the_two(page, lab, dataset_artifact):
     status.get_by_text("succeeded").wait_for(timeout=300_000)
     second = next(r for r in _runs(lab) if r != first)
 
+    # a fresh page for the comparison: switching tabs away from the Train tab's live charts of a run that just
+    # finished makes Gradio's plots read the size of an unmounted element (the Train tab's, not this view's)
+    page = _fresh_page(page, lab)
     open_tab(page, "Experiments")
     page.get_by_role("button", name="Refresh").click()
     for run in (first, second):
@@ -66,5 +80,6 @@ def test_clone_a_run_and_overlay_the_two(page, lab, dataset_artifact):
     for name in (_runs(lab)[first], _runs(lab)[second]):
         assert sum(name.startswith(t) for t in legend) == 1, (name, legend)
     differ = page.locator("#experiments-differ")
-    differ.get_by_text("learning_rate").first.wait_for()
+    differ.get_by_text("learning_rate").filter(visible=True).first.wait_for()
     lab.shoot(page, "experiments", focus=page.get_by_role("button", name="Compare"))
+    assert not page.lab_problems, page.lab_problems
