@@ -48,8 +48,10 @@ def _runs(lab) -> dict[str, str]:
 
 
 def test_clone_a_run_and_overlay_the_two(page, lab, dataset_artifact):
-    if not _runs(lab):
-        _short_run(page, dataset_artifact.name)
+    if not _runs(lab):  # run alone: the walk's run first, on its own page (it never leaves the Train tab)
+        alone = _fresh_page(page, lab)
+        _short_run(alone, dataset_artifact.name)
+        alone.close()
     first = next(iter(_runs(lab)))
     open_tab(page, "Experiments")
     page.get_by_text(first).filter(visible=True).first.wait_for()  # the run is listed with its results
