@@ -15,6 +15,8 @@ NOISE = [
     re.compile(r"/(transformers|peft|trl|accelerate|torch)/\S*:\d+: (FutureWarning|DeprecationWarning): "),
     # transformers' logger, e.g. "`torch_dtype` is deprecated! Use `dtype` instead!"
     re.compile(r"^(\[transformers\] )?`\w+` is deprecated"),
+    # trackio's hints for a notebook user (the lab logs where the records go, and links the dashboard itself)
+    re.compile(r"^\* (View dashboard by running|or by running in Python: trackio\.show)|trackio show --project"),
 ]
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.hardware import Gpu, Hardware, get_hardware
 from lab.models import resolve
-from lab.train import engine, methods, base_model, varlen
+from lab.train import engine, methods, base_model, tracking, varlen
 from lab.train.masking import apply_template
 from lab.train.recipe import TrainRecipe
 
@@ -174,6 +174,7 @@ def _common_args(recipe: TrainRecipe, out: Path, p: Plan, has_eval: bool, total_
         eval_strategy="steps" if has_eval else "no", eval_steps=eval_steps if has_eval else None,
         report_to=[] if recipe.report_to == "none" else [recipe.report_to], disable_tqdm=True,
         dataloader_num_workers=0, remove_unused_columns=True, push_to_hub=False,
+        **tracking.training_args(recipe, out),
     )
 
 

@@ -110,7 +110,12 @@ class TrainRecipe(Recipe):
                          "merged model as <repo>-merged). Needs sign-in; required on Hugging Face Jobs.")
     report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field(
         "none", description="Also log to an experiment tracker, when installed and configured. The lab's own "
-                            "curves never depend on it.")
+                            "curves never depend on it. trackio logs locally (LAB_HOME/trackio; its dashboard is the "
+                            "Train tab's trackio link), with the recipe, hardware, memory and scores as the run's "
+                            "config.")
+    trackio_space: str = Field("", description="With report_to trackio: a trackio Space (user/name) that receives "
+                               "the logs, with your own Hub token. When it cannot be reached the run logs locally "
+                               "and the log says so. Empty: local only.")
     use_cpu: bool = Field(False, description="Train on the CPU even when a GPU is present (slow; for tests and "
                           "multi-process CPU runs).")
     output_name: str = Field("", description="Name of the artifact folder (empty: a dated name).")
@@ -140,7 +145,7 @@ class TrainRecipe(Recipe):
 
     @model_validator(mode="after")
     def _check(self):
-        for name in ("push_checkpoints_to", "push_to"):
+        for name in ("push_checkpoints_to", "push_to", "trackio_space"):
             value = getattr(self, name)
             if value and not is_repo_id(value):
                 raise ValueError(f"{name}: {value!r} is not a Hub repo id; use 'user/name' or leave it empty")

@@ -20,7 +20,7 @@ from lab.eval.flow import after_training, check_tasks
 from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.jobs.worker_setup import passive_threads, quiet_libraries
-from lab.train import build, finish, memory_guard, methods, preflight, unsloth_engine
+from lab.train import build, finish, memory_guard, methods, preflight, tracking, unsloth_engine
 from lab.train.hub_sync import CheckpointPusher, pull_checkpoint
 from lab.train.methods.base import TrainerParts
 from lab.train.recipe import TrainRecipe
@@ -72,6 +72,8 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
                      log_every_s=GPU_LOG_EVERY_S if pre.plan.device == "cuda" else 0.0)
     cb.keys.update(method.metric_keys(recipe))
     ckpt_dir = folder / "checkpoints"
+    if main:
+        tracking.prepare(recipe, token, log)
     trainer = make_trainer(recipe, pre, model, tok, (train_ds, eval_ds, kind), ckpt_dir, [cb, *callbacks],
                            ctx=ctx, main=main, token=token)
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
@@ -232,4 +234,5 @@ def _finish(trainer, tok, recipe: TrainRecipe, folder: Path, steps: int, token, 
         if result.get("merged"):
             result["pushed_merged"] = finish.push_result(Path(result["merged"]), recipe.push_to + "-merged", token,
                                                          log)
+    tracking.record(recipe, folder, result, log)
     return result

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from lab import jobs
 from lab.chat.gpu_share import yield_to_jobs
 from lab.settings import get_settings
-from lab.ui import bus, follow, header, startup as start, tour_panel
+from lab.ui import bus, follow, header, startup as start, tour_panel, trackio_route
 from lab.ui.common import CSS, take_on_show
 from lab.ui.guard import UploadGuard
 
@@ -26,6 +26,7 @@ TABS = [
     ("Hub", "lab.ui.hub_tab"),
     ("Artifacts", "lab.ui.artifacts_tab"),
     ("Jobs", "lab.ui.jobs_tab"),
+    ("Experiments", "lab.ui.experiments_tab"),
     ("Models", "lab.ui.models_tab"),
 ]
 
@@ -79,7 +80,7 @@ def startup():
 def launch_kwargs() -> dict:
     s = get_settings()
     return dict(
-        app_kwargs={"middleware": [Middleware(UploadGuard)]},
+        app_kwargs={"middleware": [Middleware(UploadGuard)], "routes": [trackio_route.route()]},
         blocked_paths=[str(s.home)],
         server_name="0.0.0.0", server_port=s.port, share=False, max_file_size=f"{s.max_upload_mb}mb",
         allowed_paths=[], enable_monitoring=False, show_error=False, theme=gr.themes.Soft(), css=CSS,

@@ -19,13 +19,14 @@ class Bus:
     publish: gr.Textbox | None = None  # an artifact folder to select in the Publish panel
     train: gr.Textbox | None = None  # a dataset artifact to train on
     follow: gr.Textbox | None = None  # a job id to open in the panel of its kind (lab.ui.follow)
+    clone: gr.Textbox | None = None  # a training run (job id or folder name) whose recipe fills the Train form
 
 
 BUS = Bus()
 
 
 def create() -> Bus:
-    for name in ("chat", "merge", "publish", "train", "follow"):
+    for name in ("chat", "merge", "publish", "train", "follow", "clone"):
         setattr(BUS, name, gr.Textbox(visible=False, elem_id=f"lab-bus-{name}"))
     return BUS
 

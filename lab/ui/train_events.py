@@ -11,7 +11,7 @@ from lab.jobs import owners
 from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
-from lab.ui import bus, follow
+from lab.ui import bus, follow, runs_clone
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.publish_panel import artifact_choices
 
@@ -62,6 +62,7 @@ def wire(c: dict) -> None:
     _wire_lr(c, form)
     _wire_run(c, form)
     _wire_hf(c, form)
+    runs_clone.wire(c, FIELDS)
 
 
 def _wire_data(c: dict) -> None:

@@ -9,7 +9,7 @@ from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
-from lab.ui import downloads, publish_panel, recipe_loader, train_events
+from lab.ui import downloads, publish_panel, recipe_loader, trackio_route, train_events
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
         "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
@@ -25,7 +25,7 @@ COMMON_GROUPS = [
                              "use_cpu"]),
     ("Engine and speed", ["engine", "padding_free", "liger"]),
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
-                                  "push_to", "report_to"]),
+                                  "push_to", "report_to", "trackio_space"]),
     ("Evaluate after training", ["eval_tasks"]),
 ]
 METHOD_GROUPS_AFTER = "Data and loss"  # an accordion a method names, and the form lacks, comes after this one
@@ -144,6 +144,7 @@ def _run_layout() -> dict:
     c["job_id"] = gr.Textbox(label="Training job", interactive=True, elem_id="train-job")
     c["bar"] = gr.HTML("", elem_id="train-progress")  # drawn once a job is picked
     c["status"] = gr.Markdown(elem_id="train-status")
+    gr.Markdown(trackio_route.LINK, elem_id="train-trackio")
     with gr.Row():
         c["loss"] = _plot("loss", "Loss (train and eval)", "loss", "train-loss")
         c["lr"] = _plot("lr", "Learning rate", "lr", "train-lr")

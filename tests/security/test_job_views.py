@@ -166,3 +166,46 @@ def test_the_tour_panel_follows_only_the_callers_own_tour(space):
     linked = _load(space, "lab-tour-stages", VISITOR, f"job={carols}", *follow_tour)
     assert "bob-tour-stage" in linked and "carol-tour-stage" not in linked  # another's link: as if none
     assert "tour-stage" not in _load(space, "lab-tour-stages", None, "", *follow_tour)
+
+
+def _train_run(home: Path, name: str, owner: str) -> str:
+    """A finished training run of `owner` (its job record and its folder's curve); returns the job id."""
+    folder = home / "artifacts" / name
+    folder.mkdir(parents=True)
+    rows = [{"step": s, "loss": 2.0 / s, "lr": 1e-3} for s in (1, 2)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = f"model: {home}/artifacts/base-of-{owner}\ndataset: d\nlearning_rate: 0.001\nmethod:\n  name: sft\n"
+    job = store.create("train.sft", "lab.train.worker:run", True, recipe, f"run of {owner}", artifact_dir=folder,
+                       owner=owner)
+    with store.connect(immediate=True) as con:
+        store.set_state(con, job.id, "running", started=1.0)
+        store.set_state(con, job.id, "succeeded", finished=2.0, progress=1.0)
+    return job.id
+
+
+def test_the_experiments_view_shows_a_visitor_only_their_own_runs(space):
+    bobs, carols = _train_run(space.home, "run-bob", VISITOR), _train_run(space.home, "run-carol", OTHER)
+    listed, failed = space.event("lab.ui.experiments_tab", "refreshed", user=VISITOR, session="bob-exp")
+    assert not failed and bobs in texts(listed) and carols not in texts(listed) and "run-carol" not in texts(listed)
+    assert str(space.home) not in texts(listed)
+    listed, _ = space.event("lab.ui.experiments_tab", "refreshed", user=None, session="anon-exp")
+    assert bobs not in texts(listed) and carols not in texts(listed)
+    assert {bobs, carols} <= set(texts(space.event("lab.ui.experiments_tab", "refreshed", user=OWNER)[0]).split())
+    answer, failed = space.event("lab.ui.experiments_tab", "compared", {0: [bobs, carols]}, user=VISITOR)
+    unknown, _ = space.event("lab.ui.experiments_tab", "compared", {0: [bobs, "no-such-run"]}, user=VISITOR)
+    assert failed and "run-carol" not in texts(answer) and answer.replace(carols, "X") == unknown.replace(
+        "no-such-run", "X")
+    drawn, failed = space.event("lab.ui.experiments_tab", "compared", {0: [bobs, carols]}, user=OWNER)
+    assert not failed and "run-bob" in texts(drawn) and "run-carol" in texts(drawn)
+    cloned, failed = space.event("lab.ui.runs_clone", "receive", {0: carols}, user=VISITOR)  # a hostile client
+    assert failed and "base-of-carol" not in texts(cloned) and "No training run" in cloned
+    cloned, failed = space.event("lab.ui.runs_clone", "receive", {0: bobs}, user=VISITOR)
+    assert not failed and "base-of-bob" in texts(cloned) and str(space.home) not in texts(cloned)
+
+
+def test_the_trackio_dashboard_is_the_owners_only(space):
+    for user in (None, VISITOR):
+        answer = httpx.get(f"{space.url}trackio/version", headers=space.headers(user), timeout=60)
+        assert answer.status_code == 404 and "trackio" not in answer.text, user
+    owners = httpx.get(f"{space.url}trackio/version", headers=space.headers(OWNER), timeout=120)
+    assert owners.status_code == 200 and owners.json()["version"]

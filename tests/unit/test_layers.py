@@ -16,10 +16,10 @@ from pathlib import Path
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
 PLATFORM = ("jobs", "hub", "models")
-STAGES = ("data", "chat", "eval", "train", "merge", "export", "tour")
+STAGES = ("data", "chat", "eval", "train", "merge", "export", "tour", "runs")
 HEAVY = {"torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "mergekit", "lm_eval",
          "sentence_transformers", "sklearn", "scipy", "plotly", "pandas", "pyarrow", "matplotlib", "gguf", "datatrove",
-         "safetensors.torch", "huggingface_hub", "httpx2", "math_verify", "unsloth", "liger_kernel", "vllm"}
+         "safetensors.torch", "huggingface_hub", "httpx2", "math_verify", "unsloth", "liger_kernel", "vllm", "trackio"}
 
 
 def modules(root: Path) -> dict[str, Path]:

@@ -19,7 +19,8 @@ from lab.train.recipe import TrainRecipe
 CPU = Hardware(ram_gb=24, bnb_ok=True, cpu_count=2)
 CASES = json.loads((Path(__file__).parent / "flat_recipes.json").read_text())
 SKIP = {"output_dir", "logging_dir", "run_name", "hub_token", "push_to_hub_token"}
-NEWER = {"engine": "auto", "padding_free": True, "liger": "auto"}  # fields added after these files: their defaults
+NEWER = {"engine": "auto", "padding_free": True, "liger": "auto",  # fields added after these files: their defaults
+         "trackio_space": ""}
 
 
 def _config_diff(cfg) -> dict:

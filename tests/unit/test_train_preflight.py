@@ -76,7 +76,8 @@ def test_tracker_must_be_installed(bundled_model, alpaca_path):
         pytest.skip("wandb is installed here")
     with pytest.raises(LabError) as err:
         preflight.check(_recipe(bundled_model, alpaca_path, report_to="wandb", max_rows=8), CPU)
-    assert err.value.field == "report_to"
+    assert err.value.field == "report_to" and "wandb is not installed" in str(err.value)
+    assert "pip install wandb" in err.value.fix
 
 
 SEVEN_B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
