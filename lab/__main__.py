@@ -22,6 +22,7 @@ COMMANDS = {
     "tour": "lab.tour.cli",
     "export": "lab.export.cli",
     "eval": "lab.eval.cli",
+    "serve": "lab.serve.cli",
 }
 
 
