@@ -23,23 +23,25 @@ PROMPT = [{"role": "user", "content": "Name three colours."}]
 TOKENS = 10
 
 
-def _make_adapter(base, out, seed):
+@pytest.fixture(scope="module")
+def adapters(bundled_model, tmp_path_factory):
+    """Three LoRA adapters (q_proj, v_proj, r=4) with random A and B: made on one base, each saved alone."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
-                     task_type="CAUSAL_LM")
-    get_peft_model(model, cfg).save_pretrained(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def adapters(bundled_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("serve-adapters")
-    return [_make_adapter(bundled_model, root / f"colour-{i}", seed=i) for i in (1, 2, 3)]
+    model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
+    out = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                         task_type="CAUSAL_LM")
+        peft = get_peft_model(model, cfg)
+        peft.save_pretrained(root / f"colour-{seed}")
+        model = peft.unload()  # the plain base again, for the next one
+        out.append(root / f"colour-{seed}")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -55,19 +57,23 @@ def client(server):
     return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
 
 
-def _alone(bundled_model, adapter) -> str:
-    """The adapter's greedy answer with nothing else loaded: plain transformers + PEFT."""
+def _alone(bundled_model, adapters) -> dict[str, str]:
+    """Each adapter's greedy answer with nothing else on its base: plain transformers + PEFT, one at a time."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(bundled_model)
     model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, adapter).eval()
     ids = tok.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=TOKENS, do_sample=False)
-    return tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    answers = {}
+    for adapter in adapters:
+        peft = PeftModel.from_pretrained(model, adapter).eval()
+        with torch.no_grad():
+            out = peft.generate(**ids, max_new_tokens=TOKENS, do_sample=False)
+        answers[adapter.name] = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        model = peft.unload()
+    return answers
 
 
 def test_models_chat_stream_completions_and_stop_strings(server, client, adapters):
@@ -93,7 +99,7 @@ def test_models_chat_stream_completions_and_stop_strings(server, client, adapter
 
 
 def test_eight_streams_over_three_adapters_each_answer_as_alone(server, client, adapters, bundled_model):
-    alone = {a.name: _alone(bundled_model, a) for a in adapters}
+    alone = _alone(bundled_model, adapters)
     assert len(set(alone.values())) == 3, alone
     names = [adapters[i % 3].name for i in range(8)]
     got = [None] * 8
