@@ -3,6 +3,7 @@ real LoRA adapters on it (random B, so each answers differently), served from on
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,9 +13,10 @@ import openai
 import pytest
 
 from lab.access import ANONYMOUS, Caller, local
-from lab.chat.registry import Registry
+from lab.chat.registry import get_registry
 from lab.data.judge import EndpointJudge
 from lab.errors import LabError
+from lab.serve import panel
 from lab.serve.models import plan
 from lab.serve.server import Server, check_start
 from lab.settings import DEFAULT_MODEL, reset_caches
@@ -47,7 +49,7 @@ def adapters(bundled_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(bundled_model, adapters):
     refs = [DEFAULT_MODEL] + [f"{DEFAULT_MODEL}+{a}" for a in adapters]
-    srv = Server(plan(local(), refs), port=0, registry=Registry(budget_bytes=4 * 2**30)).start()
+    srv = Server(plan(local(), refs), port=0, registry=get_registry()).start()  # the panel's too
     yield srv
     srv.stop()
 
@@ -193,3 +195,25 @@ def test_cli_prints_one_ready_line_without_the_key(adapters):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+def test_the_panel_is_the_owners_and_its_snippet_runs(server):
+    visitor = Caller(ANONYMOUS, session="s")
+    with pytest.raises(LabError, match="owner"):
+        panel.start(visitor, DEFAULT_MODEL, 8000)
+    assert panel.status(visitor) == panel.VISITOR_NOTE and panel.snippet(visitor) == ""
+    with pytest.raises(LabError) as err:
+        panel.start(local(), DEFAULT_MODEL, 80)
+    assert err.value.field == "port"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = panel.start(local(), DEFAULT_MODEL, port)  # the model is in memory already (one registry)
+    try:
+        assert f"http://127.0.0.1:{port}/v1" in state
+        code = panel.snippet(local()).replace("max_tokens=64", "max_tokens=3")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and out.stdout.strip(), out.stderr[-2000:]
+    finally:
+        panel.stop(local())
+    assert "Not serving" in panel.status(local())
