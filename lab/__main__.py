@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "lab.export.cli",
     "eval": "lab.eval.cli",
     "serve": "lab.serve.cli",
+    "extract-lora": "lab.extract.cli",
 }
 
 
