@@ -6,7 +6,7 @@ from bench.suites.chat import CONVERT, ENV, FOLDER
 
 
 def pairs(quick: bool) -> list[Pair]:
-    reps_in = ["--reps", 4 if quick else 7, "--max-new-tokens", 32 if quick else 96]
+    reps_in = ["--reps", 6 if quick else 10, "--max-new-tokens", 32 if quick else 96]
     return [
         Pair("serve_stream", side("sides/serve_stream.py", "--model", FOLDER, *reps_in), None,
              reps=3, quick_reps=1, env=ENV, setup=CONVERT, timeout_s=600,
