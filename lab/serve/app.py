@@ -61,7 +61,7 @@ class Service:
 async def _json(request: Request):
     try:
         return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep to parse
         raise ApiError(400, "The body is not valid JSON.", "body") from None
 
 

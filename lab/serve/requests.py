@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lab.chat.prompt import flatten_content
+from lab.validation import field_path
 
 MAX_STOPS = 4  # OpenAI's own limit on stop strings
 DEFAULT_MAX_TOKENS = 256
@@ -89,8 +90,8 @@ def parse_body(kind: type[_Sampling], data) -> _Sampling:
         return kind.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "body"
-        raise ApiError(400, f"{field}: {err['msg']}", field) from None
+        field = field_path(err) or "body"  # without pydantic's union-member tags (str, list[...])
+        raise ApiError(400, f"{field}: {err['msg'].removeprefix('Value error, ')}", field) from None
 
 
 def max_tokens(body: _Sampling, cap: int) -> int:

@@ -5,11 +5,13 @@ import sys
 
 import openai
 import pytest
+from starlette.testclient import TestClient
 
 from lab.access import local
 from lab.models import resolve
 from lab.models.ref import ModelRef
 from lab.serve import vllm
+from lab.serve.app import Service, build_app
 from lab.serve.generate import StopMatcher
 from lab.serve.models import ServedModel, plan
 from lab.serve.requests import ApiError, ChatBody, max_tokens, parse_body
@@ -37,6 +39,29 @@ def test_request_checks_name_the_field():
     with pytest.raises(ApiError) as err:
         max_tokens(over, 1024)
     assert err.value.param == "max_completion_tokens" and err.value.extra == {"limit": 1024}
+
+
+class _NeverLoads:
+    def acquire(self, ref):
+        raise AssertionError("a malformed request must be refused before any model loads")
+
+
+@pytest.mark.parametrize("body,field", [
+    (b"", "body"), (b"null", "body"), (b"[" * 100_000, "body"), (b"\xff\xfe", "body"),
+    (b'{"model": 5, "messages": []}', "model"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": {"a": 1}}]}', "messages.0.content"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": -1}', "seed"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": NaN}', "temperature"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1e309}', "max_tokens"),
+    (b'{"model": "m", "messages": [null]}', "messages.0"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": 5}', "stop"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes please"}', "stream"),
+])
+def test_a_malformed_body_is_a_400_naming_the_field(body, field):
+    app = TestClient(build_app(Service([ServedModel("m", ModelRef("org/m", "org/m"))], _NeverLoads())),
+                     raise_server_exceptions=False)
+    r = app.post("/v1/chat/completions", content=body)
+    assert (r.status_code, r.json()["error"]["param"]) == (400, field)
 
 
 def _adapter(tmp_path, name, r):
