@@ -23,6 +23,8 @@ COMMANDS = {
     "export": "lab.export.cli",
     "eval": "lab.eval.cli",
     "runs": "lab.runs.cli",
+    "serve": "lab.serve.cli",
+    "extract-lora": "lab.extract.cli",
 }
 
 

@@ -78,6 +78,12 @@ class Settings:
     port: int
     models_root: Path  # converted/bundled models; LAB_MODELS_DIR can share one across homes
     llama_cpp: str = ""  # a llama.cpp checkout (LAB_LLAMA_CPP): its converter and quantizer, when present
+    serve_on_space: bool = False  # LAB_SERVE=1: the owner lets the lab's OpenAI-compatible server run on a Space
+
+    @property
+    def serve_allowed(self) -> bool:
+        """`python -m lab serve` and the Serve panel: always off a Space; on a Space only when the owner turns it on."""
+        return self.serve_on_space or not self.on_space
 
     @property
     def on_space(self) -> bool:
@@ -133,6 +139,7 @@ def get_settings() -> Settings:
         hub_timeout_s=float(os.environ.get("LAB_HUB_TIMEOUT_S", "2")),
         port=_int("PORT", 7860),
         llama_cpp=os.environ.get("LAB_LLAMA_CPP", "").strip(),
+        serve_on_space=_flag("LAB_SERVE"),
     )
 
 

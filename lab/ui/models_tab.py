@@ -13,7 +13,7 @@ from lab.models import info
 from lab.models.info import human_params
 from lab.models.usable import model_for, offline_names
 from lab.settings import DEFAULT_MODEL
-from lab.ui import strings
+from lab.ui import serve_panel, strings
 from lab.ui.common import caller_of, shows_errors
 
 
@@ -60,3 +60,4 @@ def build() -> None:
     prep_btn.click(shows_errors(prepare), ref, line, api_name="model_prepare")
     gr.Button("List models available offline", size="sm").click(offline_list, None, offline,
                                                                  api_visibility="private")
+    serve_panel.build()

@@ -2,7 +2,7 @@
 
   ground    lab/*.py: imports only the ground floor
   platform  lab/jobs, lab/hub, lab/models: the ground floor and the platform (jobs: the ground floor only)
-  stages    lab/data, chat, eval, train, merge, export, tour, in that order: a stage imports the floors below and
+  stages    lab/data, chat, eval, train, merge, export, tour, serve, extract, in that order: a stage imports the floors below and
             the stages before it, never one after it
   faces     lab/ui, lab/__main__.py and each package's cli.py: anything below
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
 PLATFORM = ("jobs", "hub", "models")
-STAGES = ("data", "chat", "eval", "train", "merge", "export", "tour", "runs")
+STAGES = ("data", "chat", "eval", "train", "merge", "export", "tour", "runs", "serve", "extract")
 HEAVY = {"torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "mergekit", "lm_eval",
          "sentence_transformers", "sklearn", "scipy", "plotly", "pandas", "pyarrow", "matplotlib", "gguf", "datatrove",
          "safetensors.torch", "huggingface_hub", "httpx2", "math_verify", "unsloth", "liger_kernel", "vllm", "trackio"}
