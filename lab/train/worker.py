@@ -20,7 +20,7 @@ from lab.eval.flow import after_training, check_tasks
 from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.jobs.worker_setup import passive_threads, quiet_libraries
-from lab.train import build, finish, memory_guard, methods, preflight, unsloth_engine
+from lab.train import build, finish, memory_guard, methods, preflight, timing, unsloth_engine
 from lab.train.hub_sync import CheckpointPusher, pull_checkpoint
 from lab.train.methods.base import TrainerParts
 from lab.train.recipe import TrainRecipe
@@ -103,10 +103,8 @@ def split(ds, recipe: TrainRecipe, n_eval: int):
 
 
 def total_steps(recipe: TrainRecipe, n_train: int) -> int:
-    if recipe.max_steps > 0:
-        return recipe.max_steps
-    per_epoch = math.ceil(n_train / (recipe.batch_size * world_size()) / recipe.grad_accum)
-    return max(1, math.ceil(per_epoch * recipe.epochs))
+    return timing.steps_for(n_train, recipe.batch_size, recipe.grad_accum, recipe.epochs, recipe.max_steps,
+                            world_size())
 
 
 def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, callbacks: list, ctx=None,
