@@ -67,7 +67,8 @@ class LabCallback(TrainerCallback):
         self.first_step = state.global_step
         self.every = {what: _interval(args, what) for what in ("eval", "save")}
         if self.main and state.global_step < state.max_steps:
-            self.ctx.progress(0.01, f"First step of {state.max_steps}…", force=True)
+            self.ctx.progress(0.01, f"Starting (5/5): the first step of {state.max_steps} (the slowest: it warms "
+                              "up)…", force=True)
         if self.main and state.global_step:
             self.ctx.log(f"Resumed at step {state.global_step} of {state.max_steps}.")
 

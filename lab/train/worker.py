@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -57,7 +56,9 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     main = rank() == 0
     log = ctx.log if main else (lambda m: None)
     method = methods.of(recipe)
+    _stage(ctx, 1, "reading the rows")
     ds, kind = method.rows(recipe, token)
+    _stage(ctx, 2, "measuring the rows and planning memory")
     pre = _preflight(recipe, ds, kind, folder, token, log)
     allocator.switch_to(pre.memory.get("allocator", "glibc"), log)
     recipe = pre.recipe
@@ -66,17 +67,18 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     ctx.check_cancelled()
     train_ds, eval_ds = split(ds, recipe, pre.eval_rows)
     load = unsloth_engine.load if pre.plan.engine == "unsloth" else build.load_weights
+    _stage(ctx, 3, "loading the weights")
     model, tok = load(recipe, pre.plan, token, log)
     ctx.check_cancelled()
     cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device,
                      log_every_s=GPU_LOG_EVERY_S if pre.plan.device == "cuda" else 0.0)
     cb.keys.update(method.metric_keys(recipe))
     ckpt_dir = folder / "checkpoints"
+    _stage(ctx, 4, f"tokenizing {pre.train_rows + pre.eval_rows} rows")
     trainer = make_trainer(recipe, pre, model, tok, (train_ds, eval_ds, kind), ckpt_dir, [cb, *callbacks],
                            ctx=ctx, main=main, token=token)
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
     last = resume_point(recipe, ckpt_dir, token, log)
-    ctx.progress(0.01, "Training…", force=True)
     device = pre.plan.device
     memory_guard.cap_gpu(device, build.local_index())
     try:
@@ -93,6 +95,14 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     if not main:
         return {"steps": steps, "rank": rank()}
     return _finish(trainer, tok, recipe, folder, steps, token, log, pre.plan)
+
+
+STAGES = 5  # before the first step: the rows, the plan, the weights, tokenizing; the first step is the fifth
+
+
+def _stage(ctx, n: int, what: str) -> None:
+    """Start-up stage n of STAGES as the job's message (the progress bar stays under 1 % until the first step)."""
+    ctx.progress(0.01 * n / STAGES, f"Starting ({n}/{STAGES}): {what}…", force=True)
 
 
 def split(ds, recipe: TrainRecipe, n_eval: int):

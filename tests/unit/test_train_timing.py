@@ -70,7 +70,7 @@ def test_a_jobs_eta_comes_from_its_step_times_not_its_start_up(monkeypatch):
     cb = callbacks.LabCallback(ctx)
     cb.on_train_begin(_Args(), _State(0), _Control())
     assert store.get_job(job.id).eta_s(clock[0]) is None  # no step measured: no guess
-    assert store.get_job(job.id).message.startswith("First step")
+    assert store.get_job(job.id).message.startswith("Starting (5/5): the first step")
 
     def step(n, seconds):
         clock[0] += seconds
