@@ -152,7 +152,9 @@ def _measure(recipe: TrainRecipe, token: str | None) -> dict:
         if n_eval:
             trainer.evaluate()
         eval_s = time.time() - t_eval
-    steps = worker.total_steps(pre.recipe, pre.train_rows)
+    # what the trainer kept of the sample (packing joins rows, a preference pair too long is dropped) scales the rows
+    kept = len(trainer.train_dataset) / n_train if hasattr(trainer.train_dataset, "__len__") else 1.0
+    steps = worker.total_steps(pre.recipe, max(1, round(pre.train_rows * kept)))
     eval_every = (pre.recipe.eval_steps or max(1, steps // 10)) if pre.eval_rows else None
     estimate = timing.wall_estimate(
         startup_s=startup + built - tokenized, tokenize_s=timing.scaled(tokenized, n_train + n_eval,

@@ -113,8 +113,9 @@ def split(ds, recipe: TrainRecipe, n_eval: int):
 
 
 def total_steps(recipe: TrainRecipe, n_train: int) -> int:
-    return timing.steps_for(n_train, recipe.batch_size, recipe.grad_accum, recipe.epochs, recipe.max_steps,
-                            world_size())
+    """Optimizer steps over n_train rows (GRPO's batch counts answers: its rows per batch are prompts)."""
+    return timing.steps_for(n_train, methods.of(recipe).rows_per_batch(recipe), recipe.grad_accum, recipe.epochs,
+                            recipe.max_steps, world_size())
 
 
 def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, callbacks: list, ctx=None,
