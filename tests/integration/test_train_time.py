@@ -3,6 +3,7 @@ wall time from its parts; the preset note then says what that recipe costs here.
 import pytest
 
 from lab.access import ANONYMOUS, Caller, local
+from lab.jobs import store
 from lab.settings import get_settings
 from lab.train import panel, probe
 from lab.train.recipe import TrainRecipe
@@ -33,6 +34,11 @@ def test_the_probe_is_compute_refused_on_the_demo_and_to_anonymous_visitors(bund
     recipe = _recipe(bundled_model, alpaca_path)
     anonymous = Caller(ANONYMOUS, session="s1")
     assert "sign" in probe.refusal(recipe, anonymous).lower()
+    job = store.create("train.sft", "lab.train.worker:run", True, "{}")
+    with store.connect(immediate=True) as con:  # recorded as running: the probe would time its share of the CPU
+        store.set_state(con, job.id, "running")
+    assert "A job is running" in probe.refusal(recipe, local())
+    store.delete(job.id)
     monkeypatch.setenv("LAB_DEMO", "1")
     get_settings.cache_clear()
     out = panel.time_estimate(recipe, caller=local())
