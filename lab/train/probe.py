@@ -155,7 +155,9 @@ def _measure(recipe: TrainRecipe, token: str | None) -> dict:
     # what the trainer kept of the sample (packing joins rows, a preference pair too long is dropped) scales the rows
     kept = len(trainer.train_dataset) / n_train if hasattr(trainer.train_dataset, "__len__") else 1.0
     steps = worker.total_steps(pre.recipe, max(1, round(pre.train_rows * kept)))
-    eval_every = (pre.recipe.eval_steps or max(1, steps // 10)) if pre.eval_rows else None
+    # the job's own rule for how often it evaluates (lab.train.build)
+    eval_every = (pre.recipe.eval_steps or max(1, worker.total_steps(pre.recipe, pre.train_rows) // 10)) \
+        if pre.eval_rows else None
     estimate = timing.wall_estimate(
         startup_s=startup + built - tokenized, tokenize_s=timing.scaled(tokenized, n_train + n_eval,
                                                                         pre.train_rows + pre.eval_rows),
