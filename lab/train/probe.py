@@ -141,10 +141,12 @@ def _measure(recipe: TrainRecipe, token: str | None) -> dict:
                                "metric": lambda *a, **k: None, "progress": lambda *a, **k: None})()
     cb = LabCallback(quiet, device=pre.plan.device)
     with tempfile.TemporaryDirectory(prefix="probe-") as out, _MapClock() as mapped:
+        quiet.folder = Path(out)  # what a method writes beside its run (GRPO's sampled answers) lands here
         t_build = time.time()
         trainer = worker.make_trainer(probe_recipe, replace(pre, recipe=probe_recipe), model, tok,
                                       (train_ds.select(range(n_train)), eval_ds.select(range(n_eval)) if n_eval
-                                       else None, kind), Path(out), [cb], main=True, token=token)
+                                       else None, kind), Path(out) / "checkpoints", [cb], ctx=quiet, main=True,
+                                      token=token)
         built = time.time() - t_build
         tokenized = mapped.seconds
         trainer.train()
