@@ -89,7 +89,7 @@ def main(job_id: str) -> int:
     try:
         recipe = yaml.safe_load(job.recipe) or {}
         ctx = JobContext(job, recipe)
-        ctx.progress(0.0, "Starting: loading the libraries…", force=True)  # torch and friends take seconds
+        store.patch(job_id, message="Starting: loading the libraries…")  # torch and friends take seconds
         load_runner(job.runner)(ctx)
     except JobCancelled:
         state = "cancelled"
