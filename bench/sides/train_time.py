@@ -64,7 +64,8 @@ def main() -> int:
     predicted, actual = timed["estimate"]["total_s"], job.finished - job.created
     print("BENCH_RESULT " + json.dumps({
         "predicted_s": round(predicted, 1), "actual_s": round(actual, 1),
-        "actual_over_predicted": round(actual / predicted, 3), "actual_over_predicted_min": round(actual / predicted, 3),
+        "actual_over_predicted": round(actual / predicted, 3),
+        "actual_over_predicted_min": round(actual / predicted, 3),
         "probe_s": round(probe_s, 1), "steps": timed["estimate"]["steps"],
         **{f"est_{k}": round(v, 2) for k, v in timed["estimate"].items() if k not in ("steps", "total_s")}}))
     return 0

@@ -1,8 +1,8 @@
 """The Trainer callback that connects a run to the lab: metrics every step, progress, cancel, non-finite stop.
 
-On CPU every step is logged, and has a line in the job log (reading the loss costs nothing there). On a GPU, a logged step reads the loss and the
-gradient norm back from the device, which waits for the GPU to finish and leaves it idle while the next step is
-prepared; so there a step is logged when `log_every_s` has passed since the last one (and the first and last
+On CPU every step is logged, with a line in the job log (reading the loss costs nothing there). On a GPU, a
+logged step reads the loss and the gradient norm back from the device, which waits for the GPU to finish and leaves
+it idle while the next step is prepared; so there a step is logged when `log_every_s` has passed since the last one (and the first and last
 steps always), and its row holds the mean loss, the step time and the tokens/s of the steps since the last row.
 Tokens are counted on the CPU as batches are collated (lab.train.tokens), never read back from the device.
 The job's ETA is the recent steps' median time times the steps left, plus the evaluations and saves to come at

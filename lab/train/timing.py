@@ -30,7 +30,8 @@ def every(interval: int | None, after: int, until: int) -> int:
 
 
 def remaining_s(step_times: list[float], step: int, max_steps: int, eval_every: int | None = None,
-                eval_times: list[float] = (), save_every: int | None = None, save_times: list[float] = ()) -> float | None:
+                eval_times: list[float] = (), save_every: int | None = None,
+                save_times: list[float] = ()) -> float | None:
     """Seconds left in a run at `step` of `max_steps`: the typical step times the steps left, plus the evaluations
     and checkpoint saves still to come at their measured median cost (none measured yet: not counted). No step
     measured yet: None. The run's last step saves no checkpoint (the adapter is saved instead)."""
@@ -72,8 +73,9 @@ class WallEstimate:
         return {**asdict(self), "train_s": round(self.train_s, 2), "total_s": round(self.total_s, 2)}
 
 
-def wall_estimate(startup_s: float, tokenize_s: float, step_times: list[float], steps: int, eval_every: int | None = None,
-                  eval_s: float = 0.0, save_every: int | None = None, save_s: float = 0.0) -> WallEstimate:
+def wall_estimate(startup_s: float, tokenize_s: float, step_times: list[float], steps: int,
+                  eval_every: int | None = None, eval_s: float = 0.0, save_every: int | None = None,
+                  save_s: float = 0.0) -> WallEstimate:
     """The whole run from a probe's measurements: `step_times` are the probe's steps, the first a warm-up."""
     step = typical_step_s(step_times) or 0.0
     warmup = max(0.0, step_times[0] - step) if step_times else 0.0
