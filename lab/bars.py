@@ -17,20 +17,25 @@ def _reporting_class(base, report: Report):
     class Reporting(base):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.lab_done = 0
+            self.lab_done, self.lab_iterating = 0, False
             self.lab_total = kwargs.get("total") or _length(args[0] if args else kwargs.get("iterable"))
             self.lab_desc = kwargs.get("desc") or ""
 
         def update(self, n=1):
-            self.lab_done += n or 0
-            report(self.lab_done, self.lab_total, self.lab_desc)
+            if not self.lab_iterating:  # while iterating, a shown bar calls update itself: counted below instead
+                self.lab_done += n or 0
+                report(self.lab_done, self.lab_total, self.lab_desc)
             return super().update(n)
 
         def __iter__(self):
-            for item in super().__iter__():  # a shown bar counts inline, a hidden one yields the items: count here
-                yield item
-                self.lab_done += 1
-                report(self.lab_done, self.lab_total, self.lab_desc)
+            self.lab_iterating = True
+            try:
+                for item in super().__iter__():  # counted once the caller asks for the next item: this one is done
+                    yield item
+                    self.lab_done += 1
+                    report(self.lab_done, self.lab_total, self.lab_desc)
+            finally:
+                self.lab_iterating = False
 
     return Reporting
 
