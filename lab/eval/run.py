@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from lab.bars import reporting
 from lab.errors import LabError
 from lab.eval import cache, catalog, contamination, engine, judge
 from lab.eval.judge import Asker, score_entry
@@ -53,6 +54,8 @@ class Evaluation:
         self.rows = [Row(ref) for ref in recipe.models]
         self.precision = precision()
         self.contamination: dict = {}  # model ref -> task -> {items, found, examples, datasets}
+        self.span = (0.05, 0.9)  # the share of the job's bar the model being evaluated moves through
+        self.shown = 0.0
 
     # ---- keys
     def settings(self, row: Row, task: str) -> engine.RunSettings:
@@ -140,7 +143,8 @@ class Evaluation:
         for i, ref in enumerate(order):
             row = next(r for r in todo if r.ref == ref)
             names = [t for t in self.plan.names if t not in row.entries]
-            self.progress(0.05 + 0.85 * i / len(order), f"Evaluating {row.spec.label} on {', '.join(names)}…")
+            self.span = (0.05 + 0.85 * i / len(order), 0.05 + 0.85 * (i + 1) / len(order))
+            self.progress(self.span[0], f"Evaluating {row.spec.label} on {', '.join(names)}…")
             try:
                 row.entries.update(self._run_model(row, names))
             except LabError as exc:
@@ -153,7 +157,16 @@ class Evaluation:
     def _run_model(self, row: Row, names: list[str]) -> dict:
         quiet_libraries(errors_only=True, loggers=("lm_eval",))  # lm-eval and datasets draw progress bars
         include = [self.tasks_dir] + catalog.folders([n for n in names if not self.plan.custom_task(n)])
-        with loaded(row.ref, self.recipe.batch_size, self.token, self.log) as (lm, _):
+        from lm_eval.models import huggingface  # heavy: lm_eval (its bars count the requests)
+
+        def by_request(done: int, total: int, desc: str) -> None:
+            start, end = self.span  # a second kind of request (generation after loglikelihood) starts its own count
+            self.shown = max(self.shown, start + (end - start) * done / max(total, 1))
+            what = desc.removeprefix("Running ").strip() or "requests"
+            self.progress(min(self.shown, end), f"{row.spec.label}: {what} {done}/{total}")
+
+        with loaded(row.ref, self.recipe.batch_size, self.token, self.log) as (lm, _), \
+                reporting(huggingface, by_request):
             results = engine.evaluate(lm, names, include, self.tasks_dir, self.settings(row, names[0]))
         entries = engine.split(results, names)
         for name, entry in entries.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from lab.bars import reporting
 from lab.errors import LabError
 from lab.export.arch import rope_params, text_config
 
@@ -117,10 +118,18 @@ def read_back(path: Path, arch_name: str, planned: int, vocab, cfg: dict) -> dic
     return found
 
 
-def compare(path: Path, ref: Reference, source: Path, cfg: dict, arch_name: str, tokenizer: bool = True) -> dict:
-    """Load the GGUF through transformers (`gguf_file=`) and compare with the reference."""
+def compare(path: Path, ref: Reference, source: Path, cfg: dict, arch_name: str, tokenizer: bool = True,
+            progress=None) -> dict:
+    """Load the GGUF through transformers (`gguf_file=`) and compare with the reference. `progress(fraction,
+    message)` moves by tensor as the file loads, then by prompt, then the tokenizer's reload."""
     import torch  # heavy: torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # heavy: transformers
+    from transformers import modeling_gguf_pytorch_utils as gguf_load  # heavy: transformers
+
+    progress = progress or (lambda fraction, message="": None)
+
+    def by_tensor(done: int, total: int, _desc: str) -> None:
+        progress(0.05 + 0.6 * done / max(total, 1), f"reloading through transformers: tensor {done}/{total}")
 
     # The weights come from the GGUF; the settings are the source's, which read_back() has matched field by field
     # with the file's. (transformers rebuilding them from the file reparses all metadata and doubles the load
@@ -128,10 +137,12 @@ def compare(path: Path, ref: Reference, source: Path, cfg: dict, arch_name: str,
     # `llama` GGUF, which transformers maps only from its own reading of the file.
     same = text_config(cfg).get("model_type") == arch_name
     extra = {"config": AutoConfig.from_pretrained(source)} if same else {}
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32, **extra)
+    with reporting(gguf_load, by_tensor):
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32, **extra)
     kl_sum, agree, positions, max_diff = 0.0, 0, 0, 0.0
     with torch.no_grad():
-        for ids, lp in zip(ref.ids, ref.logprobs):
+        for k, (ids, lp) in enumerate(zip(ref.ids, ref.logprobs)):
+            progress(0.65 + 0.25 * k / len(ref.ids), f"comparing with the source: prompt {k + 1}/{len(ref.ids)}")
             lq = torch.log_softmax(model(ids).logits[0].float(), -1)
             kl = (lp.exp() * (lp - lq)).sum(-1).clamp_min(0)
             kl_sum += float(kl.sum())
@@ -143,6 +154,7 @@ def compare(path: Path, ref: Reference, source: Path, cfg: dict, arch_name: str,
     out = {"prompts": len(ref.ids), "positions": positions, "top1_agreement": round(agree / positions, 4),
            "kl_mean": float(f"{kl_sum / positions:.3g}"), "max_logprob_diff": float(f"{max_diff:.3g}")}
     if tokenizer:
+        progress(0.9, "reloading the tokenizer from the file")
         tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         texts = prompt_texts(AutoTokenizer.from_pretrained(source))
         same = sum(tok(t, add_special_tokens=False)["input_ids"] == e for t, e in zip(texts, ref.encodings))

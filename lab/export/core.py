@@ -97,13 +97,25 @@ class _Step:
         self.progress(self.start + self.span * done / max(total, 1), f"{self.label}: tensor {done}/{total} {tensor}")
 
 
-def _verify(kind, path, arch, cfg, vocab, plans_count, ref, folder, first, log) -> dict:
+class _Share:
+    """Maps a stage's own fraction (0..1) onto its share of the job's bar, its message after the stage's label."""
+
+    def __init__(self, progress, start: float, span: float, label: str):
+        self.progress, self.start, self.span, self.label = progress, start, span, label
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        self.progress(self.start + self.span * min(1.0, fraction), f"{self.label}: {message}…")
+
+
+def _verify(kind, path, arch, cfg, vocab, plans_count, ref, folder, first, log, progress) -> dict:
+    """Read the file back, then reload it through transformers; `progress(fraction of the check, message)`."""
+    progress(0.0, "reading the file back")
     found = check.read_back(path, arch.gguf_name, plans_count, vocab, cfg)
     result = {"reader": found}
     if ref is None:
         result["skipped"] = "the transformers reload was off (check=False) or the model is too big to load twice"
         return result
-    figures = check.compare(path, ref, folder, cfg, arch.gguf_name, tokenizer=first)
+    figures = check.compare(path, ref, folder, cfg, arch.gguf_name, tokenizer=first, progress=progress)
     result.update(figures)
     problems = check.judge(kind, figures)
     if problems:
@@ -161,9 +173,9 @@ def _write_files(p: Prepared, recipe: ExportRecipe, folder: Path, tmp: Path, pro
         t0 = time.perf_counter()
         writer = _write(kind, folder, path, p.cfg, p.arch, p.vocab, p.src.name, _license(p.src), step)
         t1 = time.perf_counter()
-        progress(start + share * 0.5, f"Checking {kind}: reader, then a reload through transformers…")
         planned = len(plan_tensors(folder, p.cfg, p.arch, kind if kind in BASE_TYPES else "f16"))
-        result = _verify(kind, path, p.arch, p.cfg, p.vocab, planned, ref, folder, i == 0, log)
+        checking = _Share(progress, start + share * 0.5, share * 0.5, f"Checking {kind}")
+        result = _verify(kind, path, p.arch, p.cfg, p.vocab, planned, ref, folder, i == 0, log, checking)
         files.append({"file": path.name, "type": kind, "bytes": path.stat().st_size,
                       "architecture": p.arch.gguf_name, "writer": writer, "check": result, "params": params,
                       "write_s": round(t1 - t0, 3), "check_s": round(time.perf_counter() - t1, 3)})

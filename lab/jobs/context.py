@@ -61,12 +61,14 @@ class JobContext:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(values) + "\n")
 
-    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
+    def progress(self, fraction: float, message: str = "", force: bool = False, eta_s: float | None = None) -> None:
+        """The job's progress and message; `eta_s`, seconds left as the runner measured them, sets its ETA."""
         now = time.time()
         if not force and now - self._last_progress < 0.25 and fraction < 1:
             return
         self._last_progress = now
-        store.patch(self.job_id, progress=max(0.0, min(1.0, float(fraction))), message=message[:500])
+        extra = {"ends": now + eta_s} if eta_s is not None else {}
+        store.patch(self.job_id, progress=max(0.0, min(1.0, float(fraction))), message=message[:500], **extra)
 
     @property
     def resumed(self) -> bool:

@@ -32,7 +32,7 @@ class LocalContext(JobContext):
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
+    def progress(self, fraction: float, message: str = "", force: bool = False, eta_s: float | None = None) -> None:
         pass  # no job record to update: the log lines say how far the run is
 
     @property

@@ -117,7 +117,7 @@ def pump() -> list[str]:
                 store.update(con, job_id, message="Queued: waiting for the running job to finish.")
                 continue
             store.set_state(con, job_id, "running", started=time.time(), pid=None, pid_started=None,
-                            message="Starting…")
+                            message="Starting…", ends=0.0)
             running_heavy += heavy
             started.append((job_id, kind, owner))
     for job_id, kind, owner in started:

@@ -30,11 +30,12 @@ CREATE TABLE IF NOT EXISTS jobs (
   created REAL NOT NULL, started REAL, finished REAL, pid INTEGER, pid_started REAL,
   artifact_dir TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', progress REAL NOT NULL DEFAULT 0,
   message TEXT NOT NULL DEFAULT '', needs_token INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-  owner TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0
+  owner TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0, ends REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
-_ADDED = {"owner": "TEXT NOT NULL DEFAULT ''", "shared": "INTEGER NOT NULL DEFAULT 0"}  # columns newer than the table
+_ADDED = {"owner": "TEXT NOT NULL DEFAULT ''", "shared": "INTEGER NOT NULL DEFAULT 0",
+          "ends": "REAL NOT NULL DEFAULT 0"}  # columns newer than the table
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Job:
     attempts: int
     owner: str  # lab.access key of who submitted it ("" = the lab's owner)
     shared: int  # the owner shared it with every visitor of the Space
+    ends: float = 0.0  # when the runner expects to finish, from its measured step times (0: it has not said)
 
     @property
     def final(self) -> bool:
@@ -80,10 +82,17 @@ class Job:
         return self.folder / "metrics.jsonl"
 
     def eta_s(self, now: float | None = None) -> float | None:
-        """Seconds left, extrapolated from the elapsed time and the progress fraction."""
-        if self.state != "running" or not self.started or self.progress <= 0.01:
+        """Seconds left: what the runner measured (a training job: its recent step times, lab.train.timing), else
+        extrapolated from the time since its first progress past start-up. None before there is anything to go by:
+        start-up (loading, tokenizing) says nothing about the pace of the work after it."""
+        if self.state != "running" or not self.started:
             return None
-        elapsed = (now or time.time()) - self.started
+        now = now or time.time()
+        if self.ends:
+            return max(0.0, self.ends - now)
+        if self.progress <= 0.01:
+            return None
+        elapsed = now - self.started
         return max(0.0, elapsed * (1 - self.progress) / self.progress)
 
     def to_dict(self) -> dict:

@@ -89,6 +89,7 @@ def main(job_id: str) -> int:
     try:
         recipe = yaml.safe_load(job.recipe) or {}
         ctx = JobContext(job, recipe)
+        store.patch(job_id, message="Starting: loading the libraries…")  # torch and friends take seconds
         load_runner(job.runner)(ctx)
     except JobCancelled:
         state = "cancelled"

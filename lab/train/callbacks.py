@@ -1,10 +1,12 @@
 """The Trainer callback that connects a run to the lab: metrics every step, progress, cancel, non-finite stop.
 
-On CPU every step is logged (reading the loss costs nothing there). On a GPU, a logged step reads the loss and the
-gradient norm back from the device, which waits for the GPU to finish and leaves it idle while the next step is
-prepared; so there a step is logged when `log_every_s` has passed since the last one (and the first and last
+On CPU every step is logged, with a line in the job log (reading the loss costs nothing there). On a GPU, a
+logged step reads the loss and the gradient norm back from the device, which waits for the GPU to finish and leaves
+it idle while the next step is prepared; so there a step is logged when `log_every_s` has passed since the last one (and the first and last
 steps always), and its row holds the mean loss, the step time and the tokens/s of the steps since the last row.
 Tokens are counted on the CPU as batches are collated (lab.train.tokens), never read back from the device.
+The job's ETA is the recent steps' median time times the steps left, plus the evaluations and saves to come at
+their measured cost (lab.train.timing); a step's time never includes an evaluation or a save.
 """
 from __future__ import annotations
 
@@ -15,12 +17,20 @@ from transformers import TrainerCallback
 
 from lab.jobs.context import note_run
 from lab.train.memory_guard import current_gb
+from lab.train.timing import remaining_s
 
 # Trainer log keys -> the lab's metric names
 KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", "grad_norm": "grad_norm",
         "epoch": "epoch", "rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy",
         "rewards/chosen": "reward_chosen", "rewards/rejected": "reward_rejected", "entropy": "entropy",
         "mean_token_accuracy": "token_accuracy", "eval_rewards/margins": "eval_reward_margin"}
+
+
+def _interval(args, what: str) -> int | None:
+    """Every how many steps the run evaluates ("eval") or saves ("save"); None when it does not by steps."""
+    strategy = getattr(args, f"{what}_strategy", "no")
+    steps = getattr(args, f"{what}_steps", None)
+    return int(steps) if str(strategy).endswith("steps") and steps and steps >= 1 else None
 
 
 class NonFiniteLoss(Exception):
@@ -36,9 +46,8 @@ def _finite(x) -> bool:
 class LabCallback(TrainerCallback):
     """Reports to a job context (or the CLI's stand-in): ctx.metric / ctx.progress / ctx.log / ctx.cancelled."""
 
-    def __init__(self, ctx, main: bool = True, fp16: bool = False, log_every: int = 10, device: str = "",
-                 log_every_s: float = 0.0):
-        self.ctx, self.main, self.fp16, self.log_every, self.device = ctx, main, fp16, log_every, device
+    def __init__(self, ctx, main: bool = True, fp16: bool = False, device: str = "", log_every_s: float = 0.0):
+        self.ctx, self.main, self.fp16, self.device = ctx, main, fp16, device
         self.log_every_s = log_every_s  # 0: log every step; else at most this often (a GPU run)
         self.keys = dict(KEYS)  # a method adds its own (GRPO: each reward's mean)
         self.counter = None  # a lab.train.tokens.TokenCounter on the trainer's collator
@@ -47,12 +56,19 @@ class LabCallback(TrainerCallback):
         self.t_logged = 0.0
         self.stopped_nonfinite: int | None = None
         self.cancelled = False
-        self.step_times: list[float] = []
+        self.step_times: list[float] = []  # this process's steps (the first is the warm-up)
+        self.eval_times: list[float] = []
+        self.save_times: list[float] = []
+        self.every = {"eval": None, "save": None}  # the run's evaluation and checkpoint intervals, in steps
         self._since = {"steps": 0, "time": 0.0, "tokens": 0, "counted": False}  # since the last logged step
 
     def on_train_begin(self, args, state, control, **kw):
         self.t_last = self.t_logged = time.time()
         self.first_step = state.global_step
+        self.every = {what: _interval(args, what) for what in ("eval", "save")}
+        if self.main and state.global_step < state.max_steps:
+            self.ctx.progress(0.01, f"Starting (5/5): the first step of {state.max_steps} (the slowest: it warms "
+                              "up)…", force=True)
         if self.main and state.global_step:
             self.ctx.log(f"Resumed at step {state.global_step} of {state.max_steps}.")
 
@@ -132,22 +148,28 @@ class LabCallback(TrainerCallback):
         msg = f"step {state.global_step}/{total}"
         if "loss" in logs:
             msg += f" · loss {logs['loss']:.4f}"
-        self.ctx.progress(min(frac, 0.99), msg)
-        if "loss" in logs and (state.global_step % self.log_every == 0 or state.global_step in (1, total)):
+        left = remaining_s(self.step_times, state.global_step, total, self.every["eval"], self.eval_times,
+                           self.every["save"], self.save_times)
+        self.ctx.progress(min(frac, 0.99), msg, eta_s=left)
+        if "loss" in logs:  # every logged row (every step on CPU; on a GPU at most every log_every_s)
             self.ctx.log(msg + f" · lr {logs.get('learning_rate', 0):.2e}")
         if "eval_loss" in logs:
             self.ctx.log(f"step {state.global_step}: eval loss {logs['eval_loss']:.4f}")
 
     def on_evaluate(self, args, state, control, **kw):
-        self.t_last = time.time()  # the next step's time is its own, not the evaluation's
+        now = time.time()
+        self.eval_times.append(now - self.t_last)  # it started when the step (and its log row) ended
+        self.t_last = now  # the next step's time is its own, not the evaluation's
         if self.counter is not None:
             self.counter.drop_since_mark()  # the evaluation's batches went through the same collator
         return control
 
     def on_save(self, args, state, control, **kw):
-        self.t_last = time.time()  # nor the checkpoint's
+        now = time.time()
+        save_s = round(now - self.t_last, 2)  # the save follows the step's end (or its evaluation)
+        self.save_times.append(save_s)
+        self.t_last = now  # nor the checkpoint's
         if self.main:
-            save_s = round(time.time() - self.t_last, 2)  # the save follows the step's end
             self.ctx.log(f"Checkpoint saved at step {state.global_step} ({save_s:.1f} s).")
             if getattr(self.ctx, "folder", None) is not None:
                 note_run(self.ctx.folder, save_s=save_s)

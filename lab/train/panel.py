@@ -15,7 +15,7 @@ from lab.errors import LabError
 from lab.jobs import owners
 from lab.jobs.context import read_metrics
 from lab.models.usable import model_for
-from lab.train import KINDS, build, methods, preflight, submit
+from lab.train import KINDS, build, methods, preflight, probe, submit
 from lab.train.base_model import model_folders
 from lab.train.methods import METHODS
 from lab.train.methods.rewards.preview import preview
@@ -110,8 +110,9 @@ def check_access(recipe: TrainRecipe, caller: Caller) -> None:
     methods.of(recipe).check_access(recipe, caller)
 
 
-def check(recipe: TrainRecipe, token: str | None = None, caller: Caller | None = None) -> dict:
-    """The pre-launch report: warnings, plan, memory, one row's loss mask, the trl command and the YAML."""
+def check(recipe: TrainRecipe, token: str | None = None, caller: Caller | None = None, timed: bool = False) -> dict:
+    """The pre-launch report: warnings, plan, memory, one row's loss mask, the trl command and the YAML; with
+    `timed`, the run's wall time from a short probe (`time_estimate`; the tab asks for it in a second event)."""
     if caller is not None:
         check_access(recipe, caller)
     method = methods.of(recipe)
@@ -127,9 +128,27 @@ def check(recipe: TrainRecipe, token: str | None = None, caller: Caller | None =
              "are trained (highlighted)."]
     lines += [row_preview["note"]] if row_preview.get("note") else []
     lines += [f"⚠️ {w}" for w in pre.warnings]
+    timing = time_estimate(recipe, token, caller, checked=True) if timed else None
+    lines += [timing["markdown"]] if timing else []
     return {"markdown": "\n\n".join(lines), "preview": preview_highlights(row_preview), "memory": pre.memory,
             "warnings": pre.warnings, "recipe": pre.recipe, "yaml": pre.recipe.to_yaml(),
-            "trl_command": build.trl_command(pre.recipe)}
+            "trl_command": build.trl_command(pre.recipe), "time": timing}
+
+
+def time_estimate(recipe: TrainRecipe, token: str | None = None, caller: Caller | None = None,
+                  checked: bool = False) -> dict:
+    """The run's wall time from PROBE_STEPS real steps (lab.train.probe), for a caller who may start the run:
+    {"markdown", "estimate" (the parts and total_s; None when not timed), "refused" (why not)}. Unless `checked`
+    (by `check`), the recipe is checked here first, so a bad one fails in seconds, not in the probe's process."""
+    why = probe.refusal(recipe, caller)
+    if why:
+        return {"markdown": f"**Time:** not timed. {why}", "estimate": None, "refused": why}
+    if not checked:
+        if caller is not None:
+            check_access(recipe, caller)
+        preflight.check(recipe, token=token, ds=methods.of(recipe).rows(recipe, token))
+    out = probe.time_run(recipe, token, owner=caller.key if caller is not None else "")
+    return {"markdown": probe.text(out), "estimate": out["estimate"], "refused": "", "probe": out}
 
 
 def start(recipe: TrainRecipe, caller: Caller) -> dict:
@@ -158,8 +177,17 @@ def samples_frame(samples: dict):
     return pd.DataFrame(samples["rows"], columns=samples["headers"])
 
 
-def preset_note(name: str) -> str:
-    return dataset_for(name)[1]
+def preset_note(name: str, recipe: TrainRecipe | None = None) -> str:
+    """The preset's data, and what it costs on this machine: the Check's timing of this recipe, or how to get it."""
+    note = dataset_for(name)[1]
+    if recipe is None:
+        return note
+    timed = probe.last_timed(recipe)
+    steps = f"{recipe.max_steps} steps" if recipe.max_steps > 0 else f"{recipe.epochs:g} epochs"
+    cost = (f"On this machine it takes about {duration(timed['estimate']['total_s'])} ({steps}; timed by Check)."
+            if timed else f"It runs {steps}: press **Check** to time it on this machine ({probe.PROBE_STEPS} real "
+            "steps, a minute or two).")
+    return " ".join(x for x in (note, cost) if x)
 
 
 def preview_rewards(recipe: TrainRecipe, caller: Caller) -> dict:

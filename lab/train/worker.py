@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -20,7 +19,7 @@ from lab.eval.flow import after_training, check_tasks
 from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.jobs.worker_setup import passive_threads, quiet_libraries
-from lab.train import build, finish, memory_guard, methods, preflight, tracking, unsloth_engine
+from lab.train import build, finish, memory_guard, methods, preflight, timing, tracking, unsloth_engine
 from lab.train.hub_sync import CheckpointPusher, pull_checkpoint
 from lab.train.methods.base import TrainerParts
 from lab.train.recipe import TrainRecipe
@@ -57,7 +56,9 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     main = rank() == 0
     log = ctx.log if main else (lambda m: None)
     method = methods.of(recipe)
+    _stage(ctx, 1, "reading the rows")
     ds, kind = method.rows(recipe, token)
+    _stage(ctx, 2, "measuring the rows and planning memory")
     pre = _preflight(recipe, ds, kind, folder, token, log)
     allocator.switch_to(pre.memory.get("allocator", "glibc"), log)
     recipe = pre.recipe
@@ -66,6 +67,7 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     ctx.check_cancelled()
     train_ds, eval_ds = split(ds, recipe, pre.eval_rows)
     load = unsloth_engine.load if pre.plan.engine == "unsloth" else build.load_weights
+    _stage(ctx, 3, "loading the weights")
     model, tok = load(recipe, pre.plan, token, log)
     ctx.check_cancelled()
     cb = LabCallback(ctx, main=main, fp16=pre.plan.precision == "fp16", device=pre.plan.device,
@@ -74,11 +76,11 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     ckpt_dir = folder / "checkpoints"
     if main:
         tracking.prepare(recipe, token, log)
+    _stage(ctx, 4, f"tokenizing {pre.train_rows + pre.eval_rows} rows")
     trainer = make_trainer(recipe, pre, model, tok, (train_ds, eval_ds, kind), ckpt_dir, [cb, *callbacks],
                            ctx=ctx, main=main, token=token)
     pusher = _pusher(recipe, token, ctx, ckpt_dir) if main else None
     last = resume_point(recipe, ckpt_dir, token, log)
-    ctx.progress(0.01, "Training…", force=True)
     device = pre.plan.device
     memory_guard.cap_gpu(device, build.local_index())
     try:
@@ -97,6 +99,14 @@ def train(recipe: TrainRecipe, folder: Path, ctx, token: str | None = None, call
     return _finish(trainer, tok, recipe, folder, steps, token, log, pre.plan)
 
 
+STAGES = 5  # before the first step: the rows, the plan, the weights, tokenizing; the first step is the fifth
+
+
+def _stage(ctx, n: int, what: str) -> None:
+    """Start-up stage n of STAGES as the job's message (the progress bar stays under 1 % until the first step)."""
+    ctx.progress(0.01 * n / STAGES, f"Starting ({n}/{STAGES}): {what}…", force=True)
+
+
 def split(ds, recipe: TrainRecipe, n_eval: int):
     if not n_eval:
         return ds, None
@@ -105,10 +115,9 @@ def split(ds, recipe: TrainRecipe, n_eval: int):
 
 
 def total_steps(recipe: TrainRecipe, n_train: int) -> int:
-    if recipe.max_steps > 0:
-        return recipe.max_steps
-    per_epoch = math.ceil(n_train / (recipe.batch_size * world_size()) / recipe.grad_accum)
-    return max(1, math.ceil(per_epoch * recipe.epochs))
+    """Optimizer steps over n_train rows (GRPO's batch counts answers: its rows per batch are prompts)."""
+    return timing.steps_for(n_train, methods.of(recipe).rows_per_batch(recipe), recipe.grad_accum, recipe.epochs,
+                            recipe.max_steps, world_size())
 
 
 def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, callbacks: list, ctx=None,

@@ -52,7 +52,7 @@ def wire(c: dict) -> None:
             raise LabError("No preset picked.", "Pick one in the Preset list, then apply it.", "preset")
         r = panel.apply_preset(name, _values(*args))
         values = panel.form_from_recipe(r)
-        note = " ".join(x for x in (f"Preset: {name}.", panel.preset_note(name)) if x)
+        note = " ".join(x for x in (f"Preset: {name}.", panel.preset_note(name, r)) if x)
         return [*(values[n] if values[n] is not None else None for n in FIELDS), r.to_yaml(), note]
 
     c["apply"].click(apply, [c["preset"], *form], [*form, c["yaml"], c["form_note"]], **PRIVATE)
@@ -85,10 +85,20 @@ def _wire_check(c: dict, form: list) -> None:
     @shows_errors
     def check(request: gr.Request, *args):  # the request first: gradio injects it by position
         caller = caller_of(request)
-        out = panel.check(_recipe(*args), token=caller.hub_token(), caller=caller)
-        return scrub(out["markdown"]), out["preview"], scrub(out["yaml"]), scrub(out["trl_command"])
+        out = panel.check(_recipe(*args), token=caller.hub_token(), caller=caller, timed=False)
+        return scrub(out["markdown"]), out["preview"], scrub(out["yaml"]), scrub(out["trl_command"]), \
+            f"**Time:** timing {panel.probe.PROBE_STEPS} real steps of this recipe (a minute or two)…"
 
-    c["check"].click(check, form, [c["report"], c["mask"], c["yaml"], c["trl"]], **PRIVATE)
+    @shows_errors
+    def timed(request: gr.Request, *args):  # second: the report above is already shown while the probe runs
+        caller = caller_of(request)
+        try:
+            return scrub(panel.time_estimate(_recipe(*args), token=caller.hub_token(), caller=caller)["markdown"])
+        except LabError as exc:  # said where the time would be, not left at "timing…"
+            return scrub(f"**Time:** not timed. {exc}")
+
+    c["check"].click(check, form, [c["report"], c["mask"], c["yaml"], c["trl"], c["time"]], **PRIVATE).success(
+        timed, form, c["time"], **PRIVATE)
 
 
 def _wire_preview(c: dict, form: list) -> None:

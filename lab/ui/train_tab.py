@@ -14,8 +14,9 @@ from lab.ui import downloads, publish_panel, recipe_loader, trackio_route, train
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
         "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
         "train a **reward model**, as full fine-tuning, **LoRA** or **QLoRA**. Start from a preset, press **Check** to see the loss "
-        "mask and the memory estimate, then **Start training**. The run is a background job: closing the tab does "
-        "not stop it, and a cancelled or interrupted run resumes from its last checkpoint.")
+        "mask, the memory estimate and the run's time (it times a few real steps), then **Start training**. The run "
+        "is a background job: closing the tab does not stop it, and a cancelled or interrupted run resumes from its "
+        "last checkpoint.")
 COMMON_GROUPS = [
     ("", ["method", "model", "dataset", "adapter", "learning_rate", "epochs", "max_steps", "max_seq_length",
           "batch_size", "grad_accum", "auto_fit", "run_anyway"]),
@@ -118,6 +119,7 @@ def _layout() -> dict:
     c.update(preset=preset, apply=apply, load_recipe=load_recipe)
     c["check"] = gr.Button("Check (before launch)")
     c["report"] = gr.Markdown()
+    c["time"] = gr.Markdown()  # the run's wall time, from a short timed probe (a second event after the report)
     c["mask"] = gr.HighlightedText(label="One sample through the chat template: the highlighted tokens are trained",
                                    color_map={"trained": "green", "label": "gray"}, combine_adjacent=True)
     with gr.Accordion("Learning-rate finder", open=False):

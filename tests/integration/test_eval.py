@@ -46,8 +46,15 @@ def test_scores_equal_lm_eval_adapters_share_the_base_and_a_broken_model_fails_a
     quiz, secret = write_jsonl(tmp_path / "quiz.jsonl", MC_ROWS), write_jsonl(tmp_path / "secret.jsonl", SECRET_ROWS)
     recipe = EvalRecipe.parse({"models": [str(bundled_model), f"{bundled_model}+{adapter}", str(broken)],
                                "tasks": [str(quiz)], "custom": [{"path": str(secret), "regex": SECRET_REGEX}]})
-    result = evaluate_and_record(recipe, tmp_path / "out", log=lambda m: None)
+    moves = []
+    result = evaluate_and_record(recipe, tmp_path / "out", log=lambda m: None,
+                                 progress=lambda f, m="": moves.append((f, m)))
     base, tuned, bad = result["models"]
+    by_request = [m for _, m in moves if "loglikelihood requests" in m]  # the bar moves request by request
+    done, total = by_request[-1].rsplit(" ", 1)[1].split("/")
+    assert len(by_request) > 3 and done == total  # every request counted
+    assert any("generate_until requests" in m for _, m in moves)
+    assert [f for f, _ in moves] == sorted(f for f, _ in moves)
     assert "safetensors" in bad["error"] and not base["error"] and not tuned["error"]
     loaded = get_registry().loaded()
     assert len(loaded) == 1 and loaded[0]["adapters"] == [adapter.name]  # one base in memory, adapter on top

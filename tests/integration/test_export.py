@@ -69,7 +69,9 @@ def test_bundled_model_exports_to_all_four_types_from_the_cli(bundled_model, lab
     assert "| `SmolLM2-135M-Instruct-q4_0.gguf` | q4_0 |" in card and "llama-cli -m" in card and "ollama create" in card
     manifest = json.loads((folder / "lab.json").read_text())
     assert manifest["kind"] == "gguf" and manifest["parents"][0]["ref"] == BUNDLED
-    assert "tensor 272/272" in log  # progress by tensor
+    assert "tensor 272/272" in log  # progress by tensor, writing and checking
+    assert "Checking f16: reloading through transformers: tensor 272/272" in log
+    assert "Checking q4_0: comparing with the source: prompt 1/" in log
 
 
 def _merge_of_tiny_models(tmp_path) -> Path:
