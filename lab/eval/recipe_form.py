@@ -13,10 +13,11 @@ def form_from_recipe(recipe: EvalRecipe, catalog: list[str]) -> dict:
     hub = [c for c in recipe.custom if c.hub]
     first = recipe.custom[0] if recipe.custom else CustomTask(hub="x/y")
     left_out = [f"task file {c.label} (upload it again)" for c in recipe.custom if c.path]
-    plain = CustomTask(hub="x/y", kind=first.kind, regex=first.regex).model_dump(exclude={"hub", "split"})
+    plain = CustomTask(hub="x/y", kind=first.kind, regex=first.regex, extract=first.extract).model_dump(
+        exclude={"hub", "split"})
     for c in recipe.custom:
         extra = {k: v for k, v in c.model_dump(exclude={"hub", "path", "split"}).items() if plain.get(k) != v}
-        if c.kind != first.kind or c.regex != first.regex or extra:
+        if c.kind != first.kind or c.regex != first.regex or c.extract != first.extract or extra:
             left_out.append(f"{c.label}'s own settings ({', '.join(sorted(extra) or ['kind', 'regex'])})")
     judge_defaults = JudgeSettings().model_dump()
     judge = recipe.judge.model_dump()
@@ -24,7 +25,7 @@ def form_from_recipe(recipe: EvalRecipe, catalog: list[str]) -> dict:
     left_out += [k for k in ("contamination", "use_cache") if not getattr(recipe, k)]
     return {
         "models": list(recipe.models), "hub": ", ".join(f"{c.hub}:{c.split}" for c in hub),
-        "kind": first.kind, "regex": first.regex,
+        "kind": first.kind, "regex": first.regex, "extract": first.extract,
         "open": [t for t in recipe.tasks if t in catalog], "names": ", ".join(t for t in recipe.tasks
                                                                             if t not in catalog),
         "limit": "" if recipe.limit is None else str(recipe.limit),

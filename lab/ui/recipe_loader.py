@@ -94,7 +94,7 @@ def eval_values(text: str) -> dict:
 
 
 def wire_eval(button: gr.UploadButton, c: dict) -> None:
-    keys = ["models", "hub", "kind", "regex", "open", "names", "limit", "fewshot", "chat", "batch"]
+    keys = ["models", "hub", "kind", "regex", "extract", "open", "names", "limit", "fewshot", "chat", "batch"]
 
     @shows_errors
     def load(path):

@@ -51,10 +51,10 @@ def test_an_eval_form_comes_back_from_its_yaml():
     judge = {"backend": "local", "model": "HuggingFaceTB/SmolLM2-135M-Instruct", "endpoint": "", "api_key_env": "",
              "mode": "single", "reference_model": "", "rubric": "Is {answer} right?"}
     form = {"models": ["HuggingFaceTB/SmolLM2-135M-Instruct", "my-adapter"], "hub": "me/quiz:test, me/more:valid",
-            "kind": "exact_match", "regex": r"(\d+)", "open": ["arc_easy"], "names": "my_task", "limit": "20",
+            "kind": "exact_match", "regex": r"(\d+)", "extract": "regex", "open": ["arc_easy"], "names": "my_task", "limit": "20",
             "fewshot": "3", "chat": "on", "batch": 4}
-    recipe = board.recipe_from_form(form["models"], [], form["hub"], form["kind"], form["regex"], form["open"],
-                                    form["names"], form["limit"], form["fewshot"], form["chat"], form["batch"],
+    recipe = board.recipe_from_form(form["models"], [], form["hub"], form["kind"], form["regex"], form["extract"],
+                                    form["open"], form["names"], form["limit"], form["fewshot"], form["chat"], form["batch"],
                                     judge=judge)
     values = recipe_loader.eval_values(recipe.to_yaml())
     assert {k: values[k] for k in form} == form and values["judge"] == judge and values["left_out"] == []
