@@ -14,6 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
+import cma
+
 from lab.access import job_caller
 from lab.errors import LabError
 from lab.eval.models import precision
@@ -51,8 +53,6 @@ def check(recipe: EvolveRecipe, out: Path, token: str | None = None) -> dict:
 def search(recipe: EvolveRecipe, scorer: Scorer, on_generation=lambda row, best: None,
            check_cancelled=lambda: None) -> list[dict]:
     """Run CMA-ES until the candidate or time budget is spent; returns each generation's {best, mean}."""
-    import cma  # heavy: cma (numpy); only a search needs it
-
     dim, parents = recipe.dimension, recipe.parents()
     pad = dim < 2  # cma needs two dimensions: a 1-D search carries one unused coordinate
     x0 = [sum(p[i] for p in parents) / len(parents) for i in range(dim)] + [0.5] * pad

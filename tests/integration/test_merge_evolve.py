@@ -3,6 +3,7 @@ SmolLM2's tokenizer, and two perturbed copies), each candidate merged by mergeki
 multiple-choice task the test writes. The best is at least as fit as the better parent, a held-out task is scored,
 the cache saves candidates; models of another vocabulary are refused by the preflight before any candidate."""
 import json
+import os
 import subprocess
 import sys
 
@@ -27,8 +28,6 @@ def parents(tmp_path_factory, bundled_model):
 
 
 def _cli(*args, env_home):
-    import os
-
     env = {**os.environ, "LAB_HOME": str(env_home)}
     return subprocess.run([sys.executable, "-m", "lab", "merge", "evolve", *args], capture_output=True, text=True,
                           env=env, timeout=900)
