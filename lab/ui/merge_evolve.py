@@ -6,6 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from lab.errors import LabError
+from lab.jobs.manager import check_allowed
 from lab.merge import evolve_job
 from lab.merge.evolve_recipe import EvolveRecipe
 from lab.shown import scrub
@@ -55,6 +56,7 @@ def _wire(c: dict) -> None:
 
     @shows_errors
     def start(text, name, request: gr.Request):
+        check_allowed("merge.evolve")  # off on the demo: before any other work
         caller = caller_of(request)
         caller.require_signed_in("Starting an evolve job")
         job, plan = evolve_job.start(text, name, token=caller.hub_token(), caller=caller)
