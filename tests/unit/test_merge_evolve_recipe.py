@@ -2,7 +2,10 @@
 are each parent alone, and configs that cannot work are refused naming the field."""
 import pytest
 
+from lab import settings
+from lab.access import VISITOR, Caller
 from lab.errors import LabError
+from lab.merge import evolve_job
 from lab.merge.evolve_recipe import EvolveRecipe
 from lab.merge.recipe import from_dict
 
@@ -36,3 +39,15 @@ def test_bad_configs_are_refused_naming_the_field(bad, field):
     with pytest.raises(LabError) as err:
         EvolveRecipe.parse({"models": ["a", "b"], "fitness": ["quiz.jsonl"], **bad})
     assert field in (err.value.field or "") + err.value.what
+
+
+def test_on_a_space_a_visitors_config_naming_a_folder_outside_the_lab_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACE_ID", "me/lab")
+    settings.reset_caches()
+    outside = tmp_path / "private-model"
+    outside.mkdir()
+    text = f"models: [HuggingFaceTB/SmolLM2-135M-Instruct, {outside}]\nfitness: [quiz.jsonl]\n"
+    with pytest.raises(LabError) as err:
+        evolve_job.check_for(text, Caller(VISITOR, "bob"))
+    assert err.value.field == "models[1].model" and "not a model you can use" in err.value.what
+    assert str(outside) not in str(err.value)  # no server path is echoed back
