@@ -72,7 +72,9 @@ def _wire(c: dict) -> None:
         if s is None:
             return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
         text = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
-        return (progress_bar_html(s["progress"], s["message"]), scrub(text), _frame(s["generations"]),
+        # an empty frame is never sent: Gradio 6 would not draw a color-split plot's lines started from one
+        plot = _frame(s["generations"]) if s["generations"] else gr.update()
+        return (progress_bar_html(s["progress"], s["message"]), scrub(text), plot,
                 s["best_recipe"] or gr.update(), gr.Timer(active=not s["final"]))
 
     c["timer"].tick(tick, c["job_id"], [c["progress"], c["note"], c["plot"], c["best"], c["timer"]], **PRIVATE)
