@@ -1,6 +1,7 @@
 """`python -m lab merge CONFIG.yaml --out DIR`: run a plain mergekit config (merge or MoE) and print JSON."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -11,7 +12,7 @@ from lab import jobs
 from lab.auth import local_token
 from lab.errors import LabError
 from lab.jobs import manager
-from lab.merge import worker
+from lab.merge import evolve_cli, worker
 from lab.merge.preflight import preflight
 from lab.merge.recipe import load_recipe
 from lab.merge.worker import MergeOptions, check_out
@@ -21,7 +22,9 @@ from lab.ui_text import print_json
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("merge", help="Merge models from a mergekit YAML (merge or MoE config); prints JSON.")
-    p.add_argument("config", help="A mergekit YAML: merge_method + models/slices, or a MoE config with experts.")
+    p.add_argument("config", help="A mergekit YAML: merge_method + models/slices, or a MoE config with experts. "
+                   "Or `evolve CONFIG.yaml`: search merge parameters with CMA-ES against a fitness task.")
+    p.add_argument("evolve_config", nargs="?", default="", help=argparse.SUPPRESS)
     p.add_argument("--out", default="", help="Output folder (must not exist). Default: a new folder in LAB_HOME.")
     p.add_argument("--preflight", action="store_true", help="Only check the config (config files, no weights).")
     p.add_argument("--job", action="store_true", help="Run as a background job and wait for it (as the UI does).")
@@ -53,6 +56,8 @@ def _read(path: str) -> str:
 
 
 def _merge(args) -> int:
+    if args.config == "evolve":
+        return evolve_cli.run(args.evolve_config, args.out, args.job)
     text = _read(args.config)
     token = local_token()
     if args.preflight:
