@@ -1,5 +1,5 @@
 """The lab's live and compared line charts: one way to build them, so each shows its whole legend, and one way to
-update them, so a chart whose data did not change is not redrawn."""
+update a live one, so it is redrawn only when its curve changed and never removed under Gradio's resize watcher."""
 from __future__ import annotations
 
 import gradio as gr
@@ -19,9 +19,10 @@ def line_plot(label: str, y_title: str, color: str, legend: str, elem_id: str, h
 
 
 def redrawn(rows: list, shown: list | None, frame):
-    """The update of a live chart for its rows now, against the rows it showed (None before the first): skipped
-    when they are the same. Redrawing a plot whose tab was hidden left Gradio's resize watcher reading the removed
-    element ('offsetWidth of null'), and a chart needs no redraw unless its curve has new points."""
+    """The update of a live chart for its rows now, against the rows it showed (None before the first).
+    Gradio 6 leaves a resize watcher behind at each redraw; one left by a redraw while the chart's tab was hidden
+    reads the plot's element once that is removed, as a None value removes it ('offsetWidth of null' page errors).
+    So a chart is redrawn only when its curve changed, and one that showed a curve is emptied, never set to None."""
     if shown is not None and rows == shown:
         return gr.skip()
-    return frame(rows) if rows else None
+    return frame(rows) if rows or shown else None

@@ -16,7 +16,8 @@ def _set(page, name: str, value) -> None:
 CHARTS = ("train-loss", "train-lr", "train-grad", "train-tps")
 LEGEND = """id => { const box = document.getElementById(id).getBoundingClientRect();
   return [...document.querySelectorAll(`#${id} .role-legend text`)].map(t => { const r = t.getBoundingClientRect();
-    return [t.textContent, r.top >= box.top && r.bottom <= box.bottom && r.left >= box.left && r.right <= box.right]; });
+    return [t.textContent,
+            r.top >= box.top && r.bottom <= box.bottom && r.left >= box.left && r.right <= box.right]; });
 }"""
 
 
