@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.conftest import open_tab, pick, reload_mid_job
+from tests.browser.conftest import legend_of, open_tab, pick, reload_mid_job
 
 SHORT_RUN = {"max_steps": 2, "max_seq_length": 64, "batch_size": 2}  # a handful of steps, tiny sequences
 
@@ -14,18 +14,6 @@ def _set(page, name: str, value) -> None:
 
 
 CHARTS = ("train-loss", "train-lr", "train-grad", "train-tps")
-LEGEND = """id => { const box = document.getElementById(id).getBoundingClientRect();
-  return [...document.querySelectorAll(`#${id} .role-legend text`)].map(t => { const r = t.getBoundingClientRect();
-    return [t.textContent,
-            r.top >= box.top && r.bottom <= box.bottom && r.left >= box.left && r.right <= box.right]; });
-}"""
-
-
-def _legend(page, chart: str) -> list:
-    """[text, inside the chart's block] for each text of the chart's legend (its title and line names)."""
-    return page.evaluate(LEGEND, chart)
-
-
 def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     open_tab(page, "Train")
     pick(page, "Dataset artifacts", dataset_artifact.name)  # what the Data walk exported
@@ -57,7 +45,7 @@ def test_short_sft_draws_the_loss_curve(page, lab, dataset_artifact):
     assert points.count() == SHORT_RUN["max_steps"]  # one point per step
     for chart in CHARTS:  # each chart's legend, its title and every line's name, lies whole inside its block
         page.locator(f"#{chart} .role-legend text").first.wait_for()
-        legend = _legend(page, chart)
+        legend = legend_of(page, chart)
         assert len(legend) >= 2 and all(inside for _, inside in legend), (chart, legend)
     lab.shoot(page, "train", focus=page.get_by_role("button", name="Start training"))
 
