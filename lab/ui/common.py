@@ -16,6 +16,7 @@ from lab.hub.client import api
 from lab.jobs.owners import job_to_act_on
 from lab.settings import get_settings
 from lab.shown import for_visitor
+from lab.ui import charts
 
 
 def token_from(oauth_token: gr.OAuthToken | None) -> Token | None:
@@ -183,4 +184,4 @@ CSS = """
   border:1px solid var(--border-color-primary);overflow:hidden}
 .lab-progress-fill{position:absolute;top:0;left:0;bottom:0;background:var(--color-accent);opacity:.55}
 .lab-progress span{position:relative;padding-left:8px;font-size:.85em;line-height:22px}
-"""
+""" + charts.CSS

@@ -6,7 +6,7 @@ import gradio as gr
 
 from lab.runs import compare as runs
 from lab.shown import scrub_value
-from lab.ui import bus
+from lab.ui import bus, charts
 from lab.ui.common import caller_of, on_load, on_show, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
@@ -42,14 +42,8 @@ def overlay(picked: list[str], request: gr.Request | None) -> dict:
     return {"frames": frames, "differ": differ, "headers": ["setting", *names]}
 
 
-# Gradio sizes a plot's SVG without the legend below it, which then falls outside the block: give it room
-LEGEND_ROOM = ("<style>.lab-overlay { padding-bottom: 56px !important; } .lab-overlay svg { overflow: visible; }"
-               "</style>")
-
-
 def build() -> None:
     gr.Markdown(HELP)
-    gr.HTML(LEGEND_ROOM, padding=False)
     table = gr.Dataframe(headers=runs.COLUMNS, value=[], interactive=False, label="Training runs", wrap=True)
     with gr.Row():
         picked = gr.Dropdown(label="Runs to compare (2–6)", choices=[], multiselect=True, max_choices=runs.MAX_RUNS,
@@ -62,9 +56,7 @@ def build() -> None:
         with gr.Row():
             for chart in pair:
                 label, y = CHARTS[chart]
-                plots[chart] = gr.LinePlot(None, x="step", y="value", color="run", color_title="run", label=label,
-                                           y_title=y, height=260, elem_id=f"experiments-{chart}",
-                                           elem_classes=["lab-overlay"])
+                plots[chart] = charts.line_plot(label, y, "run", "run", f"experiments-{chart}", height=260)
     differ = gr.Dataframe(headers=["setting"], value=[], interactive=False, label="Settings that differ",
                           wrap=True, elem_id="experiments-differ")
     with gr.Row():

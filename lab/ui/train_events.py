@@ -11,7 +11,7 @@ from lab.jobs import owners
 from lab.shown import scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
-from lab.ui import bus, follow, runs_clone
+from lab.ui import bus, charts, follow, runs_clone
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.publish_panel import artifact_choices
 
@@ -155,8 +155,9 @@ def _yaml_pair(values: dict):
         return gr.update(), f"⚠️ {exc}"
 
 
-def _poll(job_id, request: gr.Request):
-    """One timer tick of the live view (of a job the caller may see)."""
+def _poll(job_id, last, request: gr.Request):
+    """One timer tick of the live view (of a job the caller may see); `last` is the status the tick before showed,
+    so a chart is redrawn only when its curve changed."""
     if not job_id:
         return [gr.update()] * 9 + [gr.Timer(active=False), gr.update()] + [gr.update()] * 4
     try:
@@ -166,12 +167,17 @@ def _poll(job_id, request: gr.Request):
             [gr.update()] * 5
     text = s["summary"] + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
     keys = ("loss", "lr", "grad_norm", "tokens_per_s")
-    curves = [panel.curve_frame(s[k]) if s[k] else None for k in keys]
-    grpo = [panel.curve_frame(s[k]) if s[k] else None for k in ("rewards", "kl", "length")]
+    last = last if isinstance(last, dict) else {}
+    curves = [_curve(s, last, k) for k in keys]
+    grpo = [_curve(s, last, k) for k in ("rewards", "kl", "length")]
     samples = panel.samples_frame(s["samples"]) if s["samples"]["rows"] else None
     result = Path(s["merged"] or s["artifact"]).name if (s["merged"] or s["artifact"]) else ""
     return [progress_bar_html(s["progress"], s["message"]), text, *curves, s["log"], result,
             gr.update(interactive=bool(s["artifact"])), gr.Timer(active=not s["final"]), s, *grpo, samples]
+
+
+def _curve(status: dict, last: dict, key: str):
+    return charts.redrawn(status[key], last.get(key), panel.curve_frame)
 
 
 def _form_of(job) -> list:
@@ -192,7 +198,7 @@ def _wire_run(c: dict, form: list) -> None:
     hidden = gr.JSON(visible=False)
     live = [c["bar"], c["status"], c["loss"], c["lr"], c["grad"], c["tps"], c["log"], c["artifact"], c["try_chat"],
             c["timer"], hidden, c["rewards_plot"], c["kl_plot"], c["length_plot"], c["samples"]]
-    c["timer"].tick(_poll, c["job_id"], live, **PRIVATE, show_progress="hidden")
+    c["timer"].tick(_poll, [c["job_id"], hidden], live, **PRIVATE, show_progress="hidden")
     c["job_id"].submit(lambda j: gr.Timer(active=bool(j)), c["job_id"], c["timer"], **PRIVATE)
 
     @shows_errors

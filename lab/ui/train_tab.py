@@ -9,7 +9,7 @@ from lab.train import lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
-from lab.ui import downloads, publish_panel, recipe_loader, trackio_route, train_events
+from lab.ui import charts, downloads, publish_panel, recipe_loader, trackio_route, train_events
 
 HELP = ("Fine-tune with **SFT** (learn to answer; loss on the answer only), **DPO** (learn which answer is "
         "better), **GRPO** (learn from your rewards on sampled answers), **KTO** (learn from thumbs up/down) or "
@@ -96,10 +96,8 @@ def _reward_preview() -> dict:
 
 
 def _plot(chart: str, label: str, y: str, elem_id: str) -> gr.LinePlot:
-    # starts empty (None): Gradio 6 never draws the lines of a color-split plot that started from an empty frame;
     # the legend is titled by the chart (its lines are named in lab.train.panel), not by the column "series"
-    return gr.LinePlot(None, x="step", y="value", color="series", color_title=panel.LEGENDS[chart], label=label,
-                       y_title=y, height=220, elem_id=elem_id)
+    return charts.line_plot(label, y, "series", panel.LEGENDS[chart], elem_id)
 
 
 def _layout() -> dict:

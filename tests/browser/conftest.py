@@ -245,3 +245,16 @@ def dataset_artifact(lab, request) -> Path:
     rows = [{"messages": [{"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["output"]}]}
             for r in OWN_ROWS]
     return make(rows, name="walk-rows")
+
+
+_LEGEND = """id => { const box = document.getElementById(id).getBoundingClientRect();
+  return [...document.querySelectorAll(`#${id} .role-legend text`)].map(t => { const r = t.getBoundingClientRect();
+    return [t.textContent,
+            r.top >= box.top && r.bottom <= box.bottom && r.left >= box.left && r.right <= box.right]; });
+}"""
+
+
+def legend_of(page, chart: str) -> list:
+    """[text, inside the chart's block] for each text of a chart's legend (its title and line names), the chart
+    named by its elem_id."""
+    return page.evaluate(_LEGEND, chart)

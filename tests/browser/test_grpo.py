@@ -2,7 +2,7 @@
 curves and the table of sample completions (the README's screenshot of GRPO's curves)."""
 from __future__ import annotations
 
-from tests.browser.conftest import open_tab, pick
+from tests.browser.conftest import legend_of, open_tab, pick
 
 TINY = {"max_steps": 2, "batch_size": 4}
 TINY_GRPO = {"num_generations": 2, "max_completion_length": 8}
@@ -42,6 +42,10 @@ def test_grpo_preset_preview_run_and_reward_curves(page, lab):
     curves.locator("g.mark-line path").first.wait_for()
     legend = curves.inner_text()
     assert all(name in legend for name in ("total", "format", "exact"))  # each reward's mean and the total
+    for chart in ("train-reward-curves", "train-kl"):  # each legend lies whole inside its chart's block
+        page.locator(f"#{chart} .role-legend text").first.wait_for()
+        inside = legend_of(page, chart)
+        assert len(inside) >= 3 and all(ok for _, ok in inside), (chart, inside)
     page.wait_for_function("() => document.querySelector('#train-samples').innerText.includes('What is')")
     assert "completion" in page.locator("#train-samples").inner_text()  # sampled answers beside their prompts
     lab.shoot(page, "train-grpo", focus=page.get_by_text("GRPO: rewards and sample completions"))

@@ -60,3 +60,20 @@ def test_the_pictures_name_every_line():
     assert [t.get_text() for t in legend.get_texts()] == ["base", "fine-tune"]
     legend = curves_figure(load_recipe(REALISTIC["slerp_gradient"]), 32).axes[0].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["t (self_attn)", "t (mlp)", "t (other)"]
+
+
+def test_a_live_chart_is_redrawn_only_when_its_curve_changed():
+    """The Train tab's tick skips a chart whose rows are the ones it shows, and empties (never removes) one that
+    showed a curve: Gradio's resize watchers read a removed plot element ('offsetWidth of null')."""
+    import gradio as gr
+
+    from lab.ui import charts
+
+    rows = panel.status(_grpo_job(["format"]).id, local())["loss"]
+    assert charts.redrawn(rows, None, panel.curve_frame).equals(panel.curve_frame(rows))  # a fresh page draws
+    assert charts.redrawn(rows, rows, panel.curve_frame) == gr.skip()
+    assert len(charts.redrawn(rows, rows[:-1], panel.curve_frame)) == len(rows)  # a new point redraws
+    emptied = charts.redrawn([], rows, panel.curve_frame)
+    assert emptied is not None and emptied.empty and list(emptied.columns) == ["step", "value", "series"]
+    assert charts.redrawn([], None, panel.curve_frame) is None  # nothing drawn yet: nothing to draw
+    assert charts.redrawn([], [], panel.curve_frame) == gr.skip()
