@@ -144,6 +144,7 @@ def _train(args) -> int:
 def _in_process(args, recipe: TrainRecipe, folder: Path) -> int:
     job_id = os.environ.get(distributed.JOB_ENV)  # a rank of a job's run: progress and ETA go to the job's record
     ctx = JobContext(store.get_job(job_id), recipe.model_dump()) if job_id else LocalContext(folder, recipe.model_dump())
+    ctx.cooperative = True  # the training callback saves a checkpoint, then stops
     token = os.environ.get("HF_TOKEN") or None
     if args.lr_find:
         _print(find_lr(recipe, folder, ctx, token=token))

@@ -172,6 +172,21 @@ def run_ranks(recipe, hw: Hardware, folder: Path, ctx) -> dict:
     return json.loads((folder / RESULT).read_text())
 
 
+def any_rank(flag: bool) -> bool:
+    """True when `flag` is true on any rank of a multi-process run (this one alone otherwise): a cancel reaches
+    the ranks at slightly different moments, yet they must all save and stop at the same step."""
+    if int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        return flag
+    import torch  # heavy: torch, only in a rank (already loaded there)
+    import torch.distributed as dist  # heavy: torch
+
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([1 if flag else 0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def die_with_launcher() -> None:
     """In a rank: die when the launcher dies (a job killed after its grace, or by the memory watchdog), so no rank
     outlives its run. torchrun starts each rank in a session of its own, out of reach of the job's killpg."""

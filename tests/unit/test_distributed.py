@@ -9,6 +9,7 @@ from lab.errors import LabError
 from lab.hardware import Gpu, Hardware
 from lab.train import distributed, memory, preflight
 from lab.train.base_model import model_facts
+from lab.train.hf_jobs import FLAVORS, flavor_gpus, submit_hf_job
 from lab.train.recipe import TrainRecipe
 
 A10G = Gpu("NVIDIA A10G", 22.0, (8, 6))
@@ -108,3 +109,12 @@ def test_memory_estimate_per_gpu_under_fsdp_and_the_preflight_says_where_it_fits
     assert ddp["parts_gb"]["optimizer"] == one["parts_gb"]["optimizer"]
     assert fsdp["placement"] == "Fits on 4 × NVIDIA A10G with FSDP, not on 1."
     assert "4 processes (fsdp); the estimate is per GPU" in memory.text(fsdp)
+
+
+def test_hf_jobs_take_multi_gpu_flavors_and_refuse_too_few_gpus():
+    assert {"a10g-largex4", "l40sx8", "a100x4"} <= set(FLAVORS)
+    assert [flavor_gpus(f) for f in ("a10g-largex4", "l4x1", "a100-large", "cpu-upgrade")] == [4, 1, 1, 0]
+    recipe = TrainRecipe(dataset="someone/data", push_to="someone/out", num_processes=4, distributed="fsdp")
+    with pytest.raises(LabError) as err:  # refused before anything reaches the Hub
+        submit_hf_job(recipe, "a10g-largex2", "not-a-real-token")
+    assert err.value.field == "num_processes" and "has 2 GPUs" in err.value.what and "a10g-largex4" in err.value.fix
