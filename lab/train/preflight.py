@@ -178,7 +178,7 @@ def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, lis
     warnings = method.check_kind(recipe, kind)
     n_eval = max(1, int(rows * recipe.eval_split)) if recipe.eval_split else 0
     n_train = rows - n_eval
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = max(int(os.environ.get("WORLD_SIZE", "1")), recipe.num_processes)  # checked before the launch too
     per_batch = method.rows_per_batch(recipe)
     if n_train < per_batch * world:
         raise LabError(f"The dataset has {n_train} training rows, fewer than one batch ({per_batch} rows"

@@ -118,3 +118,9 @@ def test_hf_jobs_take_multi_gpu_flavors_and_refuse_too_few_gpus():
     with pytest.raises(LabError) as err:  # refused before anything reaches the Hub
         submit_hf_job(recipe, "a10g-largex2", "not-a-real-token")
     assert err.value.field == "num_processes" and "has 2 GPUs" in err.value.what and "a10g-largex4" in err.value.fix
+
+
+def test_too_few_rows_for_every_rank_is_refused_before_launch():
+    with pytest.raises(LabError, match="× 2 processes"):
+        preflight.check_rows(TrainRecipe(batch_size=2, num_processes=2, use_cpu=True), "sft", 3)
+    assert preflight.check_rows(TrainRecipe(batch_size=2, use_cpu=True), "sft", 3)[0] == 3
