@@ -53,11 +53,29 @@ def _padding_free(quick: bool) -> Pair:
                      "with padding-free batches vs the same job padded (padding_free: false). Same rows, same order.")
 
 
+def _ddp_cpu(quick: bool) -> Pair:
+    """Issue 24: the same job on 2 gloo processes × batch 1 against 1 process × batch 2 (the same effective batch)."""
+    steps = 5 if quick else 20
+    common = ["--method", "sft", "--model", FOLDER, "--data", DATA / "alpaca_en_demo.json", "--steps", steps,
+              "--seq", 256, "--lr", 2e-4]
+    return Pair("train_ddp_cpu", side("sides/train_job.py", *common, "--batch", 1,
+                                      "--recipe-extra", '{"use_cpu": true, "num_processes": 2}'),
+                side("sides/train_job.py", *common, "--batch", 2, "--recipe-extra", '{"use_cpu": true}'),
+                reps=3, quick_reps=1, compare={"last_loss": "lower", "mean_loss": "lower"},
+                targets={"last_loss_ratio": 1.02, "mean_loss_ratio": 1.02}, env={**ENV, "OMP_NUM_THREADS": "1"},
+                setup=CONVERT, timeout_s=1800,
+                note=f"SFT LoRA r16 on SmolLM2-135M on CPU, {steps} steps, seq 256, Alpaca demo, seed 42: the lab's job "
+                     "with num_processes 2 (accelerate launch, DDP over gloo, batch 1 per rank) vs the same job in one "
+                     "process at batch 2. The losses should match (same rows per step); wall_ratio is the price or "
+                     "gain of two processes on this machine's cores.")
+
+
 def pairs(quick: bool) -> list[Pair]:
     # quick: the 10-minute budget holds four side runs of ~1 minute of imports and loading each on 2 cores
     steps, seq = (5, 128) if quick else (20, 256)
     out = [
         _padding_free(quick),
+        _ddp_cpu(quick),
         _pair("train_sft_lora", "sft", "alpaca_en_demo.json", steps, 2e-4, seq=seq,
               note=f"SFT LoRA r16 all-linear on SmolLM2-135M, {steps} steps, batch 4, seq {seq}, Alpaca demo: the "
                    "lab's job (submit to adapter + card) vs a raw TRL SFTTrainer script, same config."),

@@ -65,13 +65,15 @@ def push_result(job: jobs.Job) -> dict:
 
 
 FLAVORS = ["t4-small", "t4-medium", "l4x1", "a10g-small", "a10g-large", "l40sx1", "a100-large", "h200",
+           "l4x4", "a10g-largex2", "a10g-largex4", "l40sx4", "l40sx8", "a100x4", "a100x8",  # several GPUs
            "cpu-upgrade"]
 DEFAULT_IMAGE = "python:3.11"
 
 
 class HfJobSpec(BaseModel):
     flavor: str = Field("a10g-small", description="Hardware: t4 (16 GB, fp16), a10g/l4 (24 GB, bf16), a100/h200 "
-                        "(80+ GB). Bigger costs more per minute and finishes sooner.")
+                        "(80+ GB); …x2/x4/x8: that many GPUs, for a recipe's num_processes. Bigger costs more per minute and "
+                        "finishes sooner.")
     code_space: str = Field("", description="The Space that holds the lab's code (your duplicate). Empty: this "
                             "Space.")
     image: str = Field(DEFAULT_IMAGE, description="Docker image the job runs in (Python 3.10+).")

@@ -45,12 +45,14 @@ def in_watched_child(flag: str) -> bool:
     return os.environ.get(flag) == "1" or int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def run_watched(argv: list[str], folder: Path, flag: str) -> int:
-    """Run `python -m lab ARGV` in a child (with `flag`=1 in its environment) under the memory watchdog; returns
-    its exit code. Ctrl-C / SIGTERM reach the child, which saves a checkpoint."""
+def run_watched(argv: list[str], folder: Path, flag: str, command: list[str] | None = None,
+                env: dict | None = None) -> int:
+    """Run `python -m lab ARGV` (or `command`, e.g. a multi-process launch of it) in a child (with `flag`=1 in its
+    environment) under the memory watchdog, which watches the child's whole process tree; returns its exit code.
+    Ctrl-C / SIGTERM reach the child, which saves a checkpoint."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = allocator_env({**os.environ, flag: "1"}, "glibc")  # the child switches itself when memory is tight
-    proc = subprocess.Popen([sys.executable, "-m", "lab", *argv], env=env, start_new_session=True)
+    env = allocator_env({**(os.environ if env is None else env), flag: "1"}, "glibc")  # it switches when tight
+    proc = subprocess.Popen(command or [sys.executable, "-m", "lab", *argv], env=env, start_new_session=True)
     forward = lambda signum, frame: os.killpg(proc.pid, signal.SIGTERM)  # noqa: E731
     old = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     dog = Watchdog(proc.pid, folder)

@@ -16,6 +16,7 @@ import time
 from transformers import TrainerCallback
 
 from lab.jobs.context import note_run
+from lab.train.distributed import any_rank
 from lab.train.memory_guard import current_gb
 from lab.train.timing import remaining_s
 
@@ -101,7 +102,7 @@ class LabCallback(TrainerCallback):
         if self.log_every_s and control.should_log and not last and state.global_step > 1 \
                 and now - self.t_logged < self.log_every_s:
             control.should_log = False  # batched: the next logged row covers this step too
-        if getattr(self.ctx, "cancelled", False):
+        if any_rank(getattr(self.ctx, "cancelled", False)):  # every rank stops at the same step (saving is collective)
             # save where we are, then stop: resume continues from this step
             self.cancelled = True
             control.should_save = True

@@ -4,6 +4,7 @@
   python -m lab train RECIPE.yaml --job                 as a background job of the lab (queued if one runs)
   python -m lab train --method sft --model REF --dataset PATH --adapter lora --max-steps N --out DIR
   python -m lab train --method grpo --model REF --dataset PATH --reward format:REGEX --reward exact@2 --max-steps N
+  python -m lab train RECIPE.yaml --num-processes 2 --distributed ddp|fsdp   launches the ranks (accelerate launch)
   python -m lab train RECIPE.yaml --trl-command | --lr-find | --hf-job FLAVOR
 Prints JSON (steps, first_loss, last_loss, tokens_per_s (real, non-pad tokens per second of the training
 steps), engine, kernels, artifact; GRPO also first_reward, last_reward) on stdout; logs go to stderr. The
@@ -22,16 +23,18 @@ from pathlib import Path
 from lab.artifacts import MANIFEST, new_folder
 from lab.auth import local_token
 from lab.errors import LabError
-from lab.jobs.context import JobCancelled
+from lab.hardware import get_hardware
+from lab.jobs import store
+from lab.jobs.context import JobCancelled, JobContext
 from lab.jobs.local import LocalContext, in_watched_child, run_watched
 from lab.jobs.manager import wait
 from lab.jobs.worker_setup import passive_threads
-from lab.train import submit
+from lab.train import distributed, submit
 from lab.train.build import trl_command
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.train.lr_finder import find_lr
 from lab.train.recipe import AUTO_FIT, TrainRecipe, form_fields
-from lab.train.worker import train
+from lab.train.worker import rank, train, world_size
 
 CHILD_FLAG = "LAB_TRAIN_CHILD"  # set in the watched child (benchmarks set it to train in one process)
 _ALIASES = {"learning_rate": ["--lr"], "rewards": ["--reward"]}  # short names the README and earlier versions use
@@ -108,7 +111,7 @@ def _out_folder(args, recipe) -> Path:
         if (out / MANIFEST).is_file():
             raise LabError(f"{out} already holds a finished artifact.", "Choose another --out folder.", "out")
         return out
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if world_size() > 1:
         raise LabError("Every process of a multi-process run must write to one folder.", "Pass --out DIR.", "out")
     return new_folder("model" if recipe.adapter == "full" else "adapter", recipe.output_name)
 
@@ -126,12 +129,22 @@ def _train(args) -> int:
         return _as_job(recipe)
     folder = _out_folder(args, recipe)
     if not in_watched_child(CHILD_FLAG):  # the same command again, in a child under the memory watchdog
-        return run_watched([*args.argv, "--out", str(folder)], folder, CHILD_FLAG)
+        argv = [*args.argv, "--out", str(folder)]
+        if recipe.num_processes > 1:  # the ranks, launched here: accelerate launch with a generated config
+            hw = get_hardware()
+            distributed.check(recipe, hw)
+            return run_watched(argv, folder, CHILD_FLAG, command=distributed.prepare(recipe, hw, folder, argv),
+                               env=distributed.rank_env(recipe, hw))
+        return run_watched(argv, folder, CHILD_FLAG)
+    if world_size() > 1:
+        distributed.die_with_launcher()
     return _in_process(args, recipe, folder)
 
 
 def _in_process(args, recipe: TrainRecipe, folder: Path) -> int:
-    ctx = LocalContext(folder, recipe.model_dump())
+    job_id = os.environ.get(distributed.JOB_ENV)  # a rank of a job's run: progress and ETA go to the job's record
+    ctx = JobContext(store.get_job(job_id), recipe.model_dump()) if job_id else LocalContext(folder, recipe.model_dump())
+    ctx.cooperative = True  # the training callback saves a checkpoint, then stops
     token = os.environ.get("HF_TOKEN") or None
     if args.lr_find:
         _print(find_lr(recipe, folder, ctx, token=token))
@@ -141,7 +154,9 @@ def _in_process(args, recipe: TrainRecipe, folder: Path) -> int:
     except JobCancelled:
         _print({"cancelled": True, "artifact": str(folder)})
         return 130
-    if int(os.environ.get("RANK", "0")) == 0:
+    if rank() == 0:
+        if job_id:  # the job's worker reads it (lab.train.distributed.run_ranks)
+            (folder / distributed.RESULT).write_text(json.dumps(result, indent=2, default=str))
         _print(result)
     return 0
 

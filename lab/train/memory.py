@@ -150,19 +150,30 @@ def estimate(prof: Profile, recipe, plan, lengths: Lengths | None, n_train: int,
         "attention mask": 0 if "padding_free" in plan.kernels and plan.device == "cpu" else seqs * length * length,
         "runtime": RUNTIME[device],
     }
+    ranks = max(1, int(getattr(recipe, "num_processes", 1)))
+    if ranks > 1 and recipe.distributed == "fsdp":  # FULL_SHARD: each rank holds 1/N of these, plus a layer gathered
+        gathered = 2 * (weights + parts["gradients"]) / max(1, prof.layers)  # the layer in use and the prefetched one
+        parts.update({k: parts[k] / ranks for k in SHARDED}, **{"FSDP gathered layers": gathered})
     torch_parts = sum(v for k, v in parts.items() if k != "runtime")
     alloc = "glibc" if device == "cuda" else alloc or allocator.current()
     slack = ALLOCATOR_SLACK["cuda" if device == "cuda" else alloc]
     slacked = torch_parts if device == "cuda" else sum(parts[k] for k in TRANSIENT)
     total = torch_parts + slacked * (slack - 1) + parts["runtime"]
-    ram = total if device == "cpu" else RAM_OF_GPU_RUN
+    per_rank = total
+    if device == "cpu":  # the CPU ranks share the machine's RAM: each holds its whole replica
+        total *= ranks
+    ram = total if device == "cpu" else RAM_OF_GPU_RUN * ranks
     return {
         "device": device, "allocator": alloc, "total_gb": round(total / GB, 2), "ram_gb": round(ram / GB, 2),
         "vram_gb": round(total / GB, 2) if device == "cuda" else None,
         "parts_gb": {k: round(v / GB, 3) for k, v in parts.items() if v},
         "batch": {"sequences": seqs, "length": length, "tokens": tokens},
         "weights_gb": round((weights + parts["reference model"]) / GB, 2),
+        "processes": ranks, "strategy": recipe.distributed if ranks > 1 else "", "per_process_gb": round(per_rank / GB, 2),
     }
+
+
+SHARDED = ("weights", "trainable weights", "gradients", "optimizer", "reference model")
 
 
 def verdict(total_gb: float, available_gb: float, share: float = 0.75) -> str:
@@ -177,6 +188,11 @@ def text(mem: dict) -> str:
     b = mem["batch"]
     head = (f"Estimated {mem['total_gb']:g} GB of {where} (longest batch {b['sequences']} × {b['length']} tokens) "
             f"of {mem.get('available_gb', 0):g} GB free: **{mem.get('verdict', '?')}**. ({parts}).")
+    if mem.get("processes", 1) > 1:
+        each = "per GPU" if mem["device"] == "cuda" else f"{mem['per_process_gb']:g} GB per process"
+        head += f" {mem['processes']} processes ({mem['strategy']}); the estimate is {each}."
+    if mem.get("placement"):
+        head += f" {mem['placement']}"
     if mem["device"] == "cuda":
         head += f" RAM: about {mem['ram_gb']:g} GB of {mem.get('ram_available_gb', 0):g} GB free."
     return head

@@ -13,7 +13,7 @@ from lab.errors import LabError
 from lab.hardware import Hardware, get_hardware
 from lab.jobs import allocator
 from lab.settings import get_settings
-from lab.train import engine, lengths, memory, methods
+from lab.train import distributed, engine, lengths, memory, methods
 from lab.train.base_model import model_facts
 from lab.train.build import Plan, plan
 from lab.train.fit import SHARE, fit, refusal
@@ -111,9 +111,27 @@ def fit_memory(recipe: TrainRecipe, facts: dict, hw: Hardware, lens, n_train: in
     mem.update(available_gb=round(room, 1), budget_gb=round(SHARE * room, 1),
                verdict=memory.verdict(mem["total_gb"], room, SHARE), changes=result.changes,
                lengths=lens.summary(eff.max_seq_length) if lens else None, limit_gb=limit)
+    if p.device == "cuda" and eff.num_processes > 1:
+        mem["placement"] = placement(eff, mem, memory.estimate(prof, one_gpu(eff), plan_of(eff), lens, n_train),
+                                     hw, room)
     if p.device == "cuda":
         mem["ram_available_gb"] = round(hardware.ram_free_bytes() / memory.GB, 1)
     return eff, mem
+
+
+def one_gpu(recipe: TrainRecipe) -> TrainRecipe:
+    return recipe.model_copy(update={"num_processes": 1, "distributed": "ddp"})
+
+
+def placement(recipe: TrainRecipe, mem: dict, single: dict, hw: Hardware, room: float) -> str:
+    """Where the run fits, e.g. "Fits on 4 × NVIDIA A10G with FSDP, not on 1." (GPUs of this machine)."""
+    gpus = f"{recipe.num_processes} × {hw.gpus[0].name}"
+    how = recipe.distributed.upper()
+    if mem["verdict"] == "won't fit":
+        return f"Does not fit on {gpus} with {how}."
+    if memory.verdict(single["total_gb"], room, SHARE) == "won't fit":
+        return f"Fits on {gpus} with {how}, not on 1."
+    return f"Fits on {gpus} with {how}, and on 1 too{' (ddp is faster then)' if how == 'FSDP' else ''}."
 
 
 def _fit_allocator(recipe: TrainRecipe, total_on, budget: float, p95: int, device: str):
@@ -160,7 +178,7 @@ def check_rows(recipe: TrainRecipe, kind: str, rows: int) -> tuple[int, int, lis
     warnings = method.check_kind(recipe, kind)
     n_eval = max(1, int(rows * recipe.eval_split)) if recipe.eval_split else 0
     n_train = rows - n_eval
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = max(int(os.environ.get("WORLD_SIZE", "1")), recipe.num_processes)  # checked before the launch too
     per_batch = method.rows_per_batch(recipe)
     if n_train < per_batch * world:
         raise LabError(f"The dataset has {n_train} training rows, fewer than one batch ({per_batch} rows"
@@ -175,6 +193,7 @@ def check(recipe: TrainRecipe, hw: Hardware | None = None, token: str | None = N
     hw = hw or get_hardware()
     method = methods.of(recipe)
     _check_static(recipe, hw)
+    distributed.check(recipe, hw)
     facts = model_facts(recipe.model, token)
     _check_engine(recipe, hw, facts)
     if facts["adapter"] and recipe.adapter == "qlora":

@@ -118,6 +118,15 @@ class TrainRecipe(Recipe):
                                "and the log says so. Empty: local only.")
     use_cpu: bool = Field(False, description="Train on the CPU even when a GPU is present (slow; for tests and "
                           "multi-process CPU runs).")
+    num_processes: int = Field(1, ge=1, le=64, description="Processes to train with, one per GPU (on CPU: gloo "
+                               "processes, at most one per core). 1 trains in one process. The effective batch is "
+                               "batch × accumulation × processes.")
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="How several processes share the work. ddp: each GPU holds the whole model and trains on "
+        "its share of each batch; the fastest, for models that fit on one GPU. fsdp: FULL_SHARD splits the weights, "
+        "gradients and optimizer state across the GPUs (rank 0 loads the weights, the others receive their shard), "
+        "for models that do not fit on one; slower per step (the shards travel). QLoRA works with both (under fsdp "
+        "the 4-bit weights are stored in the compute dtype so they shard).")
     output_name: str = Field("", description="Name of the artifact folder (empty: a dated name).")
     eval_tasks: str = Field("", description="After training, evaluate the base against the fine-tune on these tasks "
                             "(task files, lm-eval task names or suites, comma separated); the scores go into the "
@@ -168,7 +177,7 @@ class TrainRecipe(Recipe):
 
     @property
     def effective_batch(self) -> int:
-        return self.batch_size * self.grad_accum
+        return self.batch_size * self.grad_accum * self.num_processes
 
     def flat(self, mode: str = "python") -> dict:
         """The recipe in the flat form: `method: NAME` with the method's fields beside it (the form, the flags)."""

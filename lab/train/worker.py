@@ -15,11 +15,12 @@ import shutil
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.hardware import get_hardware
 from lab.eval.flow import after_training, check_tasks
 from lab.jobs import allocator
 from lab.jobs.context import RUN_STATE, JobCancelled
 from lab.jobs.worker_setup import passive_threads, quiet_libraries
-from lab.train import build, finish, memory_guard, methods, preflight, timing, tracking, unsloth_engine
+from lab.train import build, distributed, finish, memory_guard, methods, preflight, timing, tracking, unsloth_engine
 from lab.train.hub_sync import CheckpointPusher, pull_checkpoint
 from lab.train.methods.base import TrainerParts
 from lab.train.recipe import TrainRecipe
@@ -41,7 +42,10 @@ def run(ctx) -> None:
     passive_threads()
     ctx.cooperative = True
     recipe = TrainRecipe.parse(ctx.recipe)
-    result = train(recipe, Path(ctx.folder), ctx, token=os.environ.get("HF_TOKEN") or None)
+    if recipe.num_processes > 1 and world_size() == 1:  # launch the ranks; this process waits for them
+        result = distributed.run_ranks(recipe, get_hardware(), Path(ctx.folder), ctx)
+    else:
+        result = train(recipe, Path(ctx.folder), ctx, token=os.environ.get("HF_TOKEN") or None)
     (Path(ctx.folder) / "result.json").write_text(json.dumps(result, indent=2))
     ctx.progress(1.0, f"Done: {result['steps']} steps, loss {result.get('last_loss')}", force=True)
 

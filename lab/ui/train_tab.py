@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from lab.train import lr_finder, panel
+from lab.hardware import get_hardware
+from lab.train import distributed, lr_finder, panel
 from lab.train.hf_jobs import FLAVORS, HfJobSpec
 from lab.train.methods import METHODS
 from lab.train.recipe import PRESETS, TrainRecipe, describe
@@ -28,6 +29,7 @@ COMMON_GROUPS = [
     ("Saving, Hub and tracking", ["save_steps", "save_total_limit", "merge", "output_name", "push_checkpoints_to",
                                   "push_to", "report_to", "trackio_space"]),
     ("Evaluate after training", ["eval_tasks"]),
+    (distributed.GROUP, ["num_processes", "distributed"]),  # shown where there is more than one GPU, or on CPU
 ]
 METHOD_GROUPS_AFTER = "Data and loss"  # an accordion a method names, and the form lacks, comes after this one
 
@@ -73,7 +75,8 @@ def _widget(name: str, default):
 def _form() -> dict:
     defaults, c = panel.form_from_recipe(TrainRecipe()), {}
     for title, names in GROUPS:
-        with (gr.Accordion(title, open=False) if title else gr.Group()):
+        shown = title != distributed.GROUP or distributed.offered(get_hardware())
+        with (gr.Accordion(title, open=False, visible=shown) if title else gr.Group()):
             for name in names:
                 c[name] = _widget(name, defaults[name])
                 if name == "dataset":

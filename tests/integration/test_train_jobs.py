@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 from lab import jobs
 from lab.jobs import manager
 from lab.jobs.manager import wait
+from lab.jobs.watchdog import tree
 from lab.train import submit
 from lab.train.recipe import TrainRecipe
 from tests.integration.test_train import short_alpaca
@@ -75,29 +75,62 @@ def test_cancel_resume_kill_resume(alpaca_path, tmp_path):
     assert (folder / "adapter_model.safetensors").is_file()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ddp_on_cpu_over_gloo(alpaca_path, tmp_path, lab_home):
-    """`accelerate launch --multi_gpu --num_processes 2 -m lab train …`: two real ranks, identical LoRA weights."""
+    """`python -m lab train RECIPE --num-processes 2 --distributed ddp`: the command launches two real ranks over
+    gloo (accelerate launch, generated config); identical LoRA weights; the loss matches one process at the same
+    effective batch (2 ranks × 1 row = 1 process × 2 rows)."""
     data = tmp_path / "mini.json"
     data.write_text(json.dumps(short_alpaca(alpaca_path, 8)))
-    recipe = TrainRecipe(dataset=str(data), max_steps=2, batch_size=2, max_seq_length=64, lora_r=8, use_cpu=True)
+    recipe = TrainRecipe(dataset=str(data), max_steps=4, batch_size=1, max_seq_length=128, lora_r=8, use_cpu=True)
     path = tmp_path / "recipe.yaml"
     path.write_text(recipe.to_yaml())
-    out = tmp_path / "ddp-out"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()), "-m", "lab", "train", str(path), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    run = lambda *flags: subprocess.run([sys.executable, "-m", "lab", "train", str(path), *flags], cwd=ROOT,  # noqa
+                                        env=env, capture_output=True, text=True, timeout=900)
+    out = tmp_path / "ddp-out"
+    proc = run("--num-processes", "2", "--distributed", "ddp", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((out / ".ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
-    assert [r["rank"] for r in ranks] == [0, 1] and all(r["world_size"] == 2 and r["steps"] == 2 for r in ranks)
+    assert [r["rank"] for r in ranks] == [0, 1] and all(r["world_size"] == 2 and r["steps"] == 4 for r in ranks)
     assert ranks[0]["lora_checksum"] == ranks[1]["lora_checksum"]
-    result = json.loads(proc.stdout[proc.stdout.index("{"):])
-    assert result["steps"] == 2 and result["artifact"] == str(out)
-    assert [m["step"] for m in _metrics(out)] == [1, 2]  # rank 0 alone writes the metrics
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])  # the same JSON as a one-process run, once
+    assert proc.stdout.count('"steps"') == 1 and result["steps"] == 4 and result["artifact"] == str(out)
+    assert [m["step"] for m in _metrics(out)] == [1, 2, 3, 4]  # rank 0 alone writes the metrics
+    assert "MULTI_GPU" in (out / ".launch" / "accelerate.yaml").read_text()
+    single = run("--batch-size", "2", "--out", str(tmp_path / "one-out"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    one = json.loads(single.stdout[single.stdout.index("{"):])
+    assert one["steps"] == 4 and abs(result["last_loss"] - one["last_loss"]) <= 0.02 * one["last_loss"]
+
+
+def test_two_process_job_cancel_and_resume(alpaca_path, tmp_path):
+    """A Train-tab job with num_processes 2: both ranks run in the job's process tree (the watchdog's), rank 0
+    writes the live curves, cancel stops both with a checkpoint, resume finishes the run."""
+    data = tmp_path / "mini.json"
+    data.write_text(json.dumps(short_alpaca(alpaca_path, 12)))
+    recipe = TrainRecipe(dataset=str(data), max_steps=6, batch_size=1, max_seq_length=64, lora_r=8, save_steps=2,
+                         use_cpu=True, num_processes=2)
+    job = submit(recipe)
+    folder = job.folder
+    steps = lambda: [m["step"] for m in _metrics(folder)]  # noqa: E731
+    _wait_for(lambda: len(steps()) >= 2, 900, "no step 2")
+    ranks = [p for p in tree(jobs.get_job(job.id).pid) if "RANK" in _environ(p)]
+    assert sorted(_environ(p)["RANK"] for p in ranks) == ["0", "1"]  # both ranks are in the watched tree
+    running = jobs.get_job(job.id)
+    jobs.cancel(job.id)
+    assert wait(job.id, timeout=300).state == "cancelled"
+    _wait_for(lambda: not manager.alive(running) and not any(p.is_running() for p in ranks), 120, "ranks alive")
+    assert _last_complete(folder) >= 2 and steps() == list(range(1, len(steps()) + 1))
+    jobs.resume(job.id)
+    done = wait(job.id, timeout=900)
+    assert done.state == "succeeded", done.error
+    assert steps() == list(range(1, 7))  # rank 0 alone wrote them, once each
+    assert json.loads((folder / "result.json").read_text())["steps"] == 6
+    assert "Launching 2 processes (ddp, CPU over gloo)." in done.log_path.read_text()
+
+
+def _environ(proc) -> dict:
+    try:
+        return proc.environ()
+    except Exception:  # noqa: BLE001 - gone meanwhile
+        return {}

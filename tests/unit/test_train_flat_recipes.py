@@ -20,7 +20,7 @@ CPU = Hardware(ram_gb=24, bnb_ok=True, cpu_count=2)
 CASES = json.loads((Path(__file__).parent / "flat_recipes.json").read_text())
 SKIP = {"output_dir", "logging_dir", "run_name", "hub_token", "push_to_hub_token"}
 NEWER = {"engine": "auto", "padding_free": True, "liger": "auto",  # fields added after these files: their defaults
-         "trackio_space": ""}
+         "trackio_space": "", "num_processes": 1, "distributed": "ddp"}
 
 
 def _config_diff(cfg) -> dict:
