@@ -33,7 +33,8 @@ LONG = ("sweep-space", "memory", "sweep-demo", "browser", "tests/integration/tes
         "tests/hardening/test_load.py", "tests/hardening/test_unsafe_loading.py", "tests/integration/test_train_hub.py",
         "tests/hardening/test_token_hygiene.py", "tests/integration/test_eval_loop.py", "tests/ui/test_chat_ui.py",
         "tests/integration/test_chat.py", "tests/ui/test_merge_ui.py", "tests/integration/test_merge_models.py",
-        "tests/integration/test_serve.py", "tests/integration/test_extract_lora.py")
+        "tests/integration/test_serve.py", "tests/integration/test_train_time.py", "tests/integration/test_merge_evolve.py",
+        "tests/integration/test_eval_extract.py", "tests/integration/test_extract_lora.py", "tests/integration/test_runs.py")
 
 
 def group_of(path: str) -> str:
