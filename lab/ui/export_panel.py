@@ -15,7 +15,7 @@ from lab.export.source import parse as parse_source
 from lab.export.worker import result_of, submit
 from lab.jobs import owners
 from lab.models.usable import model_for
-from lab.shown import scrub
+from lab.shown import for_visitor, scrub
 from lab.ui import downloads, export_strings as S, follow
 from lab.ui.common import caller_of, progress_bar_html, shows_errors
 
@@ -105,7 +105,7 @@ def build() -> dict:
         try:
             html, text, rows, mf, more = status(caller_of(request), (jid or "").strip())
         except LabError as exc:  # a typed id that is no job of the caller's
-            html, text, rows, mf, more = progress_bar_html(0), f"⚠️ {exc.what} {exc.fix}", [], "", False
+            html, text, rows, mf, more = progress_bar_html(0), for_visitor(f"⚠️ {exc.what} {exc.fix}"), [], "", False
         return html, text, rows, mf, gr.Timer(active=more)
 
     downloads.wire(download_btn, job_id, download_files, from_job=True)

@@ -8,7 +8,7 @@ import gradio as gr
 from lab import jobs
 from lab.errors import LabError
 from lab.jobs import owners
-from lab.shown import scrub, scrub_value
+from lab.shown import for_visitor, scrub, scrub_value
 from lab.train import lr_finder, panel
 from lab.train.hf_jobs import HfJobSpec, submit_hf_job
 from lab.ui import bus, charts, follow, runs_clone
@@ -163,7 +163,7 @@ def _poll(job_id, last, request: gr.Request):
     try:
         s = scrub_value(panel.status(job_id.strip(), caller_of(request)))
     except LabError as exc:  # a typed id that is no job of the caller's: said once, and the timer stops
-        return [gr.update(), f"⚠️ {exc.what} {exc.fix}"] + [gr.update()] * 7 + [gr.Timer(active=False)] + \
+        return [gr.update(), for_visitor(f"⚠️ {exc.what} {exc.fix}")] + [gr.update()] * 7 + [gr.Timer(active=False)] + \
             [gr.update()] * 5
     text = s["summary"] + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
     keys = ("loss", "lr", "grad_norm", "tokens_per_s")

@@ -74,7 +74,7 @@ def test_a_failed_merge_leaves_nothing_behind(broken_model, tmp_path, every_bar_
     with pytest.raises(Exception, match="down_proj"):
         merge(_linear(broken_model), outputs / "never", MergeOptions(out_shard_size=2_000_000), log=lambda m: None,
               progress=lambda f, m="": seen.append(f))
-    assert max(seen) > 0.4  # it failed midway, not at the start
+    assert max(seen) > 0.1  # it failed midway through the graph (past the 0.05 warm-up), not at the start
     assert list(outputs.iterdir()) == []
 
 

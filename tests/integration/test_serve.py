@@ -117,8 +117,9 @@ def test_eight_streams_over_three_adapters_each_answer_as_alone(server, client, 
     for t in threads:
         t.join(timeout=300)
     assert got == [alone[n] for n in names]
-    loaded = server.service.registry.loaded()
-    assert len(loaded) == 1 and len(loaded[0]["adapters"]) == 3  # one base in memory carries all three
+    colours = {a.name for a in adapters}  # the registry is the process's: other tests' models may be loaded too
+    holding = [m for m in server.service.registry.loaded() if colours & set(m["adapters"])]
+    assert len(holding) == 1 and colours <= set(holding[0]["adapters"])  # one base in memory carries all three
 
 
 def test_bad_input_is_a_400_or_404_never_a_500(server):

@@ -53,7 +53,7 @@ def test_jobs_are_refused_on_the_demo_before_any_work(space):
     for user in (VISITOR, None):
         for (module, name), values in calls.items():
             answer, failed = space.event(module, name, values, user=user)
-            assert failed and OFF in answer, (module, name, user, answer)
+            assert OFF in texts(answer), (module, name, user, answer)  # an error, or the note beside the button
         with pytest.raises(AppError, match=OFF):
             space.client(user).predict(MODEL, api_name="/model_prepare")
     assert _asked_for(space, mark) == [] and len(store.list_jobs()) == before == 0

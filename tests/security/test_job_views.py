@@ -60,8 +60,8 @@ def test_a_visitor_opens_polls_and_cancels_only_their_own_runs(space):
 
     shown, failed = space.event("lab.ui.eval_events", "show", {0: "eval-bob"}, user=VISITOR, session="bob-page")
     assert not failed and "bob-model" in texts(shown), shown
-    assert str(home) not in texts(shown[:5] + shown[7:])
-    downloaded = json.loads(Path(shown[7]["path"]).read_text()) if isinstance(shown[7], dict) else {}
+    assert str(home) not in texts(shown[:5] + [shown[6]] + shown[8:])
+    downloaded = json.loads(Path(shown[8]["path"]).read_text()) if isinstance(shown[8], dict) else {}
     assert downloaded and str(home) not in json.dumps(downloaded)
     for name in ("eval-carol", str(home / "evals" / "eval-carol"), "../evals/eval-carol", "eval-nope"):
         other, failed = space.event("lab.ui.eval_events", "show", {0: name}, user=VISITOR, session="bob-page")
