@@ -58,7 +58,7 @@ def test_no_visitor_reads_the_owners_private_model_nor_acts_with_the_spaces_toke
         estimate, failed = space.event("lab.ui.eval_events", "estimate", {0: [PRIVATE_REPO], 7: "arc_easy"},
                                        user=user)
         assert "not yours to read" in texts(estimate), estimate  # in the Check's note, beside its button
-        answers.append(estimate)
+        answers.append(texts(estimate))
         assert "LlamaForCausalLM" not in texts(answers) and "parameters" not in texts(answers), answers
         assert all("is not on the Hub" in a for a in answers), answers  # as for a model that does not exist
     seen = {t for _, _, t in space.hub.auth_log[mark:]}
