@@ -8,6 +8,7 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.eval import contamination, plan, record as eval_record, run
 from lab.eval.recipe import EvalRecipe
+from lab.models.ref import parse as parse_ref
 from lab.settings import get_settings
 
 
@@ -39,10 +40,18 @@ def summary(result: dict) -> dict:
     if unscored:
         lines.append(f"{unscored} item(s) went unscored (the judge gave no verdict); re-run to retry them.")
     for ref, per_task in result.get("contamination", {}).items():
-        lines += [f"{ref}: {line}" for line in contamination.describe(per_task)]
+        lines += [f"{_named(ref)}: {line}" for line in contamination.describe(per_task)]
     message = f"Done: {len(models) - len(failed)} of {len(models)} model(s) on {len(result.get('tasks', []))} " \
               f"task(s)" + (f", {unscored} item(s) unscored" if unscored else "") + "."
     return {"message": message, "lines": lines, "failed": len(failed), "unscored": unscored}
+
+
+def _named(ref: str) -> str:
+    """A model as the results name it (a folder by its name), whether or not it still exists."""
+    try:
+        return parse_ref(ref).label
+    except LabError:
+        return Path(ref).name if ref.startswith("/") else ref
 
 
 def check_tasks(tasks: list[str], token: str | None = None) -> None:
