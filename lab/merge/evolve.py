@@ -14,7 +14,6 @@ import shutil
 import time
 from pathlib import Path
 
-import cma
 
 from lab.access import job_caller
 from lab.errors import LabError
@@ -56,6 +55,8 @@ def search(recipe: EvolveRecipe, scorer: Scorer, on_generation=lambda row, best:
     dim, parents = recipe.dimension, recipe.parents()
     pad = dim < 2  # cma needs two dimensions: a 1-D search carries one unused coordinate
     x0 = [sum(p[i] for p in parents) / len(parents) for i in range(dim)] + [0.5] * pad
+    import cma  # heavy: cma imports matplotlib.pyplot, loaded only when a search runs
+
     es = cma.CMAEvolutionStrategy(x0, recipe.sigma, {"bounds": [0, 1], "popsize": recipe.population,
                                                      "seed": recipe.seed + 1, "verbose": -9})
     started, generations = time.time(), []

@@ -19,7 +19,8 @@ PLATFORM = ("jobs", "hub", "models")
 STAGES = ("data", "chat", "eval", "train", "merge", "export", "tour", "runs", "serve", "extract")
 HEAVY = {"torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "mergekit", "lm_eval",
          "sentence_transformers", "sklearn", "scipy", "plotly", "pandas", "pyarrow", "matplotlib", "gguf", "datatrove",
-         "safetensors.torch", "huggingface_hub", "httpx2", "math_verify", "unsloth", "liger_kernel", "vllm", "trackio"}
+         "safetensors.torch", "huggingface_hub", "httpx2", "math_verify", "unsloth", "liger_kernel", "vllm", "trackio",
+         "cma"}
 
 
 def modules(root: Path) -> dict[str, Path]:
