@@ -114,6 +114,8 @@ def test_evolve_bad_input_is_refused_by_check_before_any_candidate(page, lab, ap
     before = len(jobs.list_jobs())
     panel = _open_evolve(page)
     note = page.locator("#evolve-note")
+    if any(j.kind == "merge.evolve" for j in jobs.list_jobs()):  # the walk's job, followed on load, writes first
+        note.get_by_text("succeeded").wait_for()
     _config(page, {"models": [str(parents["ft1"]), str(other)], "fitness": [str(parents["quiz"])]})
     panel.get_by_role("button", name="Check", exact=True).click()
     note.get_by_text("vocab").first.wait_for()  # the merge preflight, beside the button
