@@ -88,6 +88,8 @@ def test_evolve_shows_its_search_live_follows_a_reload_and_ends_as_an_artifact(p
     note.get_by_text("The best merge is the artifact").wait_for()
     assert "better parent" in note.inner_text()
     assert "merge_method: linear" in page.locator("#evolve-accordion").inner_text()  # the best recipe
+    page.wait_for_function("() => [...document.querySelectorAll('#evolve-plot .mark-line path')]"  # a line drawn
+                           ".filter(p => (p.getAttribute('d') || '').includes('L')).length >= 2")  # across gens
     lab.shoot(page, "merge-evolve", focus=note)  # the result, the plot and the best recipe
 
     out = Path(jobs.get_job(job).artifact_dir)
