@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from lab import jobs
+from lab import jobs, yamlio
 from lab.access import Caller
 from lab.artifacts import new_folder
 from lab.eval.plan import make
@@ -66,11 +66,28 @@ def start(text: str, name: str = "", token: str | None = None, caller: Caller | 
     return job, plan
 
 
+def config_text(job_recipe: str) -> str:
+    """The Evolve form's config as a job's recipe set it (a page that comes back to the job shows it, not the
+    example); fields left unset or empty are left out, as a person would write it."""
+    recipe = EvolveRecipe.from_yaml(job_recipe)
+    return yamlio.dump({k: v for k, v in recipe.model_dump(mode="json").items() if v not in (None, "", [])})
+
+
+def summary(result: dict) -> str:
+    """One line on a finished search: the best's fitness against the better parent's, held-out, the cache."""
+    fits = [s["fitness"] for s in result.get("parents", {}).values() if s.get("fitness") is not None]
+    held = result.get("held_out_mean")
+    return (f"Best fitness {result['best']['fitness']:.4f}" + (f" (better parent {max(fits):.4f})" if fits else "")
+            + (f", held out {held:.4f}" if held is not None else "")
+            + f"; {result['candidates']} candidates, {result['cache_saved']} saved by the cache.")
+
+
 def status(job_id: str, caller: Caller | None = None) -> dict:
-    """State, progress, each generation's {step, best, mean}, the current best recipe (YAML), the artifact."""
+    """State, progress, each generation's {step, best, mean}, the current best recipe (YAML), the artifact and, once
+    it is there, a summary of the result."""
     job = jobs.get_job(job_id) if caller is None else job_for(caller, job_id)
     rows = [r for r in read_metrics(job.folder / "metrics.jsonl") if "best" in r]
-    best = ""
+    best, result = "", {}
     if (job.folder / "evolve_result.json").is_file():
         result = json.loads((job.folder / "evolve_result.json").read_text())
         best = (job.folder / "recipe.yaml").read_text() if (job.folder / "recipe.yaml").is_file() else \
@@ -81,4 +98,4 @@ def status(job_id: str, caller: Caller | None = None) -> dict:
     out = (str(job.folder) if caller is None else artifact_value(caller, job.folder)) if done else ""
     return {"state": job.state, "progress": job.progress, "message": scrub(job.message or ""),
             "error": for_visitor(job.error or "") if job.error else job.error, "final": job.final, "out": out,
-            "generations": rows, "best_recipe": scrub(best)}
+            "generations": rows, "best_recipe": scrub(best), "summary": summary(result) if done and result else ""}

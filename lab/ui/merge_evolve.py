@@ -1,5 +1,6 @@
 """The Merge tab's "Evolve" accordion: an evolve config (YAML), Check, Start, and the job's live plot (best and mean
-fitness per generation) beside the current best recipe. The logic lives in lab.merge.evolve_job."""
+fitness per generation) beside the current best recipe. A reload or a ?job= link to an evolve job opens it here again,
+the config as the job had it (lab.ui.follow). The logic lives in lab.merge.evolve_job."""
 from __future__ import annotations
 
 import gradio as gr
@@ -10,7 +11,8 @@ from lab.jobs.manager import check_allowed
 from lab.merge import evolve_job
 from lab.merge.evolve_recipe import EvolveRecipe
 from lab.shown import scrub
-from lab.ui.common import cancel_job, caller_of, progress_bar_html, shows_errors
+from lab.ui import follow
+from lab.ui.common import cancel_job, caller_of, notes_errors, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
 HELP = ("Search a merge's weights (and densities) with CMA-ES against an Evaluate task: each candidate is merged, "
@@ -19,7 +21,7 @@ HELP = ("Search a merge's weights (and densities) with CMA-ES against an Evaluat
 
 
 def build() -> None:
-    with gr.Accordion("Evolve (search the merge's parameters)", open=False):
+    with gr.Accordion("Evolve (search the merge's parameters)", open=False, elem_id="evolve-accordion") as accordion:
         gr.Markdown(HELP)
         c = {"config": gr.Code(evolve_job.EXAMPLE, language="yaml", label="Evolve config", lines=14,
                                interactive=True, elem_id="evolve-config")}
@@ -37,6 +39,8 @@ def build() -> None:
             c["best"] = gr.Code(language="yaml", label="Current best recipe", lines=12, interactive=False)
         c["timer"] = gr.Timer(2.0, active=False)
     _wire(c)
+    follow.attach("evolve", c["job_id"], c["timer"], reveal=accordion,
+                  form=([c["config"]], lambda job: [evolve_job.config_text(job.recipe)]))
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -45,7 +49,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _wire(c: dict) -> None:
-    @shows_errors
+    @notes_errors(1)  # a refusal (preflight, budget) stays in the note beside the button until the next action
     def check_config(text, request: gr.Request):
         caller = caller_of(request)
         recipe, plan = evolve_job.check_for(text, caller, caller.hub_token())
@@ -62,7 +66,8 @@ def _wire(c: dict) -> None:
         job, plan = evolve_job.start(text, name, token=caller.hub_token(), caller=caller)
         return job.id, f"Job `{job.id}` started (about {plan['estimate_s']} s).", gr.Timer(active=True)
 
-    c["start"].click(start, [c["config"], c["name"]], [c["job_id"], c["note"], c["timer"]], **PRIVATE)
+    follow.mark_url(c["start"].click(start, [c["config"], c["name"]], [c["job_id"], c["note"], c["timer"]], **PRIVATE),
+                    c["job_id"])
 
     def tick(job_id, request: gr.Request):
         try:
@@ -72,6 +77,8 @@ def _wire(c: dict) -> None:
         if s is None:
             return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
         text = f"**{s['state']}** · {s['message']}" + (f"\n\n**Error:** {s['error'][:800]}" if s["error"] else "")
+        if s["out"]:
+            text += f"\n\nThe best merge is the artifact `{s['out']}`. {s['summary']}"
         # an empty frame is never sent: Gradio 6 would not draw a color-split plot's lines started from one
         plot = _frame(s["generations"]) if s["generations"] else gr.update()
         return (progress_bar_html(s["progress"], s["message"]), scrub(text), plot,

@@ -126,9 +126,15 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
     assert carols_export not in texts(_load(space, "export-job", VISITOR, f"job={carols_export}"))
     assert carols_eval not in texts(_load(space, "eval-job", None))  # an anonymous visitor: only their own session
     assert _load(space, "eval-job", OWNER)[0] == carols_eval  # the owner follows every job
-    for kind, box in (("merge", "merge-job"), ("data.run", "data-job")):  # every job panel, the same rule
-        bobs, carols = _finished(kind, VISITOR), _queued(kind, OTHER)
+    for kind, box in (("merge", "merge-job"), ("data.run", "data-job"), ("merge.evolve", "evolve-job")):
+        bobs, carols = _finished(kind, VISITOR), _queued(kind, OTHER)  # every job panel, the same rule
         assert _load(space, box, VISITOR, f"job={carols}")[0] == bobs and _load(space, box, OWNER)[0] == carols
+    bobs_evolve = _finished("merge.evolve", VISITOR)  # its link opens the Evolve config as the job had it
+    store.patch(bobs_evolve, recipe=f"models: [{space.home}/artifacts/bob-a, {space.home}/artifacts/bob-b]\n"
+                                    f"fitness: [{space.home}/artifacts/bob-quiz/quiz.jsonl]\npopulation: 3\n")
+    evolve = _load(space, "evolve-job", VISITOR, f"job={bobs_evolve}")
+    assert evolve[0] == bobs_evolve and "population: 3" in texts(evolve) and "bob-b" in texts(evolve)
+    assert str(space.home) not in texts(evolve)
     assert _load(space, "train-job", VISITOR, f"job={bobs_old}")[0] == bobs_old  # a link to an older run of theirs
 
     tab = ("lab.ui.follow", "select")

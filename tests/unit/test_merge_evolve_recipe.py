@@ -51,3 +51,10 @@ def test_on_a_space_a_visitors_config_naming_a_folder_outside_the_lab_is_refused
         evolve_job.check_for(text, Caller(VISITOR, "bob"))
     assert err.value.field == "models[1].model" and "not a model you can use" in err.value.what
     assert str(outside) not in str(err.value)  # no server path is echoed back
+
+
+def test_a_followed_job_refills_the_form_with_its_own_config():
+    r = EvolveRecipe.parse({"models": ["a", "b"], "fitness": ["quiz.jsonl"], "population": 2, "candidates": 4})
+    text = evolve_job.config_text(r.to_yaml())  # the job's record holds the recipe's full YAML
+    assert EvolveRecipe.from_yaml(text) == r
+    assert "base_model" not in text and "time_s" not in text and "held_out" not in text  # unset fields left out
