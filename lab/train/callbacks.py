@@ -15,6 +15,7 @@ import math
 import time
 
 from transformers import TrainerCallback
+from transformers.integrations.integration_utils import TrackioCallback, rewrite_logs
 
 from lab.jobs.context import note_run
 from lab.train.distributed import across_ranks
@@ -184,3 +185,24 @@ class LabCallback(TrainerCallback):
         if hook and self.main:
             hook(state.global_step)
         return control
+
+
+RUN_TOTALS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
+
+
+class TrackioAtSteps(TrackioCallback):
+    """transformers' trackio callback, logging each row at the trainer's step. Left alone, trackio numbers the rows
+    itself (from 0, and a resumed run goes on past its last row), so the dashboard's steps are not the run's."""
+
+    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+        if not self._initialized:
+            self.setup(args, state, model)
+        if state.is_world_process_zero:
+            row = rewrite_logs({k: v for k, v in (logs or {}).items() if k not in RUN_TOTALS})
+            self._trackio.log({**row, "train/global_step": state.global_step}, step=state.global_step)
+
+
+def log_trackio_at_steps(trainer) -> None:
+    """Swap the trackio callback that report_to trackio added for TrackioAtSteps."""
+    if trainer.pop_callback(TrackioCallback) is not None:
+        trainer.add_callback(TrackioAtSteps())
