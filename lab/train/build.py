@@ -12,9 +12,11 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from lab.hardware import Gpu, Hardware, get_hardware
 from lab.models import resolve
-from lab.train import engine, methods, base_model, tracking, varlen
+from lab.train import base_model, distributed, engine, methods, tracking, varlen
 from lab.train.masking import apply_template
 from lab.train.recipe import TrainRecipe
 
@@ -242,4 +244,16 @@ def trl_command(recipe: TrainRecipe, output_dir: str = "out") -> str:
         return (f"# TRL's CLI has no `trl {method.name}` command: run the recipe with `python -m lab train "
                 "recipe.yaml`, or TRL's trainer from Python.")
     args, note = made
-    return shlex.join(args) + note + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)
+    line = _launched(recipe, args, p) if recipe.num_processes > 1 else shlex.join(args)
+    return line + note + ("" if p.device == "cpu" else "\n" + _OLDER_GPUS)
+
+
+def _launched(recipe: TrainRecipe, args: list[str], p: Plan) -> str:
+    """Several processes: TRL's script for the method under `accelerate launch`, with the config the lab generates
+    for the run written next to it (`trl METHOD --accelerate_config accelerate.yaml` launches the same way)."""
+    target = _CPU_TARGET if p.device == "cpu" else _GPU_TARGET
+    config = yaml.safe_dump(distributed.accelerate_config(recipe, target), sort_keys=False)
+    launch = ["accelerate", "launch", "--config_file", "accelerate.yaml", "-m", f"trl.scripts.{args[1]}"]
+    cpu = "CUDA_VISIBLE_DEVICES= " if p.device == "cpu" else ""  # no GPU: the ranks talk over gloo, as in the lab
+    return (f"# {recipe.num_processes} processes ({recipe.distributed}): the generated accelerate config\n"
+            f"cat > accelerate.yaml <<'EOF'\n{config}EOF\n{cpu}{shlex.join(launch + args[2:])}")

@@ -4,7 +4,8 @@ On CPU every step is logged, with a line in the job log (reading the loss costs 
 logged step reads the loss and the gradient norm back from the device, which waits for the GPU to finish and leaves
 it idle while the next step is prepared; so there a step is logged when `log_every_s` has passed since the last one (and the first and last
 steps always), and its row holds the mean loss, the step time and the tokens/s of the steps since the last row.
-Tokens are counted on the CPU as batches are collated (lab.train.tokens), never read back from the device.
+Tokens are counted on the CPU as batches are collated (lab.train.tokens), never read back from the device; in
+a multi-process run the ranks' counts are summed each step, so tokens/s is the whole run's, not rank 0's share.
 The job's ETA is the recent steps' median time times the steps left, plus the evaluations and saves to come at
 their measured cost (lab.train.timing); a step's time never includes an evaluation or a save.
 """
@@ -14,9 +15,10 @@ import math
 import time
 
 from transformers import TrainerCallback
+from transformers.integrations.integration_utils import TrackioCallback, rewrite_logs
 
 from lab.jobs.context import note_run
-from lab.train.distributed import any_rank
+from lab.train.distributed import across_ranks
 from lab.train.memory_guard import current_gb
 from lab.train.timing import remaining_s
 
@@ -62,6 +64,7 @@ class LabCallback(TrainerCallback):
         self.save_times: list[float] = []
         self.every = {"eval": None, "save": None}  # the run's evaluation and checkpoint intervals, in steps
         self._since = {"steps": 0, "time": 0.0, "tokens": 0, "counted": False}  # since the last logged step
+        self._step_tokens = 0  # this rank's real tokens of the step in progress (summed over the ranks at its end)
 
     def on_train_begin(self, args, state, control, **kw):
         self.t_last = self.t_logged = time.time()
@@ -86,7 +89,7 @@ class LabCallback(TrainerCallback):
     def _count_micro_batch(self) -> None:
         n = self.counter.take() if self.counter is not None else None
         if n is not None:
-            self._since["tokens"] += n
+            self._step_tokens += n
             self._since["counted"] = True
 
     def on_step_end(self, args, state, control, **kw):
@@ -99,10 +102,14 @@ class LabCallback(TrainerCallback):
         self._since["time"] += now - self.t_last
         self.t_last = now
         last = state.global_step >= state.max_steps
-        if self.log_every_s and control.should_log and not last and state.global_step > 1 \
-                and now - self.t_logged < self.log_every_s:
-            control.should_log = False  # batched: the next logged row covers this step too
-        if any_rank(getattr(self.ctx, "cancelled", False)):  # every rank stops at the same step (saving is collective)
+        skip_log = bool(self.log_every_s and control.should_log and not last and state.global_step > 1
+                        and now - self.t_logged < self.log_every_s)  # batched: the next logged row covers this step
+        cancel, tokens, skip_log = across_ranks(getattr(self.ctx, "cancelled", False), self._step_tokens, skip_log)
+        self._since["tokens"] += tokens  # every rank's tokens: rank 0 logs the run's throughput, not its share
+        self._step_tokens = 0
+        if skip_log:
+            control.should_log = False
+        if cancel:  # every rank stops at the same step (saving is collective)
             # save where we are, then stop: resume continues from this step
             self.cancelled = True
             control.should_save = True
@@ -178,3 +185,24 @@ class LabCallback(TrainerCallback):
         if hook and self.main:
             hook(state.global_step)
         return control
+
+
+RUN_TOTALS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
+
+
+class TrackioAtSteps(TrackioCallback):
+    """transformers' trackio callback, logging each row at the trainer's step. Left alone, trackio numbers the rows
+    itself (from 0, and a resumed run goes on past its last row), so the dashboard's steps are not the run's."""
+
+    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+        if not self._initialized:
+            self.setup(args, state, model)
+        if state.is_world_process_zero:
+            row = rewrite_logs({k: v for k, v in (logs or {}).items() if k not in RUN_TOTALS})
+            self._trackio.log({**row, "train/global_step": state.global_step}, step=state.global_step)
+
+
+def log_trackio_at_steps(trainer) -> None:
+    """Swap the trackio callback that report_to trackio added for TrackioAtSteps."""
+    if trainer.pop_callback(TrackioCallback) is not None:
+        trainer.add_callback(TrackioAtSteps())

@@ -7,7 +7,7 @@
   python -m lab train RECIPE.yaml --num-processes 2 --distributed ddp|fsdp   launches the ranks (accelerate launch)
   python -m lab train RECIPE.yaml --trl-command | --lr-find | --hf-job FLAVOR
 Prints JSON (steps, first_loss, last_loss, tokens_per_s (real, non-pad tokens per second of the training
-steps), engine, kernels, artifact; GRPO also first_reward, last_reward) on stdout; logs go to stderr. The
+steps, of all ranks), engine, kernels, artifact; GRPO also first_reward, last_reward) on stdout; logs go to stderr. The
 engine and fast path: --engine auto|trl|unsloth, --padding-free / --no-padding-free, --liger auto|on|off. This module holds the flags and the dispatch: the run is lab.train.worker's, its supervision
 lab.jobs.local's, the Hugging Face Jobs submission lab.train.hf_jobs'.
 """
@@ -152,7 +152,8 @@ def _in_process(args, recipe: TrainRecipe, folder: Path) -> int:
     try:
         result = train(recipe, folder, ctx, token=token)
     except JobCancelled:
-        _print({"cancelled": True, "artifact": str(folder)})
+        if rank() == 0:  # once for the run, as its result is
+            _print({"cancelled": True, "artifact": str(folder)})
         return 130
     if rank() == 0:
         if job_id:  # the job's worker reads it (lab.train.distributed.run_ranks)

@@ -172,19 +172,25 @@ def run_ranks(recipe, hw: Hardware, folder: Path, ctx) -> dict:
     return json.loads((folder / RESULT).read_text())
 
 
-def any_rank(flag: bool) -> bool:
-    """True when `flag` is true on any rank of a multi-process run (this one alone otherwise): a cancel reaches
-    the ranks at slightly different moments, yet they must all save and stop at the same step."""
+def across_ranks(cancel: bool, tokens: int, skip_log: bool) -> tuple[bool, int, bool]:
+    """One all-reduce per step over every rank of a multi-process run (this rank's values alone otherwise):
+    - cancel: true when any rank saw it (a cancel reaches the ranks at slightly different moments, yet they must
+      all save and stop at the same step);
+    - tokens: the real tokens all ranks trained on this step (tokens/s counts the whole run, not rank 0's share);
+    - skip_log: true only when every rank would skip logging this step (logging gathers the loss from every rank,
+      so they must agree; each rank's own clock decides it on a GPU)."""
     if int(os.environ.get("WORLD_SIZE", "1")) < 2:
-        return flag
+        return cancel, tokens, skip_log
     import torch  # heavy: torch, only in a rank (already loaded there)
     import torch.distributed as dist  # heavy: torch
 
     if not dist.is_initialized():
-        return flag
-    t = torch.tensor([1 if flag else 0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+        return cancel, tokens, skip_log
+    t = torch.tensor([int(cancel), int(tokens), int(skip_log)], dtype=torch.int64,
+                     device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    cancels, total, skips = t.tolist()
+    return cancels > 0, total, skips == dist.get_world_size()
 
 
 def die_with_launcher() -> None:

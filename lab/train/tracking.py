@@ -103,7 +103,7 @@ def record(recipe, folder: Path, result: dict, log) -> None:
                            auto_log_cpu=False, auto_log_gpu=False)
         final = {f"final/{k}": v for k, v in config["lab/result"].items() if isinstance(v, (int, float))}
         final.update({f"final/{k}": v for k, v in config["lab/memory"].items() if isinstance(v, (int, float))})
-        trackio.log(final)  # the first log after init carries the config
+        trackio.log(final, step=config["lab/result"].get("steps"))  # the first log after init carries the config
         trackio.finish()
         log(f"trackio: run {run.name} has the lab's config (recipe, hardware, memory, scores, card).")
     except Exception as exc:  # noqa: BLE001 - a tracker must never fail a finished run

@@ -129,6 +129,8 @@ def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, c
     """The method's TRL trainer on (train rows, eval rows or None, their kind), checkpointing into `out`."""
     from transformers.trainer_callback import PrinterCallback  # heavy: transformers
 
+    from lab.train.callbacks import log_trackio_at_steps  # heavy: transformers (TrainerCallbacks)
+
     train_ds, eval_ds, kind = data
     args = build.training_args(recipe, out, pre.plan, eval_ds is not None, total_steps(recipe, pre.train_rows))
     args.include_num_input_tokens_seen = "no"  # counted on the CPU instead (lab.train.tokens): no GPU sync
@@ -144,6 +146,7 @@ def make_trainer(recipe: TrainRecipe, pre, model, tok, data: tuple, out: Path, c
     if pre.plan.precision == "fp16":
         build.fp32_trainable(trainer.model)
     trainer.remove_callback(PrinterCallback)  # our callback logs; the raw dicts would flood the job log
+    log_trackio_at_steps(trainer)  # the dashboard's steps are the run's, also after a resume
     return trainer
 
 

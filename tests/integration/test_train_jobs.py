@@ -1,4 +1,5 @@
-"""Training as the lab runs it for real: a job killed with SIGKILL and resumed, and DDP over gloo on CPU."""
+"""Training as the lab runs it for real: a job killed with SIGKILL and resumed, and DDP over gloo on CPU (a
+2-process job cancelled and resumed from the Train tab: tests/browser/test_2_train_ddp.py)."""
 import json
 import os
 import signal
@@ -10,7 +11,6 @@ from pathlib import Path
 from lab import jobs
 from lab.jobs import manager
 from lab.jobs.manager import wait
-from lab.jobs.watchdog import tree
 from lab.train import submit
 from lab.train.recipe import TrainRecipe
 from tests.integration.test_train import short_alpaca
@@ -101,36 +101,3 @@ def test_ddp_on_cpu_over_gloo(alpaca_path, tmp_path, lab_home):
     assert single.returncode == 0, single.stderr[-3000:]
     one = json.loads(single.stdout[single.stdout.index("{"):])
     assert one["steps"] == 4 and abs(result["last_loss"] - one["last_loss"]) <= 0.02 * one["last_loss"]
-
-
-def test_two_process_job_cancel_and_resume(alpaca_path, tmp_path):
-    """A Train-tab job with num_processes 2: both ranks run in the job's process tree (the watchdog's), rank 0
-    writes the live curves, cancel stops both with a checkpoint, resume finishes the run."""
-    data = tmp_path / "mini.json"
-    data.write_text(json.dumps(short_alpaca(alpaca_path, 12)))
-    recipe = TrainRecipe(dataset=str(data), max_steps=6, batch_size=1, max_seq_length=64, lora_r=8, save_steps=2,
-                         use_cpu=True, num_processes=2)
-    job = submit(recipe)
-    folder = job.folder
-    steps = lambda: [m["step"] for m in _metrics(folder)]  # noqa: E731
-    _wait_for(lambda: len(steps()) >= 2, 900, "no step 2")
-    ranks = [p for p in tree(jobs.get_job(job.id).pid) if "RANK" in _environ(p)]
-    assert sorted(_environ(p)["RANK"] for p in ranks) == ["0", "1"]  # both ranks are in the watched tree
-    running = jobs.get_job(job.id)
-    jobs.cancel(job.id)
-    assert wait(job.id, timeout=300).state == "cancelled"
-    _wait_for(lambda: not manager.alive(running) and not any(p.is_running() for p in ranks), 120, "ranks alive")
-    assert _last_complete(folder) >= 2 and steps() == list(range(1, len(steps()) + 1))
-    jobs.resume(job.id)
-    done = wait(job.id, timeout=900)
-    assert done.state == "succeeded", done.error
-    assert steps() == list(range(1, 7))  # rank 0 alone wrote them, once each
-    assert json.loads((folder / "result.json").read_text())["steps"] == 6
-    assert "Launching 2 processes (ddp, CPU over gloo)." in done.log_path.read_text()
-
-
-def _environ(proc) -> dict:
-    try:
-        return proc.environ()
-    except Exception:  # noqa: BLE001 - gone meanwhile
-        return {}

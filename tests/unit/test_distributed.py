@@ -82,6 +82,33 @@ def test_generated_config_ddp_and_fsdp(tmp_path):
     assert loaded.distributed_type == "FSDP" and loaded.num_processes == 4
 
 
+def test_trl_command_of_several_processes_is_an_accelerate_launch_with_the_generated_config(tmp_path):
+    """`--trl-command` with `--num-processes 2`: the config the lab would generate, then TRL's script for the method
+    under `accelerate launch --config_file` (accelerate's and TRL's own parsers take the line as it is)."""
+    import shlex
+
+    from accelerate.commands.launch import launch_command_parser  # heavy: accelerate
+    from trl.scripts.sft import make_parser  # heavy: trl
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(TrainRecipe(dataset="rows.json", use_cpu=True, max_steps=3).to_yaml())
+    proc = subprocess.run([sys.executable, "-m", "lab", "train", str(recipe), "--num-processes", "2", "--distributed",
+                           "ddp", "--trl-command"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    head, rest = proc.stdout.split("cat > accelerate.yaml <<'EOF'\n")
+    config, line = rest.split("EOF\n")
+    assert yaml.safe_load(config) == distributed.accelerate_config(TrainRecipe(num_processes=2, use_cpu=True), CPU)
+    assert line.startswith("CUDA_VISIBLE_DEVICES= accelerate launch --config_file accelerate.yaml -m trl.scripts.sft ")
+    argv = shlex.split(line)[3:]
+    launch = launch_command_parser().parse_args(argv)
+    assert launch.config_file == "accelerate.yaml" and launch.module and launch.training_script == "trl.scripts.sft"
+    script, training, *_ = make_parser().parse_args_and_config(launch.training_script_args)
+    assert training.max_steps == 3 and training.use_cpu and script.dataset_name == "rows.json"
+    one = subprocess.run([sys.executable, "-m", "lab", "train", str(recipe), "--trl-command"], capture_output=True,
+                         text=True, timeout=300)
+    assert one.stdout.startswith("trl sft ") and "accelerate" not in one.stdout  # one process: trl's CLI as before
+
+
 def test_cli_refuses_before_launch(tmp_path):
     """`--num-processes 64 --distributed ddp` on this machine: refused with the count, nothing launched."""
     recipe = tmp_path / "r.yaml"
