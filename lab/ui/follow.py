@@ -34,6 +34,7 @@ PANELS = {
     "eval": Panel("evaluate", ("eval",)),
     "export": Panel("artifacts", ("export",)),
     "merge": Panel("merge", ("merge",)),
+    "extract": Panel("merge", ("extract.lora",)),
     "data": Panel("data", ("data.run",)),
     "tour": Panel("", (TOUR_KIND,)),
 }
