@@ -41,7 +41,7 @@ def build() -> None:
             c["energy"] = gr.Number(0.9, minimum=0.01, maximum=1.0, label="Energy", info=_info("energy"))
         with gr.Row():
             c["task"] = gr.Textbox(label="Evaluate task (optional)", info=_info("eval_task"))
-            c["limit"] = gr.Number(None, precision=0, minimum=1, label="Items", info=_info("eval_limit"))
+            c["limit"] = gr.Number(None, precision=0, label="Items", info=_info("eval_limit"))
             c["name"] = gr.Textbox(label="Adapter name", info=_info("name"))
         with gr.Row():
             c["check"] = gr.Button("Check")
