@@ -3,9 +3,9 @@ naming the first mismatch; the right base passes Check with the layers to decomp
 result (the relative error) and new adapter artifact show, and a reload with ?job= follows it."""
 from __future__ import annotations
 
-from tests.merge_support import BASE_ID, finetuned_model, tiny_model  # noqa: F401
+from lab.artifacts import finalize, new_folder
+from tests.merge_support import BASE_ID, tiny_model
 from tests.ui.test_hub_browser import page  # noqa: F401
-from tests.ui.test_merge_ui import _local_finetune
 
 
 def _pick(page, label: str, value: str) -> None:
@@ -14,20 +14,21 @@ def _pick(page, label: str, value: str) -> None:
     box.press("Enter")
 
 
-def test_extract_a_lora_check_refuses_a_wrong_base_then_extracts(app_url, page, finetuned_model, bundled_model,
+def test_extract_a_lora_check_refuses_a_wrong_base_then_extracts(app_url, page, bundled_model,
                                                                  tmp_path):  # noqa: F811
-    _local_finetune(finetuned_model)  # the artifact `secret-ft`, as the Train tab leaves one
-    other = tiny_model(tmp_path / "tiny-base", bundled_model, seed=0)  # same vocabulary, other sizes
+    base = tiny_model(tmp_path / "tiny-base", bundled_model, seed=0)  # a 2-layer Llama with SmolLM2's vocabulary
+    tuned = tiny_model(new_folder("model", "tiny-ft"), bundled_model, seed=1, like=base, noise=0.1)
+    finalize(tuned, "model", [], step="sft")  # a full fine-tune artifact, as the Train tab leaves one
     page.goto(app_url)
     page.get_by_role("tab", name="Merge").click()
     page.get_by_text("Extract a LoRA").first.click()
-    _pick(page, "Full model", "secret-ft")
-    _pick(page, "Its base", str(other))
+    _pick(page, "Full model", "tiny-ft")
+    _pick(page, "Its base", BASE_ID)  # the same vocabulary, other sizes: not its base
     page.get_by_role("button", name="Check", exact=True).last.click()
     page.get_by_text("not this model's base").first.wait_for(timeout=60000)
     assert page.get_by_text("model.embed_tokens.weight").first.is_visible()  # the first mismatch, named
 
-    _pick(page, "Its base", BASE_ID)
+    _pick(page, "Its base", str(base))
     page.get_by_label("Rank", exact=True).fill("8")
     page.get_by_role("button", name="Check", exact=True).last.click()
     page.locator("#extract-note").get_by_text("linear layers to decompose").wait_for(timeout=60000)
