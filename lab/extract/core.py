@@ -113,7 +113,7 @@ def run(recipe: ExtractRecipe, caller: Caller, log=print, progress=None, folder:
 def _add_scores(out: Path, scores: dict) -> None:
     """The two scores and their difference into the adapter's manifest (metrics, summary) and card."""
     manifest = read_manifest(out)
-    manifest["metrics"] = {**manifest.get("metrics", {}), "eval_task": scores["task"],
+    manifest["metrics"] = {**manifest.get("metrics", {}), "eval_task": score.label(scores["task"]),
                            "score_full": scores["full"], "score_adapter": scores["adapter"],
                            "score_difference": scores["difference"]}
     manifest["summary"] = manifest.get("summary", "") + " " + score.summary(scores)

@@ -11,6 +11,7 @@ from lab import jobs
 from lab.access import Caller, job_caller
 from lab.artifacts import new_folder
 from lab.extract.core import check, default_name, run as extract_run
+from lab.extract.score import label
 from lab.extract.plan import plan
 from lab.extract.recipe import ExtractRecipe
 from lab.jobs.manager import check_allowed
@@ -82,9 +83,10 @@ def describe(result: dict) -> str:
                      + ", ".join(t["tensor"] for t in result["not_carried"][:5]) + ".")
     scores = result.get("eval")
     if scores:
-        lines.append(f"On **{scores['task']}**" + (f" (first {scores['limit']} items)" if scores.get("limit") else "")
-                     + f", {scores['metric']}: adapter on its base **{scores['adapter']:.4f}**, full model "
-                     f"**{scores['full']:.4f}**, difference **{scores['difference']:+.4f}**.")
+        items = f" (first {scores['limit']} items)" if scores.get("limit") else ""
+        lines.append(f"On **{label(scores['task'])}**{items}, {scores['metric']}: adapter on its base "
+                     f"**{scores['adapter']:.4f}**, full model **{scores['full']:.4f}**, difference "
+                     f"**{scores['difference']:+.4f}**.")
     return "\n\n".join(lines)
 
 

@@ -50,8 +50,13 @@ def compare(task: str, limit: int | None, full: str, base: str, adapter: Path, t
             "results": str(out)}
 
 
+def label(task: str) -> str:
+    """A task as a card names it: a file by its name (never a server path), a task name as it is."""
+    return Path(task).name if Path(task).is_absolute() or Path(task).suffix else task
+
+
 def summary(scores: dict) -> str:
     """One sentence for the card."""
     items = f" (first {scores['limit']} items)" if scores.get("limit") else ""
-    return (f"On `{scores['task']}`{items}, {scores['metric'] or 'score'}: the adapter on its base scores "
+    return (f"On `{label(scores['task'])}`{items}, {scores['metric'] or 'score'}: the adapter on its base scores "
             f"{scores['adapter']:.4f}, the full model {scores['full']:.4f} (difference {scores['difference']:+.4f}).")

@@ -33,7 +33,8 @@ def kept_rank(s, rank: int | None, energy: float | None, size: int) -> int:
 def extract(p: Plan, rank: int | None, energy: float | None, out: Path, base_text: str, log=print,
             progress: Report | None = None) -> dict:
     """Write the adapter (weights and adapter_config.json) into `out`; returns what the check reports.
-    `progress(done, total, tensor)` is called before each linear layer and once at the end (the job's bar moves per tensor)."""
+    `progress(done, total, tensor)` is called before each linear layer and once at the end (the job's bar moves
+    per tensor)."""
     import torch  # heavy: torch
     from safetensors.torch import save_file  # heavy: safetensors.torch
 

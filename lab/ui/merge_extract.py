@@ -58,11 +58,12 @@ def build() -> None:
 
 
 def _values(model, base, by, rank, energy, task, limit, name) -> dict:
-    """The form as a recipe: a rank, or an energy share (a rank given with it caps it only when asked by rank)."""
+    """The form as a recipe: a fixed rank, or a share of each layer's spectral energy."""
     return {"model": (model or "").strip(), "base": (base or "").strip(),
             "rank": int(rank) if by == "rank" and rank else None,
             "energy": float(energy) if by == "energy" and energy else None,
-            "eval_task": (task or "").strip(), "eval_limit": int(limit) if limit else None, "name": (name or "").strip()}
+            "eval_task": (task or "").strip(), "eval_limit": int(limit) if limit else None,
+            "name": (name or "").strip()}
 
 
 def _choices(request: gr.Request):

@@ -110,6 +110,7 @@ def test_the_job_scores_the_adapter_on_its_base_against_the_full_model(finetune,
     assert [e["task"] for e in manifest["evaluations"]] == ["quiz"]  # recorded like any evaluation
     card = (job.folder / "README.md").read_text()
     assert f"the full model {scores['full']:.4f}" in card and "## Evaluation" in card
+    assert "`quiz.jsonl`" in card and str(tmp_path) not in card  # the task by its name, no server path
     assert "difference **+0.0000**" in extract_job.describe(result)
 
 
