@@ -32,7 +32,8 @@ LONG = ("sweep-space", "memory", "sweep-demo", "browser", "tests/integration/tes
         "tests/integration/test_export.py", "tests/hardening/test_demo_space.py", "tests/integration/test_eval.py",
         "tests/hardening/test_load.py", "tests/hardening/test_unsafe_loading.py", "tests/integration/test_train_hub.py",
         "tests/hardening/test_token_hygiene.py", "tests/integration/test_eval_loop.py", "tests/ui/test_chat_ui.py",
-        "tests/integration/test_chat.py", "tests/ui/test_merge_ui.py", "tests/integration/test_merge_models.py",
+        "tests/integration/test_chat.py", "tests/ui/test_merge_ui.py", "tests/ui/test_merge_extract_ui.py",
+        "tests/integration/test_merge_models.py",
         "tests/integration/test_serve.py", "tests/integration/test_train_time.py", "tests/integration/test_merge_evolve.py",
         "tests/integration/test_eval_extract.py", "tests/integration/test_extract_lora.py", "tests/integration/test_runs.py")
 

@@ -1,5 +1,6 @@
 """Untimed setup of the extract bench: a real full fine-tune of the bundled SmolLM2 (every weight trained: AdamW,
-lr 2e-5, 8 steps over alpaca rows), saved as safetensors in DIR/ft. Both sides extract from it.
+lr 2e-5, 8 steps over alpaca rows), saved as safetensors in DIR/ft. Both sides extract from it. The task of the
+extract's check: the eval bench's 200-item multiple choice (one-digit sums), DIR/quiz.jsonl.
 Usage: extract_setup.py DIR BASE DATA (BASE: the converted bundled model's folder)"""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import torch
+from eval_setup import write_task  # bench/sides: this script's folder
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
@@ -31,6 +33,7 @@ def main() -> None:
         opt.zero_grad()
     model.save_pretrained(out)
     tok.save_pretrained(out)
+    write_task(Path(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Extract a LoRA (issue 25): the lab's extract-lora against mergekit-extract-lora on a real full fine-tune of the
-bundled SmolLM2, and the relative error at ranks 8/16/64."""
+bundled SmolLM2, and the relative error and the task score (adapter on its base vs the full model) at ranks
+8/16/64."""
 from __future__ import annotations
 
 import shutil
@@ -23,12 +24,17 @@ def pairs(quick: bool) -> list[Pair]:
                   "Lab: `python -m lab extract-lora` (headers compared, SVD per linear layer, artifact with card); "
                   "baseline: `mergekit-extract-lora --max-rank 16` on the same pair."),
         Pair("extract_ranks", side("sides/extract_lora.py", "{tmp}/ft", FOLDER, "{tmp}/ranks", "--ranks",
-                                   "8,16,64", "--mergekit"), None, reps=1, quick_reps=1, env=ENV, setup=SETUP, timeout_s=600,
+                                   "8,16,64", "--mergekit", "--eval-task", "{tmp}/quiz.jsonl", "--eval-limit",
+                                   50 if quick else 200), None, reps=1, quick_reps=1, env=ENV, setup=SETUP,
+             timeout_s=900,
              compare={"relative_error_r8": "lower", "relative_error_r16": "lower", "relative_error_r64": "lower",
-                      "mergekit_diff_r16": "lower"},
+                      "mergekit_diff_r16": "lower", "score_full": "higher", "score_r8": "higher",
+                      "score_r16": "higher", "score_r64": "higher"},
              targets={"mergekit_diff_r16": 1e-5},
              note="Relative error (Frobenius) of the reconstructed weight difference over the linear layers, at "
                   "ranks 8, 16 and 64; *_all_* also counts the changed tensors a LoRA cannot carry (norms, "
                   "embeddings). mergekit_diff_r16: the largest relative difference between the lab's B@A and "
-                  "mergekit-extract-lora's at rank 16, layer by layer."),
+                  "mergekit-extract-lora's at rank 16, layer by layer. score_*: the extract's check on the eval "
+                  "bench's one-digit-sum multiple choice (first 50 items quick, 200 full; acc): score_full the "
+                  "fine-tune, score_rR its adapter on the base, score_diff_rR the adapter minus the full model."),
     ]

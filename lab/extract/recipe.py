@@ -1,4 +1,5 @@
-"""ExtractRecipe: which model, against which base, how much of each layer's difference to keep, where."""
+"""ExtractRecipe: which model, against which base, how much of each layer's difference to keep, where, and the
+Evaluate task that compares the adapter on its base with the full model."""
 from __future__ import annotations
 
 from pydantic import Field, model_validator
@@ -21,6 +22,12 @@ class ExtractRecipe(Recipe):
     out: str = Field("", description="Output folder; default: a new artifact named after the model (never an "
                                      "existing folder).")
     name: str = Field("", description="Artifact name (default: <model>-lora-r<rank>).")
+    eval_task: str = Field("", description=(
+        "After extracting, score the full model and the adapter on its base on this Evaluate task (an lm-eval "
+        "task name, a suite, or a task file); both scores and their difference go into the result and the "
+        "adapter's card. Empty: no scoring."))
+    eval_limit: int | None = Field(None, ge=1, description=(
+        "Score only the first N items of the task (the same items for both models). Empty: every item."))
 
     @model_validator(mode="after")
     def _one_size(self) -> "ExtractRecipe":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from lab.bars import Report
 from lab.extract.plan import Plan
 
 ADAPTER_FILE = "adapter_model.safetensors"
@@ -29,8 +30,11 @@ def kept_rank(s, rank: int | None, energy: float | None, size: int) -> int:
     return max(1, k)
 
 
-def extract(p: Plan, rank: int | None, energy: float | None, out: Path, base_text: str, log=print) -> dict:
-    """Write the adapter (weights and adapter_config.json) into `out`; returns what the check reports."""
+def extract(p: Plan, rank: int | None, energy: float | None, out: Path, base_text: str, log=print,
+            progress: Report | None = None) -> dict:
+    """Write the adapter (weights and adapter_config.json) into `out`; returns what the check reports.
+    `progress(done, total, tensor)` is called before each linear layer and once at the end (the job's bar moves
+    per tensor)."""
     import torch  # heavy: torch
     from safetensors.torch import save_file  # heavy: safetensors.torch
 
@@ -46,6 +50,8 @@ def extract(p: Plan, rank: int | None, energy: float | None, out: Path, base_tex
             return files[path].get_tensor(name)
 
         for i, name in enumerate(p.linear):
+            if progress is not None:
+                progress(i, len(p.linear), name)
             w = read(p.where, name)
             delta = w.float() - read(p.base_where, name).float()
             norm_sq = float(delta.pow(2).sum())
@@ -64,6 +70,8 @@ def extract(p: Plan, rank: int | None, energy: float | None, out: Path, base_tex
             layers.append({"layer": module, "rank": k, "relative_error": round(math.sqrt(dropped / norm_sq), 6)})
             if i % 20 == 0:
                 log(f"{i + 1}/{len(p.linear)} layers")
+        if progress is not None:
+            progress(len(p.linear), len(p.linear), "")
         carried_not = []
         for name in p.other:
             a, b = read(p.where, name).float(), read(p.base_where, name).float()

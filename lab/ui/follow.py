@@ -35,6 +35,7 @@ PANELS = {
     "export": Panel("artifacts", ("export",)),
     "merge": Panel("merge", ("merge",)),
     "evolve": Panel("merge", ("merge.evolve",)),
+    "extract": Panel("merge", ("extract.lora",)),
     "data": Panel("data", ("data.run",)),
     "tour": Panel("", (TOUR_KIND,)),
 }

@@ -13,7 +13,7 @@ from lab.merge.recipe import Expert, MergeRecipe, MoERecipe, load_recipe
 from lab.merge.templates import TEMPLATES, template_yaml
 from lab.merge.worker import MergeOptions
 from lab.shown import scrub, scrub_value
-from lab.ui import follow, merge_evolve, merge_links, publish_panel, recipe_loader, score_colour
+from lab.ui import follow, merge_evolve, merge_extract, merge_links, publish_panel, recipe_loader, score_colour
 from lab.ui.common import caller_of, cancel_job, on_load, on_show, progress_bar_html, shows_errors
 from lab.ui.hub_picker import build_picker
 
@@ -116,6 +116,7 @@ def build() -> None:
     with gr.Accordion("Publish the merge to the Hub", open=False):
         c["publish"] = publish_panel.build(api_name=None)
     merge_evolve.build()
+    merge_extract.build()
     c["out"] = gr.State("")
     c["timer"] = gr.Timer(2.0, active=False)
     _wire(c)

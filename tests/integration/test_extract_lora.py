@@ -1,5 +1,7 @@
 """`python -m lab extract-lora` on a real full fine-tune delta of the bundled SmolLM2: the adapter loads with PEFT and
-gives the fine-tune's logits; a base that is not the model's base is refused, naming the first mismatch."""
+gives the fine-tune's logits; a base that is not the model's base is refused, naming the first mismatch. As an
+`extract.lora` job (its own worker), the adapter on its base is scored against the full model on a real task by the
+Evaluate engine, and both scores reach the result and the card; an unknown task is refused before any work."""
 import json
 import shutil
 
@@ -10,7 +12,11 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from lab.__main__ import main
+from lab.access import local
 from lab.artifacts import read_manifest
+from lab.extract import job as extract_job
+from lab.jobs import manager
+from tests.eval_support import MC_ROWS, write_jsonl
 
 CHANGED = [f"model.layers.{i}.{m}" for i in (0, 3, 7) for m in ("self_attn.q_proj", "self_attn.v_proj",
                                                                  "mlp.down_proj")]
@@ -85,3 +91,30 @@ def test_a_base_that_is_not_the_models_base_is_refused_first(finetune, tmp_path,
     err = capsys.readouterr().err
     assert "model.layers.2.mlp.up_proj.weight" in err and "not this model's base" in err
     assert not (tmp_path / "never").exists()
+
+
+def test_the_job_scores_the_adapter_on_its_base_against_the_full_model(finetune, bundled_model, tmp_path):
+    quiz = write_jsonl(tmp_path / "quiz.jsonl", MC_ROWS)
+    job = extract_job.start({"model": str(finetune), "base": str(bundled_model), "rank": 8, "eval_task": str(quiz),
+                             "eval_limit": 2, "name": "ft-lora"}, local())
+    job = manager.wait(job.id, timeout=600)
+    assert job.state == "succeeded", job.error
+    shown = extract_job.status(job.id)
+    result, scores = shown["result"], shown["result"]["eval"]
+    assert shown["out"] == str(job.folder) and job.folder.name == "ft-lora" and result["relative_error"] < 1e-4
+    assert scores["task"] == str(quiz) and scores["limit"] == 2 and 0 <= scores["full"] <= 1
+    assert scores["adapter"] == scores["full"] and scores["difference"] == 0  # the adapter is the fine-tune's delta
+    assert "relative error" in shown["message"] and scores["adapter"] == scores["full"]
+    manifest = read_manifest(job.folder)
+    assert manifest["metrics"]["score_full"] == scores["full"] and manifest["metrics"]["score_difference"] == 0
+    assert [e["task"] for e in manifest["evaluations"]] == ["quiz"]  # recorded like any evaluation
+    card = (job.folder / "README.md").read_text()
+    assert f"the full model {scores['full']:.4f}" in card and "## Evaluation" in card
+    assert "`quiz.jsonl`" in card and str(tmp_path) not in card  # the task by its name, no server path
+    assert "difference **+0.0000**" in extract_job.describe(result)
+
+
+def test_an_unknown_task_is_refused_before_any_work(finetune, bundled_model, tmp_path, capsys):
+    assert main(["extract-lora", str(finetune), "--base", str(bundled_model), "--rank", "8", "--eval-task",
+                 "no_such_task_anywhere", "--out", str(tmp_path / "never")]) == 2
+    assert "eval_task" in capsys.readouterr().err and not (tmp_path / "never").exists()

@@ -49,7 +49,9 @@ def test_jobs_are_refused_on_the_demo_before_any_work(space):
     merge = (f"models:\n  - model: {MODEL}\n  - model: {MODEL}\nmerge_method: slerp\nbase_model: {MODEL}\n"
              "parameters:\n  t: 0.5\n")
     calls = {("lab.ui.merge_tab", "run"): {0: merge},
-             ("lab.ui.eval_events", "run"): {0: [MODEL], 2: DATA}}
+             ("lab.ui.eval_events", "run"): {0: [MODEL], 2: DATA},
+             ("lab.ui.merge_extract", "check"): {0: MODEL, 1: MODEL, 5: DATA},
+             ("lab.ui.merge_extract", "start"): {0: MODEL, 1: MODEL, 5: DATA}}
     for user in (VISITOR, None):
         for (module, name), values in calls.items():
             answer, failed = space.event(module, name, values, user=user)

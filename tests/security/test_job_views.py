@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lab.artifacts import finalize
 from lab.jobs import store
 from tests.security.spaces import FILTER, OTHER, OWNER, VISITOR, space_app, space_env, texts  # noqa: F401
 
@@ -67,7 +68,8 @@ def test_a_visitor_opens_polls_and_cancels_only_their_own_runs(space):
         other, failed = space.event("lab.ui.eval_events", "show", {0: name}, user=VISITOR, session="bob-page")
         assert "carol-model" not in texts(other) and "alice-model" not in texts(other), name  # refused or empty
 
-    for kind, module in (("merge", "lab.ui.merge_tab"), ("eval", "lab.ui.eval_events")):
+    for kind, module in (("merge", "lab.ui.merge_tab"), ("eval", "lab.ui.eval_events"),
+                         ("extract.lora", "lab.ui.merge_extract")):
         carols = _queued(kind, OTHER)  # a hostile client names another's job where the page keeps its own
         polled, _ = space.event(module, "tick", {0: carols}, user=VISITOR)
         answer, _ = space.event(module, "cancel", {0: carols}, user=VISITOR)
@@ -126,8 +128,9 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
     assert carols_export not in texts(_load(space, "export-job", VISITOR, f"job={carols_export}"))
     assert carols_eval not in texts(_load(space, "eval-job", None))  # an anonymous visitor: only their own session
     assert _load(space, "eval-job", OWNER)[0] == carols_eval  # the owner follows every job
-    for kind, box in (("merge", "merge-job"), ("data.run", "data-job"), ("merge.evolve", "evolve-job")):
-        bobs, carols = _finished(kind, VISITOR), _queued(kind, OTHER)  # every job panel, the same rule
+    for kind, box in (("merge", "merge-job"), ("data.run", "data-job"), ("merge.evolve", "evolve-job"),
+                      ("extract.lora", "extract-job")):  # every job panel, the same rule
+        bobs, carols = _finished(kind, VISITOR), _queued(kind, OTHER)
         assert _load(space, box, VISITOR, f"job={carols}")[0] == bobs and _load(space, box, OWNER)[0] == carols
     bobs_evolve = _finished("merge.evolve", VISITOR)  # its link opens the Evolve config as the job had it
     store.patch(bobs_evolve, recipe=f"models: [{space.home}/artifacts/bob-a, {space.home}/artifacts/bob-b]\n"
@@ -215,3 +218,34 @@ def test_the_trackio_dashboard_is_the_owners_only(space):
         assert answer.status_code == 404 and "trackio" not in answer.text, user
     owners = httpx.get(f"{space.url}trackio/version", headers=space.headers(OWNER), timeout=120)
     assert owners.status_code == 200 and owners.json()["version"]
+
+
+def _model_artifact(home: Path, name: str, owner: str) -> Path:
+    """A model artifact of `owner` (its config and manifest: the refusals come before any weight is read)."""
+    folder = home / "artifacts" / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    finalize(folder, "model", [], step="sft", owner=owner)
+    return folder
+
+
+def test_a_visitor_extracts_only_from_their_own_models_and_task_files(space):
+    home = space.home
+    _model_artifact(home, "bob-ft", VISITOR), _model_artifact(home, "bob-base", VISITOR)
+    carols = _model_artifact(home, "carol-ft", OTHER)
+
+    def check(model: str, base: str = "bob-base", task: str = "", user: str | None = VISITOR):
+        return space.event("lab.ui.merge_extract", "check", {0: model, 1: base, 5: task}, user=user)
+
+    missing, failed = check("nobody-ft")
+    assert failed and str(home) not in missing
+    for ref in ("carol-ft", str(carols), "../artifacts/carol-ft", "/etc"):  # another's, or the server's: as if none
+        answer, failed = check(ref)
+        assert failed and answer.replace(ref, "X") == missing.replace("nobody-ft", "X"), ref
+    answer, failed = check("bob-ft", task=str(home / "jobs.sqlite"))  # a server file as the task
+    assert failed and "eval_task" in answer and str(home) not in answer
+    answer, failed = check("bob-ft", "carol-ft")
+    assert failed and "base" in answer
+    answer, failed = check("bob-ft", user=None)
+    assert failed and "signed in" in answer
+    assert not list((home / "artifacts").glob("*-lora-*"))
