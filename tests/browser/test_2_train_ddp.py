@@ -1,7 +1,9 @@
-"""Train tab in a real browser, over two processes: a DDP run on CPU (gloo) with report_to trackio starts from the
-form, draws its live curves (from rank 0), is cancelled (both ranks save and stop, none outlives the job) and
-resumed from the buttons, and runs to its end. trackio's own store then holds the run's curves and the lab's
-config, and the owner's /trackio dashboard answers with the run."""
+"""Experiments and Train tabs in a real browser, over two processes: the walk's run is cloned from the Experiments
+tab into the Train tab and started again at another learning rate as a DDP run on CPU (gloo) with report_to trackio.
+It draws its live curves (from rank 0), is cancelled (both ranks save and stop, none outlives the job) and resumed
+from the buttons, and runs to its end. trackio's own store then holds the run's curves and the lab's config, the
+owner's /trackio dashboard answers with the run, and the Experiments tab overlays the two runs (one named line
+each) with the settings that differ."""
 from __future__ import annotations
 
 import json
@@ -17,7 +19,7 @@ import psutil
 from lab.jobs.watchdog import tree
 from lab.train.distributed import GROUP, JOB_ENV
 from tests.browser.conftest import open_tab, pick
-from tests.browser.test_2_train import _set
+from tests.browser.test_2_train import SHORT_RUN, _set
 from tests.ui.conftest import ROOT
 
 STEPS = 10  # enough that a cancel sent on the first drawn point lands mid-run (a step takes ~0.5 s on 2 cores)
@@ -71,11 +73,58 @@ def _trackio_record(lab, run: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_two_process_run_cancel_resume_and_trackio(page, lab, dataset_artifact):
+def _short_run(page, dataset_name: str) -> None:
+    """The Train walk's run, when this file runs alone."""
     open_tab(page, "Train")
-    pick(page, "Dataset artifacts", dataset_artifact.name)
-    page.wait_for_function("p => document.querySelector('#train-dataset textarea, #train-dataset input').value === p",
-                           arg=dataset_artifact.name)
+    pick(page, "Dataset artifacts", dataset_name)
+    for name, value in SHORT_RUN.items():
+        _set(page, name, value)
+    page.get_by_text("max_seq_length: 64").wait_for()
+    page.get_by_role("button", name="Start training").click()
+    page.locator("#train-status").get_by_text("succeeded").wait_for(timeout=300_000)
+
+
+def _choose(page, picker: str, run_id: str) -> None:
+    """Type a run's id into a picker and take it (its options are named `name · method · id`; what follows checks
+    that it was taken)."""
+    box = page.get_by_role("combobox", name=picker)
+    box.fill(run_id)
+    box.press("Enter")
+
+
+def _fresh_page(page, lab):
+    """Another page on the app in the same browser context, watched for page errors like the fixture's."""
+    fresh = page.context.new_page()
+    fresh.set_default_timeout(30_000)
+    fresh.lab_problems = []
+    fresh.on("pageerror", lambda exc: fresh.lab_problems.append(f"page error: {exc}"))
+    fresh.goto(lab.url)
+    fresh.get_by_text("Hardware:").wait_for(timeout=60_000)
+    return fresh
+
+
+def _runs(lab) -> dict[str, str]:
+    """Finished training jobs of the app: job id -> the run's folder name (its name in the legend)."""
+    with sqlite3.connect(lab.home / "jobs.db") as con:
+        rows = con.execute("SELECT id, artifact_dir FROM jobs WHERE kind LIKE 'train.%' AND kind != 'train.lr_find' "
+                           "AND state = 'succeeded' ORDER BY created").fetchall()
+    return {job_id: Path(folder).name for job_id, folder in rows}
+
+
+def test_clone_into_a_two_process_run_cancel_resume_trackio_and_overlay(page, lab, dataset_artifact):
+    if not _runs(lab):  # run alone: the walk's run first, on its own page (it never leaves the Train tab)
+        alone = _fresh_page(page, lab)
+        _short_run(alone, dataset_artifact.name)
+        alone.close()
+    first = next(iter(_runs(lab)))
+    open_tab(page, "Experiments")
+    page.get_by_text(first).filter(visible=True).first.wait_for()  # the run is listed with its results
+    _choose(page, "Run to clone", first)
+    page.get_by_role("button", name="Clone into the Train tab").click()
+    page.get_by_role("tab", name="Train", exact=True, selected=True).wait_for()
+    page.get_by_text(f"Cloned from run {first}").wait_for()  # the form holds that run's recipe
+    _set(page, "learning_rate", "0.0005")
+    page.get_by_text("learning_rate: 0.0005").wait_for()
     page.get_by_text(GROUP).click()  # the accordion of processes and strategy (offered on a CPU of 2+ cores)
     page.get_by_text("Saving, Hub and tracking").click()
     for name, value in DDP_RUN.items():
@@ -139,3 +188,22 @@ def test_two_process_run_cancel_resume_and_trackio(page, lab, dataset_artifact):
     runs = dashboard.request.post(f"{lab.url}trackio/api/get_runs_for_project", data={"project": "lab"})
     assert runs.status == 200 and folder.name in {r["name"] for r in runs.json()["data"]}
     dashboard.close()
+
+    second = _runs(lab)[job]  # the comparison, on a fresh page (see _fresh_page)
+    page = _fresh_page(page, lab)
+    open_tab(page, "Experiments")
+    page.get_by_role("button", name="Refresh").click()
+    for run in (first, job):
+        _choose(page, "Runs to compare (2–6)", run)
+    page.get_by_role("button", name="Compare").click()
+    loss = page.locator("#experiments-loss")
+    loss.locator("g.mark-line path").nth(1).wait_for()  # two lines
+    legend = [t.rstrip("…") for t in loss.locator("g.role-legend-label text").all_text_contents()]
+    assert len(legend) == 2  # one entry per run, named after it (a long name is cut short with an ellipsis)
+    for name in (_runs(lab)[first], second):
+        assert sum(name.startswith(t) for t in legend) == 1, (name, legend)
+    differ = page.locator("#experiments-differ")
+    for setting in ("learning_rate", "num_processes"):
+        differ.get_by_text(setting).filter(visible=True).first.wait_for()
+    lab.shoot(page, "experiments", focus=page.get_by_role("button", name="Compare"))
+    assert not page.lab_problems, page.lab_problems
