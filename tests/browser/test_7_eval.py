@@ -43,8 +43,8 @@ def test_custom_tasks_leaderboard_and_samples(page, lab, sft_adapter, tmp_path):
     if not samples.is_visible():  # an empty filter says so in a sentence, not an empty table
         assert "None on" in note.inner_text()
 
-    runs = sorted((lab.home / "evals").glob("*/results.json"))
-    result = json.loads(runs[-1].read_text())
+    newest = max((lab.home / "evals").glob("*/results.json"), key=lambda p: p.stat().st_mtime)  # this run's, not
+    result = json.loads(newest.read_text())  # an earlier walk step's (an evolve search records its scores there too)
     assert [m["model"].split("+")[-1] for m in result["models"]][1] == str(sft_adapter)
     assert {t["name"] for t in result["tasks"]} == {"quiz", "secret"}
     lab.shoot(page, "evaluate", focus=page.locator("#eval-leaderboard"))
