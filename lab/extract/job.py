@@ -3,7 +3,6 @@ submit, its live state, and the runner (in the job's worker: off the app's event
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -98,5 +97,5 @@ def run(ctx) -> None:
     (ctx.folder / RESULT).write_text(json.dumps(result, indent=2))
     scores = result.get("eval")
     ctx.progress(1.0, f"Done: relative error {result['relative_error']:.4f}" + (
-        f"; {scores['task']}: adapter {scores['adapter']:.4f}, full model {scores['full']:.4f}" if scores else ""),
+        f"; {label(scores['task'])}: adapter {scores['adapter']:.4f}, full model {scores['full']:.4f}" if scores else ""),
         force=True)

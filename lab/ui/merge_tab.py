@@ -243,7 +243,7 @@ def _wire_run(c: dict) -> None:
         caller = caller_of(request)
         try:
             s = editor.status(job_id, caller) if job_id else None
-        except LabError as exc:  # not a job of this caller's: the same answer as no job
+        except LabError:  # not a job of this caller's: the same answer as no job
             s, job_id = None, ""
         if not job_id or s is None:
             return [gr.update(), gr.update(), gr.Timer(active=False), "", gr.update(), gr.update()] + \
