@@ -141,16 +141,17 @@ def list_artifacts(root: Path | None = None) -> list[dict]:
     return sorted(out, key=lambda m: m.get("created", 0), reverse=True)
 
 
-def new_folder(kind: str, name: str = "") -> Path:
-    """A fresh artifact folder; an existing one is never reused silently."""
+def new_folder(kind: str, name: str = "", field: str = "name") -> Path:
+    """A fresh artifact folder; an existing one is never reused silently (`field`: the form's name box, named in
+    the refusal)."""
     stem = name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     if len(stem) > 100 or not stem.strip(". ") or any(c in stem for c in "/\\\0") or stem.startswith("."):
         raise LabError("An artifact's name is a plain folder name.",
-                       "Use letters, digits, '-', '_' and '.' (no '/', and not starting with '.').", "name")
+                       "Use letters, digits, '-', '_' and '.' (no '/', and not starting with '.').", field)
     path = get_settings().artifacts / stem
     if path.exists():
         raise LabError(f"An artifact named {stem!r} already exists.", "Choose another name, or delete the old one.",
-                       "name")
+                       field)
     path.mkdir(parents=True)
     return path
 

@@ -33,6 +33,7 @@ limit: 50
 population: 4
 candidates: 12
 """
+OUT_FIELD = "output name"  # the form's box for the new artifact's name
 
 
 def parse_for(text: str, caller: Caller | None, token: str | None = None) -> EvolveRecipe:
@@ -51,11 +52,12 @@ def check_for(text: str, caller: Caller | None, token: str | None = None) -> tup
 
 
 def start(text: str, name: str = "", token: str | None = None, caller: Caller | None = None):
-    """Parse and check the config for `caller` (models, tasks, preflight, the budget estimate), then submit."""
+    """Take the output name (a taken or bad one is refused before anything is read or fetched), then parse and
+    check the config for `caller` (models, tasks, preflight, the budget estimate), then submit."""
     check_allowed("merge.evolve")
-    recipe = parse_for(text, caller, token)
-    folder = new_folder("evolve", (name or "").strip())
+    folder = new_folder("evolve", (name or "").strip(), field=OUT_FIELD)
     try:
+        recipe = parse_for(text, caller, token)
         plan = check(recipe, folder, token)
         job = jobs.submit("merge.evolve", recipe.model_dump(mode="json"),
                           title=f"Evolve ({recipe.method}) → {folder.name}", token=token, artifact_dir=folder,
@@ -71,6 +73,11 @@ def config_text(job_recipe: str) -> str:
     example); fields left unset or empty are left out, as a person would write it."""
     recipe = EvolveRecipe.from_yaml(job_recipe)
     return yamlio.dump({k: v for k, v in recipe.model_dump(mode="json").items() if v not in (None, "", [])})
+
+
+def form_of(job: jobs.Job) -> list:
+    """The Evolve form (config, output name) as the job had it: a page that comes back to the job shows it."""
+    return [config_text(job.recipe), job.folder.name if job.artifact_dir else ""]
 
 
 def summary(result: dict) -> str:

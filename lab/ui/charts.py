@@ -26,3 +26,15 @@ def redrawn(rows: list, shown: list | None, frame):
     if shown is not None and rows == shown:
         return gr.skip()
     return frame(rows) if rows or shown else None
+
+
+def whole_steps(frame, column: str):
+    """`frame` with its whole-number `column` (generations) as text, so the plot's axis shows whole steps only: a
+    numeric axis over a few steps ticks halves (0.5, 1.5…), and Gradio 6's LinePlot takes no tick step. The text is
+    padded with leading spaces to one width, so its text order is the steps' order (" 2" before "10") and a drawn
+    label shows no space (SVG collapses it). It stays text however many steps: a plot switched to a numeric axis
+    mid-run keeps the axis it was first drawn with, and a `sort` on the plot redraws one update late."""
+    if frame.empty:
+        return frame
+    width = len(str(int(frame[column].max())))
+    return frame.assign(**{column: [str(int(v)).rjust(width) for v in frame[column]]})

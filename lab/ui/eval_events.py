@@ -15,7 +15,7 @@ from lab.eval.plan import estimate_recipe
 from lab.jobs.manager import check_allowed
 from lab.models.usable import model_choices
 from lab.shown import scrub, scrub_value
-from lab.ui import eval_strings as S, follow
+from lab.ui import eval_strings as S, follow, recipe_loader
 from lab.ui.common import caller_of, cancel_job, notes_errors, on_load, on_show, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
@@ -30,6 +30,15 @@ def _recipe(c: dict, values: tuple, caller):
     judge_keys = sorted(c["judge"])
     fixed, judge = values[:12], dict(zip(judge_keys, values[12:]))
     return board.recipe_from_form(*fixed, judge=judge, owner=caller.key)
+
+
+def _form_of(job, judge_keys: list[str]) -> list:
+    """The form as an evaluation job's recipe set it (a page that comes back to the job shows it), then a note of
+    what the form cannot hold: a task file is uploaded again, as the form never names a file of the server."""
+    values = recipe_loader.eval_values(job.recipe)
+    note = f"The form shows the recipe of job `{job.id}`." + (
+        f" Not in the form: {'; '.join(values['left_out'])}." if values["left_out"] else "")
+    return [*(values[k] for k in recipe_loader.EVAL_KEYS), *(values["judge"][k] for k in judge_keys), note]
 
 
 def _describe_tasks(plan) -> str:
@@ -112,7 +121,8 @@ def wire(c: dict) -> None:
 
     follow.mark_url(c["run"].click(run, [*_form(c), c["judge_key"]], [c["job_id"], c["status"], c["timer"]],
                                    **PRIVATE), c["job_id"])
-    follow.attach("eval", c["job_id"], c["timer"])
+    refilled = [*(c[k] for k in recipe_loader.EVAL_KEYS), *(c["judge"][k] for k in sorted(c["judge"])), c["report"]]
+    follow.attach("eval", c["job_id"], c["timer"], form=(refilled, lambda job: _form_of(job, sorted(c["judge"]))))
 
     def tick(job_id, request: gr.Request):
         caller = caller_of(request)

@@ -74,6 +74,12 @@ def mark_url(event, job_box) -> None:
     event.success(None, job_box, None, js=URL_JS, **PRIVATE)
 
 
+def mark_url_when_set(job_box) -> None:
+    """For a start that streams its job (the tour), whose success comes only when the stream ends: the address
+    carries the job as soon as the stream puts its id in `job_box`."""
+    job_box.change(None, job_box, None, js=URL_JS, **PRIVATE)
+
+
 def attach(name: str, job_box, timer, reveal=None, form: tuple[list, Callable[[Job], list]] | None = None) -> None:
     """Panel `name` follows its job: on page load (its ?job= link or the caller's running/last job of its kinds) and
     when the Jobs tab opens one of its jobs, `job_box` gets the job's id and `timer` starts, so the panel's own tick

@@ -1,6 +1,6 @@
 """The Merge tab's "Evolve" accordion: an evolve config (YAML), Check, Start, and the job's live plot (best and mean
 fitness per generation) beside the current best recipe. A reload or a ?job= link to an evolve job opens it here again,
-the config as the job had it (lab.ui.follow). The logic lives in lab.merge.evolve_job."""
+the config and output name as the job had them (lab.ui.follow). The logic lives in lab.merge.evolve_job."""
 from __future__ import annotations
 
 import gradio as gr
@@ -11,7 +11,7 @@ from lab.jobs.manager import check_allowed
 from lab.merge import evolve_job
 from lab.merge.evolve_recipe import EvolveRecipe
 from lab.shown import scrub
-from lab.ui import follow
+from lab.ui import charts, follow
 from lab.ui.common import cancel_job, caller_of, notes_errors, progress_bar_html, shows_errors
 
 PRIVATE = {"api_visibility": "private"}
@@ -40,12 +40,12 @@ def build() -> None:
         c["timer"] = gr.Timer(2.0, active=False)
     _wire(c)
     follow.attach("evolve", c["job_id"], c["timer"], reveal=accordion,
-                  form=([c["config"]], lambda job: [evolve_job.config_text(job.recipe)]))
+                  form=([c["config"], c["name"]], evolve_job.form_of))
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     data = [{"generation": r["step"], "fitness": r[k], "series": k} for r in rows for k in ("best", "mean")]
-    return pd.DataFrame(data, columns=["generation", "fitness", "series"])
+    return charts.whole_steps(pd.DataFrame(data, columns=["generation", "fitness", "series"]), "generation")
 
 
 def _wire(c: dict) -> None:

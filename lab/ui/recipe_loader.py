@@ -89,12 +89,16 @@ def wire_data(button: gr.UploadButton, c) -> None:
     button.upload(load, button, [*c.controls, c.form, c.hub, c.config, c.split, c.limit, c.status], **PRIVATE)
 
 
+# the Evaluate form's fields a recipe fills (its task files are uploaded again), then the judge's, sorted
+EVAL_KEYS = ("models", "hub", "kind", "regex", "extract", "open", "names", "limit", "fewshot", "chat", "batch")
+
+
 def eval_values(text: str) -> dict:
     return eval_form.form_from_recipe(EvalRecipe.from_yaml(text), [v for _, v in catalog.choices()])
 
 
 def wire_eval(button: gr.UploadButton, c: dict) -> None:
-    keys = ["models", "hub", "kind", "regex", "extract", "open", "names", "limit", "fewshot", "chat", "batch"]
+    keys = EVAL_KEYS
 
     @shows_errors
     def load(path):

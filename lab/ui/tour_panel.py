@@ -45,8 +45,10 @@ def build():
             chat_merge = gr.Button(f"{CHAT_WITH['merge']} {NOT_YET}", interactive=False,
                                    elem_id="lab-tour-chat-merge")
         paths = gr.State({})
-    start.click(run_tour, None, [stages, bar, replies, paths, chat_ft, chat_merge], api_name="tour",
+        job = gr.Textbox(visible="hidden", elem_id="lab-tour-job")  # in the page, so its change writes ?job=
+    start.click(run_tour, None, [stages, bar, replies, paths, chat_ft, chat_merge, job], api_name="tour",
                 concurrency_limit=1, concurrency_id="lab-tour", show_progress="minimal")
+    follow.mark_url_when_set(job)  # a reload comes back to the tour it started
     shown = [stages, bar, replies, paths, chat_ft, chat_merge, panel]
     on_load(_follow_on_load, None, shown, show_progress="hidden", concurrency_limit=None)
     if bus.BUS.follow is not None:  # "Open in its tab" from the Jobs tab
@@ -70,21 +72,23 @@ def _frame(board: Board, paths: dict):
 
 
 def run_tour(request: gr.Request):
-    """Start the caller's tour as a job on the server (or follow theirs already running) and stream its stages;
-    closing the page stops only this stream. A refusal (demo Space, not signed in) shows in place of the stages."""
+    """Start the caller's tour as a job on the server (or follow theirs already running) and stream its stages,
+    each frame with the job's id; closing the page stops only this stream. A refusal (demo Space, not signed in)
+    shows in place of the stages."""
     try:
         check_allowed()
         caller = caller_of(request)
         caller.require_signed_in("The tour")
         job = tour_jobs.running(caller.key) or tour_jobs.submit(owner=caller.key)
     except LabError as exc:
-        yield f"⚠️ **{exc.what}** {exc.fix}", "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield f"⚠️ **{exc.what}** {exc.fix}", "", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
+    yield (gr.skip(),) * 6 + (job.id,)  # the address carries the job now, though its first stage may wait its turn
     board = Board()
     for ev in tour_jobs.follow(job.id):
         board.update(ev)
-        yield _frame(board, {k: Path(board.artifacts[k]).name if board.artifacts.get(k) else ""
-                             for k in ("train", "merge")})
+        yield *_frame(board, {k: Path(board.artifacts[k]).name if board.artifacts.get(k) else ""
+                              for k in ("train", "merge")}), job.id
 
 
 def _stream(job, reveal: bool):

@@ -57,6 +57,11 @@ def _reload(page) -> str:
     return job
 
 
+_GENERATION_TICKS = """() => [...document.querySelectorAll('#evolve-plot .role-axis')]
+  .filter(a => a.querySelector('.role-axis-title')?.textContent === 'generation')
+  .flatMap(a => [...a.querySelectorAll('.role-axis-label text')].map(t => t.textContent.trim()))"""
+
+
 def _job_box(page) -> str:
     return page.evaluate("() => document.querySelector('#evolve-job textarea, #evolve-job input').value")
 
@@ -83,6 +88,8 @@ def test_evolve_shows_its_search_live_follows_a_reload_and_ends_as_an_artifact(p
     assert jobs.get_job(job).kind == "merge.evolve"
     page.locator("#evolve-config").get_by_text(parents["quiz"].name).first.wait_for()  # the job's config, no example
     assert "/path/to/a/fine-tune" not in page.locator("#evolve-config").inner_text()
+    name = page.locator("#evolve-accordion").get_by_role("textbox", name="Output name")  # and its output name
+    page.wait_for_function("e => e.value === 'walk-evolve'", arg=name.element_handle())
     page.wait_for_function("() => document.querySelectorAll('#evolve-plot .role-legend text').length >= 2")
     note.get_by_text("succeeded").wait_for(timeout=300_000)
     note.get_by_text("The best merge is the artifact").wait_for()
@@ -90,6 +97,8 @@ def test_evolve_shows_its_search_live_follows_a_reload_and_ends_as_an_artifact(p
     assert "merge_method: linear" in page.locator("#evolve-accordion").inner_text()  # the best recipe
     page.wait_for_function("() => [...document.querySelectorAll('#evolve-plot .mark-line path')]"  # a line drawn
                            ".filter(p => (p.getAttribute('d') || '').includes('L')).length >= 2")  # across gens
+    ticks = page.evaluate(_GENERATION_TICKS)
+    assert len(ticks) >= 2 and ticks == [str(g) for g in range(len(ticks))]  # whole generations, in order
     lab.shoot(page, "merge-evolve", focus=note)  # the result, the plot and the best recipe
 
     out = Path(jobs.get_job(job).artifact_dir)

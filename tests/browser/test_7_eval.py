@@ -25,6 +25,8 @@ def test_custom_tasks_leaderboard_and_samples(page, lab, sft_adapter, tmp_path):
 
     page.get_by_role("button", name="Evaluate", exact=True).click()
     reload_mid_job(page, "Evaluate", "eval-job")  # the reloaded page follows the job to its leaderboard
+    page.locator("#eval-report").get_by_text("quiz.jsonl (upload it again)").wait_for()  # its form, refilled
+    assert page.get_by_label("Exact match: extraction regex (optional)").input_value() == SECRET_REGEX
     page.locator("#eval-status").get_by_text("Done: 2 of 2 model(s)").wait_for(timeout=600_000)
     board = page.locator("#eval-leaderboard")
     board.get_by_text("quiz (acc)").wait_for()

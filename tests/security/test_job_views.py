@@ -134,9 +134,11 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
         assert _load(space, box, VISITOR, f"job={carols}")[0] == bobs and _load(space, box, OWNER)[0] == carols
     bobs_evolve = _finished("merge.evolve", VISITOR)  # its link opens the Evolve config as the job had it
     store.patch(bobs_evolve, recipe=f"models: [{space.home}/artifacts/bob-a, {space.home}/artifacts/bob-b]\n"
-                                    f"fitness: [{space.home}/artifacts/bob-quiz/quiz.jsonl]\npopulation: 3\n")
+                                    f"fitness: [{space.home}/artifacts/bob-quiz/quiz.jsonl]\npopulation: 3\n",
+                artifact_dir=str(space.home / "artifacts" / "bob-evolved"))
     evolve = _load(space, "evolve-job", VISITOR, f"job={bobs_evolve}")
     assert evolve[0] == bobs_evolve and "population: 3" in texts(evolve) and "bob-b" in texts(evolve)
+    assert evolve[-1] == "bob-evolved"  # and its output name
     assert str(space.home) not in texts(evolve)
     assert _load(space, "train-job", VISITOR, f"job={bobs_old}")[0] == bobs_old  # a link to an older run of theirs
 
@@ -154,6 +156,71 @@ def test_a_reloaded_page_follows_the_callers_own_job_of_each_kind(space):
     refused, failed = space.event("lab.ui.jobs_tab", "open_job", {0: carols_export}, user=VISITOR)
     missing, _ = space.event("lab.ui.jobs_tab", "open_job", {0: "20990101-000000-nojob1"}, user=VISITOR)
     assert failed and refused.replace(carols_export, "ID") == missing.replace("20990101-000000-nojob1", "ID")
+
+
+def test_a_followed_evaluation_refills_the_form_with_its_recipe(space):
+    """A link (or a reload) to an evaluation shows its recipe in the form, by names a visitor may see; what the form
+    cannot hold (a task file) is said. Another's evaluation named by a link shows nothing of its recipe."""
+    home = space.home
+    recipe = {"models": [f"{home}/artifacts/bob-ft", "HuggingFaceTB/SmolLM2-135M-Instruct"],
+              "tasks": ["arc_easy", "bob_named_task"], "limit": 7, "num_fewshot": 2, "chat_template": "off",
+              "batch_size": 4, "judge": {"model": "bob-judge"},
+              "custom": [{"hub": "bob/quiz", "split": "dev", "kind": "exact_match", "regex": "answer is (\\w+)"},
+                         {"path": f"{home}/uploads/ab12/bob-quiz.jsonl", "kind": "exact_match",
+                          "regex": "answer is (\\w+)"}]}
+    bobs = _finished("eval", VISITOR)
+    store.patch(bobs, recipe=json.dumps(recipe))
+    carols = _queued("eval", OTHER)
+    store.patch(carols, recipe=json.dumps({**recipe, "models": ["carol-secret-model"], "limit": 99}))
+
+    shown = _load(space, "eval-job", VISITOR, f"job={bobs}")
+    form = dict(zip(["job", "timer", "models", "hub", "kind", "regex", "extract", "open", "names", "limit",
+                     "fewshot", "chat", "batch"], shown))
+    assert form["job"] == bobs and form["models"] == ["bob-ft", "HuggingFaceTB/SmolLM2-135M-Instruct"]
+    assert (form["hub"], form["kind"], form["regex"], form["extract"]) == ("bob/quiz:dev", "exact_match",
+                                                                           "answer is (\\w+)", "regex")
+    assert form["open"] == ["arc_easy"] and form["names"] == "bob_named_task"
+    assert (form["limit"], form["fewshot"], form["chat"], form["batch"]) == ("7", "2", "off", 4)
+    assert "bob-judge" in shown and "task file bob-quiz.jsonl (upload it again)" in shown[-1]
+    assert str(home) not in texts(shown)
+
+    linked = _load(space, "eval-job", VISITOR, f"job={carols}")  # another's: bob's own last run, as if no link
+    assert linked[0] == bobs and "carol-secret-model" not in texts(linked) and "99" not in linked
+    owners = _load(space, "eval-job", OWNER, f"job={carols}")
+    assert owners[0] == carols and owners[2] == ["carol-secret-model"]
+
+
+def test_evolve_refuses_a_taken_output_name_before_reading_its_config(space):
+    taken = space.home / "artifacts" / "bob-taken"
+    taken.mkdir(parents=True)
+    (taken / "keep.txt").write_text("bob's")
+    before = [j.id for j in store.list_jobs(limit=5000) if j.kind == "merge.evolve"]
+    answer, failed = space.event("lab.ui.merge_evolve", "start", {0: "models: [only-one]\n", 1: "bob-taken"},
+                                 user=VISITOR)
+    assert failed and "output name: An artifact named 'bob-taken' already exists" in answer
+    assert "Choose another name" in answer and str(space.home) not in answer
+    assert (taken / "keep.txt").read_text() == "bob's" and sorted(p.name for p in taken.iterdir()) == ["keep.txt"]
+    answer, failed = space.event("lab.ui.merge_evolve", "start", {0: "models: [only-one]\n", 1: "bob-fresh"},
+                                 user=VISITOR)  # a free name: the config is read, and refused; the name stays free
+    assert failed and "output name" not in answer and "models" in answer
+    assert not (space.home / "artifacts" / "bob-fresh").exists()
+    assert [j.id for j in store.list_jobs(limit=5000) if j.kind == "merge.evolve"] == before
+
+
+def test_the_evolve_plot_counts_whole_generations(space):
+    """The plot's generation axis is one label per generation (text), in order past 9, never 0.5 or 1.5."""
+    bobs = _finished("merge.evolve", VISITOR)
+    folder = space.home / "artifacts" / "bob-evolve-plot"
+    folder.mkdir(parents=True)
+    rows = [{"step": g, "best": 0.5 + g / 100, "mean": 0.4} for g in range(12)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store.patch(bobs, artifact_dir=str(folder))
+    (_, _, plot, _, _), failed = space.event("lab.ui.merge_evolve", "tick", {0: bobs}, user=VISITOR)
+    assert not failed and plot["datatypes"]["generation"] == "nominal"  # a label per value, not a numeric axis
+    at = plot["columns"].index("generation")
+    labels = [row[at] for row in plot["data"]]
+    assert [int(x) for x in labels] == [g for g in range(12) for _ in ("best", "mean")]
+    assert labels == sorted(labels)  # the text order (the plot's) is the generations' order
 
 
 def test_the_tour_panel_follows_only_the_callers_own_tour(space):

@@ -27,6 +27,11 @@ def test_the_tour_panel_is_there_and_refuses_on_the_demo_space(demo_app, lab_hom
     assert {"lab-tour", "lab-tour-start", "lab-tour-stages"} <= ids
     tour = next(c for c in cfg["components"] if c["props"].get("elem_id") == "lab-tour")
     assert tour["props"]["open"]  # an empty LAB_HOME: a newcomer sees it open
+    from lab.ui.follow import URL_JS
+
+    box = next(c["id"] for c in cfg["components"] if c["props"].get("elem_id") == "lab-tour-job")
+    marks = [d for d in cfg["dependencies"] if [box, "change"] in d["targets"]]  # the tour's job id, once set,
+    assert [(d["js"], d["backend_fn"]) for d in marks] == [(URL_JS, False)]  # goes into the address (?job=ID)
     stages = Client(demo_app, verbose=False).predict(api_name="/tour")[0]
     assert "off on this public demo Space" in stages and "Duplicate the Space" in stages
     assert not (lab_home / "tour").exists() and not (lab_home / "artifacts").exists()
@@ -50,10 +55,10 @@ def test_the_tour_runs_as_a_job_that_outlives_the_page(lab_home):
     from lab.ui.tour_panel import run_tour
 
     page = run_tour(None)
-    next(page)  # the first frame: the tour has started
+    first = next(page)  # the first frame: the tour has started
     page.close()  # the browser went away
     tours = [j for j in jobs.list_jobs() if j.kind == "tour"]
-    assert len(tours) == 1
+    assert len(tours) == 1 and first[-1] == tours[0].id  # its id, for the page's address (?job=ID)
     time.sleep(1.0)
     tour = jobs.get_job(tours[0].id)
     assert tour.state in ("queued", "running"), tour.error  # still going without the page
