@@ -77,7 +77,8 @@ def main() -> None:
     interleaved, interleaved_s = concurrent(client, name, tokens)
     server.stop()
     total = lambda runs: sum(made for _, made in runs)  # noqa: E731
-    tps, one_tps, inter_tps = total(batched) / batched_s, total(alone) / one_by_one_s, total(interleaved) / interleaved_s
+    tps, one_tps = total(batched) / batched_s, total(alone) / one_by_one_s
+    inter_tps = total(interleaved) / interleaved_s
     out = {"tokens_per_s": tps, "one_by_one_tokens_per_s": one_tps, "interleaved_tokens_per_s": inter_tps,
            "batch_vs_one_by_one": tps / one_tps, "batch_vs_interleaved": tps / inter_tps,
            "matching": sum(b[0] == a[0] for b, a in zip(batched, alone)), "tokens": total(batched)}

@@ -32,7 +32,7 @@ def test_requests_share_a_batch_only_with_the_same_base_adapter_and_drawing():
     base, other = object(), object()
     a, b, c = (SimpleNamespace(entry=e, adapter=n) for e, n in ((base, "x"), (base, "y"), (other, "x")))
     greedy = Params(16, temperature=0.0)
-    assert group_of(a, greedy) == group_of(a, Params(4, temperature=0.0, top_p=0.5, stop=["."]))  # length, stop: per row
+    assert group_of(a, greedy) == group_of(a, Params(4, temperature=0.0, top_p=0.5, stop=["."]))  # per-row settings
     assert len({group_of(h, greedy) for h in (a, b, c)}) == 3
     hot = Params(16, temperature=0.7, top_p=0.9)
     assert group_of(a, hot) == group_of(a, Params(8, temperature=0.7, top_p=0.9)) != group_of(a, greedy)
