@@ -1,4 +1,5 @@
-"""Serve (issue 25): `lab serve` through the openai client against the Chat tab's path; 3 adapters on one base."""
+"""Serve (issue 25): `lab serve` through the openai client against the Chat tab's path; 3 adapters on one base;
+requests for one adapter batched into one forward pass."""
 from __future__ import annotations
 
 from bench.core import Pair, side
@@ -23,4 +24,15 @@ def pairs(quick: bool) -> list[Pair]:
              note="One base + 3 LoRA adapters (r=8, all linear layers, random A and B) served at once; 8 concurrent "
                   "streams over the 3 through the openai client, each compared with its adapter loaded alone "
                   "(greedy). memory_ratio: the base module's bytes with the 3 adapters over without."),
+        Pair("serve_batch", side("sides/serve_batch.py", "--model", FOLDER, "--out", "{tmp}",
+                                 "--max-new-tokens", 32 if quick else 64), None,
+             reps=3, quick_reps=1, env=ENV, setup=CONVERT, timeout_s=900,
+             compare={"tokens_per_s": "higher", "batch_vs_one_by_one": "higher", "batch_vs_interleaved": "higher",
+                      "matching": "higher"},
+             targets={"batch_vs_one_by_one": 1.5, "matching": 8},
+             note="8 concurrent greedy streams on ONE LoRA adapter (r=8, all linear) through the openai client, "
+                  "batched by the server into one forward pass (left-padded, 8 prompt lengths), against the same 8 "
+                  "one after another and against 8 concurrent unbatched (each its own generate(), interleaved per "
+                  "token: the server before batching); ratios of total completion tokens/s. matching: batched "
+                  "replies equal to the same request alone."),
     ]

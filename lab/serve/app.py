@@ -15,6 +15,7 @@ from starlette.routing import Route
 from lab.chat.registry import Registry
 from lab.errors import LabError
 from lab.serve import generate
+from lab.serve.batcher import Batcher
 from lab.serve.models import ServedModel
 from lab.serve.requests import ApiError, ChatBody, CompletionBody, max_tokens, parse_body
 from lab.settings import get_settings
@@ -25,11 +26,13 @@ def _error(exc: ApiError) -> JSONResponse:
 
 
 class Service:
-    """What the routes answer for: the served models, the registry holding them, the key (None: no key asked)."""
+    """What the routes answer for: the served models, the registry holding them, the key (None: no key asked), and
+    the batcher that runs their generations."""
 
     def __init__(self, models: list[ServedModel], registry: Registry, api_key: str | None = None):
         self.models = {m.name: m for m in models}
         self.registry, self.api_key = registry, api_key or None
+        self.batcher = Batcher()
         self.created = int(time.time())
 
     def check_key(self, request: Request) -> None:
@@ -98,7 +101,7 @@ def build_app(service: Service) -> Starlette:
                 raise
         except ApiError as exc:
             return _error(exc)
-        pieces = generate.stream(handle, ids, params)  # owns the handle from here
+        pieces = generate.stream(service.batcher, handle, ids, params)  # owns the handle from here
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         head = {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
                 "model": model.name}

@@ -1,6 +1,7 @@
-"""One request's reply: the Chat tab's generation path (lab.chat.generation) with the OpenAI API's stop strings.
+"""One request's reply: its input ids, its stop strings, and its pieces of text as its batch (lab.serve.batcher)
+streams them.
 
-A request holds the base's fair turn with its own adapter applied for each token, and yields the turn after it
+A batch holds the base's fair turn with its adapter applied for each step, and yields the turn after it
 (lab.chat.loaded.Handle), so every forward pass on a base runs exactly one adapter: requests for different
 adapters are never computed together, and never with another request's adapter.
 """
@@ -9,10 +10,8 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Iterator
 
-from lab.chat.events import Event
 from lab.chat.prompt import render
 from lab.serve.requests import ApiError
 
@@ -68,36 +67,11 @@ class StopMatcher:
         return out
 
 
-def _run(handle, ids, params: Params, out: queue.Queue, stop: threading.Event) -> None:
-    """Thread body: the same generate() call as the Chat tab's panes (lab.chat.stream._generate)."""
-    try:
-        from lab.chat.generation import PaneStreamer, StopOnEvent, sampler  # heavy: transformers
-
-        streamer = PaneStreamer(0, handle, out)
-        tok = handle.tokenizer
-        draw = SimpleNamespace(sampling=params.temperature > 0, temperature=params.temperature, top_p=params.top_p,
-                               seed=params.seed)
-        with handle.turn() as model:
-            ids = ids.to(model.device)
-            model.generate(
-                input_ids=ids, attention_mask=ids.new_ones(ids.shape), streamer=streamer,
-                max_new_tokens=params.max_tokens, do_sample=False, repetition_penalty=1.0,
-                logits_processor=sampler(draw, ids.device), stopping_criteria=[StopOnEvent(stop)],
-                pad_token_id=tok.pad_token_id or tok.eos_token_id, temperature=None, top_p=None, top_k=None)
-        out.put(Event(0, "done", stats={**streamer.stats(), "prompt_tokens": int(ids.shape[1])}))
-    except Exception as exc:  # the reply fails, the server goes on
-        out.put(Event(0, "error", f"{type(exc).__name__}: {str(exc)[:300]}"))
-    finally:
-        handle.release()
-
-
-def stream(handle, ids, params: Params) -> Iterator[tuple[str, dict | None]]:
+def stream(batcher, handle, ids, params: Params) -> Iterator[tuple[str, dict | None]]:
     """(text, None) pieces as they come, then ("", final) with finish_reason and usage. Owns `handle`: it is
-    released when the generation ends. Closing the iterator (a client gone) stops the generation."""
-    out: queue.Queue = queue.Queue()
-    stop = threading.Event()
-    threading.Thread(target=_run, args=(handle, ids, params, out, stop), daemon=True, name="serve-reply").start()
-    return _pieces(out, stop, params)
+    released when the request's batch ends (lab.serve.batcher). Closing the iterator (a client gone) ends its row."""
+    req = batcher.submit(handle, ids, params)
+    return _pieces(req.out, req.stop, params)
 
 
 def _pieces(out: queue.Queue, stop: threading.Event, params: Params) -> Iterator[tuple[str, dict | None]]:

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from contextlib import contextmanager
 
 import httpx
 import openai
@@ -59,23 +61,72 @@ def client(server):
     return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
 
 
-def _alone(bundled_model, adapters) -> dict[str, str]:
-    """Each adapter's greedy answer with nothing else on its base: plain transformers + PEFT, one at a time."""
+def _answers(bundled_model, adapters, prompts, tokens=TOKENS) -> dict[tuple[str, int], tuple[str, int]]:
+    """(adapter, prompt index) -> (greedy answer, prompt tokens) with nothing else on the base: plain transformers +
+    PEFT, one adapter and one prompt at a time."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(bundled_model)
     model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
-    ids = tok.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     answers = {}
     for adapter in adapters:
         peft = PeftModel.from_pretrained(model, adapter).eval()
-        with torch.no_grad():
-            out = peft.generate(**ids, max_new_tokens=TOKENS, do_sample=False)
-        answers[adapter.name] = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        for i, prompt in enumerate(prompts):
+            ids = tok.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            with torch.no_grad():
+                out = peft.generate(**ids, max_new_tokens=tokens, do_sample=False)
+            n = ids["input_ids"].shape[1]
+            answers[adapter.name, i] = tok.decode(out[0, n:], skip_special_tokens=True), n
         model = peft.unload()
     return answers
+
+
+@contextmanager
+def _forwards(server):
+    """(batch size, active adapter's folder name, is a prefill) of every forward pass on the base while inside."""
+    entry = server.service.registry.entry_for(DEFAULT_MODEL)
+    names = {name: path.name for path, (name, _) in entry.adapters.items()}
+    seen = []
+
+    def record(module, args, kwargs):
+        rows = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs["inputs_embeds"]
+        seen.append((int(rows.shape[0]), names.get(entry.active), int(rows.shape[1]) > 1))
+
+    hook = entry.base.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        yield seen
+    finally:
+        hook.remove()
+
+
+def _all_at_once(server, asks: list) -> list:
+    """Run `asks` (callables) in threads while the test holds the base's turn, let go once all are queued; every
+    handle the requests took is given back when their batches end."""
+    entry = server.service.registry.entry_for(DEFAULT_MODEL)
+    got = [None] * len(asks)
+
+    def run(i):
+        got[i] = asks[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(asks))]
+    entry.lock.acquire()
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 120
+        while server.service.batcher.queued() < len(asks) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        entry.lock.release()
+    for t in threads:
+        t.join(timeout=300)
+    deadline = time.monotonic() + 30  # a reply may come before its batch's other rows end
+    while entry.users and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert entry.users == 0
+    return got
 
 
 def test_models_chat_stream_completions_and_stop_strings(server, client, adapters):
@@ -101,7 +152,7 @@ def test_models_chat_stream_completions_and_stop_strings(server, client, adapter
 
 
 def test_eight_streams_over_three_adapters_each_answer_as_alone(server, client, adapters, bundled_model):
-    alone = _alone(bundled_model, adapters)
+    alone = {name: text for (name, _), (text, _) in _answers(bundled_model, adapters, [PROMPT]).items()}
     assert len(set(alone.values())) == 3, alone
     names = [adapters[i % 3].name for i in range(8)]
     got = [None] * 8
@@ -120,6 +171,47 @@ def test_eight_streams_over_three_adapters_each_answer_as_alone(server, client, 
     colours = {a.name for a in adapters}  # the registry is the process's: other tests' models may be loaded too
     holding = [m for m in server.service.registry.loaded() if colours & set(m["adapters"])]
     assert len(holding) == 1 and colours <= set(holding[0]["adapters"])  # one base in memory carries all three
+
+
+def test_requests_for_one_adapter_share_a_forward_and_each_answers_as_alone(server, client, adapters,
+                                                                           bundled_model):
+    prompts = [PROMPT, [{"role": "user", "content": "Which colours are in a rainbow, in order, and why?"}],
+               [{"role": "user", "content": "Hi"}], [{"role": "user", "content": "Name a warm colour."}]]
+    one, two = adapters[0].name, adapters[1].name
+    alone = _answers(bundled_model, adapters[:2], prompts)
+    plan_ = [(one, i) for i in range(4)] + [(two, 0), (two, 2)]
+    ask = lambda name, i: lambda: client.chat.completions.create(  # noqa: E731
+        model=name, messages=prompts[i], max_tokens=TOKENS, temperature=0)
+    with _forwards(server) as seen:
+        replies = _all_at_once(server, [ask(name, i) for name, i in plan_])
+    assert sorted((n, a) for n, a, prefill in seen if prefill) == [(2, two), (4, one)], seen  # two batches
+    assert {(n, a) for n, a, _ in seen} == {(4, one), (2, two)}, seen  # every forward: one batch, one adapter
+    assert [r.choices[0].message.content for r in replies] == [alone[k][0] for k in plan_]
+    assert [r.usage.prompt_tokens for r in replies] == [alone[k][1] for k in plan_]  # its own length, unpadded
+    assert {r.usage.completion_tokens for r in replies} == {TOKENS}
+
+
+def test_each_row_keeps_its_own_length_stop_and_seed(server, client, adapters):
+    name = adapters[2].name
+    full = client.chat.completions.create(model=name, messages=PROMPT, max_tokens=TOKENS, temperature=0)
+    text = full.choices[0].message.content
+    short = client.chat.completions.create(model=name, messages=PROMPT, max_tokens=4, temperature=0)
+    stop = text[len(text) // 2: len(text) // 2 + 3]
+    greedy = lambda **kw: lambda: client.chat.completions.create(  # noqa: E731
+        model=name, messages=PROMPT, temperature=0, **kw)
+    drawn = lambda **kw: lambda: client.completions.create(  # noqa: E731
+        model=name, prompt="Once upon a time", max_tokens=6, temperature=1.0, **kw)
+    with _forwards(server) as seen:
+        got = _all_at_once(server, [greedy(max_tokens=TOKENS), greedy(max_tokens=4), greedy(max_tokens=TOKENS,
+                                    stop=[stop]), drawn(seed=7), drawn(seed=7), drawn(), drawn()])
+    assert sorted(n for n, _, prefill in seen if prefill) == [1, 1, 2, 3]  # greedy, each seed alone, sampled
+    whole, cut4, cut = (r.choices[0] for r in got[:3])
+    assert (whole.message.content, whole.finish_reason, got[0].usage.completion_tokens) == (text, "length", TOKENS)
+    assert (cut4.message.content, cut4.finish_reason) == (short.choices[0].message.content, "length")
+    assert got[1].usage.completion_tokens == 4
+    assert (cut.message.content, cut.finish_reason) == (text[: text.find(stop)], "stop")
+    assert got[3].choices[0].text == got[4].choices[0].text
+    assert got[3].choices[0].text == drawn(seed=7)().choices[0].text  # as when it comes alone
 
 
 def test_bad_input_is_a_400_or_404_never_a_500(server):

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import openai
 import pytest
@@ -12,7 +13,8 @@ from lab.models import resolve
 from lab.models.ref import ModelRef
 from lab.serve import vllm
 from lab.serve.app import Service, build_app
-from lab.serve.generate import StopMatcher
+from lab.serve.batcher import group_of
+from lab.serve.generate import Params, StopMatcher
 from lab.serve.models import ServedModel, plan
 from lab.serve.requests import ApiError, ChatBody, max_tokens, parse_body
 
@@ -24,6 +26,19 @@ def test_stop_strings_cut_the_text_even_across_pieces():
     m = StopMatcher(["END"])
     assert m.feed("bye E") == "bye " and m.feed("x") == "Ex" and not m.hit and m.flush() == ""
     assert StopMatcher([]).feed("all of it") == "all of it"
+
+
+def test_requests_share_a_batch_only_with_the_same_base_adapter_and_drawing():
+    base, other = object(), object()
+    a, b, c = (SimpleNamespace(entry=e, adapter=n) for e, n in ((base, "x"), (base, "y"), (other, "x")))
+    greedy = Params(16, temperature=0.0)
+    assert group_of(a, greedy) == group_of(a, Params(4, temperature=0.0, top_p=0.5, stop=["."]))  # per-row settings
+    assert len({group_of(h, greedy) for h in (a, b, c)}) == 3
+    hot = Params(16, temperature=0.7, top_p=0.9)
+    assert group_of(a, hot) == group_of(a, Params(8, temperature=0.7, top_p=0.9)) != group_of(a, greedy)
+    assert group_of(a, hot) != group_of(a, Params(16, temperature=0.7, top_p=1.0))
+    seeded = Params(16, temperature=0.7, top_p=0.9, seed=7)
+    assert group_of(a, seeded) != group_of(a, seeded)  # a seeded request runs alone
 
 
 def test_request_checks_name_the_field():
