@@ -161,12 +161,13 @@ def artifact_folder(path, manifest: bool = True) -> Path:
     directly in LAB_HOME/artifacts, nothing else."""
     text = str(path or "").strip()
     root = get_settings().artifacts.resolve()
-    try:
+    try:  # OSError: also a name too long for the file system
         folder = (root / text if text and "/" not in text and "\\" not in text else Path(text).expanduser()).resolve()
+        ok = bool(text) and folder.parent == root and folder.is_dir()
+        ok = ok and (not manifest or (folder / MANIFEST).is_file())
     except (OSError, RuntimeError, ValueError):
-        folder = None
-    ok = bool(text) and folder is not None and folder.parent == root and folder.is_dir()
-    if not ok or (manifest and not (folder / MANIFEST).is_file()):
+        ok = False
+    if not ok:
         raise LabError("That is not an artifact of this lab.", "Pick an artifact from the list.", "artifact")
     return folder
 

@@ -79,6 +79,7 @@ class Settings:
     models_root: Path  # converted/bundled models; LAB_MODELS_DIR can share one across homes
     llama_cpp: str = ""  # a llama.cpp checkout (LAB_LLAMA_CPP): its converter and quantizer, when present
     serve_on_space: bool = False  # LAB_SERVE=1: the owner lets the lab's OpenAI-compatible server run on a Space
+    max_sessions: int = 1000  # browser sessions whose state the app keeps (~1.6 MB each); the oldest goes first
 
     @property
     def serve_allowed(self) -> bool:
@@ -140,6 +141,7 @@ def get_settings() -> Settings:
         port=_int("PORT", 7860),
         llama_cpp=os.environ.get("LAB_LLAMA_CPP", "").strip(),
         serve_on_space=_flag("LAB_SERVE"),
+        max_sessions=max(1, _int("LAB_MAX_SESSIONS", 1000)),
     )
 
 

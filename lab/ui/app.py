@@ -85,6 +85,9 @@ def launch_kwargs() -> dict:
         server_name="0.0.0.0", server_port=s.port, share=False, max_file_size=f"{s.max_upload_mb}mb",
         allowed_paths=[], enable_monitoring=False, show_error=False, theme=gr.themes.Soft(), css=CSS,
         footer_links=["gradio", "settings"],
+        # Gradio keeps a copy of every component's config per session (~1.6 MB); its default of 10,000 sessions
+        # would let one client with fresh session ids fill the Space's memory.
+        state_session_capacity=s.max_sessions,
     )
 
 

@@ -16,6 +16,7 @@ from tests.ui.test_space_modes import SPACE_ENV
 
 OWNER, VISITORS = "tester", ("alice", "bob")
 CANARY = "space-owner-canary-7f3e9b1c"  # the Space's own secret: never in a visitor's request
+SESSIONS = 200  # browser sessions whose state a Space app keeps here (LAB_MAX_SESSIONS; the sweep opens ~1,400)
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:(?s)Exception in thread.*spaces. package is required:pytest.PytestUnhandledThreadExceptionWarning")
@@ -48,7 +49,8 @@ def _space(tmp_path_factory, extra_env: dict):
     hub.tokens[CANARY] = OWNER
     for name in VISITORS:
         hub.add_user(name)
-    env = {**SPACE_ENV, "OPENID_PROVIDER_URL": hub.url, "SPACE_AUTHOR_NAME": OWNER, **extra_env}
+    env = {**SPACE_ENV, "OPENID_PROVIDER_URL": hub.url, "SPACE_AUTHOR_NAME": OWNER, "LAB_MAX_SESSIONS": str(SESSIONS),
+           **extra_env}
     with pytest.MonkeyPatch.context() as mp:
         use_fake_hub(mp, hub.url, scratch / "hf")
         mp.setenv("LAB_HOME", str(scratch / "home"))
@@ -61,6 +63,7 @@ def _space(tmp_path_factory, extra_env: dict):
         with running_app(max_size=256) as (demo, url):
             headers = {name: sign_in(url, user=name) for name in (OWNER, *VISITORS)}
             yield Space(url, demo, hub, headers)
+            demo.state_holder.session_data.clear()  # millions of objects would slow every later test's GC
     hub.stop()
     settings.reset_caches()
 

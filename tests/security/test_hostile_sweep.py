@@ -10,8 +10,10 @@ request, a server standing in for "the attacker" receives nothing, and the app s
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +24,7 @@ import pytest
 from lab import jobs, uploads
 from lab.jobs import store
 from lab.artifacts import finalize, new_folder
-from tests.security.conftest import CANARY as TOKEN_CANARY
+from tests.security.conftest import SESSIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(  # Gradio's Spaces hot-reloader: harmless
     "ignore:(?s)Exception in thread.*spaces. package is required:pytest.PytestUnhandledThreadExceptionWarning")]
@@ -164,6 +166,30 @@ def _send(app, headers: dict | None, index: int, data: list) -> str:
     return "\n".join(out)
 
 
+def _busy(demo) -> list[str]:
+    """What the app still runs: events in its queue, and handlers whose caller has gone (Gradio drops the event,
+    its thread runs on to the end)."""
+    q = demo._queue
+    queued = [e.fn.name for job in q.active_jobs if job for e in job]
+    queued += [e.fn.name for eq in list(q.event_queue_per_concurrency_id.values()) for e in list(eq.queue)]
+    lab = str(Path(__file__).resolve().parents[2] / "lab" / "ui")
+    handlers = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        names = [f.f_code.co_name for f, _ in traceback.walk_stack(frame) if f.f_code.co_filename.startswith(lab)]
+        if names and "_background" not in names:
+            handlers.append(names[-1])
+    return queued + handlers
+
+
+def _wait_idle(demo, limit_s: float = 300) -> None:
+    """Wait until the app has finished what it was sent, so no work of the sweep runs on under later tests."""
+    start = time.time()
+    while _busy(demo) and time.time() - start < limit_s:
+        time.sleep(0.5)
+
+
 @pytest.mark.parametrize("mode,who", [  # the demo's app and the Space's are built on different workers
     pytest.param("demo", None, marks=pytest.mark.xdist_group("sweep-demo")),
     pytest.param("space", "bob", marks=pytest.mark.xdist_group("sweep-space")),
@@ -186,12 +212,14 @@ def test_hostile_values_in_every_event_read_nothing_leak_nothing(request, mode, 
     cases = list(_cases(app.demo, hostile, quick))
     with ThreadPoolExecutor(8) as pool:  # an echo of what the visitor sent tells them nothing new: left out
         answers = list(pool.map(lambda c: (c[0], _call(app, headers, c[0], c[2]).replace(c[1], "")), cases))
+    _wait_idle(app.demo)
     server_paths = [str(home), str(Path(__file__).resolve().parents[2]), str(root)]
     leaks = [(i, OUTSIDE) for i, text in answers if OUTSIDE in text]
     if who != "tester":  # the owner may see alice's work; a visitor never
         leaks += [(i, ALICE) for i, text in answers if ALICE in text]
     paths = [(i, p) for i, text in answers for p in server_paths if p in text]
     assert len(cases) > 300
+    assert len(app.demo.state_holder.session_data) <= SESSIONS  # one client's fresh sessions cannot fill the memory
     assert leaks == [], leaks[:5]
     assert paths == [], [(app.demo.fns[i].name, p) for i, p in paths[:5]]
     assert app.canary_seen() == []
