@@ -91,17 +91,9 @@ def build_app(service: Service) -> Starlette:
             model = service.model(body.model)
             params = generate.Params(max_tokens(body, cap), 1.0 if body.temperature is None else body.temperature,
                                      1.0 if body.top_p is None else body.top_p, body.seed, body.stop or [])
-            handle = await run_in_threadpool(service.acquire, model)
-            try:
-                ids = await run_in_threadpool(
-                    generate.encode, handle, [m.plain() for m in body.messages] if chat else None,
-                    None if chat else body.prompt, params.max_tokens)
-            except BaseException:
-                handle.release()
-                raise
+            pieces = await run_in_threadpool(_begin, service, model, body, params, chat)  # owns the handle
         except ApiError as exc:
             return _error(exc)
-        pieces = generate.stream(service.batcher, handle, ids, params)  # owns the handle from here
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         head = {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
                 "model": model.name}
@@ -128,6 +120,19 @@ def build_app(service: Service) -> Starlette:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
     ])
+
+
+def _begin(service: Service, model: ServedModel, body, params: generate.Params, chat: bool):
+    """Load (or share) the model, encode the request and hand it to its batch: one trip to a worker thread, so
+    generation starts as soon as it can."""
+    handle = service.acquire(model)
+    try:
+        ids = generate.encode(handle, [m.plain() for m in body.messages] if chat else None,
+                              None if chat else body.prompt, params.max_tokens)
+    except BaseException:
+        handle.release()
+        raise
+    return generate.stream(service.batcher, handle, ids, params)
 
 
 def _collect(pieces) -> tuple[str, dict]:
