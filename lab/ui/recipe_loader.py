@@ -89,7 +89,7 @@ def wire_data(button: gr.UploadButton, c) -> None:
     button.upload(load, button, [*c.controls, c.form, c.hub, c.config, c.split, c.limit, c.status], **PRIVATE)
 
 
-# the Evaluate form's fields a recipe fills (its task files are uploaded again), then the judge's, sorted
+# the Evaluate form's fields a recipe fills, in order (task files are uploaded again; the judge's fields follow)
 EVAL_KEYS = ("models", "hub", "kind", "regex", "extract", "open", "names", "limit", "fewshot", "chat", "batch")
 
 
@@ -98,13 +98,12 @@ def eval_values(text: str) -> dict:
 
 
 def wire_eval(button: gr.UploadButton, c: dict) -> None:
-    keys = EVAL_KEYS
 
     @shows_errors
     def load(path):
         values = eval_values(recipe_text(path))
         judge = [values["judge"][k] for k in sorted(c["judge"])]
-        return [*(values[k] for k in keys), *judge, _note(path, values["left_out"])]
+        return [*(values[k] for k in EVAL_KEYS), *judge, _note(path, values["left_out"])]
 
-    outputs = [*(c[k] for k in keys), *(c["judge"][k] for k in sorted(c["judge"])), c["status"]]
+    outputs = [*(c[k] for k in EVAL_KEYS), *(c["judge"][k] for k in sorted(c["judge"])), c["status"]]
     button.upload(load, button, outputs, **PRIVATE)
